@@ -1,0 +1,24 @@
+#!/bin/sh
+# Install what minivmm needs from Debian's packages. Idempotent; run as root.
+#   build:   libfdt, libseccomp, iniparser, Check (unit tests), pkg-config
+#   images:  linux-source-6.12 and its build tools, busybox-static, cpio
+#   testbed: qemu-system-x86 (the emulated host), e2fsprogs (ext2 test disks)
+set -eu
+PKGS="build-essential pkg-config libfdt-dev libseccomp-dev libiniparser-dev check
+      linux-source-6.12 bc flex bison libelf-dev libssl-dev xz-utils cpio
+      busybox-static qemu-system-x86 e2fsprogs"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: missing packages:$missing" >&2
+	echo "install-deps: run as root: apt-get install$missing" >&2
+	exit 1
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing >/dev/null

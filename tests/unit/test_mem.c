@@ -1,0 +1,77 @@
+/* Guest memory: layout of regions and the checked gpa -> hva helper. */
+#include "tests/unit/unit.h"
+#include "vmm/mem.h"
+
+#include <stdint.h>
+
+static struct guest_mem two_regions(void)
+{
+	const gpa_t gpas[] = {0, 1ULL << 32};
+	const uint64_t sizes[] = {1 << 20, 2 << 20};
+	struct guest_mem m;
+
+	ck_assert_int_eq(mem_init(&m, gpas, sizes, 2, 1), 0);
+	return m;
+}
+
+START_TEST(translate_inside_and_edges)
+{
+	struct guest_mem m = two_regions();
+
+	ck_assert_ptr_eq(mem_gpa_to_hva(&m, 0, 1 << 20), m.regions[0].hva);
+	ck_assert_ptr_eq(mem_gpa_to_hva(&m, (1 << 20) - 1, 1), m.regions[0].hva + (1 << 20) - 1);
+	ck_assert_ptr_null(mem_gpa_to_hva(&m, (1 << 20) - 1, 2)); /* runs off the end */
+	ck_assert_ptr_null(mem_gpa_to_hva(&m, 1 << 20, 1));       /* in the hole */
+	ck_assert_ptr_eq(mem_gpa_to_hva(&m, 1ULL << 32, 4096), m.regions[1].hva);
+	ck_assert_ptr_null(mem_gpa_to_hva(&m, (1ULL << 32) - 1, 2)); /* straddles */
+	ck_assert_uint_eq(m.ram_size, 3 << 20);
+	mem_destroy(&m);
+}
+END_TEST
+
+START_TEST(translate_overflow)
+{
+	struct guest_mem m = two_regions();
+
+	ck_assert_ptr_null(mem_gpa_to_hva(&m, 16, UINT64_MAX));
+	ck_assert_ptr_null(mem_gpa_to_hva(&m, UINT64_MAX, 2));
+	ck_assert_ptr_null(mem_gpa_to_hva(&m, (1ULL << 32) + 4096, UINT64_MAX - 4095));
+	mem_destroy(&m);
+}
+END_TEST
+
+START_TEST(copy_helpers)
+{
+	struct guest_mem m = two_regions();
+	char buf[4] = "abc";
+
+	ck_assert_int_eq(mem_write(&m, (1ULL << 32) + 100, buf, 4), 0);
+	ck_assert_str_eq((char *)m.regions[1].hva + 100, "abc");
+	ck_assert_int_eq(mem_read(&m, (3ULL << 20), buf, 4), -14 /* EFAULT */);
+	mem_destroy(&m);
+}
+END_TEST
+
+START_TEST(rejects_bad_layouts)
+{
+	struct guest_mem m;
+	const gpa_t gpas[] = {0x800};
+	const uint64_t sizes[] = {4096};
+
+	ck_assert_int_eq(mem_init(&m, gpas, sizes, 1, 0), -22);
+	ck_assert_int_eq(mem_init(&m, gpas, sizes, 0, 0), -22);
+}
+END_TEST
+
+Suite *mem_suite(void)
+{
+	Suite *s = suite_create("mem");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, translate_inside_and_edges);
+	tcase_add_test(tc, translate_overflow);
+	tcase_add_test(tc, copy_helpers);
+	tcase_add_test(tc, rejects_bad_layouts);
+	suite_add_tcase(s, tc);
+	return s;
+}
