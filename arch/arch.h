@@ -1,24 +1,50 @@
 /* The architecture interface: the only arch header that vmm/ includes.
- * Call order (see vmm/main.c): arch_mem_layout -> (memory, vm fd) -> arch_vm_init ->
- * arch_load_kernel -> arch_write_tables -> arch_vcpu_init for each vCPU.
- * arch_reset re-runs the guest-visible parts for a guest reboot. */
+ *
+ * Call order (vmm/main.c, vmm/vm.c):
+ *   boot_files_open -> arch_check_kernel            (before any KVM call; exit 1 on error)
+ *   arch_mem_layout -> memory -> arch_vm_init -> devices -> arch_load_kernel
+ *   -> arch_vcpu_init for each vCPU -> run -> arch_vm_destroy.
+ * A guest reboot recreates the whole VM, so nothing here needs a reset path. */
 #ifndef MINIVMM_ARCH_H
 #define MINIVMM_ARCH_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "vmm/mem.h"
 
 struct vm;
 struct vcpu;
+struct config;
+
+/* The kernel and initrd files, mapped read-only (vmm/image.c). */
+struct boot_files {
+	const uint8_t *kernel;
+	size_t kernel_len;
+	const uint8_t *initrd; /* NULL when there is none */
+	size_t initrd_len;
+};
 
 /* Splits ram bytes into guest physical ranges (x86: low RAM below the 32-bit PCI hole,
  * the rest from 4 GiB). Returns the number of ranges (<= max) or -EINVAL. */
 int arch_mem_layout(uint64_t ram, gpa_t *gpas, uint64_t *sizes, int max);
 
+/* Validates the kernel image, that the initrd and command line fit the guest memory,
+ * without touching KVM. Returns 0 or -EINVAL with one message in err. */
+int arch_check_kernel(const struct boot_files *bf, const struct config *cfg, char *err,
+		      size_t errlen);
+
+/* Prints the guest physical memory map (for --dry-run). */
+void arch_print_memory_map(const struct config *cfg, FILE *f);
+
+/* VM-wide set-up: in-kernel irqchip and timers, and arch private state. */
 int arch_vm_init(struct vm *vm);
+/* Loads vm->boot into guest memory and writes the firmware tables. */
 int arch_load_kernel(struct vm *vm);
-int arch_write_tables(struct vm *vm);
+/* Per-vCPU registers, CPUID and MSRs. */
 int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu);
+/* Frees what arch_vm_init made; idempotent. */
+void arch_vm_destroy(struct vm *vm);
 
 #endif

@@ -1,8 +1,295 @@
-/* minivmm entry point (placeholder until the core VMM lands). */
+/* minivmm: the whole start-up order, readable in one function (main), and the only
+ * place that decides to exit.
+ *
+ *   arguments -> config (exit 1) -> kernel/initrd files checked (exit 1)
+ *   -> [--dry-run: print and exit 0] -> console and signals
+ *   -> loop { create VM (exit 2) -> run vCPUs -> event loop until a stop request
+ *             -> destroy VM } while the guest rebooted and on_reboot = restart
+ *   -> restore the terminal -> exit code from why the VM stopped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
 
-int main(void)
+#include "arch/arch.h"
+#include "devices/serial.h"
+#include "vmm/config.h"
+#include "vmm/image.h"
+#include "vmm/log.h"
+#include "vmm/vm.h"
+
+#define MINIVMM_VERSION "0.1.0"
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_CONFIG = 1, /* usage or config error, bad kernel/initrd */
+	EXIT_HOST = 2,   /* host set-up error: KVM, memory, devices */
+	EXIT_GUEST = 3,  /* guest fault: triple fault, KVM internal error, unhandled exit */
+	EXIT_SIGINT = 130,
+	EXIT_SIGTERM = 143,
+};
+
+#define MAX_OVERRIDES 64
+#define CTRL_A 0x01
+
+static const char usage[] =
+	"usage: minivmm [--set SECTION.KEY=VALUE]... [--dry-run] CONFIG.ini\n"
+	"       minivmm --help | --version\n"
+	"\n"
+	"Boots the Linux guest that CONFIG.ini describes; exits when it powers off.\n"
+	"  --set S.K=V  override key K of section [S] (repeatable)\n"
+	"  --dry-run    validate everything, print the effective config and the guest\n"
+	"               memory map, and exit without running\n"
+	"On the console, Ctrl-A x stops the VM (exit 130); Ctrl-A Ctrl-A sends Ctrl-A.\n"
+	"Exit codes: 0 guest powered off (or rebooted with on_reboot = exit), 1 usage or\n"
+	"config error, 2 host set-up error, 3 guest fault, 130/143 SIGINT/SIGTERM.\n";
+
+/* The terminal as we found it; main.c is the one place allowed state like this. */
+static struct termios saved_tty;
+static int tty_raw;
+
+static void tty_restore(void)
 {
-	fprintf(stderr, "minivmm: not implemented yet\n");
-	return 1;
+	if (tty_raw)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+	tty_raw = 0;
+}
+
+static void tty_make_raw(void)
+{
+	struct termios t;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tty) < 0)
+		return;
+	t = saved_tty;
+	cfmakeraw(&t);
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0)
+		tty_raw = 1;
+}
+
+static void on_kick(int sig)
+{
+	(void)sig; /* only interrupts KVM_RUN; vcpu_kick set immediate_exit */
+}
+
+/* Blocks SIGINT/SIGTERM in every thread (vCPU threads inherit the mask) and returns a
+ * signalfd for them; SIGUSR1 kicks vCPUs out of KVM_RUN. */
+static int signals_setup(void)
+{
+	struct sigaction sa = {.sa_handler = on_kick};
+	sigset_t set;
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, NULL) < 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* Console input: bytes from stdin to the UART, with the Ctrl-A escape on a tty.
+ * Returns false at end of input. */
+static bool console_input(struct vm *vm, int *escape)
+{
+	uint8_t buf[256], out[256];
+	size_t n = 0;
+	ssize_t len = read(STDIN_FILENO, buf, sizeof(buf));
+
+	if (len <= 0)
+		return len < 0 && errno == EAGAIN;
+	for (ssize_t i = 0; i < len; i++) {
+		if (tty_raw && *escape) {
+			*escape = 0;
+			if (buf[i] == 'x') {
+				vm_request_stop(vm, VM_STOP_SIGINT);
+				return true;
+			}
+			if (buf[i] != CTRL_A)
+				continue;
+		} else if (tty_raw && buf[i] == CTRL_A) {
+			*escape = 1;
+			continue;
+		}
+		out[n++] = buf[i];
+	}
+	if (serial_input(vm->serial, out, n) < n)
+		log_warn("console input dropped: the guest is not reading its serial port");
+	return true;
+}
+
+/* Runs until the VM asks to stop; returns why. */
+static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int ep = epoll_create1(EPOLL_CLOEXEC), escape = 0;
+
+	if (ep < 0) {
+		log_err("epoll_create1: %m");
+		vm_request_stop(vm, VM_STOP_FAULT);
+		return atomic_load(&vm->stop);
+	}
+	ev.data.fd = sfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = vm->stop_efd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, vm->stop_efd, &ev);
+	ev.data.fd = STDIN_FILENO;
+	/* stdin that is a regular file or /dev/null cannot be polled: skip it. */
+	if (use_stdin && epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0)
+		use_stdin = false;
+	while (atomic_load(&vm->stop) == VM_RUNNING) {
+		struct epoll_event evs[4];
+		int n = epoll_wait(ep, evs, 4, -1);
+
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == sfd) {
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) == sizeof(si))
+					vm_request_stop(vm, si.ssi_signo == SIGINT ? VM_STOP_SIGINT
+										   : VM_STOP_SIGTERM);
+			} else if (evs[i].data.fd == STDIN_FILENO) {
+				if (!console_input(vm, &escape))
+					epoll_ctl(ep, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+			}
+		}
+	}
+	close(ep);
+	return atomic_load(&vm->stop);
+}
+
+static int open_console(const struct config *cfg)
+{
+	int fd;
+
+	switch (cfg->console.mode) {
+	case CONSOLE_STDIO:
+		return STDOUT_FILENO;
+	case CONSOLE_FILE:
+		fd = open(cfg->console.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			log_err("console file %s: %m; check [console] path", cfg->console.path);
+		return fd < 0 ? -2 : fd;
+	default:
+		return -1;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"set", required_argument, NULL, 's'}, {"dry-run", no_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},      {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	uint64_t t_start = vm_now_ns();
+	const char *overrides[MAX_OVERRIDES];
+	int n_overrides = 0, dry_run = 0, opt, console_fd, sfd, code;
+	struct config cfg;
+	struct boot_files boot;
+	char err[512];
+	enum vm_stop why;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			if (n_overrides == MAX_OVERRIDES) {
+				log_err("too many --set options (at most %d)", MAX_OVERRIDES);
+				return EXIT_CONFIG;
+			}
+			overrides[n_overrides++] = optarg;
+			break;
+		case 'n':
+			dry_run = 1;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("minivmm %s\n", MINIVMM_VERSION);
+			return EXIT_OK;
+		default:
+			fputs(usage, stderr);
+			return EXIT_CONFIG;
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(usage, stderr);
+		return EXIT_CONFIG;
+	}
+	if (config_load(&cfg, argv[optind], overrides, n_overrides, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return EXIT_CONFIG;
+	}
+	if (boot_files_open(&boot, &cfg, err, sizeof(err)) < 0 ||
+	    arch_check_kernel(&boot, &cfg, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		boot_files_close(&boot);
+		return EXIT_CONFIG;
+	}
+	if (dry_run) {
+		config_print(&cfg, stdout);
+		arch_print_memory_map(&cfg, stdout);
+		boot_files_close(&boot);
+		return EXIT_OK;
+	}
+
+	console_fd = open_console(&cfg);
+	sfd = signals_setup();
+	if (console_fd == -2 || sfd < 0) {
+		if (sfd < 0)
+			log_err("cannot set up signal handling: %m");
+		boot_files_close(&boot);
+		return console_fd == -2 ? EXIT_CONFIG : EXIT_HOST;
+	}
+	if (cfg.console.mode == CONSOLE_STDIO)
+		tty_make_raw();
+
+	for (;;) {
+		struct vm vm;
+
+		if (vm_create(&vm, &cfg, &boot, console_fd, t_start) < 0) {
+			code = EXIT_HOST;
+			break;
+		}
+		if (vm_start(&vm) < 0)
+			log_err("vCPUs could not all start; stopping");
+		why = event_loop(&vm, sfd, cfg.console.mode == CONSOLE_STDIO);
+		vm_destroy(&vm);
+		if (why == VM_STOP_RESET && cfg.on_reboot == ON_REBOOT_RESTART) {
+			log_info("guest rebooted; restarting it");
+			t_start = vm_now_ns(); /* boot times of a restart count from here */
+			continue;
+		}
+		code = why == VM_STOP_POWEROFF || why == VM_STOP_RESET ? EXIT_OK
+		       : why == VM_STOP_SIGINT				 ? EXIT_SIGINT
+		       : why == VM_STOP_SIGTERM				 ? EXIT_SIGTERM
+									 : EXIT_GUEST;
+		break;
+	}
+	tty_restore();
+	log_info("%s (exit %d)",
+		 code == EXIT_HOST      ? "stopped: host set-up failed"
+		 : why == VM_STOP_POWEROFF ? "guest powered off"
+		 : why == VM_STOP_RESET	? "guest rebooted (on_reboot = exit)"
+		 : why == VM_STOP_SIGINT	? "stopped by SIGINT"
+		 : why == VM_STOP_SIGTERM ? "stopped by SIGTERM"
+					  : "stopped: guest fault",
+		 code);
+	if (console_fd > STDOUT_FILENO)
+		close(console_fd);
+	close(sfd);
+	boot_files_close(&boot);
+	return code;
 }

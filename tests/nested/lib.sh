@@ -24,3 +24,47 @@ bind_vfio() {
 	echo "$1" >/sys/bus/pci/drivers_probe
 	[ "$(basename "$(readlink "$dev/driver")")" = vfio-pci ]
 }
+
+# guest_initrd SCRIPT OUT: the guest initramfs with SCRIPT appended as /scenario (a
+# second cpio archive; the kernel unpacks both).
+guest_initrd() {
+	local dir
+	dir=$(mktemp -d)
+	install -m 0755 "$1" "$dir/scenario"
+	cp "$GUEST_INITRD" "$2"
+	(cd "$dir" && echo scenario | cpio -o -H newc --quiet | gzip) >>"$2"
+	rm -rf "$dir"
+}
+
+# vm_ini OUT KEY=VALUE...: a minimal VM config booting the test-bed kernel, with the
+# console in $OUT.console; extra [vm] keys may be given as KEY=VALUE.
+vm_ini() {
+	local out=$1
+	shift
+	{
+		echo "[vm]"
+		echo "kernel = $KERNEL"
+		echo "memory = 256M"
+		echo "cmdline = console=ttyS0 panic=-1 quiet"
+		for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done
+		echo "[console]"
+		echo "mode = file"
+		echo "path = $out.console"
+	} >"$out"
+}
+
+# run_vmm SECONDS ARGS...: runs minivmm with a time limit, its stderr on our output;
+# prints the guest console if it exited non-zero. Returns minivmm's exit status.
+run_vmm() {
+	local limit=$1 rc
+	shift
+	timeout --kill-after=5 "$limit" "$MINIVMM_REPO/build/minivmm" "$@"
+	rc=$?
+	return $rc
+}
+
+# show_console INI: the last lines of that VM's console, for a failure report.
+show_console() {
+	echo "---- guest console ($1.console), last lines:"
+	tail -20 "$1.console" | sed 's/^/    /'
+}

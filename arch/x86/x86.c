@@ -1,0 +1,245 @@
+/* The x86 side of arch.h: memory layout, in-kernel irqchip and PIT, the Linux boot
+ * protocol (boot.c), ACPI (acpi.c) and per-vCPU CPUID (cpuid.c), glued together. */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "arch/arch.h"
+#include "arch/x86/acpi.h"
+#include "arch/x86/boot.h"
+#include "arch/x86/cpuid.h"
+#include "arch/x86/layout.h"
+#include "vmm/log.h"
+#include "vmm/vm.h"
+
+#define MSR_IA32_MISC_ENABLE	0x1a0
+#define MISC_ENABLE_FAST_STRING 1ULL
+#define APIC_LVT0		0x350
+#define APIC_LVT1		0x360
+#define APIC_MODE_NMI		0x400
+#define APIC_MODE_EXTINT	0x700
+
+struct x86_vm {
+	struct kvm_cpuid2 *cpuid; /* as KVM supports it; copied and edited per vCPU */
+};
+
+int arch_mem_layout(uint64_t ram, gpa_t *gpas, uint64_t *sizes, int max)
+{
+	uint64_t low = ram < X86_HOLE_START ? ram : X86_HOLE_START;
+
+	if (max < 2 || ram < X86_KERNEL_LOAD * 2 || (ram & 4095))
+		return -EINVAL;
+	gpas[0] = 0;
+	sizes[0] = low;
+	if (ram == low)
+		return 1;
+	gpas[1] = X86_HIGH_RAM;
+	sizes[1] = ram - low;
+	return 2;
+}
+
+/* Loads into guest memory; shared by the real load and the dry check. */
+static int x86_load(const struct guest_mem *mem, const struct boot_files *bf,
+		    const struct config *cfg, char *err, size_t errlen)
+{
+	struct acpi_config acfg = {.nr_vcpus = cfg->vcpus};
+	struct x86_bzimage bz;
+	gpa_t rsdp;
+	int ret;
+
+	ret = x86_bzimage_parse(bf->kernel, bf->kernel_len, &bz, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = x86_boot_page_tables(mem);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot write the boot page tables");
+		return ret;
+	}
+	ret = acpi_build((struct guest_mem *)mem, X86_ACPI_BASE, X86_ACPI_MAX, &acfg, &rsdp);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot build the ACPI tables: %s", strerror(-ret));
+		return ret;
+	}
+	return x86_boot_load(mem, &bz, bf->kernel, bf->initrd, bf->initrd_len, cfg->cmdline, rsdp,
+			     err, errlen);
+}
+
+int arch_check_kernel(const struct boot_files *bf, const struct config *cfg, char *err,
+		      size_t errlen)
+{
+	gpa_t gpas[MEM_MAX_REGIONS];
+	uint64_t sizes[MEM_MAX_REGIONS];
+	struct guest_mem scratch;
+	char why[256];
+	int n, ret;
+
+	/* A trial load into untouched anonymous memory of the guest's size: the same code
+	 * as the real load, so that what passes here cannot fail later. Only the pages
+	 * written (kernel, initrd, tables) are ever allocated. */
+	n = arch_mem_layout(cfg->memory, gpas, sizes, MEM_MAX_REGIONS);
+	if (n < 0)
+		return n;
+	ret = mem_init(&scratch, gpas, sizes, n, 0);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot reserve address space for a trial load: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	ret = x86_load(&scratch, bf, cfg, why, sizeof(why));
+	mem_destroy(&scratch);
+	if (ret < 0) {
+		snprintf(err, errlen, "kernel %s: %s", cfg->kernel, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void arch_print_memory_map(const struct config *cfg, FILE *f)
+{
+	gpa_t gpas[MEM_MAX_REGIONS];
+	uint64_t sizes[MEM_MAX_REGIONS];
+	struct mem_region regions[MEM_MAX_REGIONS];
+	struct boot_e820_entry e820[X86_E820_MAX];
+	int n = arch_mem_layout(cfg->memory, gpas, sizes, MEM_MAX_REGIONS);
+	static const char *const types[] = {"?", "RAM", "reserved", "ACPI", "NVS", "unusable"};
+
+	if (n < 0)
+		return;
+	for (int i = 0; i < n; i++)
+		regions[i] = (struct mem_region){.gpa = gpas[i], .size = sizes[i]};
+	n = x86_e820_build(regions, n, e820, X86_E820_MAX);
+	fprintf(f, "; guest physical memory map (e820, as the guest sees it)\n");
+	for (int i = 0; i < n; i++)
+		fprintf(f, ";   0x%012llx-0x%012llx %s\n", (unsigned long long)e820[i].addr,
+			(unsigned long long)(e820[i].addr + e820[i].size - 1),
+			e820[i].type < 6 ? types[e820[i].type] : "?");
+	fprintf(f, "; fixed addresses\n");
+	fprintf(f, ";   0x%012llx ACPI tables (RSDP)\n", X86_ACPI_BASE);
+	fprintf(f, ";   0x%012llx kernel (64-bit entry at +0x200)\n", X86_KERNEL_LOAD);
+	fprintf(f, ";   0x%012llx IOAPIC\n", X86_IOAPIC_ADDR);
+	fprintf(f, ";   0x%012llx local APICs\n", X86_LAPIC_ADDR);
+}
+
+int arch_vm_init(struct vm *vm)
+{
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+	struct x86_vm *x;
+	int ret;
+
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	vm->arch = x;
+	/* Intel VMX needs these two pages for real mode; they lie in the PCI hole, which
+	 * is never RAM, so they cannot shadow guest memory. */
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_ADDR) < 0 ||
+	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){X86_IDENTITY_MAP}) < 0) {
+		ret = -errno;
+		log_err("cannot set the TSS / identity map address: %m");
+		return ret;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		ret = -errno;
+		log_err("KVM_CREATE_IRQCHIP failed: %m");
+		return ret;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		ret = -errno;
+		log_err("KVM_CREATE_PIT2 failed: %m");
+		return ret;
+	}
+	ret = x86_cpuid_get_supported(vm->kvm_fd, &x->cpuid);
+	if (ret < 0) {
+		log_err("KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+void arch_vm_destroy(struct vm *vm)
+{
+	struct x86_vm *x = vm->arch;
+
+	if (!x)
+		return;
+	free(x->cpuid);
+	free(x);
+	vm->arch = NULL;
+}
+
+int arch_load_kernel(struct vm *vm)
+{
+	char err[256];
+	int ret = x86_load(&vm->mem, vm->boot, vm->cfg, err, sizeof(err));
+
+	if (ret < 0)
+		log_err("kernel %s: %s", vm->cfg->kernel, err);
+	return ret;
+}
+
+static int x86_vcpu_cpuid(struct vm *vm, struct vcpu *vcpu)
+{
+	const struct kvm_cpuid2 *sup = ((struct x86_vm *)vm->arch)->cpuid;
+	size_t size = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
+	struct kvm_cpuid2 *c = malloc(size);
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, sup, size);
+	ret = x86_cpuid_for_vcpu(c, vcpu->id, vm->cfg->vcpus);
+	if (ret == 0 && ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0)
+		ret = -errno;
+	free(c);
+	return ret;
+}
+
+/* LINT0 delivers the 8259's interrupts (ExtINT) and LINT1 NMIs, as firmware leaves a
+ * PC; the guest reprograms both once it uses the IOAPIC. */
+static int x86_vcpu_lapic(struct vcpu *vcpu)
+{
+	struct kvm_lapic_state lapic;
+
+	if (ioctl(vcpu->fd, KVM_GET_LAPIC, &lapic) < 0)
+		return -errno;
+	*(uint32_t *)&lapic.regs[APIC_LVT0] = APIC_MODE_EXTINT;
+	*(uint32_t *)&lapic.regs[APIC_LVT1] = APIC_MODE_NMI;
+	return ioctl(vcpu->fd, KVM_SET_LAPIC, &lapic) < 0 ? -errno : 0;
+}
+
+int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[1];
+	} msrs = {.hdr.nmsrs = 1,
+		  .e = {{.index = MSR_IA32_MISC_ENABLE, .data = MISC_ENABLE_FAST_STRING}}};
+	struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	int ret;
+
+	ret = x86_vcpu_cpuid(vm, vcpu);
+	if (ret < 0)
+		return ret;
+	if (ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) != 1)
+		return -EIO;
+	if (ioctl(vcpu->fd, KVM_SET_FPU, &fpu) < 0)
+		return -errno;
+	ret = x86_vcpu_lapic(vcpu);
+	if (ret < 0)
+		return ret;
+	/* Only the boot CPU starts in the kernel; the others wait in the in-kernel LAPIC
+	 * for the guest's INIT/SIPI. */
+	if (vcpu->id != 0)
+		return 0;
+	if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+		return -errno;
+	memset(&regs, 0, sizeof(regs));
+	x86_boot_regs(&sregs, &regs);
+	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	return 0;
+}

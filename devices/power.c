@@ -1,0 +1,97 @@
+/* Power and reset, and the boot-time mark:
+ *  - the ACPI hardware-reduced sleep control register (X86_PORT_SLEEP_CTL): writing
+ *    SLP_EN with SLP_TYP = S5 powers off (what Linux's poweroff does through \_S5);
+ *  - the ACPI reset register (X86_PORT_RESET) named in the FADT;
+ *  - the i8042 "pulse reset line" command (0xfe to port 0x64), Linux's fallback;
+ *  - X86_PORT_BOOT_MARK: the guest's init writes a byte there to say "userspace
+ *    reached"; the VMM logs the time since its own start.
+ * Stateless: everything goes straight to vm_request_stop() or the vm's clock. */
+#include "devices/platform.h"
+
+#include <stdlib.h>
+
+#include "arch/x86/layout.h"
+#include "vmm/log.h"
+#include "vmm/vm.h"
+
+#define I8042_DATA    0x60
+#define I8042_CMD     0x64
+#define I8042_RESET   0xfe
+#define SLP_EN        0x20
+#define SLP_TYP(v)    (((v) >> 2) & 7)
+
+static void acpi_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct vm *vm = opaque;
+
+	if (!is_write) {
+		data[0] = 0; /* sleep status: never "woken" */
+		return;
+	}
+	if (len != 1)
+		return;
+	if (off == X86_PORT_SLEEP_CTL - X86_PORT_SLEEP_CTL && (data[0] & SLP_EN) &&
+	    SLP_TYP(data[0]) == X86_SLP_TYP_S5)
+		vm_request_stop(vm, VM_STOP_POWEROFF);
+	else if (off == X86_PORT_RESET - X86_PORT_SLEEP_CTL && data[0] == X86_RESET_VALUE)
+		vm_request_stop(vm, VM_STOP_RESET);
+}
+
+static void i8042_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct vm *vm = opaque;
+
+	(void)len;
+	if (!is_write) {
+		data[0] = 0; /* status: output buffer empty, input buffer empty */
+		return;
+	}
+	if (off == I8042_CMD - I8042_DATA && data[0] == I8042_RESET)
+		vm_request_stop(vm, VM_STOP_RESET);
+}
+
+static void mark_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct vm *vm = opaque;
+	uint64_t zero = 0;
+
+	(void)off, (void)data, (void)len;
+	if (is_write && atomic_compare_exchange_strong(&vm->t_userspace, &zero, vm_now_ns()))
+		log_info("boot: first KVM_RUN %.1f ms, guest userspace %.1f ms after VMM start",
+			 (vm->t_first_run - vm->t_start) / 1e6,
+			 (vm->t_userspace - vm->t_start) / 1e6);
+}
+
+static int power_init(struct vm *vm, void **state)
+{
+	int ret;
+
+	*state = NULL;
+	ret = bus_register(&vm->pio, X86_PORT_SLEEP_CTL, 3, acpi_io, vm);
+	if (ret < 0)
+		return ret;
+	/* One range covering 0x60..0x64: port 0x61 inside it belongs to the in-kernel
+	 * PIT (speaker), which KVM handles before we ever see it. */
+	ret = bus_register(&vm->pio, I8042_DATA, 5, i8042_io, vm);
+	if (ret < 0)
+		goto err_acpi;
+	ret = bus_register(&vm->pio, X86_PORT_BOOT_MARK, 1, mark_io, vm);
+	if (ret < 0)
+		goto err_i8042;
+	return 0;
+err_i8042:
+	bus_unregister(&vm->pio, I8042_DATA);
+err_acpi:
+	bus_unregister(&vm->pio, X86_PORT_SLEEP_CTL);
+	return ret;
+}
+
+static void power_exit(struct vm *vm, void *state)
+{
+	(void)state;
+	bus_unregister(&vm->pio, X86_PORT_BOOT_MARK);
+	bus_unregister(&vm->pio, I8042_DATA);
+	bus_unregister(&vm->pio, X86_PORT_SLEEP_CTL);
+}
+
+const struct device_ops power_ops = {.name = "power", .init = power_init, .exit = power_exit};

@@ -1,0 +1,53 @@
+# Core VMM: the guest boots with 1 and 2 vCPUs, sees its CPUs and memory, prints on
+# the serial console, and its poweroff -f ends minivmm with exit 0; a reboot with
+# on_reboot = restart boots it again; SIGTERM ends minivmm with 143.
+# timeout: 300
+
+guest_report() {
+	cat >/tmp/report.sh <<'G'
+#!/bin/sh
+echo "GUEST nproc=$(nproc) memtotal_kb=$(awk '/MemTotal/ {print $2}' /proc/meminfo)"
+poweroff -f
+G
+	guest_initrd /tmp/report.sh /tmp/report.cpio.gz
+}
+
+boot_with() {
+	local vcpus=$1 ini=/tmp/vm$1.ini total
+	vm_ini "$ini" "vcpus=$vcpus" "initrd=/tmp/report.cpio.gz"
+	run_vmm 120 "$ini" || { echo "minivmm exited $?"; show_console "$ini"; return 1; }
+	grep -q "GUEST nproc=$vcpus " "$ini.console" || { show_console "$ini"; return 1; }
+	total=$(sed -n 's/.*memtotal_kb=\([0-9]*\).*/\1/p' "$ini.console" | tr -d '\r')
+	# 256 MiB given; the kernel keeps some for itself, so accept 200..256 MiB.
+	[ "$total" -gt 204800 ] && [ "$total" -le 262144 ] || { echo "MemTotal $total kB"; return 1; }
+}
+
+reboot_then_sigterm() {
+	local ini=/tmp/reboot.ini pid rc n=0
+	cat >/tmp/reboot.sh <<'G'
+#!/bin/sh
+echo "GUEST booted; rebooting"
+reboot -f
+G
+	guest_initrd /tmp/reboot.sh /tmp/reboot.cpio.gz
+	vm_ini "$ini" "initrd=/tmp/reboot.cpio.gz" "on_reboot=restart"
+	"$MINIVMM_REPO/build/minivmm" "$ini" &
+	pid=$!
+	for _ in $(seq 240); do
+		n=$(grep -c "GUEST booted" "$ini.console" 2>/dev/null)
+		[ "${n:-0}" -ge 2 ] && break
+		sleep 0.5
+	done
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+	echo "boots seen: $n, exit status after SIGTERM: $rc"
+	[ "${n:-0}" -ge 2 ] && [ "$rc" = 143 ] || { show_console "$ini"; return 1; }
+}
+
+l1() {
+	guest_report &&
+	check "boots with 1 vCPU, nproc and memory agree, poweroff exits 0" boot_with 1 &&
+	check "boots with 2 vCPUs" boot_with 2 &&
+	check "reboot restarts the guest; SIGTERM exits 143" reboot_then_sigterm
+}

@@ -1,0 +1,621 @@
+/* The VM description: INI file (parsed by iniparser) plus --set overrides -> struct config.
+ *
+ * iniparser gives us values but no line numbers, and reports syntax errors only through
+ * a process-wide callback. So we also scan the text ourselves: once up front to reject
+ * anything iniparser would misread or complain about (then it never does), and again
+ * whenever a message needs the line of a [section] or key. */
+#include "vmm/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <iniparser.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* iniparser 4.1 fgets() lines into 1024 bytes and fails on 1023 characters or more. */
+#define INI_LINE_MAX 1022
+/* A VM description is a handful of lines; this only stops us reading /dev/zero. */
+#define INI_FILE_MAX (1 << 20)
+
+enum key { K_NAME, K_MEMORY, K_VCPUS, K_KERNEL, K_INITRD, K_CMDLINE, K_ON_REBOOT, K_MODE, K_PATH };
+
+/* Indexed by enum on_reboot and enum console_mode. */
+static const char *const reboot_names[] = {"exit", "restart"};
+static const char *const mode_names[] = {"stdio", "file", "none"};
+
+static const struct {
+	const char *section, *key;
+	enum key id;
+} schema[] = {
+    {"vm", "name", K_NAME},	      {"vm", "memory", K_MEMORY},  {"vm", "vcpus", K_VCPUS},
+    {"vm", "kernel", K_KERNEL},	      {"vm", "initrd", K_INITRD},  {"vm", "cmdline", K_CMDLINE},
+    {"vm", "on_reboot", K_ON_REBOOT}, {"console", "mode", K_MODE}, {"console", "path", K_PATH},
+};
+
+struct ctx {
+	struct config *cfg;
+	const char *text;    /* the INI file's contents, for line numbers */
+	char base[PATH_MAX]; /* folder that relative paths resolve against */
+	const char *arg;     /* the --set argument being applied, or NULL */
+	int line;	     /* the line being applied, or 0 */
+	char *err;
+	size_t errlen;
+};
+
+/* Writes "FILE:LINE: ", "FILE: " or "--set ARG: " and the message; returns ret. */
+__attribute__((format(printf, 3, 4))) static int fail(const struct ctx *c, int ret, const char *fmt,
+						      ...)
+{
+	va_list ap;
+	int n;
+
+	if (!c->err || !c->errlen)
+		return ret;
+	if (c->arg)
+		n = snprintf(c->err, c->errlen, "--set %s: ", c->arg);
+	else if (c->line)
+		n = snprintf(c->err, c->errlen, "%s:%d: ", c->cfg->file, c->line);
+	else
+		n = snprintf(c->err, c->errlen, "%s: ", c->cfg->file);
+	if (n >= 0 && (size_t)n < c->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(c->err + n, c->errlen - n, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}
+
+static int lookup(const char *section, const char *key)
+{
+	for (size_t i = 0; i < sizeof(schema) / sizeof(schema[0]); i++)
+		if (!strcmp(schema[i].section, section) && (!key || !strcmp(schema[i].key, key)))
+			return (int)i;
+	return -1;
+}
+
+/* ---- The line locator: classifies lines the way iniparser 4.1 does. ---- */
+
+enum line_kind { LINE_BLANK, LINE_SECTION, LINE_KEY, LINE_BAD, LINE_LONG, LINE_CONT };
+
+struct span {
+	const char *p;
+	size_t n;
+};
+
+static struct span strip(const char *p, size_t n)
+{
+	while (n && isspace((unsigned char)*p))
+		p++, n--;
+	while (n && isspace((unsigned char)p[n - 1]))
+		n--;
+	return (struct span){p, n};
+}
+
+/* Sets *l to the next line of text at *pos (without its newline); false at the end. */
+static bool next_line(const char **pos, struct span *l)
+{
+	const char *nl;
+
+	if (!**pos)
+		return false;
+	nl = strchr(*pos, '\n');
+	l->p = *pos;
+	l->n = nl ? (size_t)(nl - *pos) : strlen(*pos);
+	*pos += l->n + (nl != NULL);
+	return true;
+}
+
+/* name gets the section or key name, stripped (iniparser also lowercases it). Stricter
+ * than iniparser where it would silently misread: "[]", "[a]b]", "[a:b]" (':' is its
+ * separator) and a trailing '\', which glues the next line on, even to a comment. */
+static enum line_kind classify(struct span raw, struct span *name)
+{
+	struct span l = strip(raw.p, raw.n);
+	const char *eq;
+
+	if (raw.n > INI_LINE_MAX)
+		return LINE_LONG;
+	if (!l.n || l.p[0] == ';' || l.p[0] == '#')
+		return l.n && l.p[l.n - 1] == '\\' ? LINE_CONT : LINE_BLANK;
+	if (l.p[l.n - 1] == '\\')
+		return LINE_CONT;
+	if (l.p[0] == '[' && l.p[l.n - 1] == ']') {
+		*name = strip(l.p + 1, l.n - 2);
+		if (!name->n || memchr(name->p, '[', name->n) || memchr(name->p, ']', name->n) ||
+		    memchr(name->p, ':', name->n))
+			return LINE_BAD;
+		return LINE_SECTION;
+	}
+	eq = memchr(l.p, '=', l.n);
+	if (!eq || eq == l.p)
+		return LINE_BAD;
+	*name = strip(l.p, eq - l.p);
+	return LINE_KEY;
+}
+
+static bool span_is(struct span s, const char *str)
+{
+	return s.n == strlen(str) && !strncasecmp(s.p, str, s.n);
+}
+
+/* Line of the first and of the last [section] (key NULL) or key in [section]; 0 if none.
+ * iniparser keeps the last of duplicate keys; sections of the same name merge. */
+static void locate(const char *text, const char *section, const char *key, int *first, int *last)
+{
+	struct span l, name = {0}, sec = {0};
+	int no = 0;
+
+	*first = *last = 0;
+	while (next_line(&text, &l)) {
+		enum line_kind k = classify(l, &name);
+
+		no++;
+		if (k == LINE_SECTION)
+			sec = name;
+		if ((k == LINE_SECTION && !key && span_is(name, section)) ||
+		    (k == LINE_KEY && key && span_is(sec, section) && span_is(name, key))) {
+			if (!*first)
+				*first = no;
+			*last = no;
+		}
+	}
+}
+
+/* Rejects what iniparser would report on stderr or misread, before it sees the file. */
+static int check_syntax(struct ctx *c)
+{
+	const char *pos = c->text;
+	bool in_section = false;
+	struct span l, name;
+
+	for (c->line = 1; next_line(&pos, &l); c->line++) {
+		switch (classify(l, &name)) {
+		case LINE_BLANK:
+			break;
+		case LINE_SECTION:
+			in_section = true;
+			break;
+		case LINE_KEY:
+			if (!in_section)
+				return fail(c, -EINVAL,
+					    "key '%.*s' is outside any section (put it under [vm] "
+					    "or [console])",
+					    (int)name.n, name.p);
+			break;
+		case LINE_BAD:
+			l = strip(l.p, l.n);
+			return fail(c, -EINVAL,
+				    "syntax error in '%.*s' (expected [section] or key = value)",
+				    (int)l.n, l.p);
+		case LINE_LONG:
+			return fail(c, -EINVAL, "line is too long (at most %d characters)",
+				    INI_LINE_MAX);
+		case LINE_CONT:
+			return fail(c, -EINVAL,
+				    "line ends with '\\' (continuation lines are not supported)");
+		}
+	}
+	c->line = 0;
+	return 0;
+}
+
+/* ---- Values ---- */
+
+static const char units[] = "KMGT"; /* binary: K = 1 << 10 ... T = 1 << 40 */
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	int shift = 0;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL; /* also rejects the signs and spaces strtoull() would take */
+	for (; isdigit((unsigned char)*s); s++) {
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (*s) {
+		const char *unit = strchr(units, toupper((unsigned char)*s));
+
+		if (!unit || s[1])
+			return -EINVAL;
+		shift = 10 * (int)(unit - units + 1);
+		if (v > UINT64_MAX >> shift)
+			return -EINVAL;
+	}
+	*out = v << shift;
+	return 0;
+}
+
+/* The largest binary unit that divides bytes exactly: 512M, 2G, 1T, 1536K. */
+static const char *format_size(uint64_t bytes, char *buf, size_t len)
+{
+	int u;
+
+	for (u = 4; u > 0; u--)
+		if (bytes && !(bytes & ((1ULL << (10 * u)) - 1)))
+			break;
+	if (u)
+		snprintf(buf, len, "%llu%c", (unsigned long long)(bytes >> (10 * u)), units[u - 1]);
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)bytes);
+	return buf;
+}
+
+static int set_memory(struct ctx *c, const char *v)
+{
+	const uint64_t align = 2ULL << 20;
+	char a[32], b[32];
+	uint64_t size;
+
+	if (config_parse_size(v, &size))
+		return fail(c, -EINVAL, "memory '%s' is not a size (use e.g. 512M or 2G)", v);
+	if (size < CONFIG_MEM_MIN || size > CONFIG_MEM_MAX)
+		return fail(c, -EINVAL, "memory '%s' is out of range (use %s to %s)", v,
+			    format_size(CONFIG_MEM_MIN, a, sizeof(a)),
+			    format_size(CONFIG_MEM_MAX, b, sizeof(b)));
+	if (size % align) /* the range check keeps both neighbours in range */
+		return fail(c, -EINVAL, "memory '%s' is not a multiple of 2M (use e.g. %s or %s)",
+			    v, format_size(size - size % align, a, sizeof(a)),
+			    format_size(size - size % align + align, b, sizeof(b)));
+	c->cfg->memory = size;
+	return 0;
+}
+
+static int set_vcpus(struct ctx *c, const char *v)
+{
+	unsigned long n = 0;
+
+	if (!*v || strspn(v, "0123456789") != strlen(v))
+		return fail(c, -EINVAL, "vcpus '%s' is not a number (use 1 to %d)", v,
+			    CONFIG_VCPUS_MAX);
+	for (const char *p = v; *p && n <= CONFIG_VCPUS_MAX; p++) /* stops before overflow */
+		n = n * 10 + (unsigned long)(*p - '0');
+	if (n < 1 || n > CONFIG_VCPUS_MAX)
+		return fail(c, -EINVAL, "vcpus must be between 1 and %d", CONFIG_VCPUS_MAX);
+	c->cfg->vcpus = (unsigned int)n;
+	return 0;
+}
+
+/* "" stays "" (absent); anything else becomes an absolute path under c->base. */
+static int set_path(struct ctx *c, const char *key, const char *v, char *dst)
+{
+	const char *sep = c->base[strlen(c->base) - 1] == '/' ? "" : "/";
+	int n;
+
+	if (!*v || *v == '/')
+		n = snprintf(dst, PATH_MAX, "%s", v);
+	else
+		n = snprintf(dst, PATH_MAX, "%s%s%s", c->base, sep, v);
+	if (n < 0 || n >= PATH_MAX)
+		return fail(c, -ENAMETOOLONG, "%s path is too long (at most %d characters)", key,
+			    PATH_MAX - 1);
+	return 0;
+}
+
+/* The name may end up in file and thread names: keep it plain. */
+#define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+
+static int pick(const char *v, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcasecmp(v, names[i]))
+			return i;
+	return -1;
+}
+
+static int set_value(struct ctx *c, int idx, const char *v)
+{
+	struct config *cfg = c->cfg;
+	const char *key = schema[idx].key;
+	int i;
+
+	switch (schema[idx].id) {
+	case K_NAME:
+		if (!*v || strlen(v) >= CONFIG_NAME_MAX || strspn(v, NAME_CHARS) != strlen(v))
+			return fail(
+			    c, -EINVAL,
+			    "name '%s' is not valid (use 1 to %d letters, digits, '.', '_' or '-')",
+			    v, CONFIG_NAME_MAX - 1);
+		strcpy(cfg->name, v);
+		return 0;
+	case K_MEMORY:
+		return set_memory(c, v);
+	case K_VCPUS:
+		return set_vcpus(c, v);
+	case K_KERNEL:
+		return set_path(c, key, v, cfg->kernel);
+	case K_INITRD:
+		return set_path(c, key, v, cfg->initrd);
+	case K_PATH:
+		return set_path(c, key, v, cfg->console.path);
+	case K_CMDLINE:
+		if (strlen(v) >= CONFIG_CMDLINE_MAX)
+			return fail(c, -EINVAL, "cmdline is too long (at most %d characters)",
+				    CONFIG_CMDLINE_MAX - 1);
+		strcpy(cfg->cmdline, v);
+		return 0;
+	case K_ON_REBOOT:
+		if ((i = pick(v, reboot_names, 2)) < 0)
+			return fail(c, -EINVAL, "on_reboot '%s' is not valid (use exit or restart)",
+				    v);
+		cfg->on_reboot = (enum on_reboot)i;
+		return 0;
+	case K_MODE:
+		if ((i = pick(v, mode_names, 3)) < 0)
+			return fail(c, -EINVAL, "mode '%s' is not valid (use stdio, file or none)",
+				    v);
+		cfg->console.mode = (enum console_mode)i;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* What every value must satisfy; then the key's own rules. File values come as
+ * iniparser returns them: it has stripped spaces and one pair of quotes already. */
+static int set_key(struct ctx *c, int idx, const char *v)
+{
+	for (const char *p = v; *p; p++)
+		if (iscntrl((unsigned char)*p) && *p != '\t') /* a newline breaks config_print */
+			return fail(c, -EINVAL, "%s contains a control character (use plain text)",
+				    schema[idx].key);
+	return set_value(c, idx, v);
+}
+
+/* ---- Loading ---- */
+
+/* iniparser 4.1 can only load by name, so the file is read twice: here and by
+ * apply_file(). Hence regular files only: a pipe would be empty the second time. */
+static int read_text(struct ctx *c, char **text)
+{
+	FILE *f = fopen(c->cfg->file, "re");
+	char *buf = NULL;
+	struct stat st;
+	size_t len = 0;
+	int ret = 0;
+
+	if (!f)
+		return fail(c, -errno, "cannot read: %s", strerror(errno));
+	if (fstat(fileno(f), &st))
+		ret = fail(c, -errno, "cannot read: %s", strerror(errno));
+	else if (S_ISDIR(st.st_mode))
+		ret = fail(c, -EISDIR, "cannot read: %s", strerror(EISDIR));
+	else if (!S_ISREG(st.st_mode))
+		ret =
+		    fail(c, -EINVAL, "is not a regular file (save the configuration to one first)");
+	else if (st.st_size > INI_FILE_MAX)
+		ret = fail(c, -EFBIG, "file is too large (at most %d bytes)", INI_FILE_MAX);
+	else if (!(buf = malloc(st.st_size + 1)))
+		ret = fail(c, -ENOMEM, "out of memory");
+	else if ((len = fread(buf, 1, st.st_size, f)) < (size_t)st.st_size && ferror(f))
+		ret = fail(c, -errno, "cannot read: %s", strerror(errno));
+	else if (memchr(buf, '\0', len))
+		ret = fail(c, -EINVAL, "contains a NUL byte (not a text file?)");
+	fclose(f);
+	if (ret) {
+		free(buf);
+		return ret;
+	}
+	buf[len] = '\0';
+	*text = buf;
+	return 0;
+}
+
+/* Relative paths in the file are meant relative to the file, wherever minivmm runs. */
+static int file_base(struct ctx *c)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	strcpy(dir, c->cfg->file);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else
+		slash[slash == dir] = '\0'; /* "/vm.ini" -> "/" */
+	if (!realpath(dir, c->base))
+		return fail(c, -errno, "cannot resolve its folder: %s", strerror(errno));
+	return 0;
+}
+
+/* Known sections and keys are applied in file order; the first problem ends the load. */
+static int apply_section(struct ctx *c, dictionary *d, const char *sec)
+{
+	int nkeys = iniparser_getsecnkeys(d, sec), first, ret = 0;
+	const char **keys = calloc(nkeys > 0 ? nkeys : 1, sizeof(*keys));
+
+	if (!keys)
+		return fail(c, -ENOMEM, "out of memory");
+	if (nkeys > 0 && !iniparser_getseckeys(d, sec, keys))
+		nkeys = 0;
+	for (int i = 0; i < nkeys && !ret; i++) {
+		const char *key = keys[i] + strlen(sec) + 1; /* keys[i] is "section:key" */
+		int idx = lookup(sec, key);
+
+		locate(c->text, sec, key, &first, &c->line);
+		if (first != c->line)
+			ret = fail(c, -EINVAL, "duplicate key '%s' in [%s] (first on line %d)", key,
+				   sec, first);
+		else if (idx < 0)
+			ret = fail(c, -EINVAL, "unknown key '%s' in [%s]", key, sec);
+		else
+			ret = set_key(c, idx, iniparser_getstring(d, keys[i], ""));
+	}
+	free(keys);
+	return ret;
+}
+
+static int apply_file(struct ctx *c)
+{
+	dictionary *d;
+	int nsec, last, ret = 0;
+
+	/* check_syntax() accepted the text, so iniparser has nothing to print about it
+	 * (unless the file changed since read_text(); then at worst a line is off). */
+	errno = 0;
+	d = iniparser_load(c->cfg->file);
+	if (!d)
+		return fail(c, errno ? -errno : -EIO, "cannot read: %s",
+			    strerror(errno ? errno : EIO));
+	nsec = iniparser_getnsec(d);
+	for (int i = 0; i < nsec && !ret; i++) {
+		const char *sec = iniparser_getsecname(d, i);
+
+		if (lookup(sec, NULL) < 0) {
+			locate(c->text, sec, NULL, &c->line, &last);
+			ret = fail(c, -EINVAL, "unknown section [%s]", sec);
+		} else {
+			ret = apply_section(c, d, sec);
+		}
+	}
+	iniparser_freedict(d);
+	c->line = 0;
+	return ret;
+}
+
+/* Strips [s, end) of surrounding spaces in place; returns the NUL-terminated rest. */
+static char *trim(char *s, char *end)
+{
+	while (s < end && isspace((unsigned char)*s))
+		s++;
+	while (end > s && isspace((unsigned char)end[-1]))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+/* "section.key=value", read like a line of the file: names are case-insensitive, spaces
+ * and one pair of quotes around the value go (the shell usually took the quotes, but
+ * not in "--set 'vm.cmdline=\"a b\"'"). Relative paths are relative to the current
+ * directory, as for any other command-line argument. */
+static int apply_override(struct ctx *c, const char *arg)
+{
+	char *s = strdup(arg), *eq, *dot, *sec, *key, *val;
+	int idx, ret;
+	size_t n;
+
+	c->arg = arg;
+	if (!s)
+		return fail(c, -ENOMEM, "out of memory");
+	eq = strchr(s, '=');
+	dot = eq ? memchr(s, '.', eq - s) : NULL;
+	if (!dot) {
+		free(s);
+		return fail(c, -EINVAL, "expected section.key=value (e.g. vm.memory=1G)");
+	}
+	val = trim(eq + 1, eq + 1 + strlen(eq + 1));
+	sec = trim(s, dot);
+	key = trim(dot + 1, eq);
+	for (char *p = s; p < eq; p++)
+		*p = (char)tolower((unsigned char)*p);
+	n = strlen(val);
+	if (n >= 2 && (val[0] == '"' || val[0] == '\'') && val[n - 1] == val[0])
+		val[n - 1] = '\0', val++;
+	if (!*sec || !*key)
+		ret = fail(c, -EINVAL, "expected section.key=value (e.g. vm.memory=1G)");
+	else if (lookup(sec, NULL) < 0)
+		ret = fail(c, -EINVAL, "unknown section [%s]", sec);
+	else if ((idx = lookup(sec, key)) < 0)
+		ret = fail(c, -EINVAL, "unknown key '%s' in [%s]", key, sec);
+	else
+		ret = set_key(c, idx, val);
+	free(s);
+	return ret;
+}
+
+static int apply_overrides(struct ctx *c, const char *const *overrides, int n)
+{
+	int ret;
+
+	if (n > 0 && !getcwd(c->base, sizeof(c->base)))
+		return fail(c, -errno, "cannot get the current directory: %s", strerror(errno));
+	for (int i = 0; i < n; i++) {
+		ret = apply_override(c, overrides[i]);
+		if (ret)
+			return ret;
+	}
+	c->arg = NULL;
+	return 0;
+}
+
+int config_load(struct config *cfg, const char *path, const char *const *overrides, int n_overrides,
+		char *err, size_t errlen)
+{
+	struct ctx c = {.cfg = cfg, .err = err, .errlen = errlen};
+	char *text = NULL;
+	int ret;
+
+	*cfg = (struct config){
+	    .name = "minivmm",
+	    .memory = 512ULL << 20,
+	    .vcpus = 1,
+	    .cmdline = "console=ttyS0",
+	    .on_reboot = ON_REBOOT_EXIT,
+	    .console.mode = CONSOLE_STDIO,
+	};
+	if (err && errlen)
+		err[0] = '\0';
+	if (!path || !*path || strlen(path) >= sizeof(cfg->file)) {
+		snprintf(cfg->file, sizeof(cfg->file), "%s", "config");
+		return fail(&c, -EINVAL, "the INI file name is empty or too long");
+	}
+	strcpy(cfg->file, path);
+
+	ret = read_text(&c, &text);
+	if (ret)
+		return ret;
+	c.text = text;
+	ret = check_syntax(&c);
+	if (!ret)
+		ret = file_base(&c);
+	if (!ret)
+		ret = apply_file(&c);
+	if (!ret)
+		ret = apply_overrides(&c, overrides, n_overrides);
+	/* Only now: --set may supply what the file lacks. */
+	if (!ret && !cfg->kernel[0])
+		ret = fail(&c, -EINVAL, "[vm] kernel is required");
+	if (!ret && cfg->console.mode == CONSOLE_FILE && !cfg->console.path[0])
+		ret = fail(&c, -EINVAL, "[console] path is required with mode = file");
+	free(text);
+	return ret;
+}
+
+/* Quotes only when iniparser would otherwise change the value: comment characters, outer
+ * spaces or quotes, or empty. A value holding both kinds of quotes cannot round-trip. */
+static void print_kv(FILE *f, const char *key, const char *v)
+{
+	size_t n = strlen(v);
+	bool quote = !n || strpbrk(v, ";#") || isspace((unsigned char)v[0]) ||
+		     isspace((unsigned char)v[n - 1]) || v[0] == '"' || v[0] == '\'';
+
+	if (quote && !strchr(v, '"'))
+		fprintf(f, "%s = \"%s\"\n", key, v);
+	else if (quote && !strchr(v, '\''))
+		fprintf(f, "%s = '%s'\n", key, v);
+	else
+		fprintf(f, "%s = %s\n", key, v);
+}
+
+void config_print(const struct config *cfg, FILE *f)
+{
+	char mem[32];
+
+	fprintf(f, "[vm]\n");
+	print_kv(f, "name", cfg->name);
+	fprintf(f, "memory = %s\n", format_size(cfg->memory, mem, sizeof(mem)));
+	fprintf(f, "vcpus = %u\n", cfg->vcpus);
+	print_kv(f, "kernel", cfg->kernel);
+	print_kv(f, "initrd", cfg->initrd);
+	print_kv(f, "cmdline", cfg->cmdline);
+	fprintf(f, "on_reboot = %s\n", reboot_names[cfg->on_reboot]);
+	fprintf(f, "\n[console]\n");
+	fprintf(f, "mode = %s\n", mode_names[cfg->console.mode]);
+	print_kv(f, "path", cfg->console.path);
+}

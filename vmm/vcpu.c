@@ -1,0 +1,143 @@
+/* vCPU threads: KVM_RUN and the exit switch.
+ *
+ * A vCPU thread never tears anything down. Anything that ends the VM (a guest power-off,
+ * a fault, an unhandled exit) becomes vm_request_stop(); the main thread then kicks every
+ * vCPU (immediate_exit + SIGUSR1, see vcpu_kick) and joins it. */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "vmm/log.h"
+#include "vmm/vm.h"
+
+int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id)
+{
+	int ret;
+
+	vcpu->vm = vm;
+	vcpu->id = id;
+	vcpu->run = MAP_FAILED;
+	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
+	if (vcpu->fd < 0)
+		return -errno;
+	vcpu->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+	if (vcpu->run == MAP_FAILED) {
+		ret = -errno;
+		goto err;
+	}
+	ret = arch_vcpu_init(vm, vcpu);
+	if (ret < 0)
+		goto err;
+	return 0;
+err:
+	vcpu_destroy(vcpu);
+	return ret;
+}
+
+void vcpu_destroy(struct vcpu *vcpu)
+{
+	if (vcpu->run && vcpu->run != MAP_FAILED)
+		munmap(vcpu->run, vcpu->vm->run_size);
+	vcpu->run = NULL;
+	if (vcpu->fd >= 0)
+		close(vcpu->fd);
+	vcpu->fd = -1;
+}
+
+void vcpu_kick(struct vcpu *vcpu)
+{
+	/* immediate_exit makes the next (or a restarted) KVM_RUN return at once; the
+	 * signal interrupts one that is already running. */
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (vcpu->started)
+		pthread_kill(vcpu->thread, SIGUSR1);
+}
+
+static void vcpu_io(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+
+	/* A string instruction (rep outs/ins) arrives as count items of size bytes. */
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
+		bus_access(&vcpu->vm->pio, run->io.port, data, run->io.size, is_write);
+}
+
+/* Returns false when the vCPU must stop. */
+static bool vcpu_handle_exit(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	struct vm *vm = vcpu->vm;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		vcpu_io(vcpu);
+		return true;
+	case KVM_EXIT_MMIO:
+		bus_access(&vm->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
+			   run->mmio.is_write);
+		return true;
+	case KVM_EXIT_INTR:
+		return true;
+	case KVM_EXIT_SYSTEM_EVENT:
+		switch (run->system_event.type) {
+		case KVM_SYSTEM_EVENT_SHUTDOWN:
+			vm_request_stop(vm, VM_STOP_POWEROFF);
+			return false;
+		case KVM_SYSTEM_EVENT_RESET:
+			vm_request_stop(vm, VM_STOP_RESET);
+			return false;
+		default:
+			log_err("vcpu %u: guest crash event %u", vcpu->id, run->system_event.type);
+			vm_request_stop(vm, VM_STOP_FAULT);
+			return false;
+		}
+	case KVM_EXIT_SHUTDOWN:
+		log_err("vcpu %u: guest triple fault (KVM_EXIT_SHUTDOWN)", vcpu->id);
+		vm_request_stop(vm, VM_STOP_FAULT);
+		return false;
+	case KVM_EXIT_FAIL_ENTRY:
+		log_err("vcpu %u: KVM entry failed, hardware reason 0x%llx", vcpu->id,
+			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		vm_request_stop(vm, VM_STOP_FAULT);
+		return false;
+	case KVM_EXIT_INTERNAL_ERROR:
+		log_err("vcpu %u: KVM internal error, suberror %u", vcpu->id,
+			run->internal.suberror);
+		vm_request_stop(vm, VM_STOP_FAULT);
+		return false;
+	default:
+		log_err("vcpu %u: unhandled KVM exit reason %u", vcpu->id, run->exit_reason);
+		vm_request_stop(vm, VM_STOP_FAULT);
+		return false;
+	}
+}
+
+void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	struct vm *vm = vcpu->vm;
+
+	while (atomic_load(&vm->stop) == VM_RUNNING) {
+		uint64_t zero = 0;
+
+		if (vcpu->id == 0)
+			atomic_compare_exchange_strong(&vm->t_first_run, &zero, vm_now_ns());
+		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			log_err("vcpu %u: KVM_RUN failed: %m", vcpu->id);
+			vm_request_stop(vm, VM_STOP_FAULT);
+			break;
+		}
+		if (!vcpu_handle_exit(vcpu))
+			break;
+	}
+	return NULL;
+}

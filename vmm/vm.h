@@ -1,0 +1,91 @@
+/* struct vm: everything one virtual machine owns. No globals: every function that
+ * touches VM state takes a struct vm *.
+ *
+ * Threads: one per vCPU (vcpu.c) plus the main thread, which runs the event loop
+ * (console input, signals, stop requests). vCPU threads never stop the VM themselves:
+ * they call vm_request_stop(), and the main thread kicks and joins them. */
+#ifndef MINIVMM_VM_H
+#define MINIVMM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "vmm/bus.h"
+#include "vmm/config.h"
+#include "vmm/mem.h"
+
+/* Why the VM stopped; the first request wins. */
+enum vm_stop {
+	VM_RUNNING = 0,
+	VM_STOP_POWEROFF, /* guest powered off: exit 0 */
+	VM_STOP_RESET,    /* guest reboot: restart or exit 0, per on_reboot */
+	VM_STOP_FAULT,    /* triple fault, internal error, unhandled exit: exit 3 */
+	VM_STOP_SIGINT,   /* exit 130 */
+	VM_STOP_SIGTERM,  /* exit 143 */
+};
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	int started;
+};
+
+struct serial;
+struct boot_files;
+
+#define VM_MAX_DEVICES 8
+
+struct vm {
+	const struct config *cfg;
+	int kvm_fd, vm_fd;
+	int run_size; /* KVM_GET_VCPU_MMAP_SIZE */
+	struct guest_mem mem;
+	struct bus pio, mmio;
+	struct vcpu *vcpus;
+	unsigned int nr_vcpus;
+
+	const struct boot_files *boot; /* kernel and initrd, owned by main */
+	struct serial *serial;
+	void *dev_state[VM_MAX_DEVICES]; /* per vm_devices[] entry in vm.c */
+	size_t nr_devs;                  /* how many were created */
+	int buses_ready;
+	void *arch;                      /* arch private state */
+	int console_out; /* fd the serial port writes to, -1 for none */
+
+	atomic_int stop;  /* enum vm_stop */
+	int stop_efd;     /* eventfd: wakes the main loop when stop is set */
+
+	/* Boot timing, CLOCK_MONOTONIC ns; t_start is the process start. */
+	uint64_t t_start;
+	_Atomic uint64_t t_first_run, t_userspace;
+};
+
+/* Creates the VM (KVM fds, memory, devices, kernel loaded, vCPUs created but not
+ * running). boot must outlive the VM. On failure returns -errno after printing one message naming the cause and
+ * the fix; *vm is then fully torn down. console_out is borrowed, not closed. */
+int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *boot,
+	      int console_out, uint64_t t_start);
+/* Starts one thread per vCPU. */
+int vm_start(struct vm *vm);
+/* Asks the VM to stop for why (first caller wins) and wakes the main loop. Safe from
+ * any thread, including vCPU threads and device handlers. */
+void vm_request_stop(struct vm *vm, enum vm_stop why);
+/* Kicks every vCPU out of KVM_RUN and joins the threads (main thread only). */
+void vm_stop_vcpus(struct vm *vm);
+/* Releases everything vm_create made. Idempotent. */
+void vm_destroy(struct vm *vm);
+
+uint64_t vm_now_ns(void);
+
+/* Used by vcpu.c */
+void *vcpu_thread(void *arg);
+int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id);
+void vcpu_destroy(struct vcpu *vcpu);
+void vcpu_kick(struct vcpu *vcpu);
+
+#endif
