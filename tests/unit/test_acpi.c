@@ -1,0 +1,570 @@
+/* ACPI tables and the AML emitter. The tables are checked by walking them from the RSDP
+ * in guest memory, reading fields at the offsets the ACPI 6.x specification gives (not
+ * through acpi.c's structs, so a layout mistake there shows up here). */
+#include "tests/unit/unit.h"
+#include "arch/x86/acpi.h"
+#include "arch/x86/aml.h"
+#include "arch/x86/layout.h"
+#include "vmm/mem.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RAM_SIZE (2ULL << 20)
+
+static struct guest_mem small_ram(void)
+{
+	const gpa_t gpas[] = {0};
+	const uint64_t sizes[] = {RAM_SIZE};
+	struct guest_mem m;
+
+	ck_assert_int_eq(mem_init(&m, gpas, sizes, 1, 0), 0);
+	return m;
+}
+
+/* Little-endian fields, read byte by byte. */
+static uint64_t le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+#define rd16(p) ((uint16_t)le(p, 2))
+#define rd32(p) ((uint32_t)le(p, 4))
+#define rd64(p) le(p, 8)
+
+static uint8_t sum(const uint8_t *p, size_t len)
+{
+	uint8_t s = 0;
+
+	while (len--)
+		s += *p++;
+	return s;
+}
+
+/* The table at gpa after checking that it lies in RAM, has signature sig and sums to 0. */
+static const uint8_t *table(const struct guest_mem *m, gpa_t gpa, const char *sig)
+{
+	const uint8_t *t = mem_gpa_to_hva(m, gpa, 36);
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert_msg(!memcmp(t, sig, 4), "expected %s at %#llx", sig, (unsigned long long)gpa);
+	ck_assert_uint_ge(rd32(t + 4), 36);
+	ck_assert_ptr_nonnull(mem_gpa_to_hva(m, gpa, rd32(t + 4)));
+	ck_assert_msg(sum(t, rd32(t + 4)) == 0, "%s checksum", sig);
+	return t;
+}
+
+/* Builds at X86_ACPI_BASE and returns the RSDP after checking it. */
+static const uint8_t *build(struct guest_mem *m, unsigned int nr_vcpus)
+{
+	const struct acpi_config cfg = {.nr_vcpus = nr_vcpus};
+	gpa_t rsdp = 0;
+	const uint8_t *r;
+
+	ck_assert_int_eq(acpi_build(m, X86_ACPI_BASE, X86_ACPI_MAX, &cfg, &rsdp), 0);
+	ck_assert_uint_eq(rsdp, X86_ACPI_BASE);
+	r = mem_gpa_to_hva(m, rsdp, 36);
+	ck_assert_ptr_nonnull(r);
+	ck_assert(!memcmp(r, "RSD PTR ", 8));
+	ck_assert_uint_eq(sum(r, 20), 0);
+	ck_assert_uint_eq(sum(r, 36), 0);
+	ck_assert_uint_eq(r[15], 2);	     /* revision */
+	ck_assert_uint_eq(rd32(r + 20), 36); /* length */
+	return r;
+}
+
+/* The table with signature sig listed in the XSDT. */
+static const uint8_t *find(const struct guest_mem *m, const uint8_t *rsdp, const char *sig)
+{
+	const uint8_t *x = table(m, rd64(rsdp + 24), "XSDT");
+
+	for (uint32_t off = 36; off + 8 <= rd32(x + 4); off += 8) {
+		const uint8_t *t = mem_gpa_to_hva(m, rd64(x + off), 4);
+
+		if (t && !memcmp(t, sig, 4))
+			return table(m, rd64(x + off), sig);
+	}
+	ck_abort_msg("%s not in XSDT", sig);
+	return NULL;
+}
+
+/* Test-side PkgLength decoder: returns the value and stores the encoding's size. */
+static uint32_t pkglen_decode(const uint8_t *p, int *n)
+{
+	uint32_t v;
+
+	*n = 1 + (p[0] >> 6);
+	if (*n == 1)
+		return p[0] & 0x3f;
+	v = p[0] & 0x0f;
+	for (int i = 1; i < *n; i++)
+		v |= (uint32_t)p[i] << (4 + 8 * (i - 1));
+	return v;
+}
+
+START_TEST(pkglen_encode_boundaries)
+{
+	static const struct {
+		uint32_t len;
+		int n;
+		uint8_t enc[4];
+	} cases[] = {
+	    {0, 1, {0x00}},
+	    {63, 1, {0x3f}},
+	    {64, 2, {0x40, 0x04}},
+	    {4095, 2, {0x4f, 0xff}},
+	    {4096, 3, {0x80, 0x00, 0x01}},
+	    {0xfffff, 3, {0x8f, 0xff, 0xff}},
+	    {0x100000, 4, {0xc0, 0x00, 0x00, 0x01}},
+	    {0xfffffff, 4, {0xcf, 0xff, 0xff, 0xff}},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t enc[4];
+		int n = aml_pkglen_encode(cases[i].len, enc), dn;
+
+		ck_assert_int_eq(n, cases[i].n);
+		ck_assert_mem_eq(enc, cases[i].enc, (size_t)n);
+		ck_assert_uint_eq(pkglen_decode(enc, &dn), cases[i].len);
+		ck_assert_int_eq(dn, n);
+	}
+	for (uint32_t len = 0; len < 0x101000; len += len < 0x2000 ? 1 : 0x7f) {
+		uint8_t enc[4];
+		int n = aml_pkglen_encode(len, enc), dn;
+
+		ck_assert_uint_eq(pkglen_decode(enc, &dn), len);
+		ck_assert_int_eq(dn, n);
+	}
+	ck_assert_int_eq(aml_pkglen_encode(0x10000000, (uint8_t[4]){0}), 0);
+}
+END_TEST
+
+START_TEST(pkglen_for_content)
+{
+	/* The value counts its own bytes: content + 1 up to 63, then content + 2, ... */
+	ck_assert_uint_eq(aml_pkglen_for(0), 1);
+	ck_assert_uint_eq(aml_pkglen_for(62), 63);
+	ck_assert_uint_eq(aml_pkglen_for(63), 65);
+	ck_assert_uint_eq(aml_pkglen_for(4093), 4095);
+	ck_assert_uint_eq(aml_pkglen_for(4094), 4097);
+	ck_assert_uint_eq(aml_pkglen_for(0xfffff - 3), 0xfffff);
+	ck_assert_uint_eq(aml_pkglen_for(0xfffff - 2), 0x100001);
+	ck_assert_uint_eq(aml_pkglen_for(AML_PKGLEN_MAX - 4), AML_PKGLEN_MAX);
+	ck_assert_uint_eq(aml_pkglen_for(AML_PKGLEN_MAX - 3), 0);
+}
+END_TEST
+
+/* Scope and Device contents around each form's boundary, nested, end exactly where the
+ * PkgLength says. */
+START_TEST(nested_pkg_lengths)
+{
+	static const size_t sizes[] = {0, 50, 56, 57, 58, 63, 4000, 4085, 4086, 4087, 70000};
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct aml_buf b;
+		size_t scope, dev;
+		uint32_t slen, dlen;
+		int sn, dn;
+
+		aml_buf_init(&b, 1 << 20);
+		scope = aml_scope_begin(&b, "\\_SB");
+		dev = aml_device_begin(&b, "DEV0");
+		for (size_t j = 0; j < sizes[i]; j++)
+			aml_byte(&b, 0xa3); /* NoopOp */
+		aml_pkg_end(&b, dev);
+		aml_pkg_end(&b, scope);
+		ck_assert_int_eq(b.err, 0);
+
+		ck_assert_uint_eq(b.data[0], 0x10);
+		slen = pkglen_decode(b.data + 1, &sn);
+		ck_assert_uint_eq(1 + slen, b.len);
+		ck_assert_mem_eq(b.data + 1 + sn, "\\_SB_", 5);
+		ck_assert_mem_eq(b.data + 1 + sn + 5, "\x5b\x82", 2);
+		dlen = pkglen_decode(b.data + 1 + sn + 7, &dn);
+		ck_assert_uint_eq(1 + sn + 7 + dlen, b.len); /* device ends with the scope */
+		ck_assert_uint_eq(dlen, dn + 4 + sizes[i]);
+		ck_assert_mem_eq(b.data + 1 + sn + 7 + dn, "DEV0", 4);
+		aml_buf_free(&b);
+	}
+}
+END_TEST
+
+/* Checks that b holds exactly want[0..len) and empties it for the next case. */
+static void expect(struct aml_buf *b, const void *want, size_t len)
+{
+	ck_assert_int_eq(b->err, 0);
+	ck_assert_uint_eq(b->len, len);
+	ck_assert_mem_eq(b->data, want, len);
+	b->len = 0;
+}
+
+START_TEST(aml_encodings)
+{
+	static const char names[] = "_S5_"
+				    "\\_SB_"
+				    "\x2e_SB_PCI0"	     /* DualNamePrefix */
+				    "\\\x2f\x03_SB_PCI0ISA_" /* MultiNamePrefix, 3 segments */
+				    "^^FOO_"
+				    "\\\x00"; /* root alone: NullName */
+	static const char ints[] = "\x00"
+				   "\x01"
+				   "\x0a\x05"
+				   "\x0b\xf8\x03"
+				   "\x0c\x00\x00\xc0\xfe"
+				   "\x0e\x00\x00\x00\x00\x01\x00\x00\x00"
+				   "\xff";
+	static const char com1[] = "\x0c\x41\xd0\x05\x01"	      /* EisaId ("PNP0501") */
+				   "\x11\x10\x0a\x0d"		      /* Buffer (13) { */
+				   "\x47\x01\xf8\x03\xf8\x03\x01\x08" /* IO */
+				   "\x22\x10\x00"		      /* IRQNoFlags () {4} */
+				   "\x79\x00";			      /* End tag } */
+	struct aml_buf b;
+	size_t m;
+
+	aml_buf_init(&b, 4096);
+	aml_name_string(&b, "_S5");
+	aml_name_string(&b, "\\_SB");
+	aml_name_string(&b, "_SB.PCI0");
+	aml_name_string(&b, "\\_SB.PCI0.ISA");
+	aml_name_string(&b, "^^FOO");
+	aml_name_string(&b, "\\");
+	expect(&b, names, sizeof(names) - 1);
+
+	aml_integer(&b, 0);
+	aml_integer(&b, 1);
+	aml_integer(&b, 5);
+	aml_integer(&b, 0x3f8);
+	aml_integer(&b, 0xfec00000);
+	aml_integer(&b, 0x100000000ULL);
+	aml_integer(&b, UINT64_MAX);
+	expect(&b, ints, sizeof(ints) - 1);
+
+	aml_eisaid(&b, "PNP0501");
+	m = aml_restemplate_begin(&b);
+	aml_res_io(&b, 0x3f8, 0x3f8, 1, 8);
+	aml_res_irq_noflags(&b, 4);
+	aml_restemplate_end(&b, m);
+	expect(&b, com1, sizeof(com1) - 1);
+	aml_buf_free(&b);
+}
+END_TEST
+
+START_TEST(aml_errors_are_sticky)
+{
+	struct aml_buf b;
+
+	aml_buf_init(&b, 8);
+	aml_name_string(&b, "abc"); /* lower case */
+	ck_assert_int_eq(b.err, -EINVAL);
+	b.err = 0;
+	aml_name_string(&b, "TOOLONG");
+	ck_assert_int_eq(b.err, -EINVAL);
+	b.err = 0;
+	b.len = 0;
+	aml_append(&b, NULL, 8);
+	ck_assert_int_eq(b.err, 0);
+	aml_byte(&b, 1); /* over the limit */
+	ck_assert_int_eq(b.err, -ENOSPC);
+	aml_eisaid(&b, "bad");
+	ck_assert_int_eq(b.err, -ENOSPC); /* the first error stays */
+	ck_assert_uint_eq(b.len, 8);
+	aml_buf_free(&b);
+}
+END_TEST
+
+START_TEST(rsdp_xsdt_and_checksums)
+{
+	struct guest_mem m = small_ram();
+	const uint8_t *r = build(&m, 2);
+	const uint8_t *x = table(&m, rd64(r + 24), "XSDT");
+	uint32_t xlen = rd32(x + 4);
+	const char *sigs[] = {"FACP", "APIC"};
+
+	ck_assert_uint_eq(rd64(r + 24) & 15, 0);
+	ck_assert_uint_eq(xlen, 36 + 8 * 2);
+	for (int i = 0; i < 2; i++) {
+		gpa_t t = rd64(x + 36 + 8 * i);
+
+		ck_assert_uint_ge(t, X86_ACPI_BASE + 36);
+		table(&m, t, sigs[i]);
+		ck_assert_uint_le(t + rd32(mem_gpa_to_hva(&m, t + 4, 4)),
+				  X86_ACPI_BASE + X86_ACPI_MAX);
+	}
+	mem_destroy(&m);
+}
+END_TEST
+
+static void check_gas_io8(const uint8_t *g, uint16_t port)
+{
+	ck_assert_uint_eq(g[0], 1); /* SystemIO */
+	ck_assert_uint_eq(g[1], 8); /* bit width */
+	ck_assert_uint_eq(g[2], 0); /* bit offset */
+	ck_assert_uint_eq(g[3], 1); /* byte access */
+	ck_assert_uint_eq(rd64(g + 4), port);
+}
+
+START_TEST(fadt_hw_reduced)
+{
+	struct guest_mem m = small_ram();
+	const uint8_t *f = find(&m, build(&m, 1), "FACP");
+	uint32_t flags = rd32(f + 112);
+	const uint8_t *d;
+
+	ck_assert_uint_eq(rd32(f + 4), 276);
+	ck_assert_uint_eq(f[8], 6);		   /* revision */
+	ck_assert_uint_eq(f[131], 3);		   /* minor version: 6.3 */
+	ck_assert(flags & (1U << 20));		   /* HW_REDUCED_ACPI */
+	ck_assert(flags & (1U << 10));		   /* RESET_REG_SUP */
+	ck_assert_uint_eq(rd16(f + 109), 1U << 2); /* VGA not present, CMOS RTC present */
+	ck_assert_uint_eq(rd32(f + 48), 0);	   /* SMI_CMD */
+	for (int off = 56; off < 88; off += 4)	   /* PM1/PM2/PM_TMR/GPE blocks */
+		ck_assert_uint_eq(rd32(f + off), 0);
+	for (int off = 148; off < 244; off++) /* their X_ forms */
+		ck_assert_uint_eq(f[off], 0);
+	check_gas_io8(f + 116, X86_PORT_RESET);
+	ck_assert_uint_eq(f[128], X86_RESET_VALUE);
+	check_gas_io8(f + 244, X86_PORT_SLEEP_CTL);
+	check_gas_io8(f + 256, X86_PORT_SLEEP_STS);
+	ck_assert_mem_eq(f + 268, "MINIVMM", 7);
+
+	ck_assert_uint_eq(rd32(f + 40), rd64(f + 140)); /* DSDT == X_DSDT */
+	d = table(&m, rd64(f + 140), "DSDT");
+	ck_assert_uint_eq(d[8], 2);
+	mem_destroy(&m);
+}
+END_TEST
+
+static const unsigned int madt_vcpus[] = {1, 2, 8};
+
+START_TEST(madt_entries)
+{
+	struct guest_mem m = small_ram();
+	unsigned int n = madt_vcpus[_i];
+	const uint8_t *t = find(&m, build(&m, n), "APIC");
+	uint32_t len = rd32(t + 4), off;
+	unsigned int lapics = 0, ioapics = 0, isos = 0;
+	int irq0 = 0, irq9 = 0;
+
+	ck_assert_uint_eq(rd32(t + 36), X86_LAPIC_ADDR);
+	ck_assert_uint_eq(rd32(t + 40), 1); /* PCAT_COMPAT */
+	for (off = 44; off < len; off += t[off + 1]) {
+		const uint8_t *e = t + off;
+
+		ck_assert_uint_ge(e[1], 2);
+		switch (e[0]) {
+		case 0: /* Processor Local APIC */
+			ck_assert_uint_eq(e[1], 8);
+			ck_assert_uint_eq(ioapics + isos, 0); /* CPUs first, in order */
+			ck_assert_uint_eq(e[2], lapics);      /* ACPI processor UID */
+			ck_assert_uint_eq(e[3], lapics);      /* APIC ID */
+			ck_assert_uint_eq(rd32(e + 4), 1);    /* enabled */
+			lapics++;
+			break;
+		case 1: /* I/O APIC */
+			ck_assert_uint_eq(e[1], 12);
+			ck_assert_uint_eq(e[2], n);
+			ck_assert_uint_eq(rd32(e + 4), X86_IOAPIC_ADDR);
+			ck_assert_uint_eq(rd32(e + 8), 0);
+			ioapics++;
+			break;
+		case 2: /* Interrupt Source Override */
+			ck_assert_uint_eq(e[1], 10);
+			ck_assert_uint_eq(e[2], 0); /* ISA */
+			if (e[3] == 0) {
+				ck_assert_uint_eq(rd32(e + 4), 2);
+				ck_assert_uint_eq(rd16(e + 8) & 0xc, 0x4); /* edge */
+				irq0++;
+			} else if (e[3] == 9) {
+				ck_assert_uint_eq(rd32(e + 4), 9);
+				ck_assert_uint_eq(rd16(e + 8), 0xd); /* level, active high */
+				irq9++;
+			}
+			isos++;
+			break;
+		default:
+			ck_abort_msg("unexpected MADT entry type %u", e[0]);
+		}
+	}
+	ck_assert_uint_eq(off, len); /* entries tile the table exactly */
+	ck_assert_uint_eq(lapics, n);
+	ck_assert_uint_eq(ioapics, 1);
+	ck_assert_uint_eq(isos, 2);
+	ck_assert_int_eq(irq0, 1);
+	ck_assert_int_eq(irq9, 1);
+	mem_destroy(&m);
+}
+END_TEST
+
+static const uint8_t *dsdt(const struct guest_mem *m, const uint8_t *rsdp)
+{
+	return table(m, rd64(find(m, rsdp, "FACP") + 140), "DSDT");
+}
+
+static const uint8_t *memfind(const uint8_t *p, size_t len, const void *what, size_t n)
+{
+	for (size_t i = 0; i + n <= len; i++)
+		if (!memcmp(p + i, what, n))
+			return p + i;
+	return NULL;
+}
+
+START_TEST(dsdt_s5_and_com1)
+{
+	struct guest_mem m = small_ram();
+	const uint8_t *d = dsdt(&m, build(&m, 1));
+	uint32_t len = rd32(d + 4), plen;
+	const uint8_t *p = memfind(d + 36, len - 36, "_S5_", 4);
+	int n;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(p[-1], 0x08); /* NameOp */
+	ck_assert_uint_eq(p[4], 0x12);	/* PackageOp */
+	plen = pkglen_decode(p + 5, &n);
+	ck_assert_uint_eq(p[5 + n], 4); /* NumElements */
+	ck_assert_uint_eq(p[6 + n], 0x0a);
+	ck_assert_uint_eq(p[7 + n], X86_SLP_TYP_S5);
+
+	/* Top level: Name (_S5_, Package) then Scope (\_SB) running to the table's end. */
+	p += 5 + plen;
+	ck_assert_uint_eq(p[0], 0x10);
+	ck_assert_ptr_eq(p + 1 + pkglen_decode(p + 1, &n), d + len);
+	ck_assert_mem_eq(p + 1 + n, "\\_SB_\x5b\x82", 7);
+
+	ck_assert_ptr_nonnull(memfind(d, len, "COM1", 4));
+	ck_assert_ptr_nonnull(memfind(d, len, "\x0c\x41\xd0\x05\x01", 5)); /* PNP0501 */
+	ck_assert_ptr_nonnull(memfind(d, len, "\x47\x01\xf8\x03\xf8\x03\x01\x08", 8));
+	ck_assert_ptr_nonnull(memfind(d, len, "\x22\x10\x00\x79\x00", 5)); /* IRQ 4, end */
+	mem_destroy(&m);
+}
+END_TEST
+
+START_TEST(too_small_is_enospc)
+{
+	struct guest_mem m = small_ram();
+	const struct acpi_config cfg = {.nr_vcpus = 8};
+	const uint8_t *r = build(&m, 8);
+	gpa_t xsdt = rd64(r + 24);
+	uint64_t size = xsdt + rd32(table(&m, xsdt, "XSDT") + 4) - X86_ACPI_BASE;
+	const gpa_t other = 0x10000;
+	const uint8_t *o = mem_gpa_to_hva(&m, other, size);
+
+	ck_assert_uint_le(size, X86_ACPI_MAX);
+	ck_assert_int_eq(acpi_build(&m, other, size - 1, &cfg, NULL), -ENOSPC);
+	ck_assert_int_eq(acpi_build(&m, other, 36, &cfg, NULL), -ENOSPC);
+	ck_assert_int_eq(acpi_build(&m, other, 0, &cfg, NULL), -ENOSPC);
+	for (uint64_t i = 0; i < size; i++) /* nothing written */
+		ck_assert_uint_eq(o[i], 0);
+	ck_assert_int_eq(acpi_build(&m, other, size, &cfg, NULL), 0);
+	mem_destroy(&m);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+	struct guest_mem m = small_ram();
+	const struct acpi_config cfg = {.nr_vcpus = 1}, none = {0}, many = {.nr_vcpus = 255};
+	gpa_t rsdp = 123;
+
+	ck_assert_int_eq(acpi_build(&m, 4ULL << 20, X86_ACPI_MAX, &cfg, &rsdp), -EFAULT);
+	ck_assert_int_eq(acpi_build(&m, RAM_SIZE - 64, X86_ACPI_MAX, &cfg, &rsdp), -EFAULT);
+	ck_assert_int_eq(acpi_build(&m, UINT64_MAX - 15, X86_ACPI_MAX, &cfg, &rsdp), -EFAULT);
+	ck_assert_int_eq(acpi_build(&m, X86_ACPI_BASE + 8, X86_ACPI_MAX, &cfg, &rsdp), -EINVAL);
+	ck_assert_int_eq(acpi_build(&m, X86_ACPI_BASE, X86_ACPI_MAX, &none, &rsdp), -EINVAL);
+	ck_assert_int_eq(acpi_build(&m, X86_ACPI_BASE, X86_ACPI_MAX, &many, &rsdp), -EINVAL);
+	ck_assert_int_eq(acpi_build(&m, X86_ACPI_BASE, X86_ACPI_MAX, NULL, &rsdp), -EINVAL);
+	ck_assert_uint_eq(rsdp, 123); /* untouched on failure */
+	build(&m, ACPI_MAX_VCPUS);
+	mem_destroy(&m);
+}
+END_TEST
+
+/* Runs "iasl -d" on one table in a scratch directory; returns its exit status and puts
+ * its messages followed by the disassembly into out. */
+static int iasl_disassemble(const uint8_t *t, char *out, size_t cap)
+{
+	char dir[] = "/tmp/minivmm-acpi-XXXXXX", cmd[256];
+	size_t n = 0, len = rd32(t + 4);
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "%s/t.dat", dir);
+	f = fopen(cmd, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(t, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && iasl -d t.dat 2>&1 && cat t.dsl; r=$?; rm -rf %s; exit $r", dir, dir);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	while (n < cap - 1 && !feof(f) && !ferror(f))
+		n += fread(out + n, 1, cap - 1 - n, f);
+	out[n] = 0;
+	while (fgetc(f) != EOF) /* let iasl finish if out was too small */
+		;
+	return pclose(f);
+}
+
+/* Optional: iasl (acpica-tools) disassembles every table without complaint (it exits 0
+ * even on bad checksums or malformed AML, but says so in its log). */
+START_TEST(iasl_disassembles)
+{
+	static const char *const sigs[] = {"DSDT", "FACP", "APIC", "XSDT"};
+	char out[32768];
+	const uint8_t *tables[4];
+	struct guest_mem m;
+	const uint8_t *r;
+
+	if (system("command -v iasl >/dev/null 2>&1") != 0)
+		UNIT_SKIP("iasl not installed (Debian package acpica-tools)");
+	m = small_ram();
+	r = build(&m, 2);
+	tables[0] = dsdt(&m, r);
+	tables[1] = find(&m, r, "FACP");
+	tables[2] = find(&m, r, "APIC");
+	tables[3] = table(&m, rd64(r + 24), "XSDT");
+	for (size_t i = 0; i < 4; i++) {
+		ck_assert_msg(iasl_disassemble(tables[i], out, sizeof(out)) == 0, "iasl -d %s: %s",
+			      sigs[i], out);
+		ck_assert_msg(!strstr(out, "Warning") && !strstr(out, "Error"), "%s", out);
+		ck_assert_ptr_nonnull(strstr(out, sigs[i]));
+		if (i == 0) {
+			ck_assert_ptr_nonnull(strstr(out, "Name (_S5, Package (0x04)"));
+			ck_assert_ptr_nonnull(strstr(out, "Device (COM1)"));
+			ck_assert_ptr_nonnull(strstr(out, "EisaId (\"PNP0501\")"));
+			ck_assert_ptr_nonnull(strstr(out, "IRQNoFlags ()"));
+		}
+	}
+	mem_destroy(&m);
+}
+END_TEST
+
+Suite *acpi_suite(void)
+{
+	Suite *s = suite_create("acpi");
+	TCase *aml = tcase_create("aml");
+	TCase *tables = tcase_create("tables");
+
+	tcase_add_test(aml, pkglen_encode_boundaries);
+	tcase_add_test(aml, pkglen_for_content);
+	tcase_add_test(aml, nested_pkg_lengths);
+	tcase_add_test(aml, aml_encodings);
+	tcase_add_test(aml, aml_errors_are_sticky);
+	suite_add_tcase(s, aml);
+
+	tcase_add_test(tables, rsdp_xsdt_and_checksums);
+	tcase_add_test(tables, fadt_hw_reduced);
+	tcase_add_loop_test(tables, madt_entries, 0, sizeof(madt_vcpus) / sizeof(madt_vcpus[0]));
+	tcase_add_test(tables, dsdt_s5_and_com1);
+	tcase_add_test(tables, too_small_is_enospc);
+	tcase_add_test(tables, bad_arguments);
+	tcase_add_test(tables, iasl_disassembles);
+	tcase_set_timeout(tables, 30);
+	suite_add_tcase(s, tables);
+	return s;
+}

@@ -1,0 +1,503 @@
+/* The VM description: INI parsing, --set overrides, the exact error messages, sizes.
+ *
+ * Every test writes its INI files to its own mkdtemp() folder and removes it at the end;
+ * a failing test leaves it behind for inspection. Messages are written here with the
+ * file as "vm.ini"; expect_load() puts the temp folder in front. */
+#include "tests/unit/unit.h"
+#include "vmm/config.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The least a valid file needs. */
+#define K "[vm]\nkernel = /k\n"
+
+/* Short enough that test file names built from them always fit in PATH_MAX. */
+#define TMPDIR_MAX 1024
+
+struct tmp {
+	char dir[TMPDIR_MAX];  /* as created */
+	char real[TMPDIR_MAX]; /* realpath(dir): what resolved paths start with */
+};
+
+static void tmp_make(struct tmp *t)
+{
+	const char *base = getenv("TMPDIR");
+
+	if (!base || strlen(base) > 512)
+		base = "/tmp";
+	snprintf(t->dir, sizeof(t->dir), "%s/minivmm-config-XXXXXX", *base ? base : "/tmp");
+	char *real;
+
+	ck_assert_ptr_nonnull(mkdtemp(t->dir));
+	real = realpath(t->dir, NULL);
+	ck_assert_ptr_nonnull(real);
+	ck_assert_uint_lt(strlen(real), sizeof(t->real));
+	strcpy(t->real, real);
+	free(real);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static void tmp_remove(struct tmp *t)
+{
+	ck_assert_int_eq(nftw(t->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* Writes len bytes of text to DIR/name (creating one level of folder) into path. */
+static void tmp_write_n(struct tmp *t, const char *name, const char *text, size_t len, char *path)
+{
+	const char *slash = strchr(name, '/');
+	FILE *f;
+
+	if (slash) {
+		snprintf(path, PATH_MAX, "%s/%.*s", t->dir, (int)(slash - name), name);
+		ck_assert(mkdir(path, 0700) == 0 || errno == EEXIST);
+	}
+	snprintf(path, PATH_MAX, "%s/%s", t->dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static void tmp_write(struct tmp *t, const char *name, const char *text, char *path)
+{
+	tmp_write_n(t, name, text, strlen(text), path);
+}
+
+/* Writes text to DIR/vm.ini, loads it with the overrides and checks the result and the
+ * message ("" for success; a leading "vm.ini" stands for the file's full name). */
+static void expect_load(struct config *cfg, const char *text, const char *const *ov, int n, int ret,
+			const char *msg)
+{
+	char path[PATH_MAX], want[PATH_MAX + 256], err[512];
+	struct tmp t;
+
+	tmp_make(&t);
+	tmp_write(&t, "vm.ini", text, path);
+	if (!strncmp(msg, "vm.ini", 6))
+		snprintf(want, sizeof(want), "%s/%s", t.dir, msg);
+	else
+		snprintf(want, sizeof(want), "%s", msg);
+	memset(err, 'x', sizeof(err));
+	ck_assert_int_eq(config_load(cfg, path, ov, n, err, sizeof(err)), ret);
+	ck_assert_str_eq(err, want);
+	tmp_remove(&t);
+}
+
+START_TEST(defaults)
+{
+	struct config cfg;
+
+	expect_load(&cfg, "[vm]\nkernel = /boot/vmlinuz\n", NULL, 0, 0, "");
+	ck_assert_str_eq(cfg.name, "minivmm");
+	ck_assert_uint_eq(cfg.memory, 512ULL << 20);
+	ck_assert_uint_eq(cfg.vcpus, 1);
+	ck_assert_str_eq(cfg.kernel, "/boot/vmlinuz");
+	ck_assert_str_eq(cfg.initrd, "");
+	ck_assert_str_eq(cfg.cmdline, "console=ttyS0");
+	ck_assert_int_eq(cfg.on_reboot, ON_REBOOT_EXIT);
+	ck_assert_int_eq(cfg.console.mode, CONSOLE_STDIO);
+	ck_assert_str_eq(cfg.console.path, "");
+}
+END_TEST
+
+START_TEST(all_keys)
+{
+	struct config cfg;
+
+	expect_load(&cfg,
+		    "[vm]\nname = web-1.test_a\nmemory = 2G\nvcpus = 64\nkernel = /k/bzImage\n"
+		    "initrd = /k/initrd.cpio\ncmdline = console=ttyS0 root=/dev/vda rw\n"
+		    "on_reboot = restart\n\n[console]\nmode = file\npath = /var/log/vm.log\n",
+		    NULL, 0, 0, "");
+	ck_assert_str_eq(cfg.name, "web-1.test_a");
+	ck_assert_uint_eq(cfg.memory, 2ULL << 30);
+	ck_assert_uint_eq(cfg.vcpus, 64);
+	ck_assert_str_eq(cfg.kernel, "/k/bzImage");
+	ck_assert_str_eq(cfg.initrd, "/k/initrd.cpio");
+	ck_assert_str_eq(cfg.cmdline, "console=ttyS0 root=/dev/vda rw");
+	ck_assert_int_eq(cfg.on_reboot, ON_REBOOT_RESTART);
+	ck_assert_int_eq(cfg.console.mode, CONSOLE_FILE);
+	ck_assert_str_eq(cfg.console.path, "/var/log/vm.log");
+}
+END_TEST
+
+/* Relative to the INI file's folder, whatever the current directory is. */
+START_TEST(relative_paths)
+{
+	char path[PATH_MAX], want[PATH_MAX + 64], err[256];
+	struct config cfg;
+	struct tmp t;
+
+	tmp_make(&t);
+	tmp_write(&t, "sub/vm.ini",
+		  "[vm]\nkernel = bzImage\ninitrd = ../img/initrd\n"
+		  "[console]\nmode = file\npath = logs/console.log\n",
+		  path);
+	ck_assert_int_eq(config_load(&cfg, path, NULL, 0, err, sizeof(err)), 0);
+	ck_assert_str_eq(cfg.file, path);
+	snprintf(want, sizeof(want), "%s/sub/bzImage", t.real);
+	ck_assert_str_eq(cfg.kernel, want);
+	snprintf(want, sizeof(want), "%s/sub/../img/initrd", t.real);
+	ck_assert_str_eq(cfg.initrd, want);
+	snprintf(want, sizeof(want), "%s/sub/logs/console.log", t.real);
+	ck_assert_str_eq(cfg.console.path, want);
+	tmp_remove(&t);
+}
+END_TEST
+
+START_TEST(quotes_comments_case)
+{
+	struct config cfg;
+
+	expect_load(&cfg,
+		    "; a comment\n# another\n\n  [ VM ]  \r\n"
+		    "Kernel = \"/k\"   ; trailing comment\r\n"
+		    "NAME = 'vm-1'\n"
+		    "cmdline = \"console=ttyS0 ; not a comment # nor this\"\n"
+		    "memory = 1536m ; 1.5 GiB\n"
+		    "vcpus=4# four\n"
+		    "on_reboot = RESTART\n"
+		    "initrd = \"/boot/initrd \" ; quotes keep spaces\n"
+		    "[console]\nmode = None\npath =\n",
+		    NULL, 0, 0, "");
+	ck_assert_str_eq(cfg.kernel, "/k");
+	ck_assert_str_eq(cfg.name, "vm-1");
+	ck_assert_str_eq(cfg.cmdline, "console=ttyS0 ; not a comment # nor this");
+	ck_assert_uint_eq(cfg.memory, 1536ULL << 20);
+	ck_assert_uint_eq(cfg.vcpus, 4);
+	ck_assert_int_eq(cfg.on_reboot, ON_REBOOT_RESTART);
+	ck_assert_str_eq(cfg.initrd, "/boot/initrd ");
+	ck_assert_int_eq(cfg.console.mode, CONSOLE_NONE);
+	ck_assert_str_eq(cfg.console.path, "");
+}
+END_TEST
+
+/* One pair of quotes goes, in the file (iniparser) and in --set (config.c), not two:
+ * otherwise config_print could not write a value that itself starts with a quote. */
+START_TEST(quotes_removed_once)
+{
+	const char *ov[] = {"vm.cmdline = \"'c d'\" "};
+	struct config cfg;
+
+	expect_load(&cfg, K "cmdline = \"'a b'\"\n", NULL, 0, 0, "");
+	ck_assert_str_eq(cfg.cmdline, "'a b'");
+	expect_load(&cfg, K, ov, 1, 0, "");
+	ck_assert_str_eq(cfg.cmdline, "'c d'");
+}
+END_TEST
+
+/* A console path without mode = file is accepted (and ignored by the VMM), so that
+ * --set console.mode=stdio can switch a file console off. */
+START_TEST(console_path_without_file_mode)
+{
+	struct config cfg;
+
+	expect_load(&cfg, "[vm]\nkernel = /k\n[console]\npath = /c.log\n", NULL, 0, 0, "");
+	ck_assert_int_eq(cfg.console.mode, CONSOLE_STDIO);
+	ck_assert_str_eq(cfg.console.path, "/c.log");
+}
+END_TEST
+
+START_TEST(print_round_trips)
+{
+	char path[PATH_MAX], out[PATH_MAX], want[2 * TMPDIR_MAX + 256], err[256], *text = NULL;
+	struct config a, b;
+	size_t len;
+	struct tmp t;
+	FILE *f;
+
+	tmp_make(&t);
+	tmp_write(&t, "vm.ini",
+		  "[vm]\nname = vm-1\nmemory = 1536M\nvcpus = 4\nkernel = bz\n"
+		  "cmdline = \"console=ttyS0 ; x\"\non_reboot = restart\n"
+		  "[console]\nmode = file\npath = c.log\n",
+		  path);
+	ck_assert_int_eq(config_load(&a, path, NULL, 0, err, sizeof(err)), 0);
+	f = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(f);
+	config_print(&a, f);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(want, sizeof(want),
+		 "[vm]\nname = vm-1\nmemory = 1536M\nvcpus = 4\nkernel = %s/bz\ninitrd = \"\"\n"
+		 "cmdline = \"console=ttyS0 ; x\"\non_reboot = restart\n\n"
+		 "[console]\nmode = file\npath = %s/c.log\n",
+		 t.real, t.real);
+	ck_assert_str_eq(text, want);
+
+	tmp_write(&t, "out.ini", text, out);
+	free(text);
+	ck_assert_int_eq(config_load(&b, out, NULL, 0, err, sizeof(err)), 0);
+	ck_assert_str_eq(b.name, a.name);
+	ck_assert_uint_eq(b.memory, a.memory);
+	ck_assert_uint_eq(b.vcpus, a.vcpus);
+	ck_assert_str_eq(b.kernel, a.kernel);
+	ck_assert_str_eq(b.initrd, a.initrd);
+	ck_assert_str_eq(b.cmdline, a.cmdline);
+	ck_assert_int_eq(b.on_reboot, a.on_reboot);
+	ck_assert_int_eq(b.console.mode, a.console.mode);
+	ck_assert_str_eq(b.console.path, a.console.path);
+	tmp_remove(&t);
+}
+END_TEST
+
+static const struct {
+	const char *text, *msg;
+} bad_files[] = {
+    {K "\n[Disk]\npath = x\n", "vm.ini:4: unknown section [disk]"},
+    {K "memroy = 1G\n", "vm.ini:3: unknown key 'memroy' in [vm]"},
+    {K "[console]\nmemory = 1G\n", "vm.ini:4: unknown key 'memory' in [console]"},
+    {K "memory = 12Q\n", "vm.ini:3: memory '12Q' is not a size (use e.g. 512M or 2G)"},
+    {K "memory = 1.5G\n", "vm.ini:3: memory '1.5G' is not a size (use e.g. 512M or 2G)"},
+    {K "memory =\n", "vm.ini:3: memory '' is not a size (use e.g. 512M or 2G)"},
+    {K "memory = 99999999999999999999\n",
+     "vm.ini:3: memory '99999999999999999999' is not a size (use e.g. 512M or 2G)"},
+    {K "memory = 1027M\n",
+     "vm.ini:3: memory '1027M' is not a multiple of 2M (use e.g. 1026M or 1028M)"},
+    {K "memory = 17000000\n",
+     "vm.ini:3: memory '17000000' is not a multiple of 2M (use e.g. 16M or 18M)"},
+    {K "memory = 8M\n", "vm.ini:3: memory '8M' is out of range (use 16M to 1T)"},
+    {K "memory = 0\n", "vm.ini:3: memory '0' is out of range (use 16M to 1T)"},
+    {K "memory = 1025G\n", "vm.ini:3: memory '1025G' is out of range (use 16M to 1T)"},
+    {K "vcpus = 0\n", "vm.ini:3: vcpus must be between 1 and 64"},
+    {K "vcpus = 65\n", "vm.ini:3: vcpus must be between 1 and 64"},
+    {K "vcpus = 99999999999999999999999\n", "vm.ini:3: vcpus must be between 1 and 64"},
+    {K "vcpus = two\n", "vm.ini:3: vcpus 'two' is not a number (use 1 to 64)"},
+    {K "vcpus = -1\n", "vm.ini:3: vcpus '-1' is not a number (use 1 to 64)"},
+    {K "vcpus =\n", "vm.ini:3: vcpus '' is not a number (use 1 to 64)"},
+    {"[vm]\nname = x\n", "vm.ini: [vm] kernel is required"},
+    {"[vm]\nkernel = \"\"\n", "vm.ini: [vm] kernel is required"},
+    {"", "vm.ini: [vm] kernel is required"},
+    {K "on_reboot = reset\n", "vm.ini:3: on_reboot 'reset' is not valid (use exit or restart)"},
+    {K "[console]\nmode = tty\n", "vm.ini:4: mode 'tty' is not valid (use stdio, file or none)"},
+    {K "[console]\nmode = file\n", "vm.ini: [console] path is required with mode = file"},
+    {K "name = my vm\n",
+     "vm.ini:3: name 'my vm' is not valid (use 1 to 63 letters, digits, '.', '_' or '-')"},
+    {K "cmdline = a\033b\n", "vm.ini:3: cmdline contains a control character (use plain text)"},
+    {K "\nthis is not ini\n",
+     "vm.ini:4: syntax error in 'this is not ini' (expected [section] or key = value)"},
+    {"[vm\nkernel = /k\n", "vm.ini:1: syntax error in '[vm' (expected [section] or key = value)"},
+    {"[ ]\n", "vm.ini:1: syntax error in '[ ]' (expected [section] or key = value)"},
+    {"[vm:x]\n", "vm.ini:1: syntax error in '[vm:x]' (expected [section] or key = value)"},
+    {K " = 1\n", "vm.ini:3: syntax error in '= 1' (expected [section] or key = value)"},
+    {"; vm\nmemory = 1G\n" K,
+     "vm.ini:2: key 'memory' is outside any section (put it under [vm] or [console])"},
+    {K "vcpus = 2\nKernel = /k2\n", "vm.ini:4: duplicate key 'kernel' in [vm] (first on line 2)"},
+    {K "cmdline = a \\\n b\n",
+     "vm.ini:3: line ends with '\\' (continuation lines are not supported)"},
+    {K "; a comment \\\nvcpus = 2\n",
+     "vm.ini:3: line ends with '\\' (continuation lines are not supported)"},
+};
+
+START_TEST(bad_file)
+{
+	struct config cfg;
+
+	expect_load(&cfg, bad_files[_i].text, NULL, 0, -EINVAL, bad_files[_i].msg);
+}
+END_TEST
+
+/* iniparser reads lines into 1024 bytes; longer ones get a message, not its stderr. */
+START_TEST(long_lines)
+{
+	char text[1200];
+	struct config cfg;
+
+	snprintf(text, sizeof(text), K "cmdline = %01012d\n", 7); /* 1022 characters */
+	expect_load(&cfg, text, NULL, 0, 0, "");
+	ck_assert_uint_eq(strlen(cfg.cmdline), 1012);
+	snprintf(text, sizeof(text), K "cmdline = %01013d\n", 7);
+	expect_load(&cfg, text, NULL, 0, -EINVAL,
+		    "vm.ini:3: line is too long (at most 1022 characters)");
+}
+END_TEST
+
+START_TEST(unreadable_files)
+{
+	char missing[TMPDIR_MAX + 64], path[PATH_MAX], want[PATH_MAX + 64], err[PATH_MAX + 64];
+	struct config cfg;
+	struct tmp t;
+
+	tmp_make(&t);
+	snprintf(missing, sizeof(missing), "%s/vm.ini", t.dir);
+	ck_assert_int_eq(config_load(&cfg, missing, NULL, 0, err, sizeof(err)), -ENOENT);
+	snprintf(want, sizeof(want), "%s: cannot read: No such file or directory", missing);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(config_load(&cfg, missing, NULL, 0, NULL, 0), -ENOENT);
+
+	ck_assert_int_eq(config_load(&cfg, t.dir, NULL, 0, err, sizeof(err)), -EISDIR);
+	snprintf(want, sizeof(want), "%s: cannot read: Is a directory", t.dir);
+	ck_assert_str_eq(err, want);
+
+	ck_assert_int_eq(config_load(&cfg, "/dev/null", NULL, 0, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err,
+			 "/dev/null: is not a regular file (save the configuration to one first)");
+
+	tmp_write_n(&t, "bin.ini", K "\0x", sizeof(K) + 1, path);
+	ck_assert_int_eq(config_load(&cfg, path, NULL, 0, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s: contains a NUL byte (not a text file?)", path);
+	ck_assert_str_eq(err, want);
+	tmp_remove(&t);
+}
+END_TEST
+
+START_TEST(overrides)
+{
+	const char *ov[] = {
+	    "vm.vcpus=4",
+	    "vm.memory=2G",
+	    "VM.Name = other",
+	    "console.mode=file",
+	    "console.path=out.log",
+	    "vm.initrd=/abs/initrd",
+	    "vm.cmdline=\"console=hvc0 quiet\"",
+	    "vm.vcpus=8",
+	};
+	char cwd[PATH_MAX], want[PATH_MAX + 64];
+	struct config cfg;
+
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	expect_load(&cfg, "[vm]\nvcpus = 2\nkernel = /k\n", ov, 8, 0, "");
+	ck_assert_uint_eq(cfg.vcpus, 8); /* the last one wins */
+	ck_assert_uint_eq(cfg.memory, 2ULL << 30);
+	ck_assert_str_eq(cfg.name, "other");
+	ck_assert_int_eq(cfg.console.mode, CONSOLE_FILE);
+	snprintf(want, sizeof(want), "%s/out.log", cwd); /* --set paths: the cwd */
+	ck_assert_str_eq(cfg.console.path, want);
+	ck_assert_str_eq(cfg.initrd, "/abs/initrd");
+	ck_assert_str_eq(cfg.cmdline, "console=hvc0 quiet");
+	ck_assert_str_eq(cfg.kernel, "/k");
+}
+END_TEST
+
+/* --set can supply what the file lacks, and empty a value the file set. */
+START_TEST(overrides_fill_in)
+{
+	const char *ov[] = {"vm.kernel=bz", "vm.initrd="};
+	char cwd[PATH_MAX], want[PATH_MAX + 64];
+	struct config cfg;
+
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	expect_load(&cfg, "[vm]\ninitrd = /i\n", ov, 2, 0, "");
+	snprintf(want, sizeof(want), "%s/bz", cwd);
+	ck_assert_str_eq(cfg.kernel, want);
+	ck_assert_str_eq(cfg.initrd, "");
+}
+END_TEST
+
+static const struct {
+	const char *ov[2], *msg;
+} bad_overrides[] = {
+    {{"vm.vcpus=0"}, "--set vm.vcpus=0: vcpus must be between 1 and 64"},
+    {{"vm.vcpus=2", "vm.vcpus=x"}, "--set vm.vcpus=x: vcpus 'x' is not a number (use 1 to 64)"},
+    {{"vm.memory=12Q"}, "--set vm.memory=12Q: memory '12Q' is not a size (use e.g. 512M or 2G)"},
+    {{"vm.memroy=1G"}, "--set vm.memroy=1G: unknown key 'memroy' in [vm]"},
+    {{"disk.path=x"}, "--set disk.path=x: unknown section [disk]"},
+    {{"vm.on_reboot=reset"},
+     "--set vm.on_reboot=reset: on_reboot 'reset' is not valid (use exit or restart)"},
+    {{"vm.kernel="}, "vm.ini: [vm] kernel is required"},
+    {{"console.mode=file"}, "vm.ini: [console] path is required with mode = file"},
+    {{"vcpus=2"}, "--set vcpus=2: expected section.key=value (e.g. vm.memory=1G)"},
+    {{"vm.vcpus"}, "--set vm.vcpus: expected section.key=value (e.g. vm.memory=1G)"},
+    {{"vm=a.b"}, "--set vm=a.b: expected section.key=value (e.g. vm.memory=1G)"},
+    {{".vcpus=2"}, "--set .vcpus=2: expected section.key=value (e.g. vm.memory=1G)"},
+    {{"vm.=2"}, "--set vm.=2: expected section.key=value (e.g. vm.memory=1G)"},
+    {{""}, "--set : expected section.key=value (e.g. vm.memory=1G)"},
+};
+
+START_TEST(bad_override)
+{
+	int n = bad_overrides[_i].ov[1] ? 2 : 1;
+	struct config cfg;
+
+	expect_load(&cfg, K, bad_overrides[_i].ov, n, -EINVAL, bad_overrides[_i].msg);
+}
+END_TEST
+
+/* A mistake in the file is reported before any override is looked at. */
+START_TEST(file_errors_come_first)
+{
+	const char *ov[] = {"bad"};
+	struct config cfg;
+
+	expect_load(&cfg, K "vcpus = 0\n", ov, 1, -EINVAL,
+		    "vm.ini:3: vcpus must be between 1 and 64");
+}
+END_TEST
+
+START_TEST(parse_size)
+{
+	static const struct {
+		const char *s;
+		uint64_t v;
+	} good[] = {
+	    {"0", 0},
+	    {"1", 1},
+	    {"64K", 64 << 10},
+	    {"512M", 512ULL << 20},
+	    {"512m", 512ULL << 20},
+	    {"2G", 2ULL << 30},
+	    {"1T", 1ULL << 40},
+	    {"007k", 7 << 10},
+	    {"18446744073709551615", UINT64_MAX},
+	    {"16777215T", 16777215ULL << 40},
+	};
+	static const char *const bad[] = {
+	    "",		 "M",
+	    "12Q",	 "1.5G",
+	    "-1",	 "+1",
+	    " 1",	 "1 ",
+	    "1MB",	 "1KK",
+	    "0x10",	 "18446744073709551616",
+	    "16777216T", "17179869184G",
+	};
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = 42;
+		ck_assert_msg(config_parse_size(good[i].s, &v) == 0, "'%s'", good[i].s);
+		ck_assert_msg(v == good[i].v, "'%s' -> %llu", good[i].s, (unsigned long long)v);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 42;
+		ck_assert_msg(config_parse_size(bad[i], &v) == -EINVAL, "'%s'", bad[i]);
+		ck_assert_uint_eq(v, 42); /* untouched */
+	}
+	ck_assert_int_eq(config_parse_size(NULL, &v), -EINVAL);
+}
+END_TEST
+
+Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, all_keys);
+	tcase_add_test(tc, relative_paths);
+	tcase_add_test(tc, quotes_comments_case);
+	tcase_add_test(tc, quotes_removed_once);
+	tcase_add_test(tc, console_path_without_file_mode);
+	tcase_add_test(tc, print_round_trips);
+	tcase_add_loop_test(tc, bad_file, 0, sizeof(bad_files) / sizeof(bad_files[0]));
+	tcase_add_test(tc, long_lines);
+	tcase_add_test(tc, unreadable_files);
+	tcase_add_test(tc, overrides);
+	tcase_add_test(tc, overrides_fill_in);
+	tcase_add_loop_test(tc, bad_override, 0, sizeof(bad_overrides) / sizeof(bad_overrides[0]));
+	tcase_add_test(tc, file_errors_come_first);
+	tcase_add_test(tc, parse_size);
+	suite_add_tcase(s, tc);
+	return s;
+}
