@@ -1,0 +1,209 @@
+/* The minivmm binary end to end on this machine's /dev/kvm, with tiny guests: each is
+ * a few 64-bit instructions wrapped in a minimal bzImage, so they run even where KVM
+ * emulates every instruction. Checks serial output, PIO and MMIO dispatch, and the exit
+ * code for each way a guest can end. Skipped, with the reason, without /dev/kvm. */
+#include "tests/unit/unit.h"
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SETUP_SECTS 1
+#define SETUP_SIZE  ((SETUP_SECTS + 1) * 512)
+
+struct run {
+	int status;
+	char console[256];
+	char err[4096];
+};
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+/* Writes dir/kernel: a bzImage whose 64-bit entry (load address + 0x200) is code. */
+static void write_kernel(const char *dir, const uint8_t *code, size_t len)
+{
+	static uint8_t img[SETUP_SIZE + 0x1000];
+	char path[256];
+	int fd;
+
+	memset(img, 0, sizeof(img));
+	img[0x1f1] = SETUP_SECTS;
+	put16(img + 0x1fe, 0xaa55);
+	img[0x200] = 0xeb; /* jmp over the header: its target gives the header's length */
+	img[0x201] = 0x66;
+	memcpy(img + 0x202, "HdrS", 4);
+	put16(img + 0x206, 0x020f);              /* protocol 2.15 */
+	img[0x211] = 0x01;                       /* LOADED_HIGH */
+	put32(img + 0x22c, 0x7fffffff);          /* initrd_addr_max */
+	put32(img + 0x230, 0x200000);            /* kernel_alignment */
+	img[0x234] = 1;                          /* relocatable */
+	put16(img + 0x236, 0x1);                 /* XLF_KERNEL_64 */
+	put32(img + 0x238, 255);                 /* cmdline_size */
+	put32(img + 0x260, 0x1000);              /* init_size */
+	memcpy(img + SETUP_SIZE + 0x200, code, len);
+	snprintf(path, sizeof(path), "%s/kernel", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, img, sizeof(img)), (ssize_t)sizeof(img));
+	close(fd);
+}
+
+static void read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? 0 : read(fd, buf, size - 1);
+
+	buf[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Runs build/minivmm on a config with the given code and [vm] extra line. */
+static const char *run_guest(const uint8_t *code, size_t len, const char *extra, struct run *r)
+{
+	char dir[] = "/tmp/minivmm-test-XXXXXX", ini[300], cmd[1024], path[300];
+	const char *bin = getenv("MINIVMM_BIN") ? getenv("MINIVMM_BIN") : "build/minivmm";
+	FILE *f;
+
+	if (access("/dev/kvm", R_OK | W_OK) != 0)
+		return "no usable /dev/kvm on this machine";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	write_kernel(dir, code, len);
+	snprintf(ini, sizeof(ini), "%s/vm.ini", dir);
+	f = fopen(ini, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[vm]\nkernel = kernel\nmemory = 32M\n%s\n[console]\nmode = file\n"
+		   "path = console\n", extra);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "timeout -k 5 60 %s %s 2>%s/stderr </dev/null", bin, ini, dir);
+	r->status = system(cmd);
+	ck_assert(WIFEXITED(r->status));
+	r->status = WEXITSTATUS(r->status);
+	snprintf(path, sizeof(path), "%s/console", dir);
+	read_file(path, r->console, sizeof(r->console));
+	snprintf(path, sizeof(path), "%s/stderr", dir);
+	read_file(path, r->err, sizeof(r->err));
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	return NULL;
+}
+
+/* mov dx, port; mov al, value; out dx, al */
+#define OUTB(port, v) 0x66, 0xba, (port) & 0xff, (port) >> 8, 0xb0, (v), 0xee
+#define COM1          0x3f8
+#define HALT          0xf4, 0xeb, 0xfd /* hlt; jmp back to hlt */
+
+START_TEST(serial_output_and_poweroff)
+{
+	static const uint8_t code[] = {OUTB(COM1, 'h'), OUTB(COM1, 'i'), OUTB(0x600, 0x34), HALT};
+	struct run r;
+	const char *skip = run_guest(code, sizeof(code), "", &r);
+
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_str_eq(r.console, "hi");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.err, "guest powered off (exit 0)"));
+}
+END_TEST
+
+START_TEST(unclaimed_mmio_and_pio_read_all_ones)
+{
+	static const uint8_t code[] = {
+		0x48, 0xbb, 0x00, 0x00, 0x00, 0xd0, 0, 0, 0, 0, /* mov rbx, 0xd0000000 (hole) */
+		0x8b, 0x03,                                     /* mov eax, [rbx] */
+		0x66, 0xba, 0xf8, 0x03, 0xee,                   /* mov dx, COM1; out dx, al */
+		0x66, 0xba, 0x34, 0x12, 0xec,                   /* mov dx, 0x1234; in al, dx */
+		0x66, 0xba, 0xf8, 0x03, 0xee,                   /* mov dx, COM1; out dx, al */
+		OUTB(0x600, 0x34), HALT};
+	struct run r;
+	const char *skip = run_guest(code, sizeof(code), "", &r);
+
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_str_eq(r.console, "\xff\xff");
+	ck_assert_int_eq(r.status, 0);
+}
+END_TEST
+
+START_TEST(reset_with_on_reboot_exit)
+{
+	static const uint8_t code[] = {OUTB(0x602, 0x01), HALT};
+	struct run r;
+	const char *skip = run_guest(code, sizeof(code), "on_reboot = exit", &r);
+
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.err, "guest rebooted (on_reboot = exit)"));
+}
+END_TEST
+
+START_TEST(i8042_reset)
+{
+	static const uint8_t code[] = {0xb0, 0xfe, 0xe6, 0x64, HALT}; /* mov al,0xfe; out 0x64 */
+	struct run r;
+	const char *skip = run_guest(code, sizeof(code), "", &r);
+
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.err, "guest rebooted"));
+}
+END_TEST
+
+START_TEST(triple_fault_exits_3)
+{
+	/* xor eax,eax; push rax; push rax; lidt [rsp]; int3: no IDT -> triple fault */
+	static const uint8_t code[] = {0x31, 0xc0, 0x50, 0x50, 0x0f, 0x01, 0x1c, 0x24, 0xcc};
+	struct run r;
+	const char *skip = run_guest(code, sizeof(code), "", &r);
+
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_int_eq(r.status, 3);
+	ck_assert_ptr_nonnull(strstr(r.err, "triple fault"));
+}
+END_TEST
+
+START_TEST(boot_mark_is_timed)
+{
+	static const uint8_t code[] = {OUTB(0x5fe, 1), OUTB(0x600, 0x34), HALT};
+	struct run r;
+	const char *skip = run_guest(code, sizeof(code), "vcpus = 2", &r);
+
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.err, "boot: first KVM_RUN "));
+	ck_assert_ptr_nonnull(strstr(r.err, " ms, guest userspace "));
+}
+END_TEST
+
+Suite *vmm_suite(void)
+{
+	Suite *s = suite_create("vmm");
+	TCase *tc = tcase_create("tiny-guests");
+
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, serial_output_and_poweroff);
+	tcase_add_test(tc, unclaimed_mmio_and_pio_read_all_ones);
+	tcase_add_test(tc, reset_with_on_reboot_exit);
+	tcase_add_test(tc, i8042_reset);
+	tcase_add_test(tc, triple_fault_exits_3);
+	tcase_add_test(tc, boot_mark_is_timed);
+	suite_add_tcase(s, tc);
+	return s;
+}
