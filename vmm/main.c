@@ -125,7 +125,7 @@ static bool console_input(struct vm *vm, int *escape)
 		out[n++] = buf[i];
 	}
 	if (serial_input(vm->serial, out, n) < n)
-		log_warn("console input dropped: the guest is not reading its serial port");
+		log_guest("console input dropped: the guest is not reading its serial port");
 	return true;
 }
 

@@ -130,9 +130,9 @@ int x86_bzimage_parse(const uint8_t *img, size_t len, struct x86_bzimage *out, c
 		return fail(err, errlen, -EINVAL,
 			    "truncated: no protected-mode kernel after the %zu-byte setup",
 			    out->setup_size);
-	/* syssize counts 16-byte paragraphs; trailing bytes (signatures) are allowed, a
-	 * short payload means the file was cut. */
-	if ((uint64_t)h->syssize * 16 > out->payload_size)
+	/* syssize counts 16-byte paragraphs, rounded up. Trailing bytes (signatures) are
+	 * allowed; a payload short by a paragraph or more means the file was cut. */
+	if ((uint64_t)h->syssize * 16 > (uint64_t)out->payload_size + 15)
 		return fail(err, errlen, -EINVAL,
 			    "truncated: kernel claims %llu bytes after the setup but file has %zu",
 			    (unsigned long long)h->syssize * 16, out->payload_size);
