@@ -31,6 +31,8 @@ wall_clock() {
 	[ -n "$t" ] && [ $((now - t)) -lt 120 ] && [ $((t - now)) -lt 120 ]
 }
 
+differ() { ! cmp -s "$1" "$2"; }
+
 reboot_then_sigterm() {
 	local ini=/tmp/reboot.ini pid spid rc n=0
 	cat >/tmp/reboot.sh <<'G'
@@ -42,9 +44,10 @@ G
 	vm_ini "$ini" "initrd=/tmp/reboot.cpio.gz" "on_reboot=restart"
 	# On a pseudo-terminal, so that we can see minivmm restore its settings.
 	sed -i 's/^mode = file/mode = stdio/; /^path = /d' "$ini"
-	script -qfec "stty -g >/tmp/stty.before; $MINIVMM_REPO/build/minivmm $ini &
-		echo \$! >/tmp/pid; wait \$!; echo \$? >/tmp/rc; stty -g >/tmp/stty.after" \
-		/tmp/reboot.out </dev/null >/dev/null &
+	# minivmm runs in the foreground on the pty (so it sees a terminal and makes it raw).
+	script -qfec "tty >/tmp/tty; stty -g >/tmp/stty.before;
+		sh -c 'echo \$\$ >/tmp/pid; exec $MINIVMM_REPO/build/minivmm $ini';
+		echo \$? >/tmp/rc; stty -g >/tmp/stty.after" /tmp/reboot.out </dev/null >/dev/null &
 	spid=$!
 	for _ in $(seq 240); do
 		n=$(grep -c "GUEST booted" /tmp/reboot.out 2>/dev/null)
@@ -52,6 +55,7 @@ G
 		sleep 0.5
 	done
 	pid=$(cat /tmp/pid)
+	stty -F "$(cat /tmp/tty)" -g >/tmp/stty.during
 	# What minivmm itself uses beyond guest RAM (a memfd, counted as RssShmem).
 	awk '/^(VmRSS|RssAnon|RssFile|RssShmem)/ {printf "%s %s kB  ", $1, $2} END {print ""}' \
 		"/proc/$pid/status"
@@ -61,6 +65,7 @@ G
 	rc=$(cat /tmp/rc 2>/dev/null)
 	echo "boots seen: $n, exit status after SIGTERM: $rc"
 	[ "${n:-0}" -ge 2 ] && [ "$rc" = 143 ] || { tail -15 /tmp/reboot.out; return 1; }
+	check "the terminal was raw while minivmm ran" differ /tmp/stty.before /tmp/stty.during &&
 	check "the terminal is restored" cmp /tmp/stty.before /tmp/stty.after
 }
 
