@@ -38,6 +38,10 @@ int arch_check_kernel(const struct boot_files *bf, const struct config *cfg, cha
 /* Prints the guest physical memory map (for --dry-run). */
 void arch_print_memory_map(const struct config *cfg, FILE *f);
 
+struct pci_windows;
+/* The PCI windows (I/O, 32-bit and 64-bit memory, ECAM) for a guest with ram bytes. */
+void arch_pci_windows(uint64_t ram, struct pci_windows *w);
+
 /* VM-wide set-up: in-kernel irqchip and timers, and arch private state. */
 int arch_vm_init(struct vm *vm);
 /* Loads vm->boot into guest memory and writes the firmware tables. */

@@ -17,17 +17,41 @@
  *	[console]
  *	mode = stdio          ; stdio | file | none
  *	path = console.log    ; required with mode = file, accepted and ignored otherwise
+ *	device = serial       ; serial | virtio
+ *	[rng]                 ; the section turns a virtio-rng on
+ *	enabled = on          ; on | off (also true/false, yes/no, 1/0)
+ *	[vfio]
+ *	backend = auto        ; auto | iommufd | legacy
+ *	[disk.root]           ; up to CONFIG_MAX_DISKS; NAME as for [vm] name
+ *	path = root.img       ; required
+ *	readonly = off        ; a boolean
+ *	[net.eth0]            ; up to CONFIG_MAX_NETS
+ *	tap = tap0            ; required: 1..15 characters, no '/', ':' or spaces
+ *	mac = 52:54:00:12:34:56 ; unicast; default 52:54:00 and a hash of NAME
+ *	queues = 1            ; 1..8
+ *	[vfio.gpu]            ; up to CONFIG_MAX_VFIO; exactly one of host, sysfs, uuid
+ *	host = 0000:00:04.0   ; or 00:04.0; no two [vfio.*] may name the same device
+ *	sysfs = /sys/bus/mdev/devices/UUID ; any path under /sys/
+ *	uuid = UUID           ; an mdev: the same as that sysfs
+ *	bind = manual         ; manual | auto (rebind to vfio-pci)
  *
- * Section and key names are case-insensitive; unknown sections and keys, duplicate keys,
- * keys before any section and lines that are neither [section], key = value, blank nor a
- * ; or # comment are errors. Text after an unquoted ; or # is a comment: quote values
- * holding them ("..." or '...'). No continuation lines; at most 1022 characters a line.
- * Relative paths in the file resolve against the file's folder; relative paths given
- * with --set resolve against the current directory. Both become absolute. */
+ * Section and key names are case-insensitive (NAME too: it is kept in lower case);
+ * unknown sections and keys, duplicate keys, keys before any section and lines that are
+ * neither [section], key = value, blank nor a ; or # comment are errors. Sections of the
+ * same name merge ([disk.a] twice is one disk). Text after an unquoted ; or # is a
+ * comment: quote values holding them ("..." or '...'). No continuation lines; at most
+ * 1022 characters a line. Relative paths in the file resolve against the file's folder;
+ * relative paths given with --set resolve against the current directory. Both become
+ * absolute.
+ *
+ * --set reaches every key ("disk.root.readonly=on", "vfio.gpu.host=00:05.0") and may make
+ * a new [disk.NAME] etc. (its line is then 0); required keys are checked after all of
+ * them. A --set of host, sysfs or uuid replaces whichever of them the section had. */
 #ifndef MINIVMM_CONFIG_H
 #define MINIVMM_CONFIG_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -39,6 +63,40 @@
 
 enum console_mode { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
 enum on_reboot { ON_REBOOT_EXIT, ON_REBOOT_RESTART };
+
+#define CONFIG_MAX_DISKS 8
+#define CONFIG_MAX_NETS  4
+#define CONFIG_MAX_VFIO  8
+
+enum console_device { CONSOLE_DEV_SERIAL, CONSOLE_DEV_VIRTIO };
+enum vfio_backend { VFIO_BACKEND_AUTO, VFIO_BACKEND_IOMMUFD, VFIO_BACKEND_LEGACY };
+
+/* [disk.NAME] */
+struct config_disk {
+	char name[CONFIG_NAME_MAX];
+	char path[PATH_MAX];      /* required; absolute (resolved like kernel) */
+	bool readonly;            /* readonly = on|off|true|false|yes|no|1|0; default off */
+	int line;                 /* line of the section header, for messages */
+};
+
+/* [net.NAME] */
+struct config_net {
+	char name[CONFIG_NAME_MAX];
+	char tap[16];             /* required: host tap interface name (< IFNAMSIZ) */
+	uint8_t mac[6];           /* mac = 52:54:00:12:34:56; default derived from name */
+	bool mac_set;
+	unsigned int queues;      /* queue pairs, 1..8; default 1 */
+	int line;
+};
+
+/* [vfio.NAME] */
+struct config_vfio {
+	char name[CONFIG_NAME_MAX];
+	char host[16];            /* PCI address, normalized to "0000:00:04.0"; or "" */
+	char sysfs[PATH_MAX];     /* sysfs = /sys/bus/mdev/devices/UUID (mdev); or "" */
+	bool bind_auto;           /* bind = auto (rebind to vfio-pci, restore at exit) */
+	int line;
+};
 
 struct config {
 	char file[PATH_MAX];      /* the INI file as given */
@@ -52,21 +110,34 @@ struct config {
 	struct {
 		enum console_mode mode;
 		char path[PATH_MAX]; /* absolute or ""; used only with mode == CONSOLE_FILE */
+		enum console_device device; /* device = serial | virtio; default serial */
 	} console;
+	bool rng;                 /* [rng] section present (enabled = on by default) */
+	enum vfio_backend vfio_backend; /* [vfio] backend = auto | iommufd | legacy */
+	struct config_disk disks[CONFIG_MAX_DISKS];
+	unsigned int nr_disks;
+	struct config_net nets[CONFIG_MAX_NETS];
+	unsigned int nr_nets;
+	struct config_vfio vfio[CONFIG_MAX_VFIO];
+	unsigned int nr_vfio;
 };
 
 /* Loads path into cfg, then applies the overrides ("section.key=value", as given to
  * --set, in order). Defaults: name "minivmm", memory 512M, vcpus 1, cmdline
- * "console=ttyS0", on_reboot exit, console stdio. kernel is required.
+ * "console=ttyS0", on_reboot exit, console stdio on serial, no rng, vfio backend auto, no
+ * devices. kernel is required. Disks, nets and vfio devices keep the order in which
+ * their sections first appear (file first, then --set).
  * Returns 0, or a negative errno (-ENOENT etc. when the file cannot be read, -EINVAL
  * for a mistake in it or in an override) with one message (no trailing newline) in err;
  * *cfg is then unspecified. err may be NULL. */
 int config_load(struct config *cfg, const char *path, const char *const *overrides,
 		int n_overrides, char *err, size_t errlen);
 
-/* Prints the effective configuration as INI (what --dry-run shows): every key, resolved
- * paths, memory in the largest exact unit ("512M"). config_load() reads it back as is
- * (except a value holding both kinds of quotes, which INI cannot express). */
+/* Prints the effective configuration as INI (what --dry-run shows): every section and
+ * key ([vm], [console], [rng], [vfio], [disk.*], [net.*], [vfio.*]), resolved paths,
+ * memory in the largest exact unit ("512M"), a MAC derived from the name as a comment.
+ * config_load() reads it back as is (except a value holding both kinds of quotes, which
+ * INI cannot express; and a uuid comes back as its sysfs). */
 void config_print(const struct config *cfg, FILE *f);
 
 /* Parses "512M", "2G", "1048576", "64K" (binary multiples; K, M, G, T in either case;

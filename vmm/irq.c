@@ -1,11 +1,68 @@
-/* Interrupt plumbing (see irq.h). */
+/* Interrupt plumbing (see irq.h): the GSI routing table and irqfd. */
 #include "vmm/irq.h"
 
+#include <errno.h>
 #include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 
 #include "vmm/log.h"
 #include "vmm/vm.h"
+
+#define IRQ_PIC_PINS 16
+
+static struct kvm_irq_routing_entry *irq_entries(struct irq_state *s)
+{
+	return s->table->entries;
+}
+
+static int irq_commit(struct vm *vm)
+{
+	return ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, vm->irq.table) < 0 ? -errno : 0;
+}
+
+int irq_init(struct vm *vm)
+{
+	struct irq_state *s = &vm->irq;
+	/* KVM's own default: ISA GSIs 0-15 reach both the PIC and the IOAPIC, 16-23 only
+	 * the IOAPIC. Replacing the table means restating them. */
+	size_t max = IRQ_IOAPIC_PINS + IRQ_PIC_PINS + IRQ_MAX_GSI;
+	struct kvm_irq_routing_entry *e;
+	uint32_t n = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->table = calloc(1, sizeof(*s->table) + max * sizeof(s->table->entries[0]));
+	if (!s->table)
+		return -ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	e = irq_entries(s);
+	for (uint32_t pin = 0; pin < IRQ_IOAPIC_PINS; pin++) {
+		e[n++] = (struct kvm_irq_routing_entry){
+			.gsi = pin,
+			.type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = pin}};
+		if (pin < IRQ_PIC_PINS && pin != 2)
+			e[n++] = (struct kvm_irq_routing_entry){
+				.gsi = pin,
+				.type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = {.irqchip = pin < 8 ? KVM_IRQCHIP_PIC_MASTER
+								 : KVM_IRQCHIP_PIC_SLAVE,
+					      .pin = pin % 8}};
+	}
+	s->table->nr = n;
+	s->next_gsi = IRQ_IOAPIC_PINS;
+	return irq_commit(vm);
+}
+
+void irq_destroy(struct vm *vm)
+{
+	if (!vm->irq.table)
+		return;
+	free(vm->irq.table);
+	vm->irq.table = NULL;
+	pthread_mutex_destroy(&vm->irq.lock);
+}
 
 void irq_line(struct vm *vm, unsigned int irq, bool level)
 {
@@ -13,4 +70,90 @@ void irq_line(struct vm *vm, unsigned int irq, bool level)
 
 	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
 		log_guest("KVM_IRQ_LINE %u failed: %m", irq);
+}
+
+int irq_msi_alloc(struct vm *vm)
+{
+	struct irq_state *s = &vm->irq;
+	int gsi = -ENOSPC;
+
+	pthread_mutex_lock(&s->lock);
+	for (uint32_t g = IRQ_IOAPIC_PINS; g < IRQ_MAX_GSI; g++) {
+		if (!(s->used[g / 8] & (1u << (g % 8)))) {
+			s->used[g / 8] |= (uint8_t)(1u << (g % 8));
+			gsi = (int)g;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return gsi;
+}
+
+/* Index of gsi's MSI entry, or -1. Lock held. */
+static int irq_find_msi(struct irq_state *s, uint32_t gsi)
+{
+	for (uint32_t i = 0; i < s->table->nr; i++)
+		if (irq_entries(s)[i].gsi == gsi && irq_entries(s)[i].type == KVM_IRQ_ROUTING_MSI)
+			return (int)i;
+	return -1;
+}
+
+int irq_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data)
+{
+	struct irq_state *s = &vm->irq;
+	int i, ret;
+
+	if (gsi >= IRQ_MAX_GSI || gsi < IRQ_IOAPIC_PINS)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	i = irq_find_msi(s, gsi);
+	if (i < 0)
+		i = (int)s->table->nr++;
+	irq_entries(s)[i] = (struct kvm_irq_routing_entry){
+		.gsi = gsi,
+		.type = KVM_IRQ_ROUTING_MSI,
+		.u.msi = {.address_lo = (uint32_t)addr,
+			  .address_hi = (uint32_t)(addr >> 32),
+			  .data = data}};
+	ret = irq_commit(vm);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+void irq_msi_free(struct vm *vm, uint32_t gsi)
+{
+	struct irq_state *s = &vm->irq;
+	int i;
+
+	if (gsi >= IRQ_MAX_GSI)
+		return;
+	pthread_mutex_lock(&s->lock);
+	i = irq_find_msi(s, gsi);
+	if (i >= 0) {
+		irq_entries(s)[i] = irq_entries(s)[--s->table->nr];
+		irq_commit(vm);
+	}
+	s->used[gsi / 8] &= (uint8_t)~(1u << (gsi % 8));
+	pthread_mutex_unlock(&s->lock);
+}
+
+int irq_irqfd(struct vm *vm, int efd, uint32_t gsi, int resample_fd, bool assign)
+{
+	struct kvm_irqfd fd = {.fd = (uint32_t)efd, .gsi = gsi};
+
+	if (!assign)
+		fd.flags = KVM_IRQFD_FLAG_DEASSIGN;
+	else if (resample_fd >= 0) {
+		fd.flags = KVM_IRQFD_FLAG_RESAMPLE;
+		fd.resamplefd = (uint32_t)resample_fd;
+	}
+	return ioctl(vm->vm_fd, KVM_IRQFD, &fd) < 0 ? -errno : 0;
+}
+
+int irq_signal_msi(struct vm *vm, uint64_t addr, uint32_t data)
+{
+	struct kvm_msi msi = {
+		.address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data};
+
+	return ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
 }

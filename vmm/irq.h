@@ -1,13 +1,52 @@
-/* Interrupt plumbing shared by devices: ISA lines on the in-kernel irqchip now; GSI
- * routes, MSI and irqfd join here for PCI. */
+/* Interrupt plumbing shared by emulated and passed-through devices.
+ *
+ * KVM's GSI routing table is replaced as a whole by KVM_SET_GSI_ROUTING, so the VM keeps
+ * the full table here (the default IOAPIC/PIC pins plus one MSI route per allocated
+ * vector) and commits it on every change. Interrupts reach KVM through irqfd: a device
+ * (or VFIO) signals an eventfd and KVM injects, with no VMM thread involved.
+ *
+ * Thread-safe: a mutex in struct irq_state guards the table. */
 #ifndef MINIVMM_IRQ_H
 #define MINIVMM_IRQ_H
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct vm;
 
+#define IRQ_IOAPIC_PINS 24
+#define IRQ_MAX_GSI     1024
+
+struct irq_state {
+	pthread_mutex_t lock;
+	struct kvm_irq_routing *table; /* default pins + MSI routes */
+	uint32_t next_gsi;             /* next never-used GSI (MSI GSIs start after pins) */
+	uint8_t used[IRQ_MAX_GSI / 8]; /* MSI GSIs in use */
+};
+
+/* Sets up the default routes (IOAPIC pins 0-23, PIC 0-15). After KVM_CREATE_IRQCHIP. */
+int irq_init(struct vm *vm);
+void irq_destroy(struct vm *vm);
+
 /* Sets the level of an in-kernel irqchip input (ISA IRQ / IOAPIC pin). */
 void irq_line(struct vm *vm, unsigned int irq, bool level);
+
+/* Allocates a GSI for an MSI route (no route yet: call irq_msi_route). -ENOSPC. */
+int irq_msi_alloc(struct vm *vm);
+/* Points gsi at the MSI address/data pair (what the guest wrote in the MSI or MSI-X
+ * entry) and commits the table. */
+int irq_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data);
+/* Removes gsi's route and frees it. */
+void irq_msi_free(struct vm *vm, uint32_t gsi);
+
+/* Connects (assign) or disconnects an eventfd to a GSI through KVM_IRQFD. resample_fd
+ * >= 0 makes it a level-triggered irqfd whose resample eventfd is signalled when the
+ * guest EOIs (INTx). A count already pending on efd when assigned is delivered at once,
+ * which is what MSI-X unmasking relies on. */
+int irq_irqfd(struct vm *vm, int efd, uint32_t gsi, int resample_fd, bool assign);
+
+/* Sends one MSI directly (KVM_SIGNAL_MSI), for a device without an irqfd. */
+int irq_signal_msi(struct vm *vm, uint64_t addr, uint32_t data);
 
 #endif

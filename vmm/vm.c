@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "devices/pci.h"
 #include "devices/platform.h"
 #include "devices/serial.h"
 #include "vmm/log.h"
@@ -97,6 +98,7 @@ static int vm_init_memory(struct vm *vm)
 			(unsigned long long)(vm->cfg->memory >> 20), strerror(-ret));
 		return ret;
 	}
+	pthread_mutex_init(&vm->slot_lock, NULL);
 	for (int i = 0; i < vm->mem.nr_regions; i++) {
 		const struct mem_region *r = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region slot = {
@@ -111,13 +113,50 @@ static int vm_init_memory(struct vm *vm)
 			log_err("KVM_SET_USER_MEMORY_REGION (slot %d) failed: %m", i);
 			return ret;
 		}
+		vm->used_slots[0] |= 1ULL << i;
 	}
 	return 0;
+}
+
+int vm_memslot_add(struct vm *vm, gpa_t gpa, uint64_t size, void *hva)
+{
+	struct kvm_userspace_memory_region r = {
+		.guest_phys_addr = gpa, .memory_size = size, .userspace_addr = (uintptr_t)hva};
+	int slot = -ENOSPC;
+
+	pthread_mutex_lock(&vm->slot_lock);
+	for (int i = 0; i < 256; i++) {
+		if (vm->used_slots[i / 64] & (1ULL << (i % 64)))
+			continue;
+		r.slot = (uint32_t)i;
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+			slot = -errno;
+			break;
+		}
+		vm->used_slots[i / 64] |= 1ULL << (i % 64);
+		slot = i;
+		break;
+	}
+	pthread_mutex_unlock(&vm->slot_lock);
+	return slot;
+}
+
+void vm_memslot_remove(struct vm *vm, int slot)
+{
+	struct kvm_userspace_memory_region r = {.slot = (uint32_t)slot, .memory_size = 0};
+
+	if (slot < 0 || slot >= 256)
+		return;
+	pthread_mutex_lock(&vm->slot_lock);
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) == 0)
+		vm->used_slots[slot / 64] &= ~(1ULL << (slot % 64));
+	pthread_mutex_unlock(&vm->slot_lock);
 }
 
 int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *boot,
 	      int console_out, uint64_t t_start)
 {
+	struct pci_windows windows;
 	int ret;
 	size_t i;
 
@@ -144,6 +183,17 @@ int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *
 	ret = arch_vm_init(vm);
 	if (ret < 0)
 		goto err;
+	ret = irq_init(vm);
+	if (ret < 0) {
+		log_err("cannot set up interrupt routing: %s", strerror(-ret));
+		goto err;
+	}
+	arch_pci_windows(cfg->memory, &windows);
+	ret = pci_init(vm, &windows);
+	if (ret < 0) {
+		log_err("cannot create the PCI host bridge: %s", strerror(-ret));
+		goto err;
+	}
 	vm->serial = serial_create(vm, 0x3f8, 4, console_out);
 	if (!vm->serial) {
 		ret = -errno;
@@ -234,6 +284,8 @@ void vm_destroy(struct vm *vm)
 	}
 	serial_destroy(vm->serial);
 	vm->serial = NULL;
+	pci_destroy(vm);
+	irq_destroy(vm);
 	arch_vm_destroy(vm);
 	mem_destroy(&vm->mem);
 	if (vm->vm_fd >= 0)

@@ -14,6 +14,7 @@
 
 #include "vmm/bus.h"
 #include "vmm/config.h"
+#include "vmm/irq.h"
 #include "vmm/mem.h"
 
 /* Why the VM stopped; the first request wins. */
@@ -37,6 +38,7 @@ struct vcpu {
 
 struct serial;
 struct boot_files;
+struct pci_host;
 
 #define VM_MAX_DEVICES 8
 
@@ -55,6 +57,14 @@ struct vm {
 	size_t nr_devs;                  /* how many were created */
 	int buses_ready;
 	void *arch;                      /* arch private state */
+	struct irq_state irq;            /* GSI routes (vmm/irq.c) */
+	struct pci_host *pci;            /* devices/pci.c; NULL until pci_init */
+	void *virtio;                    /* devices/virtio_devices.c */
+	void *vfio;                      /* vfio/ */
+	/* KVM memory slots: 0..nr_ram_slots-1 are guest RAM; the rest are handed out by
+	 * vm_memslot_add (VFIO BARs). used_slots is a bitmap, under slot_lock. */
+	pthread_mutex_t slot_lock;
+	uint64_t used_slots[4];
 	int console_out; /* fd the serial port writes to, -1 for none */
 
 	atomic_int stop;  /* enum vm_stop */
@@ -81,6 +91,11 @@ void vm_stop_vcpus(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 uint64_t vm_now_ns(void);
+
+/* Maps host memory at hva into the guest at gpa (size and both addresses page aligned)
+ * as a new KVM memory slot; returns the slot number or -errno. Thread-safe. */
+int vm_memslot_add(struct vm *vm, gpa_t gpa, uint64_t size, void *hva);
+void vm_memslot_remove(struct vm *vm, int slot);
 
 /* Used by vcpu.c */
 void *vcpu_thread(void *arg);

@@ -273,6 +273,56 @@ static void dsdt_com1(struct aml_buf *b)
 	aml_pkg_end(b, dev);
 }
 
+/* PCI0: the host bridge with its windows (_CRS) and INTx routing (_PRT: slot-swizzled
+ * onto IOAPIC inputs 16-19, as devices/pci.c wires them); and a motherboard resource
+ * (PNP0C02) claiming the ECAM, which Linux wants reserved before it trusts MCFG. */
+static void dsdt_pci(struct aml_buf *b, const struct acpi_config *c)
+{
+	size_t dev = aml_device_begin(b, "PCI0"), crs, prt;
+
+	aml_name(b, "_HID");
+	aml_eisaid(b, "PNP0A08"); /* PCI Express root bridge: ECAM, extended config */
+	aml_name(b, "_CID");
+	aml_eisaid(b, "PNP0A03");
+	aml_name_integer(b, "_SEG", 0);
+	aml_name_integer(b, "_BBN", 0);
+	aml_name_integer(b, "_UID", 0);
+	aml_name(b, "_CRS");
+	crs = aml_restemplate_begin(b);
+	aml_res_addr(b, AML_SPACE_BUS, 2, 0, 0);
+	aml_res_io(b, 0xcf8, 0xcf8, 1, 8);
+	aml_res_addr(b, AML_SPACE_IO, 2, 0x0000, 0x0cf7);
+	aml_res_addr(b, AML_SPACE_IO, 2, 0x0d00, c->io_end - 1);
+	aml_res_addr(b, AML_SPACE_MEM, 4, c->m32_base, c->m32_end - 1);
+	aml_res_addr(b, AML_SPACE_MEM, 8, c->m64_base, c->m64_end - 1);
+	aml_restemplate_end(b, crs);
+	aml_name(b, "_PRT");
+	prt = aml_package_begin(b, 31 * 4);
+	for (unsigned int slot = 1; slot < 32; slot++) {
+		for (unsigned int pin = 0; pin < 4; pin++) {
+			size_t e = aml_package_begin(b, 4);
+
+			aml_integer(b, (uint64_t)slot << 16 | 0xffff);
+			aml_integer(b, pin);
+			aml_integer(b, 0);
+			aml_integer(b, 16 + (slot + pin) % 4);
+			aml_pkg_end(b, e);
+		}
+	}
+	aml_pkg_end(b, prt);
+	aml_pkg_end(b, dev);
+
+	dev = aml_device_begin(b, "MRES");
+	aml_name(b, "_HID");
+	aml_eisaid(b, "PNP0C02");
+	aml_name_integer(b, "_UID", 1);
+	aml_name(b, "_CRS");
+	crs = aml_restemplate_begin(b);
+	aml_res_mem32_fixed(b, (uint32_t)c->ecam_base, 1 << 20);
+	aml_restemplate_end(b, crs);
+	aml_pkg_end(b, dev);
+}
+
 static gpa_t build_dsdt(struct builder *t)
 {
 	struct acpi_header h = header("DSDT", DSDT_REVISION);
@@ -292,6 +342,8 @@ static gpa_t build_dsdt(struct builder *t)
 
 	sb = aml_scope_begin(b, "\\_SB");
 	dsdt_com1(b);
+	if (t->cfg->ecam_base)
+		dsdt_pci(b, t->cfg);
 	aml_pkg_end(b, sb);
 	return table_end(t, off);
 }
@@ -376,6 +428,19 @@ static gpa_t build_xsdt(struct builder *t)
 }
 
 /* The RSDP was reserved at offset 0: fill it in now that the XSDT's address is known. */
+/* MCFG: one ECAM allocation, segment 0, bus 0 only. */
+static gpa_t build_mcfg(struct builder *t)
+{
+	struct acpi_header h = header("MCFG", 1);
+	uint8_t reserved[8] = {0}, e[16] = {0};
+	size_t off = table_begin(t, &h, sizeof(h));
+
+	aml_append(&t->b, reserved, sizeof(reserved));
+	memcpy(e, &t->cfg->ecam_base, 8); /* base; segment 0; start bus 0, end bus 0 */
+	aml_append(&t->b, e, sizeof(e));
+	return table_end(t, off);
+}
+
 static void build_rsdp(struct builder *t, gpa_t xsdt)
 {
 	struct acpi_rsdp r = {.revision = RSDP_REVISION,
@@ -410,6 +475,8 @@ int acpi_build(struct guest_mem *mem, gpa_t base, uint64_t max, const struct acp
 	dsdt = build_dsdt(&t);
 	xsdt_add(&t, build_fadt(&t, dsdt));
 	xsdt_add(&t, build_madt(&t));
+	if (cfg->ecam_base)
+		xsdt_add(&t, build_mcfg(&t));
 	xsdt = build_xsdt(&t);
 	build_rsdp(&t, xsdt);
 

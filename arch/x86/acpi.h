@@ -16,7 +16,10 @@
 
 struct acpi_config {
 	unsigned int nr_vcpus; /* 1..ACPI_MAX_VCPUS; APIC ID = ACPI processor UID = index */
-			       /* later: PCI windows, ECAM */
+	/* The PCI host bridge: ECAM for bus 0 (MCFG, reserved through a PNP0C02 device)
+	 * and the windows its _CRS hands out; no PCI0 at all when ecam_base is 0. */
+	uint64_t ecam_base;
+	uint64_t io_base, io_end, m32_base, m32_end, m64_base, m64_end; /* [base, end) */
 };
 
 /* Builds all tables into guest memory at base (X86_ACPI_BASE), using at most max bytes

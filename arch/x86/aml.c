@@ -395,3 +395,52 @@ void aml_res_irq_noflags(struct aml_buf *b, unsigned int irq)
 	d[2] = (uint8_t)((1U << irq) >> 8);
 	aml_append(b, d, sizeof(d));
 }
+
+/* Large resource descriptors: tag, 16-bit length, then the body. */
+static void res_large(struct aml_buf *b, uint8_t tag, const uint8_t *body, uint16_t len)
+{
+	uint8_t h[3] = {tag, (uint8_t)len, (uint8_t)(len >> 8)};
+
+	aml_append(b, h, sizeof(h));
+	aml_append(b, body, len);
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Word/DWord/QWord address space descriptors (ACPI 6.4.3.5): a producer range with
+ * fixed minimum and maximum and positive decode, as a host bridge's _CRS lists its
+ * windows. width is 2, 4 or 8 bytes. */
+void aml_res_addr(struct aml_buf *b, enum aml_space space, int width, uint64_t min, uint64_t max)
+{
+	static const uint8_t tags[9] = {[2] = 0x88, [4] = 0x87, [8] = 0x8a};
+	uint8_t d[3 + 5 * 8] = {0};
+	/* general flags: MIF | MAF (fixed), producer, positive decode */
+	uint8_t type_flags = space == AML_SPACE_IO ? 0x03 /* entire range */
+			     : space == AML_SPACE_MEM ? 0x01 /* read-write */
+						      : 0;
+
+	if (width != 2 && width != 4 && width != 8) {
+		set_err(b, -EINVAL);
+		return;
+	}
+	d[0] = (uint8_t)space;
+	d[1] = 0x0c;
+	d[2] = type_flags;
+	put_le(d + 3 + 1 * width, min, width);
+	put_le(d + 3 + 2 * width, max, width);
+	put_le(d + 3 + 4 * width, max - min + 1, width);
+	res_large(b, tags[width], d, (uint16_t)(3 + 5 * width));
+}
+
+void aml_res_mem32_fixed(struct aml_buf *b, uint32_t base, uint32_t len)
+{
+	uint8_t d[9] = {0x01 /* read-write */};
+
+	put_le(d + 1, base, 4);
+	put_le(d + 5, len, 4);
+	res_large(b, 0x86, d, sizeof(d));
+}

@@ -11,6 +11,7 @@
 #include "arch/x86/boot.h"
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
+#include "devices/pci.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
@@ -40,11 +41,30 @@ int arch_mem_layout(uint64_t ram, gpa_t *gpas, uint64_t *sizes, int max)
 	return 2;
 }
 
+void arch_pci_windows(uint64_t ram, struct pci_windows *w)
+{
+	uint64_t top = ram <= X86_HOLE_START ? X86_HIGH_RAM : X86_HIGH_RAM + ram - X86_HOLE_START;
+
+	/* Ports 0xc000-0xffff; memory from the hole's start to the ECAM; and 32 GiB for
+	 * large 64-bit BARs, 1 GiB aligned above RAM (well inside 40 physical bits for
+	 * guests of up to several hundred GiB). */
+	*w = (struct pci_windows){
+		.io_base = 0xc000,
+		.io_end = 0x10000,
+		.m32_base = X86_HOLE_START,
+		.m32_end = X86_ECAM_BASE,
+		.m64_base = (top + (1ULL << 30) - 1) & ~((1ULL << 30) - 1),
+		.ecam_base = X86_ECAM_BASE,
+	};
+	w->m64_end = w->m64_base + (32ULL << 30);
+}
+
 /* Loads into guest memory; shared by the real load and the dry check. */
 static int x86_load(const struct guest_mem *mem, const struct boot_files *bf,
 		    const struct config *cfg, char *err, size_t errlen)
 {
 	struct acpi_config acfg = {.nr_vcpus = cfg->vcpus};
+	struct pci_windows w;
 	struct x86_bzimage bz;
 	gpa_t rsdp;
 	int ret;
@@ -52,6 +72,14 @@ static int x86_load(const struct guest_mem *mem, const struct boot_files *bf,
 	ret = x86_bzimage_parse(bf->kernel, bf->kernel_len, &bz, err, errlen);
 	if (ret < 0)
 		return ret;
+	arch_pci_windows(cfg->memory, &w);
+	acfg.ecam_base = w.ecam_base;
+	acfg.io_base = w.io_base;
+	acfg.io_end = w.io_end;
+	acfg.m32_base = w.m32_base;
+	acfg.m32_end = w.m32_end;
+	acfg.m64_base = w.m64_base;
+	acfg.m64_end = w.m64_end;
 	ret = x86_boot_page_tables(mem);
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot write the boot page tables");
@@ -102,6 +130,7 @@ void arch_print_memory_map(const struct config *cfg, FILE *f)
 	uint64_t sizes[MEM_MAX_REGIONS];
 	struct mem_region regions[MEM_MAX_REGIONS];
 	struct boot_e820_entry e820[X86_E820_MAX];
+	struct pci_windows w;
 	int n = arch_mem_layout(cfg->memory, gpas, sizes, MEM_MAX_REGIONS);
 	static const char *const types[] = {"?", "RAM", "reserved", "ACPI", "NVS", "unusable"};
 
@@ -118,6 +147,15 @@ void arch_print_memory_map(const struct config *cfg, FILE *f)
 	fprintf(f, "; fixed addresses\n");
 	fprintf(f, ";   0x%012llx ACPI tables (RSDP)\n", X86_ACPI_BASE);
 	fprintf(f, ";   0x%012llx kernel (64-bit entry at +0x200)\n", X86_KERNEL_LOAD);
+	arch_pci_windows(cfg->memory, &w);
+	fprintf(f, ";   0x%012llx-0x%012llx PCI I/O ports\n", (unsigned long long)w.io_base,
+		(unsigned long long)w.io_end - 1);
+	fprintf(f, ";   0x%012llx-0x%012llx PCI 32-bit memory window\n",
+		(unsigned long long)w.m32_base, (unsigned long long)w.m32_end - 1);
+	fprintf(f, ";   0x%012llx-0x%012llx PCI ECAM (bus 0)\n", (unsigned long long)w.ecam_base,
+		(unsigned long long)w.ecam_base + (1 << 20) - 1);
+	fprintf(f, ";   0x%012llx-0x%012llx PCI 64-bit memory window\n",
+		(unsigned long long)w.m64_base, (unsigned long long)w.m64_end - 1);
 	fprintf(f, ";   0x%012llx IOAPIC\n", X86_IOAPIC_ADDR);
 	fprintf(f, ";   0x%012llx local APICs\n", X86_LAPIC_ADDR);
 }

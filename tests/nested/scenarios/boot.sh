@@ -7,6 +7,9 @@ guest_report() {
 	cat >/tmp/report.sh <<'G'
 #!/bin/sh
 echo "GUEST nproc=$(nproc) memtotal_kb=$(awk '/MemTotal/ {print $2}' /proc/meminfo) time=$(date +%s)"
+echo "GUEST pci=$(ls /sys/bus/pci/devices | tr '\n' ' ')"
+echo "GUEST hostbridge_cfg_bytes=$(wc -c </sys/bus/pci/devices/0000:00:00.0/config)"
+dmesg | grep -iE 'mmconfig|ecam|PCI0|pci_bus 0000:00: root|BAR' | head -12
 poweroff -f
 G
 	guest_initrd /tmp/report.sh /tmp/report.cpio.gz
@@ -20,6 +23,8 @@ boot_with() {
 	total=$(sed -n 's/.*memtotal_kb=\([0-9]*\).*/\1/p' "$ini.console" | tr -d '\r')
 	# 256 MiB given; the kernel keeps some for itself, so accept 200..256 MiB.
 	[ "$total" -gt 204800 ] && [ "$total" -le 262144 ] || { echo "MemTotal $total kB"; return 1; }
+	# PCI through ACPI (PCI0, MCFG): the host bridge, with 4 KiB config space (ECAM).
+	grep -q "GUEST hostbridge_cfg_bytes=4096" "$ini.console" || { show_console "$ini"; return 1; }
 }
 
 # The guest's wall clock (from the CMOS RTC / kvmclock) agrees with the host's.

@@ -1,0 +1,438 @@
+/* The PCI host bridge: bus 0, CF8/CFC and ECAM, BAR sizing, placement and decode.
+ *
+ * Locking: host->lock serializes config accesses and (un)mapping of BARs, which they
+ * trigger. BAR accesses reach devices through the buses without it. */
+#include "devices/pci.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/log.h"
+#include "vmm/vm.h"
+
+#define PCI_COMMAND         0x04
+#define PCI_STATUS          0x06
+#define PCI_BAR0            0x10
+#define PCI_CAP_PTR         0x34
+#define PCI_INT_LINE        0x3c
+#define PCI_INT_PIN         0x3d
+#define PCI_CMD_IO          0x1
+#define PCI_CMD_MEM         0x2
+#define PCI_CMD_MASK        0x0547 /* io, mem, master, parity, serr, intx disable */
+#define PCI_STATUS_CAP_LIST 0x10
+#define CF8_PORT            0xcf8
+#define ECAM_BUS0_SIZE      (1 << 20)
+
+struct pci_host {
+	struct vm *vm;
+	pthread_mutex_t lock;
+	struct pci_windows w;
+	uint64_t io_next, m32_next, m64_next;
+	uint32_t cf8;
+	struct pci_dev *devs[256];
+	struct pci_dev bridge;
+};
+
+unsigned int pci_intx_gsi(uint8_t devfn, unsigned int pin)
+{
+	/* The usual swizzle over the four PCI lines, wired to IOAPIC inputs 16-19. */
+	return 16 + ((devfn >> 3) + pin - 1) % 4;
+}
+
+void pci_dev_init(struct pci_dev *dev, uint16_t vendor, uint16_t device, uint32_t class,
+		  uint8_t revision, uint16_t subsys_vendor, uint16_t subsys)
+{
+	memset(dev->cfg, 0, sizeof(dev->cfg));
+	memset(dev->wmask, 0, sizeof(dev->wmask));
+	memset(dev->bars, 0, sizeof(dev->bars));
+	pci_cfg_write16(dev, 0x00, vendor);
+	pci_cfg_write16(dev, 0x02, device);
+	pci_cfg_write32(dev, 0x08, class << 8 | revision);
+	pci_cfg_write16(dev, 0x2c, subsys_vendor);
+	pci_cfg_write16(dev, 0x2e, subsys);
+	dev->wmask[PCI_INT_LINE] = 0xff; /* scratch for the guest's IRQ bookkeeping */
+	dev->wmask[0x0c] = 0xff;         /* cache line size */
+	dev->last_cap = 0;
+	dev->last_ext_cap = 0;
+	dev->cap_end = dev->ext_cap_end = 0;
+}
+
+int pci_dev_add_bar(struct pci_dev *dev, int bar, enum pci_bar_type type, uint64_t size,
+		    bool prefetchable)
+{
+	uint64_t min = type == PCI_BAR_IO ? 4 : 4096;
+
+	if (bar < 0 || bar >= PCI_NR_BARS || (type == PCI_BAR_MEM64 && bar == PCI_NR_BARS - 1) ||
+	    size < min || (size & (size - 1)) || (type == PCI_BAR_IO && size > 256))
+		return -EINVAL;
+	dev->bars[bar] = (struct pci_bar){.type = type, .prefetchable = prefetchable, .size = size};
+	return 0;
+}
+
+int pci_dev_add_cap(struct pci_dev *dev, const void *body, uint32_t len)
+{
+	uint32_t off = dev->last_cap ? dev->cap_end : 0x40;
+
+	off = (off + 3) & ~3u;
+	if (len < 2 || off + len > 0x100)
+		return -ENOSPC;
+	memcpy(&dev->cfg[off], body, len);
+	dev->cfg[off + 1] = 0;
+	if (dev->last_cap)
+		dev->cfg[dev->last_cap + 1] = (uint8_t)off;
+	else
+		dev->cfg[PCI_CAP_PTR] = (uint8_t)off;
+	dev->last_cap = (uint8_t)off;
+	dev->cap_end = (uint16_t)(off + len);
+	dev->cfg[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
+	return (int)off;
+}
+
+int pci_dev_add_ext_cap(struct pci_dev *dev, uint16_t id, uint8_t version, const void *body,
+			uint32_t len)
+{
+	uint32_t off = dev->last_ext_cap ? dev->ext_cap_end : 0x100;
+
+	off = (off + 3) & ~3u;
+	if (off + 4 + len > PCI_CFG_SIZE)
+		return -ENOSPC;
+	pci_cfg_write32(dev, off, id | (uint32_t)(version & 0xf) << 16);
+	memcpy(&dev->cfg[off + 4], body, len);
+	if (dev->last_ext_cap) /* the next-pointer is bits 31:20 of the previous header */
+		pci_cfg_write32(dev, dev->last_ext_cap,
+				pci_cfg_read32(dev, dev->last_ext_cap) | off << 20);
+	dev->last_ext_cap = (uint16_t)off;
+	dev->ext_cap_end = (uint16_t)(off + 4 + len);
+	return (int)off;
+}
+
+/* ---- BAR decode ---------------------------------------------------------------- */
+
+static void pci_bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct pci_bar *b = opaque;
+
+	b->dev->ops->bar_io(b->dev, b->index, off, data, len, is_write);
+}
+
+static bool pci_bar_decoding(const struct pci_dev *dev, const struct pci_bar *b)
+{
+	uint16_t cmd = (uint16_t)(dev->cfg[PCI_COMMAND] | dev->cfg[PCI_COMMAND + 1] << 8);
+
+	return b->type == PCI_BAR_IO ? (cmd & PCI_CMD_IO) : (cmd & PCI_CMD_MEM);
+}
+
+static void pci_bar_unmap(struct pci_dev *dev, int i)
+{
+	struct pci_bar *b = &dev->bars[i];
+
+	if (!b->mapped)
+		return;
+	if (dev->ops->bar_map)
+		dev->ops->bar_unmap(dev, i, b->addr);
+	else
+		bus_unregister(b->type == PCI_BAR_IO ? &dev->vm->pio : &dev->vm->mmio, b->addr);
+	b->mapped = false;
+}
+
+/* Maps BAR i at its current address if decode is on and the address is sane. A
+ * guest that places a BAR over another device's gets it left unmapped (and a log). */
+static void pci_bar_update(struct pci_dev *dev, int i)
+{
+	struct pci_bar *b = &dev->bars[i];
+	uint64_t limit = b->type == PCI_BAR_IO ? 0x10000 : (1ULL << 52);
+	int ret;
+
+	pci_bar_unmap(dev, i);
+	if (!pci_bar_decoding(dev, b) || b->addr == 0 || b->addr + b->size > limit ||
+	    b->addr + b->size < b->addr)
+		return;
+	if (dev->ops->bar_map)
+		ret = dev->ops->bar_map(dev, i, b->addr);
+	else
+		ret = bus_register(b->type == PCI_BAR_IO ? &dev->vm->pio : &dev->vm->mmio, b->addr,
+				   b->size, pci_bar_io, b);
+	if (ret < 0) {
+		log_guest("%s: BAR%d at %#llx not mapped: %s", dev->name, i,
+			  (unsigned long long)b->addr, strerror(-ret));
+		return;
+	}
+	b->mapped = true;
+}
+
+/* The BAR register value the guest reads (address bits plus the type flags). */
+static void pci_bar_sync_cfg(struct pci_dev *dev, int i)
+{
+	struct pci_bar *b = &dev->bars[i];
+	uint32_t flags = b->type == PCI_BAR_IO ? 0x1
+			 : (b->type == PCI_BAR_MEM64 ? 0x4 : 0x0) | (b->prefetchable ? 0x8 : 0);
+
+	pci_cfg_write32(dev, PCI_BAR0 + 4 * i, (uint32_t)b->addr | flags);
+	if (b->type == PCI_BAR_MEM64)
+		pci_cfg_write32(dev, PCI_BAR0 + 4 * (i + 1), (uint32_t)(b->addr >> 32));
+}
+
+/* A dword written to BAR register reg (0..5): update the address, remap. */
+static void pci_bar_write(struct pci_dev *dev, int reg, uint32_t val)
+{
+	int i = reg;
+	struct pci_bar *b;
+	uint64_t addr;
+
+	if (dev->bars[reg].type == PCI_BAR_NONE) {
+		/* Either unused or the upper half of a 64-bit BAR. */
+		if (reg == 0 || dev->bars[reg - 1].type != PCI_BAR_MEM64)
+			return;
+		i = reg - 1;
+	}
+	b = &dev->bars[i];
+	pci_bar_unmap(dev, i); /* at the old address, before it changes */
+	addr = b->addr;
+	if (i == reg)
+		addr = (addr & ~0xffffffffULL) | (val & (b->type == PCI_BAR_IO ? ~3u : ~0xfu));
+	else
+		addr = (addr & 0xffffffffULL) | (uint64_t)val << 32;
+	addr &= ~(b->size - 1);
+	if (b->type != PCI_BAR_MEM64)
+		addr &= 0xffffffffULL;
+	if (b->type == PCI_BAR_IO)
+		addr &= 0xffff;
+	b->addr = addr;
+	pci_bar_sync_cfg(dev, i);
+	pci_bar_update(dev, i);
+}
+
+static void pci_command_write(struct pci_dev *dev, uint16_t cmd)
+{
+	uint16_t old = (uint16_t)(dev->cfg[PCI_COMMAND] | dev->cfg[PCI_COMMAND + 1] << 8);
+
+	cmd &= PCI_CMD_MASK;
+	pci_cfg_write16(dev, PCI_COMMAND, cmd);
+	if ((old ^ cmd) & (PCI_CMD_IO | PCI_CMD_MEM))
+		for (int i = 0; i < PCI_NR_BARS; i++)
+			if (dev->bars[i].type != PCI_BAR_NONE)
+				pci_bar_update(dev, i);
+}
+
+/* ---- config access ------------------------------------------------------------- */
+
+static void pci_cfg_write_locked(struct pci_dev *dev, uint32_t off, const uint8_t *data,
+				 uint32_t len)
+{
+	uint8_t merged[4];
+	uint32_t dw = off & ~3u, val;
+
+	/* Merge the written bytes into the dword they belong to, to decide about the
+	 * registers the core owns. */
+	memcpy(merged, &dev->cfg[dw], 4);
+	memcpy(&merged[off - dw], data, len);
+	val = (uint32_t)merged[0] | merged[1] << 8 | merged[2] << 16 | (uint32_t)merged[3] << 24;
+	if (dw == PCI_COMMAND) {
+		if (off < PCI_STATUS)
+			pci_command_write(dev, (uint16_t)val);
+		/* status: write-1-to-clear error bits; ours never get set */
+	} else if (dw >= PCI_BAR0 && dw < PCI_BAR0 + 4 * PCI_NR_BARS) {
+		pci_bar_write(dev, (int)(dw - PCI_BAR0) / 4, val);
+	} else {
+		for (uint32_t i = 0; i < len; i++) {
+			uint8_t m = dev->wmask[off + i];
+
+			dev->cfg[off + i] = (uint8_t)((dev->cfg[off + i] & ~m) | (data[i] & m));
+		}
+	}
+	if (dev->ops && dev->ops->cfg_write)
+		dev->ops->cfg_write(dev, off, data, len);
+}
+
+void pci_cfg_access(struct vm *vm, uint8_t devfn, uint32_t off, uint8_t *data, uint32_t len,
+		    bool is_write)
+{
+	struct pci_host *h = vm->pci;
+	struct pci_dev *dev;
+
+	if (!is_write)
+		memset(data, 0xff, len);
+	if (!h || (len != 1 && len != 2 && len != 4) || (off & (len - 1)) ||
+	    off + len > PCI_CFG_SIZE)
+		return;
+	pthread_mutex_lock(&h->lock);
+	dev = h->devs[devfn];
+	if (dev && is_write) {
+		pci_cfg_write_locked(dev, off, data, len);
+	} else if (dev) {
+		memcpy(data, &dev->cfg[off], len);
+		if (dev->ops && dev->ops->cfg_read)
+			dev->ops->cfg_read(dev, off, data, len);
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* CF8 (address) and CFC-CFF (data): the PC's configuration mechanism #1. */
+static void pci_conf1_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct pci_host *h = opaque;
+	uint32_t cf8, reg;
+
+	if (off < 4) {
+		if (off != 0 || len != 4)
+			return; /* byte probes of 0xcf8-0xcfb: not mechanism #1 */
+		if (is_write)
+			h->cf8 = (uint32_t)data[0] | data[1] << 8 | data[2] << 16 |
+				 (uint32_t)data[3] << 24;
+		else
+			memcpy(data, &h->cf8, 4);
+		return;
+	}
+	cf8 = __atomic_load_n(&h->cf8, __ATOMIC_RELAXED);
+	reg = (cf8 & 0xfc) | (uint32_t)(off - 4);
+	if (!(cf8 & 0x80000000u) || ((cf8 >> 16) & 0xff) != 0 || (off - 4) + len > 4)
+		return;
+	pci_cfg_access(h->vm, (uint8_t)(cf8 >> 8), reg, data, len, is_write);
+}
+
+static void pci_ecam_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct pci_host *h = opaque;
+
+	pci_cfg_access(h->vm, (uint8_t)(off >> 12), (uint32_t)(off & 0xfff), data, len, is_write);
+}
+
+/* ---- registration -------------------------------------------------------------- */
+
+static int pci_place_bar(struct pci_host *h, struct pci_bar *b)
+{
+	uint64_t *next, end;
+
+	if (b->type == PCI_BAR_IO) {
+		next = &h->io_next;
+		end = h->w.io_end;
+	} else if (b->type == PCI_BAR_MEM64 && b->size >= (64ULL << 20)) {
+		next = &h->m64_next; /* large BARs go above 4 GiB */
+		end = h->w.m64_end;
+	} else {
+		next = &h->m32_next;
+		end = h->w.m32_end;
+	}
+	b->addr = (*next + b->size - 1) & ~(b->size - 1);
+	if (b->addr + b->size > end)
+		return -ENOSPC;
+	*next = b->addr + b->size;
+	return 0;
+}
+
+int pci_register(struct vm *vm, struct pci_dev *dev, int slot, int fn)
+{
+	struct pci_host *h = vm->pci;
+	int ret = 0;
+
+	if (!h || fn < 0 || fn > 7 || slot >= PCI_NR_SLOTS || (slot < 0 && fn != 0))
+		return -EINVAL;
+	dev->vm = vm;
+	pthread_mutex_lock(&h->lock);
+	if (slot < 0) {
+		for (slot = 1; slot < PCI_NR_SLOTS && h->devs[PCI_DEVFN(slot, 0)]; slot++)
+			;
+		if (slot == PCI_NR_SLOTS) {
+			ret = -ENOSPC;
+			goto out;
+		}
+	}
+	dev->devfn = PCI_DEVFN(slot, fn);
+	if (h->devs[dev->devfn]) {
+		ret = -EEXIST;
+		goto out;
+	}
+	/* A function > 0 makes its slot multifunction: header type bit 7 of function 0. */
+	if (fn > 0 && h->devs[PCI_DEVFN(slot, 0)])
+		h->devs[PCI_DEVFN(slot, 0)]->cfg[0x0e] |= 0x80;
+	if (fn == 0)
+		for (int f = 1; f < 8; f++)
+			if (h->devs[PCI_DEVFN(slot, f)])
+				dev->cfg[0x0e] |= 0x80;
+	for (int i = 0; i < PCI_NR_BARS; i++) {
+		struct pci_bar *b = &dev->bars[i];
+
+		b->dev = dev;
+		b->index = i;
+		if (b->type == PCI_BAR_NONE)
+			continue;
+		ret = pci_place_bar(h, b);
+		if (ret < 0) {
+			log_err("%s: no room for BAR%d (%llu bytes) in the PCI window", dev->name,
+				i, (unsigned long long)b->size);
+			goto out;
+		}
+		pci_bar_sync_cfg(dev, i);
+	}
+	if (dev->cfg[PCI_INT_PIN])
+		dev->cfg[PCI_INT_LINE] = (uint8_t)pci_intx_gsi(dev->devfn, dev->cfg[PCI_INT_PIN]);
+	h->devs[dev->devfn] = dev;
+	/* Firmware would leave decoding on for the BARs it assigned. */
+	pci_command_write(dev, PCI_CMD_IO | PCI_CMD_MEM);
+out:
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
+static const struct pci_dev_ops pci_bridge_ops = {0};
+
+int pci_init(struct vm *vm, const struct pci_windows *w)
+{
+	struct pci_host *h = calloc(1, sizeof(*h));
+	int ret;
+
+	if (!h)
+		return -ENOMEM;
+	h->vm = vm;
+	h->w = *w;
+	h->io_next = w->io_base;
+	h->m32_next = w->m32_base;
+	h->m64_next = w->m64_base;
+	pthread_mutex_init(&h->lock, NULL);
+	vm->pci = h;
+	ret = bus_register(&vm->pio, CF8_PORT, 8, pci_conf1_io, h);
+	if (ret < 0)
+		goto err;
+	ret = bus_register(&vm->mmio, w->ecam_base, ECAM_BUS0_SIZE, pci_ecam_io, h);
+	if (ret < 0) {
+		bus_unregister(&vm->pio, CF8_PORT);
+		goto err;
+	}
+	/* 00:00.0, the host bridge: a neutral id (no guest quirks), class 06 00 00. */
+	h->bridge.name = "host bridge";
+	h->bridge.ops = &pci_bridge_ops;
+	pci_dev_init(&h->bridge, 0x1b36, 0x0008, 0x060000, 0, 0x1b36, 0x0008);
+	h->bridge.vm = vm;
+	h->devs[0] = &h->bridge;
+	return 0;
+err:
+	vm->pci = NULL;
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+	return ret;
+}
+
+void pci_destroy(struct vm *vm)
+{
+	struct pci_host *h = vm->pci;
+
+	if (!h)
+		return;
+	for (int i = 1; i < 256; i++) {
+		struct pci_dev *dev = h->devs[i];
+
+		if (!dev)
+			continue;
+		for (int b = 0; b < PCI_NR_BARS; b++)
+			pci_bar_unmap(dev, b);
+		h->devs[i] = NULL;
+		if (dev->ops && dev->ops->destroy)
+			dev->ops->destroy(dev);
+	}
+	bus_unregister(&vm->mmio, h->w.ecam_base);
+	bus_unregister(&vm->pio, CF8_PORT);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+	vm->pci = NULL;
+}
