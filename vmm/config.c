@@ -4,7 +4,7 @@
  * a process-wide callback. So we also scan the text ourselves: once up front to reject
  * anything iniparser would misread or complain about (then it never does), and again
  * whenever a message needs the line of a [section] or key. */
-#include "vmm/config.h"
+#include "vmm/config_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -22,34 +22,54 @@
 /* A VM description is a handful of lines; this only stops us reading /dev/zero. */
 #define INI_FILE_MAX (1 << 20)
 
-enum key { K_NAME, K_MEMORY, K_VCPUS, K_KERNEL, K_INITRD, K_CMDLINE, K_ON_REBOOT, K_MODE, K_PATH };
-
-/* Indexed by enum on_reboot and enum console_mode. */
+/* Indexed by enum on_reboot, enum console_mode and enum console_device. */
 static const char *const reboot_names[] = {"exit", "restart"};
 static const char *const mode_names[] = {"stdio", "file", "none"};
+static const char *const device_names[] = {"serial", "virtio"};
+
+/* [name] and [name.NAME]: the kind of each, or -1 where that form is not allowed. */
+static const struct {
+	const char *name;
+	int plain, named;
+	const char *example; /* a NAME for messages */
+} sections[] = {
+    {"vm", SEC_VM, -1, NULL},	    {"console", SEC_CONSOLE, -1, NULL},
+    {"rng", SEC_RNG, -1, NULL},	    {"vfio", SEC_VFIO, SEC_VFIO_DEV, "gpu"},
+    {"disk", -1, SEC_DISK, "root"}, {"net", -1, SEC_NET, "eth0"},
+};
 
 static const struct {
-	const char *section, *key;
+	enum section sec;
+	const char *key;
 	enum key id;
 } schema[] = {
-    {"vm", "name", K_NAME},	      {"vm", "memory", K_MEMORY},  {"vm", "vcpus", K_VCPUS},
-    {"vm", "kernel", K_KERNEL},	      {"vm", "initrd", K_INITRD},  {"vm", "cmdline", K_CMDLINE},
-    {"vm", "on_reboot", K_ON_REBOOT}, {"console", "mode", K_MODE}, {"console", "path", K_PATH},
+    {SEC_VM, "name", K_NAME},
+    {SEC_VM, "memory", K_MEMORY},
+    {SEC_VM, "vcpus", K_VCPUS},
+    {SEC_VM, "kernel", K_KERNEL},
+    {SEC_VM, "initrd", K_INITRD},
+    {SEC_VM, "cmdline", K_CMDLINE},
+    {SEC_VM, "on_reboot", K_ON_REBOOT},
+    {SEC_CONSOLE, "mode", K_MODE},
+    {SEC_CONSOLE, "path", K_PATH},
+    {SEC_CONSOLE, "device", K_DEVICE},
+    {SEC_RNG, "enabled", K_ENABLED},
+    {SEC_VFIO, "backend", K_BACKEND},
+    {SEC_DISK, "path", K_DISK_PATH},
+    {SEC_DISK, "readonly", K_READONLY},
+    {SEC_NET, "tap", K_TAP},
+    {SEC_NET, "mac", K_MAC},
+    {SEC_NET, "queues", K_QUEUES},
+    {SEC_VFIO_DEV, "host", K_HOST},
+    {SEC_VFIO_DEV, "sysfs", K_SYSFS},
+    {SEC_VFIO_DEV, "uuid", K_UUID},
+    {SEC_VFIO_DEV, "bind", K_BIND},
 };
 
-struct ctx {
-	struct config *cfg;
-	const char *text;    /* the INI file's contents, for line numbers */
-	char base[PATH_MAX]; /* folder that relative paths resolve against */
-	const char *arg;     /* the --set argument being applied, or NULL */
-	int line;	     /* the line being applied, or 0 */
-	char *err;
-	size_t errlen;
-};
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Writes "FILE:LINE: ", "FILE: " or "--set ARG: " and the message; returns ret. */
-__attribute__((format(printf, 3, 4))) static int fail(const struct ctx *c, int ret, const char *fmt,
-						      ...)
+int config_fail(const struct ctx *c, int ret, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -70,10 +90,10 @@ __attribute__((format(printf, 3, 4))) static int fail(const struct ctx *c, int r
 	return ret;
 }
 
-static int lookup(const char *section, const char *key)
+static int lookup(enum section sec, const char *key)
 {
-	for (size_t i = 0; i < sizeof(schema) / sizeof(schema[0]); i++)
-		if (!strcmp(schema[i].section, section) && (!key || !strcmp(schema[i].key, key)))
+	for (size_t i = 0; i < ARRAY_SIZE(schema); i++)
+		if (schema[i].sec == sec && !strcmp(schema[i].key, key))
 			return (int)i;
 	return -1;
 }
@@ -182,22 +202,25 @@ static int check_syntax(struct ctx *c)
 			break;
 		case LINE_KEY:
 			if (!in_section)
-				return fail(c, -EINVAL,
-					    "key '%.*s' is outside any section (put it under [vm] "
-					    "or [console])",
-					    (int)name.n, name.p);
+				return config_fail(
+				    c, -EINVAL,
+				    "key '%.*s' is outside any section (put it under [vm] "
+				    "or [console])",
+				    (int)name.n, name.p);
 			break;
 		case LINE_BAD:
 			l = strip(l.p, l.n);
-			return fail(c, -EINVAL,
-				    "syntax error in '%.*s' (expected [section] or key = value)",
-				    (int)l.n, l.p);
+			return config_fail(
+			    c, -EINVAL,
+			    "syntax error in '%.*s' (expected [section] or key = value)", (int)l.n,
+			    l.p);
 		case LINE_LONG:
-			return fail(c, -EINVAL, "line is too long (at most %d characters)",
-				    INI_LINE_MAX);
+			return config_fail(c, -EINVAL, "line is too long (at most %d characters)",
+					   INI_LINE_MAX);
 		case LINE_CONT:
-			return fail(c, -EINVAL,
-				    "line ends with '\\' (continuation lines are not supported)");
+			return config_fail(
+			    c, -EINVAL,
+			    "line ends with '\\' (continuation lines are not supported)");
 		}
 	}
 	c->line = 0;
@@ -255,36 +278,38 @@ static int set_memory(struct ctx *c, const char *v)
 	uint64_t size;
 
 	if (config_parse_size(v, &size))
-		return fail(c, -EINVAL, "memory '%s' is not a size (use e.g. 512M or 2G)", v);
+		return config_fail(c, -EINVAL, "memory '%s' is not a size (use e.g. 512M or 2G)",
+				   v);
 	if (size < CONFIG_MEM_MIN || size > CONFIG_MEM_MAX)
-		return fail(c, -EINVAL, "memory '%s' is out of range (use %s to %s)", v,
-			    format_size(CONFIG_MEM_MIN, a, sizeof(a)),
-			    format_size(CONFIG_MEM_MAX, b, sizeof(b)));
+		return config_fail(c, -EINVAL, "memory '%s' is out of range (use %s to %s)", v,
+				   format_size(CONFIG_MEM_MIN, a, sizeof(a)),
+				   format_size(CONFIG_MEM_MAX, b, sizeof(b)));
 	if (size % align) /* the range check keeps both neighbours in range */
-		return fail(c, -EINVAL, "memory '%s' is not a multiple of 2M (use e.g. %s or %s)",
-			    v, format_size(size - size % align, a, sizeof(a)),
-			    format_size(size - size % align + align, b, sizeof(b)));
+		return config_fail(c, -EINVAL,
+				   "memory '%s' is not a multiple of 2M (use e.g. %s or %s)", v,
+				   format_size(size - size % align, a, sizeof(a)),
+				   format_size(size - size % align + align, b, sizeof(b)));
 	c->cfg->memory = size;
 	return 0;
 }
 
-static int set_vcpus(struct ctx *c, const char *v)
+int config_set_uint(struct ctx *c, const char *key, const char *v, unsigned int min,
+		    unsigned int max, unsigned int *out)
 {
 	unsigned long n = 0;
 
 	if (!*v || strspn(v, "0123456789") != strlen(v))
-		return fail(c, -EINVAL, "vcpus '%s' is not a number (use 1 to %d)", v,
-			    CONFIG_VCPUS_MAX);
-	for (const char *p = v; *p && n <= CONFIG_VCPUS_MAX; p++) /* stops before overflow */
+		return config_fail(c, -EINVAL, "%s '%s' is not a number (use %u to %u)", key, v,
+				   min, max);
+	for (const char *p = v; *p && n <= max; p++) /* stops before overflow */
 		n = n * 10 + (unsigned long)(*p - '0');
-	if (n < 1 || n > CONFIG_VCPUS_MAX)
-		return fail(c, -EINVAL, "vcpus must be between 1 and %d", CONFIG_VCPUS_MAX);
-	c->cfg->vcpus = (unsigned int)n;
+	if (n < min || n > max)
+		return config_fail(c, -EINVAL, "%s must be between %u and %u", key, min, max);
+	*out = (unsigned int)n;
 	return 0;
 }
 
-/* "" stays "" (absent); anything else becomes an absolute path under c->base. */
-static int set_path(struct ctx *c, const char *key, const char *v, char *dst)
+int config_set_path(struct ctx *c, const char *key, const char *v, char *dst)
 {
 	const char *sep = c->base[strlen(c->base) - 1] == '/' ? "" : "/";
 	int n;
@@ -294,15 +319,21 @@ static int set_path(struct ctx *c, const char *key, const char *v, char *dst)
 	else
 		n = snprintf(dst, PATH_MAX, "%s%s%s", c->base, sep, v);
 	if (n < 0 || n >= PATH_MAX)
-		return fail(c, -ENAMETOOLONG, "%s path is too long (at most %d characters)", key,
-			    PATH_MAX - 1);
+		return config_fail(c, -ENAMETOOLONG, "%s path is too long (at most %d characters)",
+				   key, PATH_MAX - 1);
 	return 0;
 }
 
-/* The name may end up in file and thread names: keep it plain. */
+/* Names ([vm] name, the NAME of [disk.NAME] etc.) may end up in file and thread names:
+ * keep them plain. */
 #define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
-static int pick(const char *v, const char *const *names, int n)
+static bool name_ok(const char *v)
+{
+	return *v && strlen(v) < CONFIG_NAME_MAX && strspn(v, NAME_CHARS) == strlen(v);
+}
+
+int config_pick(const char *v, const char *const *names, int n)
 {
 	for (int i = 0; i < n; i++)
 		if (!strcasecmp(v, names[i]))
@@ -318,8 +349,8 @@ static int set_value(struct ctx *c, int idx, const char *v)
 
 	switch (schema[idx].id) {
 	case K_NAME:
-		if (!*v || strlen(v) >= CONFIG_NAME_MAX || strspn(v, NAME_CHARS) != strlen(v))
-			return fail(
+		if (!name_ok(v))
+			return config_fail(
 			    c, -EINVAL,
 			    "name '%s' is not valid (use 1 to %d letters, digits, '.', '_' or '-')",
 			    v, CONFIG_NAME_MAX - 1);
@@ -328,33 +359,41 @@ static int set_value(struct ctx *c, int idx, const char *v)
 	case K_MEMORY:
 		return set_memory(c, v);
 	case K_VCPUS:
-		return set_vcpus(c, v);
+		return config_set_uint(c, key, v, 1, CONFIG_VCPUS_MAX, &cfg->vcpus);
 	case K_KERNEL:
-		return set_path(c, key, v, cfg->kernel);
+		return config_set_path(c, key, v, cfg->kernel);
 	case K_INITRD:
-		return set_path(c, key, v, cfg->initrd);
+		return config_set_path(c, key, v, cfg->initrd);
 	case K_PATH:
-		return set_path(c, key, v, cfg->console.path);
+		return config_set_path(c, key, v, cfg->console.path);
 	case K_CMDLINE:
 		if (strlen(v) >= CONFIG_CMDLINE_MAX)
-			return fail(c, -EINVAL, "cmdline is too long (at most %d characters)",
-				    CONFIG_CMDLINE_MAX - 1);
+			return config_fail(c, -EINVAL,
+					   "cmdline is too long (at most %d characters)",
+					   CONFIG_CMDLINE_MAX - 1);
 		strcpy(cfg->cmdline, v);
 		return 0;
 	case K_ON_REBOOT:
-		if ((i = pick(v, reboot_names, 2)) < 0)
-			return fail(c, -EINVAL, "on_reboot '%s' is not valid (use exit or restart)",
-				    v);
+		if ((i = config_pick(v, reboot_names, 2)) < 0)
+			return config_fail(c, -EINVAL,
+					   "on_reboot '%s' is not valid (use exit or restart)", v);
 		cfg->on_reboot = (enum on_reboot)i;
 		return 0;
 	case K_MODE:
-		if ((i = pick(v, mode_names, 3)) < 0)
-			return fail(c, -EINVAL, "mode '%s' is not valid (use stdio, file or none)",
-				    v);
+		if ((i = config_pick(v, mode_names, 3)) < 0)
+			return config_fail(c, -EINVAL,
+					   "mode '%s' is not valid (use stdio, file or none)", v);
 		cfg->console.mode = (enum console_mode)i;
 		return 0;
+	case K_DEVICE:
+		if ((i = config_pick(v, device_names, 2)) < 0)
+			return config_fail(c, -EINVAL,
+					   "device '%s' is not valid (use serial or virtio)", v);
+		cfg->console.device = (enum console_device)i;
+		return 0;
+	default:
+		return config_set_device(c, schema[idx].id, key, v);
 	}
-	return -EINVAL;
 }
 
 /* What every value must satisfy; then the key's own rules. File values come as
@@ -363,8 +402,9 @@ static int set_key(struct ctx *c, int idx, const char *v)
 {
 	for (const char *p = v; *p; p++)
 		if (iscntrl((unsigned char)*p) && *p != '\t') /* a newline breaks config_print */
-			return fail(c, -EINVAL, "%s contains a control character (use plain text)",
-				    schema[idx].key);
+			return config_fail(c, -EINVAL,
+					   "%s contains a control character (use plain text)",
+					   schema[idx].key);
 	return set_value(c, idx, v);
 }
 
@@ -381,22 +421,22 @@ static int read_text(struct ctx *c, char **text)
 	int ret = 0;
 
 	if (!f)
-		return fail(c, -errno, "cannot read: %s", strerror(errno));
+		return config_fail(c, -errno, "cannot read: %s", strerror(errno));
 	if (fstat(fileno(f), &st))
-		ret = fail(c, -errno, "cannot read: %s", strerror(errno));
+		ret = config_fail(c, -errno, "cannot read: %s", strerror(errno));
 	else if (S_ISDIR(st.st_mode))
-		ret = fail(c, -EISDIR, "cannot read: %s", strerror(EISDIR));
+		ret = config_fail(c, -EISDIR, "cannot read: %s", strerror(EISDIR));
 	else if (!S_ISREG(st.st_mode))
-		ret =
-		    fail(c, -EINVAL, "is not a regular file (save the configuration to one first)");
+		ret = config_fail(c, -EINVAL,
+				  "is not a regular file (save the configuration to one first)");
 	else if (st.st_size > INI_FILE_MAX)
-		ret = fail(c, -EFBIG, "file is too large (at most %d bytes)", INI_FILE_MAX);
+		ret = config_fail(c, -EFBIG, "file is too large (at most %d bytes)", INI_FILE_MAX);
 	else if (!(buf = malloc(st.st_size + 1)))
-		ret = fail(c, -ENOMEM, "out of memory");
+		ret = config_fail(c, -ENOMEM, "out of memory");
 	else if ((len = fread(buf, 1, st.st_size, f)) < (size_t)st.st_size && ferror(f))
-		ret = fail(c, -errno, "cannot read: %s", strerror(errno));
+		ret = config_fail(c, -errno, "cannot read: %s", strerror(errno));
 	else if (memchr(buf, '\0', len))
-		ret = fail(c, -EINVAL, "contains a NUL byte (not a text file?)");
+		ret = config_fail(c, -EINVAL, "contains a NUL byte (not a text file?)");
 	fclose(f);
 	if (ret) {
 		free(buf);
@@ -420,30 +460,75 @@ static int file_base(struct ctx *c)
 	else
 		slash[slash == dir] = '\0'; /* "/vm.ini" -> "/" */
 	if (!realpath(dir, c->base))
-		return fail(c, -errno, "cannot resolve its folder: %s", strerror(errno));
+		return config_fail(c, -errno, "cannot resolve its folder: %s", strerror(errno));
 	return 0;
 }
 
-/* Known sections and keys are applied in file order; the first problem ends the load. */
+/* "disk.root" -> SEC_DISK and "root"; "vm" -> SEC_VM and "". The name is what follows
+ * the first dot: it may hold dots itself. */
+static int parse_section(struct ctx *c, const char *sec, enum section *kind, const char **name)
+{
+	const char *dot = strchr(sec, '.');
+	size_t n = dot ? (size_t)(dot - sec) : strlen(sec);
+
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
+		if (strlen(sections[i].name) != n || strncmp(sections[i].name, sec, n))
+			continue;
+		if (!dot && sections[i].plain < 0)
+			return config_fail(c, -EINVAL, "[%s] needs a name (use e.g. [%s.%s])", sec,
+					   sec, sections[i].example);
+		if (dot && sections[i].named < 0)
+			break;
+		if (dot && !name_ok(dot + 1))
+			return config_fail(
+			    c, -EINVAL,
+			    "%s name '%s' is not valid (use 1 to %d letters, digits, "
+			    "'.', '_' or '-')",
+			    sections[i].name, dot + 1, CONFIG_NAME_MAX - 1);
+		*kind = (enum section)(dot ? sections[i].named : sections[i].plain);
+		*name = dot ? dot + 1 : "";
+		return 0;
+	}
+	return config_fail(c, -EINVAL, "unknown section [%s]", sec);
+}
+
+/* Makes the section the one that keys go to (see config_enter_device()). */
+static int enter(struct ctx *c, enum section kind, const char *name)
+{
+	return kind == SEC_VM || kind == SEC_CONSOLE ? 0 : config_enter_device(c, kind, name);
+}
+
+/* Known sections and keys are applied in file order; the first problem ends the load.
+ * Sections of the same name merge (iniparser does that), so their header line is the
+ * first one. */
 static int apply_section(struct ctx *c, dictionary *d, const char *sec)
 {
-	int nkeys = iniparser_getsecnkeys(d, sec), first, ret = 0;
-	const char **keys = calloc(nkeys > 0 ? nkeys : 1, sizeof(*keys));
+	int nkeys = iniparser_getsecnkeys(d, sec), first, last, ret;
+	const char **keys, *name;
+	enum section kind;
 
+	locate(c->text, sec, NULL, &c->line, &last);
+	ret = parse_section(c, sec, &kind, &name);
+	if (!ret)
+		ret = enter(c, kind, name);
+	if (ret)
+		return ret;
+	keys = calloc(nkeys > 0 ? nkeys : 1, sizeof(*keys));
 	if (!keys)
-		return fail(c, -ENOMEM, "out of memory");
+		return config_fail(c, -ENOMEM, "out of memory");
 	if (nkeys > 0 && !iniparser_getseckeys(d, sec, keys))
 		nkeys = 0;
 	for (int i = 0; i < nkeys && !ret; i++) {
 		const char *key = keys[i] + strlen(sec) + 1; /* keys[i] is "section:key" */
-		int idx = lookup(sec, key);
+		int idx = lookup(kind, key);
 
 		locate(c->text, sec, key, &first, &c->line);
 		if (first != c->line)
-			ret = fail(c, -EINVAL, "duplicate key '%s' in [%s] (first on line %d)", key,
-				   sec, first);
+			ret =
+			    config_fail(c, -EINVAL, "duplicate key '%s' in [%s] (first on line %d)",
+					key, sec, first);
 		else if (idx < 0)
-			ret = fail(c, -EINVAL, "unknown key '%s' in [%s]", key, sec);
+			ret = config_fail(c, -EINVAL, "unknown key '%s' in [%s]", key, sec);
 		else
 			ret = set_key(c, idx, iniparser_getstring(d, keys[i], ""));
 	}
@@ -454,26 +539,18 @@ static int apply_section(struct ctx *c, dictionary *d, const char *sec)
 static int apply_file(struct ctx *c)
 {
 	dictionary *d;
-	int nsec, last, ret = 0;
+	int nsec, ret = 0;
 
 	/* check_syntax() accepted the text, so iniparser has nothing to print about it
 	 * (unless the file changed since read_text(); then at worst a line is off). */
 	errno = 0;
 	d = iniparser_load(c->cfg->file);
 	if (!d)
-		return fail(c, errno ? -errno : -EIO, "cannot read: %s",
-			    strerror(errno ? errno : EIO));
+		return config_fail(c, errno ? -errno : -EIO, "cannot read: %s",
+				   strerror(errno ? errno : EIO));
 	nsec = iniparser_getnsec(d);
-	for (int i = 0; i < nsec && !ret; i++) {
-		const char *sec = iniparser_getsecname(d, i);
-
-		if (lookup(sec, NULL) < 0) {
-			locate(c->text, sec, NULL, &c->line, &last);
-			ret = fail(c, -EINVAL, "unknown section [%s]", sec);
-		} else {
-			ret = apply_section(c, d, sec);
-		}
-	}
+	for (int i = 0; i < nsec && !ret; i++)
+		ret = apply_section(c, d, iniparser_getsecname(d, i));
 	iniparser_freedict(d);
 	c->line = 0;
 	return ret;
@@ -490,6 +567,23 @@ static char *trim(char *s, char *end)
 	return s;
 }
 
+/* An unknown key does not make a new [disk.NAME] etc.; any other key does. */
+static int set_override(struct ctx *c, const char *sec, const char *key, const char *val)
+{
+	enum section kind;
+	const char *name;
+	int idx, ret;
+
+	ret = parse_section(c, sec, &kind, &name);
+	if (ret)
+		return ret;
+	idx = lookup(kind, key);
+	if (idx < 0)
+		return config_fail(c, -EINVAL, "unknown key '%s' in [%s]", key, sec);
+	ret = enter(c, kind, name);
+	return ret ? ret : set_key(c, idx, val);
+}
+
 /* "section.key=value", read like a line of the file: names are case-insensitive, spaces
  * and one pair of quotes around the value go (the shell usually took the quotes, but
  * not in "--set 'vm.cmdline=\"a b\"'"). Relative paths are relative to the current
@@ -497,17 +591,17 @@ static char *trim(char *s, char *end)
 static int apply_override(struct ctx *c, const char *arg)
 {
 	char *s = strdup(arg), *eq, *dot, *sec, *key, *val;
-	int idx, ret;
+	int ret;
 	size_t n;
 
 	c->arg = arg;
 	if (!s)
-		return fail(c, -ENOMEM, "out of memory");
+		return config_fail(c, -ENOMEM, "out of memory");
 	eq = strchr(s, '=');
-	dot = eq ? memchr(s, '.', eq - s) : NULL;
+	dot = eq ? memrchr(s, '.', eq - s) : NULL; /* "disk.a.b.path": section "disk.a.b" */
 	if (!dot) {
 		free(s);
-		return fail(c, -EINVAL, "expected section.key=value (e.g. vm.memory=1G)");
+		return config_fail(c, -EINVAL, "expected section.key=value (e.g. vm.memory=1G)");
 	}
 	val = trim(eq + 1, eq + 1 + strlen(eq + 1));
 	sec = trim(s, dot);
@@ -518,13 +612,9 @@ static int apply_override(struct ctx *c, const char *arg)
 	if (n >= 2 && (val[0] == '"' || val[0] == '\'') && val[n - 1] == val[0])
 		val[n - 1] = '\0', val++;
 	if (!*sec || !*key)
-		ret = fail(c, -EINVAL, "expected section.key=value (e.g. vm.memory=1G)");
-	else if (lookup(sec, NULL) < 0)
-		ret = fail(c, -EINVAL, "unknown section [%s]", sec);
-	else if ((idx = lookup(sec, key)) < 0)
-		ret = fail(c, -EINVAL, "unknown key '%s' in [%s]", key, sec);
+		ret = config_fail(c, -EINVAL, "expected section.key=value (e.g. vm.memory=1G)");
 	else
-		ret = set_key(c, idx, val);
+		ret = set_override(c, sec, key, val);
 	free(s);
 	return ret;
 }
@@ -534,7 +624,8 @@ static int apply_overrides(struct ctx *c, const char *const *overrides, int n)
 	int ret;
 
 	if (n > 0 && !getcwd(c->base, sizeof(c->base)))
-		return fail(c, -errno, "cannot get the current directory: %s", strerror(errno));
+		return config_fail(c, -errno, "cannot get the current directory: %s",
+				   strerror(errno));
 	for (int i = 0; i < n; i++) {
 		ret = apply_override(c, overrides[i]);
 		if (ret)
@@ -563,7 +654,7 @@ int config_load(struct config *cfg, const char *path, const char *const *overrid
 		err[0] = '\0';
 	if (!path || !*path || strlen(path) >= sizeof(cfg->file)) {
 		snprintf(cfg->file, sizeof(cfg->file), "%s", "config");
-		return fail(&c, -EINVAL, "the INI file name is empty or too long");
+		return config_fail(&c, -EINVAL, "the INI file name is empty or too long");
 	}
 	strcpy(cfg->file, path);
 
@@ -580,16 +671,18 @@ int config_load(struct config *cfg, const char *path, const char *const *overrid
 		ret = apply_overrides(&c, overrides, n_overrides);
 	/* Only now: --set may supply what the file lacks. */
 	if (!ret && !cfg->kernel[0])
-		ret = fail(&c, -EINVAL, "[vm] kernel is required");
+		ret = config_fail(&c, -EINVAL, "[vm] kernel is required");
 	if (!ret && cfg->console.mode == CONSOLE_FILE && !cfg->console.path[0])
-		ret = fail(&c, -EINVAL, "[console] path is required with mode = file");
+		ret = config_fail(&c, -EINVAL, "[console] path is required with mode = file");
+	if (!ret)
+		ret = config_check_devices(&c);
 	free(text);
 	return ret;
 }
 
 /* Quotes only when iniparser would otherwise change the value: comment characters, outer
  * spaces or quotes, or empty. A value holding both kinds of quotes cannot round-trip. */
-static void print_kv(FILE *f, const char *key, const char *v)
+void config_print_kv(FILE *f, const char *key, const char *v)
 {
 	size_t n = strlen(v);
 	bool quote = !n || strpbrk(v, ";#") || isspace((unsigned char)v[0]) ||
@@ -608,14 +701,16 @@ void config_print(const struct config *cfg, FILE *f)
 	char mem[32];
 
 	fprintf(f, "[vm]\n");
-	print_kv(f, "name", cfg->name);
+	config_print_kv(f, "name", cfg->name);
 	fprintf(f, "memory = %s\n", format_size(cfg->memory, mem, sizeof(mem)));
 	fprintf(f, "vcpus = %u\n", cfg->vcpus);
-	print_kv(f, "kernel", cfg->kernel);
-	print_kv(f, "initrd", cfg->initrd);
-	print_kv(f, "cmdline", cfg->cmdline);
+	config_print_kv(f, "kernel", cfg->kernel);
+	config_print_kv(f, "initrd", cfg->initrd);
+	config_print_kv(f, "cmdline", cfg->cmdline);
 	fprintf(f, "on_reboot = %s\n", reboot_names[cfg->on_reboot]);
 	fprintf(f, "\n[console]\n");
 	fprintf(f, "mode = %s\n", mode_names[cfg->console.mode]);
-	print_kv(f, "path", cfg->console.path);
+	config_print_kv(f, "path", cfg->console.path);
+	fprintf(f, "device = %s\n", device_names[cfg->console.device]);
+	config_print_devices(cfg, f);
 }

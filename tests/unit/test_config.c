@@ -109,6 +109,12 @@ START_TEST(defaults)
 	ck_assert_int_eq(cfg.on_reboot, ON_REBOOT_EXIT);
 	ck_assert_int_eq(cfg.console.mode, CONSOLE_STDIO);
 	ck_assert_str_eq(cfg.console.path, "");
+	ck_assert_int_eq(cfg.console.device, CONSOLE_DEV_SERIAL);
+	ck_assert(!cfg.rng);
+	ck_assert_int_eq(cfg.vfio_backend, VFIO_BACKEND_AUTO);
+	ck_assert_uint_eq(cfg.nr_disks, 0);
+	ck_assert_uint_eq(cfg.nr_nets, 0);
+	ck_assert_uint_eq(cfg.nr_vfio, 0);
 }
 END_TEST
 
@@ -210,30 +216,251 @@ START_TEST(console_path_without_file_mode)
 }
 END_TEST
 
+/* Every key of the device sections; NAME keeps its dots and goes to lower case. */
+START_TEST(device_keys)
+{
+	char path[PATH_MAX], want[PATH_MAX + 64], err[256];
+	struct config cfg;
+	struct tmp t;
+
+	tmp_make(&t);
+	tmp_write(&t, "sub/vm.ini",
+		  K "[console]\ndevice = Virtio\n"				    /* 3 */
+		    "[rng]\n"							    /* 5 */
+		    "[vfio]\nbackend = iommufd\n"				    /* 6 */
+		    "[disk.root]\npath = root.img\nreadonly = yes\n"		    /* 8 */
+		    "[Disk.Data.2]\npath = /d/data.img\n"			    /* 11 */
+		    "[net.eth0]\ntap = tap0\nmac = 52:54:00:AB:cd:0e\nqueues = 8\n" /* 13 */
+		    "[net.eth1]\ntap = br-tap.1\n"				    /* 17 */
+		    "[vfio.nic]\nhost = 00:1F.7\nbind = auto\n"			    /* 19 */
+		    "[vfio.gpu]\nhost = ABCD:3a:00.0\nbind = MANUAL\n"		    /* 22 */
+		    "[vfio.mdev]\nuuid = 83B8F4F2-509F-382F-3C1E-E6BFE0FA1001\n"    /* 25 */
+		    "[vfio.other]\nsysfs = /sys/devices/pci0000:00/0000:00:05.0\n", /* 27 */
+		  path);
+	ck_assert_int_eq(config_load(&cfg, path, NULL, 0, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.console.device, CONSOLE_DEV_VIRTIO);
+	ck_assert(cfg.rng);
+	ck_assert_int_eq(cfg.vfio_backend, VFIO_BACKEND_IOMMUFD);
+
+	ck_assert_uint_eq(cfg.nr_disks, 2);
+	ck_assert_str_eq(cfg.disks[0].name, "root");
+	snprintf(want, sizeof(want), "%s/sub/root.img", t.real); /* like kernel */
+	ck_assert_str_eq(cfg.disks[0].path, want);
+	ck_assert(cfg.disks[0].readonly);
+	ck_assert_int_eq(cfg.disks[0].line, 8);
+	ck_assert_str_eq(cfg.disks[1].name, "data.2");
+	ck_assert_str_eq(cfg.disks[1].path, "/d/data.img");
+	ck_assert(!cfg.disks[1].readonly);
+	ck_assert_int_eq(cfg.disks[1].line, 11);
+
+	ck_assert_uint_eq(cfg.nr_nets, 2);
+	ck_assert_str_eq(cfg.nets[0].name, "eth0");
+	ck_assert_str_eq(cfg.nets[0].tap, "tap0");
+	ck_assert(cfg.nets[0].mac_set);
+	ck_assert_mem_eq(cfg.nets[0].mac, ((uint8_t[]){0x52, 0x54, 0x00, 0xab, 0xcd, 0x0e}), 6);
+	ck_assert_uint_eq(cfg.nets[0].queues, 8);
+	ck_assert_int_eq(cfg.nets[0].line, 13);
+	ck_assert_str_eq(cfg.nets[1].tap, "br-tap.1");
+	ck_assert(!cfg.nets[1].mac_set);
+	ck_assert_uint_eq(cfg.nets[1].queues, 1);
+	ck_assert_int_eq(cfg.nets[1].line, 17);
+
+	ck_assert_uint_eq(cfg.nr_vfio, 4);
+	ck_assert_str_eq(cfg.vfio[0].name, "nic");
+	ck_assert_str_eq(cfg.vfio[0].host, "0000:00:1f.7");
+	ck_assert_str_eq(cfg.vfio[0].sysfs, "");
+	ck_assert(cfg.vfio[0].bind_auto);
+	ck_assert_int_eq(cfg.vfio[0].line, 19);
+	ck_assert_str_eq(cfg.vfio[1].host, "abcd:3a:00.0");
+	ck_assert(!cfg.vfio[1].bind_auto);
+	ck_assert_str_eq(cfg.vfio[2].host, "");
+	ck_assert_str_eq(cfg.vfio[2].sysfs,
+			 "/sys/bus/mdev/devices/83b8f4f2-509f-382f-3c1e-e6bfe0fa1001");
+	ck_assert(!cfg.vfio[2].bind_auto); /* manual by default */
+	ck_assert_str_eq(cfg.vfio[3].sysfs, "/sys/devices/pci0000:00/0000:00:05.0");
+	ck_assert_int_eq(cfg.vfio[3].line, 27);
+	tmp_remove(&t);
+}
+END_TEST
+
+START_TEST(booleans)
+{
+	static const char *const on[] = {"on", "ON", "true", "True", "yes", "1"};
+	static const char *const off[] = {"off", "Off", "false", "no", "NO", "0"};
+	char text[256];
+	struct config cfg;
+
+	for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		snprintf(text, sizeof(text), K "[disk.a]\npath = /a\nreadonly = %s\n", on[i]);
+		expect_load(&cfg, text, NULL, 0, 0, "");
+		ck_assert_msg(cfg.disks[0].readonly, "%s", on[i]);
+		snprintf(text, sizeof(text), K "[rng]\nenabled = %s\n", on[i]);
+		expect_load(&cfg, text, NULL, 0, 0, "");
+		ck_assert_msg(cfg.rng, "%s", on[i]);
+	}
+	for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+		snprintf(text, sizeof(text), K "[disk.a]\npath = /a\nreadonly = %s\n", off[i]);
+		expect_load(&cfg, text, NULL, 0, 0, "");
+		ck_assert_msg(!cfg.disks[0].readonly, "%s", off[i]);
+		snprintf(text, sizeof(text), K "[rng]\nenabled = %s\n", off[i]);
+		expect_load(&cfg, text, NULL, 0, 0, "");
+		ck_assert_msg(!cfg.rng, "%s", off[i]);
+	}
+}
+END_TEST
+
+/* The short form is domain 0; hex in either case; the result is always lower case. */
+START_TEST(pci_addresses)
+{
+	static const struct {
+		const char *in, *out;
+	} good[] = {
+	    {"00:04.0", "0000:00:04.0"},      {"0000:00:04.0", "0000:00:04.0"},
+	    {"ff:1f.7", "0000:ff:1f.7"},      {"FF:1F.7", "0000:ff:1f.7"},
+	    {"ffff:Ab:0c.3", "ffff:ab:0c.3"}, {"0001:00:00.0", "0001:00:00.0"},
+	};
+	char text[256];
+	struct config cfg;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), K "[vfio.a]\nhost = %s\n", good[i].in);
+		expect_load(&cfg, text, NULL, 0, 0, "");
+		ck_assert_str_eq(cfg.vfio[0].host, good[i].out);
+	}
+}
+END_TEST
+
+/* 52:54:00 and three bytes from the name: the same for the same name, every time. */
+START_TEST(default_mac)
+{
+	struct config a, b;
+
+	expect_load(&a, K "[net.eth0]\ntap = t0\n[net.eth1]\ntap = t1\n", NULL, 0, 0, "");
+	expect_load(&b, K "[net.eth1]\ntap = x\n[net.eth0]\ntap = y\n", NULL, 0, 0, "");
+	for (int i = 0; i < 2; i++) {
+		ck_assert(!a.nets[i].mac_set);
+		ck_assert_mem_eq(a.nets[i].mac, ((uint8_t[]){0x52, 0x54, 0x00}), 3);
+	}
+	ck_assert_mem_ne(a.nets[0].mac, a.nets[1].mac, 6);
+	ck_assert_mem_eq(a.nets[0].mac, b.nets[1].mac, 6); /* eth0 */
+	ck_assert_mem_eq(a.nets[1].mac, b.nets[0].mac, 6); /* eth1 */
+}
+END_TEST
+
+/* [rng] alone turns it on; without the section it is off. */
+START_TEST(rng_section)
+{
+	struct config cfg;
+
+	expect_load(&cfg, K, NULL, 0, 0, "");
+	ck_assert(!cfg.rng);
+	expect_load(&cfg, K "[rng]\n", NULL, 0, 0, "");
+	ck_assert(cfg.rng);
+	expect_load(&cfg, K "[rng]\nenabled = off\n", NULL, 0, 0, "");
+	ck_assert(!cfg.rng);
+}
+END_TEST
+
+/* Sections of the same name are one: one disk, the first header's line. */
+START_TEST(duplicate_sections_merge)
+{
+	struct config cfg;
+
+	expect_load(
+	    &cfg,
+	    K "[disk.a]\npath = /a\n[net.x]\ntap = t\n[DISK.A]\nreadonly = on\n"
+	      "[vfio.v]\nbind = auto\n[vfio.v]\nuuid = 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001\n",
+	    NULL, 0, 0, "");
+	ck_assert_uint_eq(cfg.nr_disks, 1);
+	ck_assert_str_eq(cfg.disks[0].path, "/a");
+	ck_assert(cfg.disks[0].readonly);
+	ck_assert_int_eq(cfg.disks[0].line, 3);
+	ck_assert_uint_eq(cfg.nr_vfio, 1);
+	ck_assert(cfg.vfio[0].bind_auto);
+	ck_assert_int_eq(cfg.vfio[0].line, 9);
+}
+END_TEST
+
+/* Exactly the maximum is fine; one more names the section that is one too many. */
+START_TEST(too_many_devices)
+{
+	static const struct {
+		const char *kind, *key, *value; /* value: %d is the device number */
+		int max;
+	} kinds[] = {
+	    {"disk", "path", "/d%d", 8},
+	    {"net", "tap", "tap%d", 4},
+	    {"vfio", "host", "00:%02x.0", 8},
+	};
+	char text[1024], msg[128], value[32];
+	struct config cfg;
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		int n = snprintf(text, sizeof(text), K);
+
+		for (int i = 0; i <= kinds[k].max; i++) {
+			snprintf(value, sizeof(value), kinds[k].value, i);
+			n += snprintf(text + n, sizeof(text) - n, "[%s.d%d]\n%s = %s\n",
+				      kinds[k].kind, i, kinds[k].key, value);
+			if (i == kinds[k].max - 1) { /* [X.d0] again merges: still max */
+				n += snprintf(text + n, sizeof(text) - n, "[%s.d0]\n",
+					      kinds[k].kind);
+				expect_load(&cfg, text, NULL, 0, 0, "");
+			}
+		}
+		snprintf(msg, sizeof(msg), "vm.ini:%d: too many [%s.*] sections (at most %d)",
+			 3 + 2 * kinds[k].max + 1, kinds[k].kind, kinds[k].max);
+		expect_load(&cfg, text, NULL, 0, -EINVAL, msg);
+	}
+}
+END_TEST
+
 START_TEST(print_round_trips)
 {
-	char path[PATH_MAX], out[PATH_MAX], want[2 * TMPDIR_MAX + 256], err[256], *text = NULL;
+	char path[PATH_MAX], out[PATH_MAX], want[4 * TMPDIR_MAX + 2048], err[256], *text = NULL;
 	struct config a, b;
+	const uint8_t *m;
 	size_t len;
 	struct tmp t;
 	FILE *f;
 
 	tmp_make(&t);
 	tmp_write(&t, "vm.ini",
+		  "[vfio.nic]\nhost = 00:05.0\nbind = auto\n" /* printed in a fixed order */
+		  "[net.eth1]\ntap = tap1\nqueues = 4\n"
 		  "[vm]\nname = vm-1\nmemory = 1536M\nvcpus = 4\nkernel = bz\n"
 		  "cmdline = \"console=ttyS0 ; x\"\non_reboot = restart\n"
-		  "[console]\nmode = file\npath = c.log\n",
+		  "[console]\nmode = file\npath = c.log\ndevice = virtio\n"
+		  "[disk.root]\npath = root.img\nreadonly = on\n"
+		  "[disk.data]\npath = \"/d/a;b.img\"\n"
+		  "[net.eth0]\ntap = tap0\nmac = 52:54:00:AB:CD:EF\n"
+		  "[vfio.mdev]\nuuid = 83B8F4F2-509F-382F-3C1E-E6BFE0FA1001\n"
+		  "[vfio.sys]\nsysfs = \"/sys/x#1\"\n"
+		  "[rng]\n"
+		  "[vfio]\nbackend = legacy\n",
 		  path);
 	ck_assert_int_eq(config_load(&a, path, NULL, 0, err, sizeof(err)), 0);
 	f = open_memstream(&text, &len);
 	ck_assert_ptr_nonnull(f);
 	config_print(&a, f);
 	ck_assert_int_eq(fclose(f), 0);
+	m = a.nets[0].mac; /* eth1: derived from the name */
 	snprintf(want, sizeof(want),
 		 "[vm]\nname = vm-1\nmemory = 1536M\nvcpus = 4\nkernel = %s/bz\ninitrd = \"\"\n"
 		 "cmdline = \"console=ttyS0 ; x\"\non_reboot = restart\n\n"
-		 "[console]\nmode = file\npath = %s/c.log\n",
-		 t.real, t.real);
+		 "[console]\nmode = file\npath = %s/c.log\ndevice = virtio\n\n"
+		 "[rng]\nenabled = on\n\n"
+		 "[vfio]\nbackend = legacy\n\n"
+		 "[disk.root]\npath = %s/root.img\nreadonly = on\n\n"
+		 "[disk.data]\npath = \"/d/a;b.img\"\nreadonly = off\n\n"
+		 "[net.eth1]\ntap = tap1\n"
+		 "; mac = %02x:%02x:%02x:%02x:%02x:%02x (derived from the name)\nqueues = 4\n\n"
+		 "[net.eth0]\ntap = tap0\nmac = 52:54:00:ab:cd:ef\nqueues = 1\n\n"
+		 "[vfio.nic]\nhost = 0000:00:05.0\nbind = auto\n\n"
+		 "[vfio.mdev]\nsysfs = /sys/bus/mdev/devices/83b8f4f2-509f-382f-3c1e-e6bfe0fa1001\n"
+		 "bind = manual\n\n"
+		 "[vfio.sys]\nsysfs = \"/sys/x#1\"\nbind = manual\n",
+		 t.real, t.real, t.real, m[0], m[1], m[2], m[3], m[4], m[5]);
 	ck_assert_str_eq(text, want);
 
 	tmp_write(&t, "out.ini", text, out);
@@ -248,14 +475,59 @@ START_TEST(print_round_trips)
 	ck_assert_int_eq(b.on_reboot, a.on_reboot);
 	ck_assert_int_eq(b.console.mode, a.console.mode);
 	ck_assert_str_eq(b.console.path, a.console.path);
+	ck_assert_int_eq(b.console.device, a.console.device);
+	ck_assert_int_eq(b.rng, a.rng);
+	ck_assert_int_eq(b.vfio_backend, a.vfio_backend);
+	ck_assert_uint_eq(b.nr_disks, a.nr_disks);
+	for (unsigned int i = 0; i < a.nr_disks; i++) {
+		ck_assert_str_eq(b.disks[i].name, a.disks[i].name);
+		ck_assert_str_eq(b.disks[i].path, a.disks[i].path);
+		ck_assert_int_eq(b.disks[i].readonly, a.disks[i].readonly);
+	}
+	ck_assert_uint_eq(b.nr_nets, a.nr_nets);
+	for (unsigned int i = 0; i < a.nr_nets; i++) {
+		ck_assert_str_eq(b.nets[i].name, a.nets[i].name);
+		ck_assert_str_eq(b.nets[i].tap, a.nets[i].tap);
+		ck_assert_mem_eq(b.nets[i].mac, a.nets[i].mac, 6);
+		ck_assert_int_eq(b.nets[i].mac_set, a.nets[i].mac_set);
+		ck_assert_uint_eq(b.nets[i].queues, a.nets[i].queues);
+	}
+	ck_assert_uint_eq(b.nr_vfio, a.nr_vfio);
+	for (unsigned int i = 0; i < a.nr_vfio; i++) {
+		ck_assert_str_eq(b.vfio[i].name, a.vfio[i].name);
+		ck_assert_str_eq(b.vfio[i].host, a.vfio[i].host);
+		ck_assert_str_eq(b.vfio[i].sysfs, a.vfio[i].sysfs);
+		ck_assert_int_eq(b.vfio[i].bind_auto, a.vfio[i].bind_auto);
+	}
 	tmp_remove(&t);
+}
+END_TEST
+
+/* Without devices: [rng] and [vfio] are printed all the same, and read back as off/auto. */
+START_TEST(print_defaults)
+{
+	char *text = NULL;
+	struct config cfg;
+	size_t len;
+	FILE *f;
+
+	expect_load(&cfg, "[vm]\nkernel = /k\n", NULL, 0, 0, "");
+	f = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(f);
+	config_print(&cfg, f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_str_eq(text, "[vm]\nname = minivmm\nmemory = 512M\nvcpus = 1\nkernel = /k\n"
+			       "initrd = \"\"\ncmdline = console=ttyS0\non_reboot = exit\n\n"
+			       "[console]\nmode = stdio\npath = \"\"\ndevice = serial\n\n"
+			       "[rng]\nenabled = off\n\n[vfio]\nbackend = auto\n");
+	free(text);
 }
 END_TEST
 
 static const struct {
 	const char *text, *msg;
 } bad_files[] = {
-    {K "\n[Disk]\npath = x\n", "vm.ini:4: unknown section [disk]"},
+    {K "\n[Disk]\npath = x\n", "vm.ini:4: [disk] needs a name (use e.g. [disk.root])"},
     {K "memroy = 1G\n", "vm.ini:3: unknown key 'memroy' in [vm]"},
     {K "[console]\nmemory = 1G\n", "vm.ini:4: unknown key 'memory' in [console]"},
     {K "memory = 12Q\n", "vm.ini:3: memory '12Q' is not a size (use e.g. 512M or 2G)"},
@@ -298,6 +570,112 @@ static const struct {
      "vm.ini:3: line ends with '\\' (continuation lines are not supported)"},
     {K "; a comment \\\nvcpus = 2\n",
      "vm.ini:3: line ends with '\\' (continuation lines are not supported)"},
+    /* Sections */
+    {K "[net]\ntap = t\n", "vm.ini:3: [net] needs a name (use e.g. [net.eth0])"},
+    {K "[disk.a b]\n",
+     "vm.ini:3: disk name 'a b' is not valid (use 1 to 63 letters, digits, '.', '_' or '-')"},
+    {K "[vfio.]\n",
+     "vm.ini:3: vfio name '' is not valid (use 1 to 63 letters, digits, '.', '_' or '-')"},
+    {K "[rng.x]\n", "vm.ini:3: unknown section [rng.x]"},
+    {K "[vm.x]\n", "vm.ini:3: unknown section [vm.x]"},
+    {K "[diskx.a]\n", "vm.ini:3: unknown section [diskx.a]"},
+    {K "[disk.a]\npath = /a\nsize = 1G\n", "vm.ini:5: unknown key 'size' in [disk.a]"},
+    {K "[rng]\nseed = 1\n", "vm.ini:4: unknown key 'seed' in [rng]"},
+    {K "[vfio]\nhost = 00:04.0\n", "vm.ini:4: unknown key 'host' in [vfio]"},
+    {K "[disk.a]\npath = /a\n[disk.A]\nPath = /b\n",
+     "vm.ini:6: duplicate key 'path' in [disk.a] (first on line 4)"},
+    /* [console], [rng], [vfio] */
+    {K "[console]\ndevice = hvc\n", "vm.ini:4: device 'hvc' is not valid (use serial or virtio)"},
+    {K "[rng]\nenabled = maybe\n", "vm.ini:4: enabled 'maybe' is not valid (use on or off)"},
+    {K "[vfio]\nbackend = vfio\n",
+     "vm.ini:4: backend 'vfio' is not valid (use auto, iommufd or legacy)"},
+    /* [disk.NAME] */
+    {K "[disk.a]\n", "vm.ini:3: [disk.a] path is required"},
+    {K "[disk.a]\nreadonly = on\n", "vm.ini:3: [disk.a] path is required"},
+    {K "[disk.a]\npath = \"\"\n", "vm.ini:3: [disk.a] path is required"},
+    {K "[disk.a]\npath = /a\nreadonly = maybe\n",
+     "vm.ini:5: readonly 'maybe' is not valid (use on or off)"},
+    {K "[disk.a]\npath = /a\nreadonly =\n", "vm.ini:5: readonly '' is not valid (use on or off)"},
+    /* [net.NAME] */
+    {K "[net.a]\nqueues = 2\n", "vm.ini:3: [net.a] tap is required"},
+    {K "[net.a]\ntap = tap/0\n",
+     "vm.ini:4: tap 'tap/0' is not an interface name (use 1 to 15 characters, no '/', ':' or "
+     "spaces)"},
+    {K "[net.a]\ntap = \"tap 0\"\n",
+     "vm.ini:4: tap 'tap 0' is not an interface name (use 1 to 15 characters, no '/', ':' or "
+     "spaces)"},
+    {K "[net.a]\ntap = 0123456789abcdef\n",
+     "vm.ini:4: tap '0123456789abcdef' is not an interface name (use 1 to 15 characters, no "
+     "'/', ':' or spaces)"},
+    {K "[net.a]\ntap =\n",
+     "vm.ini:4: tap '' is not an interface name (use 1 to 15 characters, no '/', ':' or "
+     "spaces)"},
+    {K "[net.a]\ntap = t\nmac = 52:54:00:12:34\n",
+     "vm.ini:5: mac '52:54:00:12:34' is not a MAC address (use e.g. 52:54:00:12:34:56)"},
+    {K "[net.a]\ntap = t\nmac = 52-54-00-12-34-56\n",
+     "vm.ini:5: mac '52-54-00-12-34-56' is not a MAC address (use e.g. 52:54:00:12:34:56)"},
+    {K "[net.a]\ntap = t\nmac = 52:54:00:12:34:5g\n",
+     "vm.ini:5: mac '52:54:00:12:34:5g' is not a MAC address (use e.g. 52:54:00:12:34:56)"},
+    {K "[net.a]\ntap = t\nmac = 52:54:00:12:34:567\n",
+     "vm.ini:5: mac '52:54:00:12:34:567' is not a MAC address (use e.g. 52:54:00:12:34:56)"},
+    {K "[net.a]\ntap = t\nmac = 01:00:5e:00:00:01\n",
+     "vm.ini:5: mac '01:00:5e:00:00:01' is a multicast address (the first byte must be even, "
+     "e.g. 52:54:00:12:34:56)"},
+    {K "[net.a]\ntap = t\nmac = FF:FF:FF:FF:FF:FF\n",
+     "vm.ini:5: mac 'FF:FF:FF:FF:FF:FF' is a multicast address (the first byte must be even, "
+     "e.g. 52:54:00:12:34:56)"},
+    {K "[net.a]\ntap = t\nmac = 00:00:00:00:00:00\n",
+     "vm.ini:5: mac '00:00:00:00:00:00' is all zeros (use e.g. 52:54:00:12:34:56)"},
+    {K "[net.a]\ntap = t\nqueues = 0\n", "vm.ini:5: queues must be between 1 and 8"},
+    {K "[net.a]\ntap = t\nqueues = 9\n", "vm.ini:5: queues must be between 1 and 8"},
+    {K "[net.a]\ntap = t\nqueues = two\n", "vm.ini:5: queues 'two' is not a number (use 1 to 8)"},
+    /* [vfio.NAME] */
+    {K "[vfio.a]\nhost = 0000:00:04\n",
+     "vm.ini:4: host '0000:00:04' is not a PCI address (use e.g. 0000:00:04.0)"},
+    {K "[vfio.a]\nhost = 00:20.0\n",
+     "vm.ini:4: host '00:20.0' is not a PCI address (the device is at most 1f)"},
+    {K "[vfio.a]\nhost = 00:04.8\n",
+     "vm.ini:4: host '00:04.8' is not a PCI address (the function is at most 7)"},
+    {K "[vfio.a]\nhost = zz:00.0\n",
+     "vm.ini:4: host 'zz:00.0' is not a PCI address (use e.g. 0000:00:04.0)"},
+    {K "[vfio.a]\nhost = 0000:00:04.0.1\n",
+     "vm.ini:4: host '0000:00:04.0.1' is not a PCI address (use e.g. 0000:00:04.0)"},
+    {K "[vfio.a]\nhost = 00:4\n",
+     "vm.ini:4: host '00:4' is not a PCI address (use e.g. 0000:00:04.0)"},
+    {K "[vfio.a]\nhost = 0:04.0\n",
+     "vm.ini:4: host '0:04.0' is not a PCI address (use e.g. 0000:00:04.0)"},
+    {K "[vfio.a]\nhost = 00000:00:04.0\n",
+     "vm.ini:4: host '00000:00:04.0' is not a PCI address (use e.g. 0000:00:04.0)"},
+    {K "[vfio.a]\nhost =\n", "vm.ini:4: host '' is not a PCI address (use e.g. 0000:00:04.0)"},
+    {K "[vfio.a]\nsysfs = /dev/vfio/1\n",
+     "vm.ini:4: sysfs '/dev/vfio/1' is not under /sys/ (use e.g. /sys/bus/mdev/devices/UUID)"},
+    {K "[vfio.a]\nsysfs = /sys/\n",
+     "vm.ini:4: sysfs '/sys/' is not under /sys/ (use e.g. /sys/bus/mdev/devices/UUID)"},
+    {K "[vfio.a]\nuuid = 83b8f4f2-509f-382f-3c1e-e6bfe0fa100\n",
+     "vm.ini:4: uuid '83b8f4f2-509f-382f-3c1e-e6bfe0fa100' is not a UUID (use e.g. "
+     "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001)"},
+    {K "[vfio.a]\nuuid = 83b8f4f2509f382f3c1ee6bfe0fa1001\n",
+     "vm.ini:4: uuid '83b8f4f2509f382f3c1ee6bfe0fa1001' is not a UUID (use e.g. "
+     "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001)"},
+    {K "[vfio.a]\nuuid = {83b8f4f2-509f-382f-3c1e-e6bfe0fa1001}\n",
+     "vm.ini:4: uuid '{83b8f4f2-509f-382f-3c1e-e6bfe0fa1001}' is not a UUID (use e.g. "
+     "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001)"},
+    {K "[vfio.a]\nbind = yes\nhost = 00:04.0\n",
+     "vm.ini:4: bind 'yes' is not valid (use auto or manual)"},
+    {K "[vfio.a]\nhost = 00:04.0\nsysfs = /sys/x\n",
+     "vm.ini:3: [vfio.a] has both host and sysfs (give one of host, sysfs or uuid)"},
+    {K
+     "[vfio.a]\nuuid = 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001\n[vfio.b]\n[vfio.a]\nhost = 00:04.0\n",
+     "vm.ini:3: [vfio.a] has both uuid and host (give one of host, sysfs or uuid)"},
+    {K "[vfio.a]\nbind = auto\n", "vm.ini:3: [vfio.a] needs one of host, sysfs or uuid"},
+    {K "[vfio.a]\n", "vm.ini:3: [vfio.a] needs one of host, sysfs or uuid"},
+    {K "\n[vfio.a]\nhost = 0000:00:04.0\n\n[vfio.c]\nhost = 00:05.0\n[vfio.b]\nhost = 00:04.0\n",
+     "vm.ini:9: [vfio.b] host 0000:00:04.0 is already given to [vfio.a] (line 4)"},
+    {K "[vfio.a]\nuuid = 83B8F4F2-509F-382F-3C1E-E6BFE0FA1001\n"
+       "[vfio.b]\nsysfs = /sys/bus/mdev/devices/83b8f4f2-509f-382f-3c1e-e6bfe0fa1001\n",
+     "vm.ini:5: [vfio.b] sysfs /sys/bus/mdev/devices/83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 is "
+     "already given to [vfio.a] (line 3)"},
+    {K "[net.a]\ntap = t\x01\n", "vm.ini:4: tap contains a control character (use plain text)"},
 };
 
 START_TEST(bad_file)
@@ -396,6 +774,105 @@ START_TEST(overrides_fill_in)
 }
 END_TEST
 
+/* --set reaches the device sections and may make new ones (line 0), in --set order. */
+START_TEST(overrides_devices)
+{
+	const char *ov[] = {
+	    "disk.root.readonly=on",
+	    "disk.new.path=new.img",
+	    "DISK.New.Readonly = yes",
+	    "disk.my.disk.path=/x", /* the key follows the last dot: NAME "my.disk" */
+	    "net.eth0.tap=tap9",
+	    "net.eth0.mac=52:54:00:00:00:01",
+	    "vfio.nic.host=00:05.0",
+	    "vfio.nic.bind=auto",
+	    "vfio.old.host=0000:00:06.0", /* replaces its sysfs */
+	    "rng.enabled=on",
+	    "vfio.backend=legacy",
+	    "console.device=virtio",
+	};
+	char cwd[PATH_MAX], want[PATH_MAX + 64];
+	struct config cfg;
+
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	expect_load(&cfg, K "[disk.root]\npath = /r\n[vfio.old]\nsysfs = /sys/old\n", ov,
+		    sizeof(ov) / sizeof(ov[0]), 0, "");
+	ck_assert_uint_eq(cfg.nr_disks, 3);
+	ck_assert_str_eq(cfg.disks[0].path, "/r");
+	ck_assert(cfg.disks[0].readonly);
+	ck_assert_int_eq(cfg.disks[0].line, 3);
+	ck_assert_str_eq(cfg.disks[1].name, "new");
+	snprintf(want, sizeof(want), "%s/new.img", cwd);
+	ck_assert_str_eq(cfg.disks[1].path, want);
+	ck_assert(cfg.disks[1].readonly);
+	ck_assert_int_eq(cfg.disks[1].line, 0);
+	ck_assert_str_eq(cfg.disks[2].name, "my.disk");
+	ck_assert_str_eq(cfg.disks[2].path, "/x");
+	ck_assert_uint_eq(cfg.nr_nets, 1);
+	ck_assert_str_eq(cfg.nets[0].tap, "tap9");
+	ck_assert(cfg.nets[0].mac_set);
+	ck_assert_mem_eq(cfg.nets[0].mac, ((uint8_t[]){0x52, 0x54, 0, 0, 0, 1}), 6);
+	ck_assert_uint_eq(cfg.nets[0].queues, 1);
+	ck_assert_int_eq(cfg.nets[0].line, 0);
+	ck_assert_uint_eq(cfg.nr_vfio, 2);
+	ck_assert_str_eq(cfg.vfio[0].name, "old");
+	ck_assert_str_eq(cfg.vfio[0].host, "0000:00:06.0");
+	ck_assert_str_eq(cfg.vfio[0].sysfs, "");
+	ck_assert_int_eq(cfg.vfio[0].line, 5);
+	ck_assert_str_eq(cfg.vfio[1].name, "nic");
+	ck_assert_str_eq(cfg.vfio[1].host, "0000:00:05.0");
+	ck_assert(cfg.vfio[1].bind_auto);
+	ck_assert_int_eq(cfg.vfio[1].line, 0);
+	ck_assert(cfg.rng);
+	ck_assert_int_eq(cfg.vfio_backend, VFIO_BACKEND_LEGACY);
+	ck_assert_int_eq(cfg.console.device, CONSOLE_DEV_VIRTIO);
+}
+END_TEST
+
+/* --set can turn [rng] off, and supply what a device section lacks. */
+START_TEST(overrides_fill_in_devices)
+{
+	const char *ov[] = {"rng.enabled=off", "disk.a.path=/a",
+			    "vfio.v.uuid=83b8f4f2-509f-382f-3c1e-e6bfe0fa1001"};
+	struct config cfg;
+
+	expect_load(&cfg, K "[rng]\n[disk.a]\n[vfio.v]\n", ov, 3, 0, "");
+	ck_assert(!cfg.rng);
+	ck_assert_str_eq(cfg.disks[0].path, "/a");
+	ck_assert_int_eq(cfg.disks[0].line, 4);
+	ck_assert_str_eq(cfg.vfio[0].sysfs,
+			 "/sys/bus/mdev/devices/83b8f4f2-509f-382f-3c1e-e6bfe0fa1001");
+}
+END_TEST
+
+/* One past the maximum through --set names the --set argument. */
+START_TEST(overrides_too_many)
+{
+	const char *ov[] = {"net.e.tap=t4"};
+	struct config cfg;
+
+	expect_load(
+	    &cfg, K "[net.a]\ntap = t0\n[net.b]\ntap = t1\n[net.c]\ntap = t2\n[net.d]\ntap = t3\n",
+	    ov, 1, -EINVAL, "--set net.e.tap=t4: too many [net.*] sections (at most 4)");
+}
+END_TEST
+
+/* The file's mistakes name lines; --set's the argument. */
+START_TEST(overrides_device_clash)
+{
+	const char *ov[] = {"vfio.b.host=00:04.0"};
+	struct config cfg;
+
+	expect_load(&cfg, K "[vfio.a]\nhost = 00:04.0\n[vfio.b]\nhost = 00:05.0\n", ov, 1, -EINVAL,
+		    "--set vfio.b.host=00:04.0: [vfio.b] host 0000:00:04.0 is already given to "
+		    "[vfio.a] (line 3)");
+	ov[0] = "vfio.a.host=00:05.0";
+	expect_load(&cfg, K "[vfio.a]\nhost = 00:04.0\n[vfio.b]\nhost = 00:05.0\n", ov, 1, -EINVAL,
+		    "vm.ini:5: [vfio.b] host 0000:00:05.0 is already given to [vfio.a] (--set "
+		    "vfio.a.host=00:05.0)");
+}
+END_TEST
+
 static const struct {
 	const char *ov[2], *msg;
 } bad_overrides[] = {
@@ -403,7 +880,31 @@ static const struct {
     {{"vm.vcpus=2", "vm.vcpus=x"}, "--set vm.vcpus=x: vcpus 'x' is not a number (use 1 to 64)"},
     {{"vm.memory=12Q"}, "--set vm.memory=12Q: memory '12Q' is not a size (use e.g. 512M or 2G)"},
     {{"vm.memroy=1G"}, "--set vm.memroy=1G: unknown key 'memroy' in [vm]"},
-    {{"disk.path=x"}, "--set disk.path=x: unknown section [disk]"},
+    {{"disk.path=x"}, "--set disk.path=x: [disk] needs a name (use e.g. [disk.root])"},
+    {{"disk.new.readonly=on"}, "--set disk.new.readonly=on: [disk.new] path is required"},
+    {{"disk.new.readonly=maybe"},
+     "--set disk.new.readonly=maybe: readonly 'maybe' is not valid (use on or off)"},
+    {{"disk.a b.path=/x"},
+     "--set disk.a b.path=/x: disk name 'a b' is not valid (use 1 to 63 letters, digits, '.', "
+     "'_' or '-')"},
+    {{"net.x.size=1"}, "--set net.x.size=1: unknown key 'size' in [net.x]"},
+    {{"net.x.queues=2"}, "--set net.x.queues=2: [net.x] tap is required"},
+    {{"net.x.tap=tap0", "net.x.queues=9"}, "--set net.x.queues=9: queues must be between 1 and 8"},
+    {{"net.x.tap=t", "net.x.mac=03:00:00:00:00:01"},
+     "--set net.x.mac=03:00:00:00:00:01: mac '03:00:00:00:00:01' is a multicast address (the "
+     "first byte must be even, e.g. 52:54:00:12:34:56)"},
+    {{"rng.seed=1"}, "--set rng.seed=1: unknown key 'seed' in [rng]"},
+    {{"vfio.backend=vfio"},
+     "--set vfio.backend=vfio: backend 'vfio' is not valid (use auto, iommufd or legacy)"},
+    {{"vfio.nic.host=00:05"},
+     "--set vfio.nic.host=00:05: host '00:05' is not a PCI address (use e.g. 0000:00:04.0)"},
+    {{"vfio.nic.bind=auto"},
+     "--set vfio.nic.bind=auto: [vfio.nic] needs one of host, sysfs or uuid"},
+    {{"vfio.a.host=00:04.0", "vfio.b.host=0000:00:04.0"},
+     "--set vfio.b.host=0000:00:04.0: [vfio.b] host 0000:00:04.0 is already given to [vfio.a] "
+     "(--set vfio.a.host=00:04.0)"},
+    {{"console.device=hvc"},
+     "--set console.device=hvc: device 'hvc' is not valid (use serial or virtio)"},
     {{"vm.on_reboot=reset"},
      "--set vm.on_reboot=reset: on_reboot 'reset' is not valid (use exit or restart)"},
     {{"vm.kernel="}, "vm.ini: [vm] kernel is required"},
@@ -489,12 +990,24 @@ Suite *config_suite(void)
 	tcase_add_test(tc, quotes_comments_case);
 	tcase_add_test(tc, quotes_removed_once);
 	tcase_add_test(tc, console_path_without_file_mode);
+	tcase_add_test(tc, device_keys);
+	tcase_add_test(tc, booleans);
+	tcase_add_test(tc, pci_addresses);
+	tcase_add_test(tc, default_mac);
+	tcase_add_test(tc, rng_section);
+	tcase_add_test(tc, duplicate_sections_merge);
+	tcase_add_test(tc, too_many_devices);
 	tcase_add_test(tc, print_round_trips);
+	tcase_add_test(tc, print_defaults);
 	tcase_add_loop_test(tc, bad_file, 0, sizeof(bad_files) / sizeof(bad_files[0]));
 	tcase_add_test(tc, long_lines);
 	tcase_add_test(tc, unreadable_files);
 	tcase_add_test(tc, overrides);
 	tcase_add_test(tc, overrides_fill_in);
+	tcase_add_test(tc, overrides_devices);
+	tcase_add_test(tc, overrides_fill_in_devices);
+	tcase_add_test(tc, overrides_too_many);
+	tcase_add_test(tc, overrides_device_clash);
 	tcase_add_loop_test(tc, bad_override, 0, sizeof(bad_overrides) / sizeof(bad_overrides[0]));
 	tcase_add_test(tc, file_errors_come_first);
 	tcase_add_test(tc, parse_size);

@@ -1,0 +1,93 @@
+/* Shared by config.c (reading the INI file and --set, [vm], [console], config_print) and
+ * config_devices.c ([rng], [vfio], [disk.NAME], [net.NAME], [vfio.NAME]). Nothing else
+ * includes this: the interface is vmm/config.h. */
+#ifndef MINIVMM_CONFIG_INTERNAL_H
+#define MINIVMM_CONFIG_INTERNAL_H
+
+#include "vmm/config.h"
+
+#include <stddef.h>
+
+/* What a [section] is: [vfio] and [vfio.NAME] are different kinds. */
+enum section { SEC_VM, SEC_CONSOLE, SEC_RNG, SEC_VFIO, SEC_DISK, SEC_NET, SEC_VFIO_DEV };
+
+enum key {
+	/* [vm] */
+	K_NAME,
+	K_MEMORY,
+	K_VCPUS,
+	K_KERNEL,
+	K_INITRD,
+	K_CMDLINE,
+	K_ON_REBOOT,
+	/* [console] */
+	K_MODE,
+	K_PATH,
+	K_DEVICE,
+	/* [rng] */
+	K_ENABLED,
+	/* [vfio] */
+	K_BACKEND,
+	/* [disk.NAME] */
+	K_DISK_PATH,
+	K_READONLY,
+	/* [net.NAME] */
+	K_TAP,
+	K_MAC,
+	K_QUEUES,
+	/* [vfio.NAME] */
+	K_HOST,
+	K_SYSFS,
+	K_UUID,
+	K_BIND,
+};
+
+struct ctx {
+	struct config *cfg;
+	const char *text;    /* the INI file's contents, for line numbers */
+	char base[PATH_MAX]; /* folder that relative paths resolve against */
+	const char *arg;     /* the --set argument being applied, or NULL */
+	int line;	     /* the line being applied, or 0 */
+	char *err;
+	size_t errlen;
+
+	unsigned int dev; /* the [disk.NAME] etc. being applied: its index in cfg->disks etc. */
+	/* Where each [disk.NAME] etc. was made: the --set argument (line is 0 then) or NULL. */
+	const char *disk_arg[CONFIG_MAX_DISKS], *net_arg[CONFIG_MAX_NETS];
+	const char *vfio_arg[CONFIG_MAX_VFIO];
+	/* [vfio.NAME]: the first of host, sysfs, uuid given in the file (to reject a second),
+	 * and the --set argument that last gave one, if any (for messages). */
+	const char *vfio_key[CONFIG_MAX_VFIO], *vfio_addr_arg[CONFIG_MAX_VFIO];
+};
+
+/* Writes "FILE:LINE: ", "FILE: " or "--set ARG: " and the message; returns ret. */
+__attribute__((format(printf, 3, 4))) int config_fail(const struct ctx *c, int ret, const char *fmt,
+						      ...);
+
+/* Index of v (case-insensitive) in names[0..n), or -1. */
+int config_pick(const char *v, const char *const *names, int n);
+
+/* Decimal min..max into *out; messages name key. */
+int config_set_uint(struct ctx *c, const char *key, const char *v, unsigned int min,
+		    unsigned int max, unsigned int *out);
+
+/* "" stays "" (absent); anything else becomes an absolute path under c->base. */
+int config_set_path(struct ctx *c, const char *key, const char *v, char *dst);
+
+/* Prints "key = v", quoted when iniparser would otherwise change v. */
+void config_print_kv(FILE *f, const char *key, const char *v);
+
+/* config_devices.c. Enters [rng], [vfio] or the section of the device named name, which
+ * is made (from c->line or c->arg) if it is new; sets c->dev. */
+int config_enter_device(struct ctx *c, enum section sec, const char *name);
+
+/* Applies key = v of the section entered last. */
+int config_set_device(struct ctx *c, enum key id, const char *key, const char *v);
+
+/* After the file and the overrides: required keys, one owner per host device. */
+int config_check_devices(struct ctx *c);
+
+/* [rng], [vfio], then [disk.*], [net.*], [vfio.*] in the order they were given. */
+void config_print_devices(const struct config *cfg, FILE *f);
+
+#endif
