@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
@@ -87,8 +88,18 @@ static int vm_init_memory(struct vm *vm)
 {
 	gpa_t gpas[MEM_MAX_REGIONS];
 	uint64_t sizes[MEM_MAX_REGIONS];
+	struct sysinfo si;
 	int n, ret;
 
+	/* Guest RAM is allocated lazily, so an impossible size would only fail later, when
+	 * the host runs out; refuse what the host does not have at all. */
+	if (sysinfo(&si) == 0 && vm->cfg->memory > (uint64_t)si.totalram * si.mem_unit) {
+		log_err("[vm] memory = %llu MiB is more than this host's memory (%llu MiB); "
+			"lower it",
+			(unsigned long long)(vm->cfg->memory >> 20),
+			(unsigned long long)((uint64_t)si.totalram * si.mem_unit >> 20));
+		return -ENOMEM;
+	}
 	n = arch_mem_layout(vm->cfg->memory, gpas, sizes, MEM_MAX_REGIONS);
 	if (n < 0)
 		return n;
