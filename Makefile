@@ -51,7 +51,10 @@ check-unit: deps $(BUILD)/check_minivmm $(BUILD)/minivmm
 check-nested: deps $(BUILD)/minivmm
 	@tests/nested/run
 
-check: check-unit
+# Images first, so that the bad-input suite has a real kernel to try configs against.
+check: deps
+	@guest-images/build.sh >/dev/null
+	@$(MAKE) --no-print-directory check-unit
 	@tests/nested/run --from-make-check
 
 images: deps
