@@ -21,6 +21,7 @@
 
 #include "arch/arch.h"
 #include "devices/serial.h"
+#include "devices/virtio_pci.h"
 #include "vmm/config.h"
 #include "vmm/image.h"
 #include "vmm/log.h"
@@ -124,7 +125,8 @@ static bool console_input(struct vm *vm, int *escape)
 		}
 		out[n++] = buf[i];
 	}
-	if (serial_input(vm->serial, out, n) < n)
+	if ((vm->console_dev ? virtio_console_input(vm->console_dev, out, n)
+			     : serial_input(vm->serial, out, n)) < n)
 		log_guest("console input dropped: the guest is not reading its serial port");
 	return true;
 }

@@ -19,6 +19,7 @@
 #include "devices/pci.h"
 #include "devices/platform.h"
 #include "devices/serial.h"
+#include "devices/virtio_pci.h"
 #include "vmm/log.h"
 
 /* Every built-in platform device, in creation order. */
@@ -220,6 +221,9 @@ int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *
 		}
 		vm->nr_devs = i + 1;
 	}
+	ret = virtio_devices_create(vm);
+	if (ret < 0)
+		goto err;
 	ret = arch_load_kernel(vm);
 	if (ret < 0)
 		goto err;
@@ -295,6 +299,8 @@ void vm_destroy(struct vm *vm)
 	}
 	serial_destroy(vm->serial);
 	vm->serial = NULL;
+	virtio_devices_destroy(vm);
+	vm->console_dev = NULL;
 	pci_destroy(vm);
 	irq_destroy(vm);
 	arch_vm_destroy(vm);

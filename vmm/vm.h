@@ -39,6 +39,7 @@ struct vcpu {
 struct serial;
 struct boot_files;
 struct pci_host;
+struct virtio_dev;
 
 #define VM_MAX_DEVICES 8
 
@@ -60,6 +61,7 @@ struct vm {
 	struct irq_state irq;            /* GSI routes (vmm/irq.c) */
 	struct pci_host *pci;            /* devices/pci.c; NULL until pci_init */
 	void *virtio;                    /* devices/virtio_devices.c */
+	struct virtio_dev *console_dev;  /* virtio console, when [console] device = virtio */
 	void *vfio;                      /* vfio/ */
 	/* KVM memory slots: 0..nr_ram_slots-1 are guest RAM; the rest are handed out by
 	 * vm_memslot_add (VFIO BARs). used_slots is a bitmap, under slot_lock. */

@@ -1,0 +1,131 @@
+/* virtio-console ([console] device = virtio): one port, the guest's hvc0, wired to the
+ * VMM's console like the UART. Output (transmitq) is written straight to the console
+ * fd on the I/O thread. Input arrives from the main thread; it is kept in a small buffer
+ * and copied into the guest's receive buffers as they come (under vd->lock), so typing
+ * ahead of the guest's driver loses nothing up to the buffer's size. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "devices/virtio_pci.h"
+#include "vmm/log.h"
+#include "vmm/vm.h"
+
+#define RXQ     0
+#define TXQ     1
+#define IN_SIZE 4096
+
+struct vcon {
+	struct virtio_dev *vd;
+	int out_fd;
+	uint8_t in[IN_SIZE];
+	size_t in_head, in_count;
+	struct virtq_chain chain;
+};
+
+static void vcon_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data, uint32_t len)
+{
+	/* cols, rows, max_nr_ports, emerg_wr: all zero (no size, no multiport). */
+	(void)vd, (void)off;
+	memset(data, 0, len);
+}
+
+static uint32_t vcon_tx_chain(struct virtio_dev *vd, unsigned int q, struct virtq_chain *c)
+{
+	struct vcon *v = vd->priv;
+
+	(void)q;
+	if (v->out_fd >= 0 && writev(v->out_fd, c->iov, (int)c->nr_out) < 0 && errno != EAGAIN)
+		v->out_fd = -1; /* best effort, as for the UART */
+	return 0;
+}
+
+/* Moves buffered input into receive chains. vd->lock held. */
+static void vcon_fill(struct vcon *v)
+{
+	struct virtio_dev *vd = v->vd;
+	struct virtq *vq = &vd->q[RXQ].vq;
+	bool pushed = false;
+
+	if (!(vd->status & VIRTIO_CONFIG_S_DRIVER_OK) || !vq->ready)
+		return;
+	while (v->in_count) {
+		struct virtq_chain *c = &v->chain;
+		uint32_t done = 0;
+		int ret = virtq_pop(vq, c);
+
+		if (ret == 0)
+			break;
+		for (unsigned int i = c->nr_out; ret > 0 && i < c->nr_out + c->nr_in; i++) {
+			uint8_t *p = c->iov[i].iov_base;
+
+			for (size_t k = 0; k < c->iov[i].iov_len && v->in_count; k++) {
+				p[k] = v->in[v->in_head];
+				v->in_head = (v->in_head + 1) % IN_SIZE;
+				v->in_count--;
+				done++;
+			}
+		}
+		if (c->head != VIRTQ_NO_HEAD)
+			virtq_push(vq, c->head, done);
+		pushed = true;
+	}
+	if (pushed)
+		virtio_queue_notify_driver(vd, RXQ);
+}
+
+static void vcon_queue_notify(struct virtio_dev *vd, unsigned int q)
+{
+	if (q == TXQ)
+		virtio_serve_queue(vd, q, vcon_tx_chain);
+	else
+		vcon_fill(vd->priv);
+}
+
+static void vcon_destroy(void *priv)
+{
+	free(priv);
+}
+
+static const struct virtio_backend_ops vcon_ops = {
+	.name = "virtio-console",
+	.device_id = 3,
+	.pci_class = 0x078000,
+	.nr_queues = 2,
+	.queue_size = 64,
+	.config_size = 12,
+	.config_read = vcon_config_read,
+	.queue_notify = vcon_queue_notify,
+	.destroy = vcon_destroy,
+};
+
+size_t virtio_console_input(struct virtio_dev *vd, const uint8_t *buf, size_t len)
+{
+	struct vcon *v = vd->priv;
+	size_t n;
+
+	pthread_mutex_lock(&vd->lock);
+	for (n = 0; n < len && v->in_count < IN_SIZE; n++)
+		v->in[(v->in_head + v->in_count++) % IN_SIZE] = buf[n];
+	vcon_fill(v);
+	pthread_mutex_unlock(&vd->lock);
+	return n;
+}
+
+int virtio_console_create(struct vm *vm, int out_fd, struct virtio_dev **out)
+{
+	struct vcon *v = calloc(1, sizeof(*v));
+	int ret;
+
+	if (!v)
+		return -ENOMEM;
+	v->out_fd = out_fd;
+	ret = virtio_dev_create(vm, &vcon_ops, v, 0, "virtio-console", out);
+	if (ret < 0) {
+		free(v);
+		return ret;
+	}
+	v->vd = *out;
+	return 0;
+}

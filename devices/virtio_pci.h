@@ -1,0 +1,157 @@
+/* Virtio 1.x over PCI (modern only; virtio 1.2, section 4.1), with the device types
+ * ("backends": block, entropy) kept apart from the transport.
+ *
+ * The transport is a struct pci_dev with one 64-bit memory BAR (BAR 4, 16 KiB) holding
+ * the common configuration, ISR, device configuration and notification regions, each
+ * described by a vendor capability, plus the MSI-X table and PBA (one vector for config
+ * changes and one per queue). The guest's queue notifications land on one eventfd per
+ * queue (KVM_IOEVENTFD on the notify address, or written by the MMIO handler where that
+ * is not available) and are served by one I/O thread per device, so requests never run
+ * on a vCPU thread. Interrupts go out through msix_notify(), or INTx when the guest has
+ * not enabled MSI-X.
+ *
+ * Locking: vd->lock guards the transport state (features, status, queues) and is held by
+ * the I/O thread while it serves a queue, so a reset from a vCPU waits for requests in
+ * flight and then nothing touches the rings again. vd->intx_lock pairs the ISR with the
+ * INTx line. Lock order: PCI config lock -> vd->lock -> msix lock. */
+#ifndef MINIVMM_VIRTIO_PCI_H
+#define MINIVMM_VIRTIO_PCI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/virtio_config.h> /* VIRTIO_CONFIG_S_*, VIRTIO_F_*, for backends too */
+#include <sys/uio.h>
+
+#include "devices/msix.h"
+#include "devices/pci.h"
+#include "devices/virtqueue.h"
+
+struct vm;
+struct config_disk;
+struct virtio_dev;
+
+#define VIRTIO_PCI_MAX_QUEUES 8
+#define VIRTIO_PCI_DEVCFG_MAX 0x800 /* room for device config in the BAR */
+
+/* What a device type provides. The transport owns features common to all devices
+ * (VERSION_1, EVENT_IDX, INDIRECT_DESC), queues and interrupts. */
+struct virtio_backend_ops {
+	const char *name;	/* "virtio-blk", for messages */
+	uint16_t device_id;	/* VIRTIO_ID_*; the PCI device id is 0x1040 + this */
+	uint32_t pci_class;	/* 24-bit class code: base, sub-class, prog-if */
+	unsigned int nr_queues; /* 1..VIRTIO_PCI_MAX_QUEUES */
+	uint16_t queue_size;	/* the largest size the driver may pick (power of two) */
+	size_t config_size;	/* bytes of device configuration, <= VIRTIO_PCI_DEVCFG_MAX */
+	/* Device config access, [off, off + len) within config_size; on a vCPU thread
+	 * without vd->lock (config that can change is the backend's to guard). */
+	void (*config_read)(struct virtio_dev *vd, uint32_t off, uint8_t *data, uint32_t len);
+	/* Optional; writes are ignored without it. */
+	void (*config_write)(struct virtio_dev *vd, uint32_t off, const uint8_t *data,
+			     uint32_t len);
+	/* The driver notified queue q (or DRIVER_OK was set): serve it, usually with
+	 * virtio_serve_queue(). On the I/O thread with vd->lock held. */
+	void (*queue_notify)(struct virtio_dev *vd, unsigned int q);
+	/* Optional: the driver reset the device (vd->lock held). */
+	void (*reset)(struct virtio_dev *vd);
+	/* Frees the backend's state, after the I/O thread has stopped. */
+	void (*destroy)(void *priv);
+};
+
+struct virtio_queue {
+	struct virtq vq;
+	uint16_t size;	      /* as the driver set it; starts at the maximum */
+	uint16_t msix_vector; /* VIRTIO_MSI_NO_VECTOR: none */
+	bool enabled;
+	uint64_t desc, driver, device; /* ring addresses as the driver wrote them */
+	int kick_fd;		       /* eventfd: driver notifications */
+	bool ioeventfd;		       /* kick_fd is bound to the notify address in KVM */
+	char name[80];
+};
+
+struct virtio_dev {
+	struct pci_dev pci; /* pci.priv points back here */
+	struct msix msix;
+	struct vm *vm;
+	const struct virtio_backend_ops *ops;
+	void *priv;
+	char name[64];
+
+	pthread_mutex_t lock;
+	uint64_t features;	  /* offered */
+	uint64_t driver_features; /* accepted by the driver */
+	uint32_t dfselect, gfselect;
+	uint8_t status;
+	uint16_t queue_select;
+	uint16_t config_vector;
+	struct virtio_queue q[VIRTIO_PCI_MAX_QUEUES];
+	struct virtq_chain chain; /* the I/O thread's scratch chain */
+
+	pthread_mutex_t intx_lock;
+	uint8_t isr;	/* bit 0: used buffers, bit 1: config change */
+	bool intx_high; /* INTx line level we set */
+
+	int stop_fd; /* eventfd: stops the I/O thread */
+	pthread_t thread;
+	bool thread_running;
+	bool msix_ready;
+	uint32_t pcicfg_cap; /* config offset of the PCI_CFG capability */
+	uint64_t bar_addr;   /* where BAR 4 is mapped, when bar_mapped */
+	bool bar_mapped;
+};
+
+/* Creates the PCI function for a backend and registers it on the VM's PCI bus (first
+ * free slot); features are the backend's device-specific bits. On success the device
+ * belongs to the PCI core: pci_destroy() stops its I/O thread and calls ops->destroy(
+ * priv). On failure returns -errno and priv is still the caller's. */
+int virtio_dev_create(struct vm *vm, const struct virtio_backend_ops *ops, void *priv,
+		      uint64_t features, const char *name, struct virtio_dev **out);
+
+/* Handles one chain; returns the bytes written into its driver-writable part. */
+typedef uint32_t (*virtio_chain_fn)(struct virtio_dev *vd, unsigned int q, struct virtq_chain *c);
+/* Pops every available chain of queue q, hands it to fn, returns it with fn's length
+ * (bad chains with length 0) and interrupts the driver if it asked for it. For
+ * ops->queue_notify. */
+void virtio_serve_queue(struct virtio_dev *vd, unsigned int q, virtio_chain_fn fn);
+/* For backends that push to queue q outside virtio_serve_queue (a receive path on
+ * another thread, holding vd->lock): interrupts the driver if it asked for it, and
+ * flags the device for reset if the ring turned out broken. */
+void virtio_queue_notify_driver(struct virtio_dev *vd, unsigned int q);
+/* Tells the driver that the device configuration changed. */
+void virtio_config_changed(struct virtio_dev *vd);
+
+/* Backends. */
+
+/* [disk.NAME]: virtio-blk on a raw image (see virtio_blk.c). */
+int virtio_blk_create(struct vm *vm, const struct config_disk *disk, struct virtio_dev **out);
+/* [net.NAME]: virtio-net on a host tap device (see virtio_net.c). */
+struct config_net;
+int virtio_net_create(struct vm *vm, const struct config_net *net, struct virtio_dev **out);
+/* [console] device = virtio: hvc0 on the VMM's console; input from the main thread. */
+int virtio_console_create(struct vm *vm, int out_fd, struct virtio_dev **out);
+size_t virtio_console_input(struct virtio_dev *vd, const uint8_t *buf, size_t len);
+/* [rng]: virtio-rng fed by getrandom(). */
+int virtio_rng_create(struct vm *vm, struct virtio_dev **out);
+
+/* virtio-blk request processing without any transport, for the unit tests. */
+struct virtio_blk_disk {
+	int fd;
+	uint64_t sectors; /* capacity in 512-byte sectors */
+	bool readonly;
+	char id[20]; /* VIRTIO_BLK_ID_BYTES: the serial, NUL-padded */
+};
+/* Serves one request: iov[0, nr_out) driver-readable (header, then data for writes),
+ * iov[nr_out, nr_out + nr_in) driver-writable (data for reads, then the status byte,
+ * written last). Returns the used length (bytes written), 0 if there is no room for a
+ * status byte. */
+uint32_t virtio_blk_request(const struct virtio_blk_disk *d, const struct iovec *iov,
+			    unsigned int nr_out, unsigned int nr_in);
+
+/* Every virtio device of vm->cfg ([disk.*], [rng]); see virtio_devices.c. Call after
+ * pci_init() and before the vCPUs start; virtio_devices_destroy() after they have
+ * stopped (before or after pci_destroy(), which frees the devices themselves). */
+int virtio_devices_create(struct vm *vm);
+void virtio_devices_destroy(struct vm *vm);
+
+#endif
