@@ -368,6 +368,8 @@ int pci_register(struct vm *vm, struct pci_dev *dev, int slot, int fn)
 	if (dev->cfg[PCI_INT_PIN])
 		dev->cfg[PCI_INT_LINE] = (uint8_t)pci_intx_gsi(dev->devfn, dev->cfg[PCI_INT_PIN]);
 	h->devs[dev->devfn] = dev;
+	log_info("pci 0000:00:%02x.%x [%04x:%04x] %s", dev->devfn >> 3, dev->devfn & 7,
+		 dev->cfg[0] | dev->cfg[1] << 8, dev->cfg[2] | dev->cfg[3] << 8, dev->name);
 	/* Firmware would leave decoding on for the BARs it assigned. */
 	pci_command_write(dev, PCI_CMD_IO | PCI_CMD_MEM);
 out:

@@ -87,6 +87,7 @@ static void intx_set(struct virtio_dev *vd, bool level)
 
 static void vp_interrupt(struct virtio_dev *vd, uint16_t vector, uint8_t isr_bit)
 {
+	vd->stat_irqs++;
 	if (msix_enabled(&vd->msix)) {
 		if (vector != VIRTIO_MSI_NO_VECTOR)
 			msix_notify(&vd->msix, vector);
@@ -135,8 +136,10 @@ void virtio_serve_queue(struct virtio_dev *vd, unsigned int q, virtio_chain_fn f
 	for (;;) {
 		virtq_disable_notify(vq);
 		while ((ret = virtq_pop(vq, c)) != 0) {
-			if (ret > 0)
+			if (ret > 0) {
 				virtq_push(vq, c->head, fn(vd, q, c));
+				vd->stat_chains++;
+			}
 			else if (c->head != VIRTQ_NO_HEAD)
 				virtq_push(vq, c->head, 0); /* logged by virtq_pop */
 		}
@@ -528,7 +531,13 @@ static void vp_free(struct virtio_dev *vd, bool free_priv);
 
 static void vp_destroy(struct pci_dev *dev)
 {
-	vp_free(dev->priv, true);
+	struct virtio_dev *vd = dev->priv;
+
+	if (getenv("MINIVMM_STATS"))
+		log_info("stats: %s: %llu requests, %llu notifications, %llu interrupts", vd->name,
+			 (unsigned long long)vd->stat_chains, (unsigned long long)vd->stat_kicks,
+			 (unsigned long long)vd->stat_irqs);
+	vp_free(vd, true);
 }
 
 static const struct pci_dev_ops vp_pci_ops = {
@@ -565,6 +574,7 @@ static void *vp_thread(void *arg)
 			if (!pfd[1 + i].revents)
 				continue;
 			eventfd_read(vd->q[i].kick_fd, &n); /* nonblocking; just clears */
+			vd->stat_kicks++;
 			pthread_mutex_lock(&vd->lock);
 			/* No buffers are used before DRIVER_OK (virtio 1.2, 3.1.1). */
 			if ((vd->status & VIRTIO_CONFIG_S_DRIVER_OK) && vd->q[i].enabled)
