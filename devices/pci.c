@@ -107,6 +107,20 @@ int pci_dev_add_ext_cap(struct pci_dev *dev, uint16_t id, uint8_t version, const
 	return (int)off;
 }
 
+int pci_dev_add_pcie_cap(struct pci_dev *dev)
+{
+	/* Version 2, Root Complex Integrated Endpoint (type 9): no link, no slot. Linux
+	 * reads 4 KiB of config space only from functions with this capability. */
+	uint8_t cap[0x3c] = {0x10, 0, 0x92, 0x00};
+	int off = pci_dev_add_cap(dev, cap, sizeof(cap));
+
+	if (off >= 0) {
+		dev->wmask[off + 8] = 0xff; /* device control: payload sizes, error reporting */
+		dev->wmask[off + 9] = 0x7f;
+	}
+	return off;
+}
+
 /* ---- BAR decode ---------------------------------------------------------------- */
 
 static void pci_bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)

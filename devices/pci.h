@@ -95,6 +95,9 @@ int pci_dev_add_bar(struct pci_dev *dev, int bar, enum pci_bar_type type, uint64
  * pointer in body[1]) in the standard space after 0x40. Returns its offset or -ENOSPC.
  * wmask bits for it are the caller's to set. */
 int pci_dev_add_cap(struct pci_dev *dev, const void *body, uint32_t len);
+/* Appends a minimal PCI Express capability (root complex integrated endpoint), which
+ * tells the guest the function has extended (4 KiB) config space. Returns its offset. */
+int pci_dev_add_pcie_cap(struct pci_dev *dev);
 /* Appends an extended capability (header dword built from id, version) at 0x100+.
  * Returns its offset or -ENOSPC. */
 int pci_dev_add_ext_cap(struct pci_dev *dev, uint16_t id, uint8_t version, const void *body,

@@ -667,7 +667,9 @@ static int add_caps(struct virtio_dev *vd)
 	vd->pci.wmask[cap + VIRTIO_PCI_CAP_BAR] = 0xff;
 	memset(&vd->pci.wmask[cap + VIRTIO_PCI_CAP_OFFSET], 0xff, 12);
 	vd->pcicfg_cap = (uint32_t)cap;
-	return 0;
+	/* A PCI Express capability, so that the guest uses the 4 KiB ECAM config space. */
+	cap = pci_dev_add_pcie_cap(&vd->pci);
+	return cap < 0 ? cap : 0;
 }
 
 static int vp_init(struct virtio_dev *vd, struct vm *vm, const struct virtio_backend_ops *ops,
