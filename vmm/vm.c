@@ -20,6 +20,7 @@
 #include "devices/platform.h"
 #include "devices/serial.h"
 #include "devices/virtio_pci.h"
+#include "vfio/vfio.h"
 #include "vmm/log.h"
 
 /* Every built-in platform device, in creation order. */
@@ -221,6 +222,9 @@ int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *
 		}
 		vm->nr_devs = i + 1;
 	}
+	ret = vfio_devices_create(vm); /* prints its one message */
+	if (ret < 0)
+		goto err;
 	ret = virtio_devices_create(vm);
 	if (ret < 0)
 		goto err;
@@ -302,6 +306,7 @@ void vm_destroy(struct vm *vm)
 	virtio_devices_destroy(vm);
 	vm->console_dev = NULL;
 	pci_destroy(vm);
+	vfio_devices_destroy(vm);
 	irq_destroy(vm);
 	arch_vm_destroy(vm);
 	mem_destroy(&vm->mem);

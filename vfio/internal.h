@@ -1,0 +1,232 @@
+/* What the files of vfio/ share: the per-VM VFIO state, the passed-through PCI device,
+ * and the pure helpers the unit tests call (sysfs discovery, BAR splitting, config
+ * space virtualization) on fake trees and buffers.
+ *
+ * Files: vfio.c (entry points, KVM-VFIO device), sysfs.c (discovery, checks,
+ * bind = auto), container.c (legacy IOMMU backend), pci.c (the device: regions, BARs),
+ * pci_cfg.c (config space), pci_irq.c (INTx, MSI, MSI-X). */
+#ifndef MINIVMM_VFIO_INTERNAL_H
+#define MINIVMM_VFIO_INTERNAL_H
+
+#include <linux/vfio.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/msix.h"
+#include "devices/pci.h"
+#include "vmm/config.h"
+#include "vmm/mem.h"
+
+struct vm;
+struct vfio_iommu;
+struct vfio_iommu_ops;
+
+#define VFIO_MAX_DEVICES CONFIG_MAX_VFIO
+#define VFIO_BDF_LEN	 16 /* "0000:00:04.0" and its NUL, with room */
+#define VFIO_DRV_LEN	 64
+
+/* ---- sysfs.c: one host device as found before anything is touched ---- */
+
+struct vfio_host {
+	const struct config_vfio *cfg;
+	char bdf[VFIO_BDF_LEN];
+	int group;		     /* IOMMU group number */
+	uint32_t class;		     /* 24-bit class code */
+	char driver[VFIO_DRV_LEN];   /* bound driver at start, "" for none */
+	char override[VFIO_DRV_LEN]; /* driver_override at start, "" for none */
+	bool rebound;		     /* we moved it to vfio-pci (bind = auto) */
+	int device_fd;		     /* VFIO device fd once attached, else -1 */
+};
+
+/* Normalizes "0000:00:04.0" or "00:04.0" (hex, any case) into out ("0000:00:04.0").
+ * Returns 0 or -EINVAL. */
+int vfio_bdf_normalize(const char *in, char out[VFIO_BDF_LEN]);
+
+/* Fills h from sysfs (root is "/sys", or a fake tree): the device exists, its driver,
+ * driver_override, class and IOMMU group. On a problem returns -errno with one message
+ * in err naming the device and the fix; nothing is changed on the host. */
+int vfio_host_probe(const char *root, const struct config_vfio *c, struct vfio_host *h, char *err,
+		    size_t errlen);
+/* The device must be bound to vfio-pci unless bind = auto: -EBUSY with the commands
+ * that hand it over otherwise. */
+int vfio_host_check_driver(const struct vfio_host *h, char *err, size_t errlen);
+/* Every other device of h's IOMMU group must be bound to vfio-pci or to no driver
+ * (bridges aside, and the devices among vm_hosts[0..n) that bind = auto is about to
+ * move), else -EBUSY naming the first one that is not, its driver and the commands
+ * that fix it. */
+int vfio_group_check(const char *root, const struct vfio_host *h, const struct vfio_host *vm_hosts,
+		     unsigned int n, char *err, size_t errlen);
+
+/* One line of /sys/kernel/iommu_groups/N/reserved_regions. */
+struct vfio_resv {
+	uint64_t start, end; /* inclusive */
+	char type[24];	     /* msi, direct, direct-relaxable, reserved */
+};
+/* Reads group's reserved regions; returns how many (<= max) or -errno. */
+int vfio_group_reserved(const char *root, int group, struct vfio_resv *r, int max);
+/* -ERANGE with a message if a guest RAM region overlaps a reserved region. */
+int vfio_ram_check_reserved(const struct vfio_resv *r, int n, const struct guest_mem *mem,
+			    const struct vfio_host *h, char *err, size_t errlen);
+/* -ENOMEM with a message if ram bytes cannot be pinned under memlock_cur (bytes;
+ * RLIM_INFINITY for none) without CAP_IPC_LOCK. */
+int vfio_memlock_check(uint64_t ram, uint64_t memlock_cur, bool cap_ipc_lock, char *err,
+		       size_t errlen);
+/* Whether this process has CAP_IPC_LOCK in its effective set. */
+bool vfio_have_cap_ipc_lock(void);
+
+/* bind = auto: moves h to vfio-pci (driver_override + drivers_probe); sets h->rebound
+ * when it did. Returns 0 or -errno with a message in err (h is then restored). */
+int vfio_host_bind(const char *root, struct vfio_host *h, char *err, size_t errlen);
+/* Gives h back to the driver it had (if we moved it); clears h->rebound. */
+void vfio_host_restore(const char *root, struct vfio_host *h);
+
+/* ---- container.c ---- */
+
+/* 0 if [iova, iova + size) lies inside one of the n valid ranges (n == 0: unknown,
+ * accepted), else -ERANGE. */
+int vfio_iova_check(const struct vfio_iova_range *r, int n, uint64_t iova, uint64_t size);
+
+/* ---- vfio.c: per-VM state ---- */
+
+struct vfio_pci;
+
+struct vfio_vm {
+	struct vm *vm;
+	const char *sysfs;    /* "/sys" */
+	const char *dev_root; /* "/dev" */
+	const struct vfio_iommu_ops *iommu_ops;
+	struct vfio_iommu *iommu;
+	int kvm_vfio_fd; /* KVM_DEV_TYPE_VFIO, one per VM */
+	struct vfio_host hosts[VFIO_MAX_DEVICES];
+	unsigned int nr_hosts;
+	struct vfio_pci *devs[VFIO_MAX_DEVICES];
+	unsigned int nr_devs;
+	int nr_mapped; /* guest RAM regions mapped in the IOMMU */
+};
+
+/* Drops vp from vv->devs (the PCI core destroyed it first). */
+void vfio_pci_forget(struct vfio_vm *vv, struct vfio_pci *vp);
+/* Adds (add) or removes a VFIO group or device fd to/from the KVM-VFIO device. */
+int vfio_kvm_file(int kvm_vfio_fd, int fd, bool add);
+
+/* ---- pci.c: BAR layout ---- */
+
+struct vfio_area {
+	uint64_t off, len;
+};
+struct vfio_piece {
+	uint64_t off, len;
+	bool mmap;
+};
+/* Splits a BAR [0, size) into pieces to mmap (inside an mmap-able area, whole pages,
+ * not touching a trapped range) and pieces to trap (the rest: the pages of the MSI-X
+ * table and PBA, parts the region cannot mmap, a tail beyond the region). Sorted,
+ * adjacent pieces of one kind merged. Returns the number of pieces or -E2BIG. */
+int vfio_bar_split(uint64_t size, const struct vfio_area *mm, int n_mm,
+		   const struct vfio_area *trap, int n_trap, uint64_t page, struct vfio_piece *out,
+		   int max);
+
+/* ---- the passed-through device ---- */
+
+#define VFIO_MAX_PARTS 8
+#define VFIO_MAX_CAPS  24
+#define VFIO_MSI_MAX   32
+
+struct vfio_bar_part {
+	struct vfio_pci *vp;
+	int bar;
+	uint64_t off, len; /* within the BAR */
+	bool mmap;	   /* else trapped: bus range, forwarded or MSI-X */
+	void *hva;	   /* the mmap of this part of the region */
+	int slot;	   /* memslot while mapped, -1 */
+	uint64_t gpa;	   /* where it is mapped */
+	bool mapped;
+};
+
+struct vfio_bar {
+	uint64_t region_off, region_size; /* in the device fd */
+	uint32_t flags;			  /* VFIO_REGION_INFO_FLAG_* */
+	bool io;
+	struct vfio_bar_part parts[VFIO_MAX_PARTS];
+	int nr_parts;
+};
+
+/* A capability the guest sees whose body reads and writes go to the device. */
+struct vfio_cap_map {
+	uint16_t goff, doff, len; /* guest offset, device offset, bytes */
+	uint16_t hdr;		  /* leading bytes that stay emulated (ID, next pointer) */
+};
+
+enum vfio_irq_mode { VFIO_IRQ_NONE, VFIO_IRQ_INTX, VFIO_IRQ_MSI, VFIO_IRQ_MSIX };
+
+struct vfio_msi {
+	uint32_t cap;	  /* guest offset of the emulated capability, 0: none */
+	bool is64, pvm;	  /* 64-bit address, per-vector masking */
+	unsigned int max; /* vectors the device can do (MMC) */
+	unsigned int nr;  /* vectors enabled now, 0: disabled */
+	int efd[VFIO_MSI_MAX];
+	int gsi[VFIO_MSI_MAX];
+	bool live[VFIO_MSI_MAX]; /* irqfd connected */
+	uint64_t addr;
+	uint32_t data, mask;
+};
+
+/* Config space of the real device (the VFIO config region; a buffer in tests). */
+struct vfio_cfg_io {
+	int (*rd)(void *opaque, uint32_t off, void *buf, uint32_t len);
+	int (*wr)(void *opaque, uint32_t off, const void *buf, uint32_t len);
+	void *opaque;
+};
+
+struct vfio_pci {
+	struct pci_dev pci;
+	struct vfio_vm *vv; /* NULL once torn down by vfio_devices_destroy */
+	struct vfio_host *host;
+	struct vm *vm;
+	char name[CONFIG_NAME_MAX + 32]; /* "vfio.nvme (0000:00:04.0)" */
+	int fd;				 /* VFIO device fd (host->device_fd); -1 in unit tests */
+	struct vfio_device_info info;
+	uint64_t cfg_region_off;
+	uint64_t rom_size; /* of the hidden expansion ROM, for the log */
+	struct vfio_cfg_io cfg;
+	struct vfio_cap_map caps[VFIO_MAX_CAPS];
+	int nr_caps;
+	struct vfio_bar bars[PCI_NR_BARS];
+	bool has_msix;
+	struct msix msix;
+	struct vfio_msi msi;
+	uint8_t pin; /* INTx pin, 0: none */
+	int intx_efd, intx_resample;
+	uint32_t intx_gsi;
+	enum vfio_irq_mode mode;
+	unsigned int mode_logs; /* mode switches logged so far */
+	pthread_mutex_t irq_lock;
+	bool torn_down;
+};
+
+/* pci.c */
+/* Builds the guest's PCI device for h (attached: h->device_fd is open) and registers
+ * it with the PCI core, which then owns its memory. Returns 0 or -errno after one
+ * message. */
+int vfio_pci_create(struct vfio_vm *vv, struct vfio_host *h, struct vfio_pci **out);
+/* Stops interrupts, unmaps BARs, resets the device and hands the fd back to the
+ * backend. Idempotent. */
+void vfio_pci_teardown(struct vfio_pci *vp);
+
+/* pci_cfg.c: builds the guest's view in vp->pci (ids, capabilities; BARs are pci.c's)
+ * from the real config space read through vp->cfg. Returns 0 or -errno. */
+int vfio_cfg_build(struct vfio_pci *vp);
+void vfio_cfg_read(struct pci_dev *dev, uint32_t off, uint8_t *data, uint32_t len);
+void vfio_cfg_write(struct pci_dev *dev, uint32_t off, const uint8_t *data, uint32_t len);
+/* The MSI data value vector i of nr sends, given what the guest wrote. */
+uint32_t vfio_msi_data(uint32_t data, unsigned int nr, unsigned int i);
+
+/* pci_irq.c: puts the device's interrupts in the mode the guest's config asks for
+ * (MSI-X if enabled, else MSI if enabled, else INTx if it has a pin). */
+void vfio_irq_update(struct vfio_pci *vp);
+void vfio_irq_msix_enable(struct msix *m, bool enabled, void *opaque);
+void vfio_irq_teardown(struct vfio_pci *vp);
+
+#endif

@@ -1,0 +1,46 @@
+/* The IOMMU backend interface: how a passed-through device gets a VFIO device fd and
+ * how guest RAM becomes DMA-able by it (iova = gpa).
+ *
+ * Two kernel APIs do this: the legacy container/group one (vfio/container.c: one
+ * container per VM, every IOMMU group attached to it) and iommufd (/dev/iommu with the
+ * device cdevs; not written yet). The rest of vfio/ only sees these ops, so adding
+ * iommufd is one new file.
+ *
+ * Call order, once per VM:
+ *   open -> attach (each device) -> map (each guest RAM region)
+ *   ... -> detach (each device) -> close.
+ * attach comes before map because type1 only accepts mappings once the container has
+ * a group and an IOMMU type; iommufd accepts both orders. close drops every mapping.
+ * Single-threaded: only VM creation and teardown call these. */
+#ifndef MINIVMM_VFIO_IOMMU_H
+#define MINIVMM_VFIO_IOMMU_H
+
+#include <stdint.h>
+
+struct vfio_iommu; /* backend private */
+
+struct vfio_iommu_ops {
+	const char *name; /* "legacy", "iommufd": for messages */
+	/* Opens the backend. dev_root is where the VFIO nodes live ("/dev"). Returns 0 or
+	 * -errno after one message naming the node and the fix. */
+	int (*open)(struct vfio_iommu **io, const char *dev_root);
+	/* Makes host device bdf (in IOMMU group `group`) usable by this VM and returns its
+	 * VFIO device fd in *device_fd. The backend registers the VFIO file it opens (group
+	 * or device cdev) with the VM's KVM-VFIO device kvm_vfio_fd before it asks for the
+	 * device fd, as KVM requires. Returns 0 or -errno after one message. */
+	int (*attach)(struct vfio_iommu *io, const char *bdf, int group, int kvm_vfio_fd,
+		      int *device_fd);
+	/* Closes device_fd and releases what attach took for it (for the container: the
+	 * group, once its last device is gone, after removing it from KVM-VFIO). */
+	void (*detach)(struct vfio_iommu *io, const char *bdf, int group, int device_fd);
+	/* Maps [iova, iova + size) to host memory hva for device DMA, read and write,
+	 * pinning it. -ERANGE (after a message) if the IOMMU cannot translate that range. */
+	int (*map)(struct vfio_iommu *io, uint64_t iova, uint64_t size, void *hva);
+	int (*unmap)(struct vfio_iommu *io, uint64_t iova, uint64_t size);
+	/* Drops every mapping and closes. Accepts NULL. */
+	void (*close)(struct vfio_iommu *io);
+};
+
+extern const struct vfio_iommu_ops vfio_container_ops;
+
+#endif
