@@ -1,13 +1,14 @@
 # Passthrough set-up errors: each ends minivmm with the right exit status and one exact
 # message naming the device and the fix, before anything on the host is changed.
 #   - a device bound to its host driver (bind = manual), and one bound to no driver;
-#   - an IOMMU group that is not viable: edu 01:01.0 on vfio-pci, its group mate
-#     01:02.0 on another driver (pci-stub; the only other driver this host has for it);
-#     with bind = auto for the NVMe in the same config, the NVMe must stay untouched;
+#   - an IOMMU group that is not viable: edu 01:01.0 on vfio-pci, while its group mate
+#     e1000e 01:03.0 (behind the same conventional PCI bridge) is still on its host
+#     driver; with bind = auto for the NVMe in the same config, the NVMe must stay
+#     untouched;
 #   - a malformed address (a config error: exit 1);
 #   - an address with no device behind it.
 # timeout: 240
-# bridge: yes
+# bridge: nic
 
 # expect_fail CODE MESSAGE INI: minivmm INI exits CODE and prints MESSAGE as a line.
 expect_fail() {
@@ -26,7 +27,7 @@ ini_with() {
 }
 
 drivers() {
-	for d in 0000:00:04.0 0000:01:01.0 0000:01:02.0; do
+	for d in 0000:00:04.0 0000:01:01.0 0000:01:02.0 0000:01:03.0; do
 		echo "$d $(basename "$(readlink /sys/bus/pci/devices/$d/driver)") $(cat /sys/bus/pci/devices/$d/driver_override)"
 	done
 }
@@ -53,11 +54,10 @@ not_viable() {
 	local ini=/tmp/e3.ini group
 	group=$(basename "$(readlink /sys/bus/pci/devices/0000:01:01.0/iommu_group)")
 	bind_vfio 0000:01:01.0 || return 1
-	echo pci-stub >/sys/bus/pci/devices/0000:01:02.0/driver_override
-	echo 0000:01:02.0 >/sys/bus/pci/drivers_probe
+	[ "$(basename "$(readlink /sys/bus/pci/devices/0000:01:03.0/driver)")" = e1000e ] || return 1
 	ini_with "$ini" "[vfio.nvme]" "host = 0000:00:04.0" "bind = auto" "[vfio.edu]" "host = 0000:01:01.0"
 	drivers >/tmp/drivers.before
-	expect_fail 2 "minivmm: [vfio.edu] IOMMU group $group of 0000:01:01.0 is not viable: 0000:01:02.0 in the same group is bound to pci-stub; a group is passed through whole, so give 0000:01:02.0 to vfio-pci too: $(cmds 0000:01:02.0 yes)" "$ini"
+	expect_fail 2 "minivmm: [vfio.edu] IOMMU group $group of 0000:01:01.0 is not viable: 0000:01:03.0 in the same group is bound to e1000e; a group is passed through whole, so give 0000:01:03.0 to vfio-pci too: $(cmds 0000:01:03.0 yes)" "$ini"
 }
 
 unchanged() {
