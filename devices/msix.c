@@ -12,10 +12,10 @@
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
-#define MSIX_CAP_ID       0x11
-#define MSIX_CTRL_ENABLE  0x8000
-#define MSIX_CTRL_FNMASK  0x4000
-#define MSIX_VEC_MASKED   0x1
+#define MSIX_CAP_ID	 0x11
+#define MSIX_CTRL_ENABLE 0x8000
+#define MSIX_CTRL_FNMASK 0x4000
+#define MSIX_VEC_MASKED	 0x1
 
 int msix_init(struct msix *m, struct pci_dev *dev, unsigned int nr_vectors, int bar,
 	      uint32_t table_off, uint32_t pba_off)
@@ -87,8 +87,7 @@ static void msix_update(struct msix *m, unsigned int i)
 			return;
 		}
 	}
-	ret = irq_msi_route(vm, (uint32_t)v->gsi, (uint64_t)v->addr_hi << 32 | v->addr_lo,
-			    v->data);
+	ret = irq_msi_route(vm, (uint32_t)v->gsi, (uint64_t)v->addr_hi << 32 | v->addr_lo, v->data);
 	if (ret == 0 && !v->live)
 		ret = irq_irqfd(vm, v->efd, (uint32_t)v->gsi, -1, true);
 	if (ret < 0)

@@ -22,13 +22,13 @@ struct vm;
 struct pci_dev;
 
 #define MSIX_ENTRY_SIZE 16
-#define MSIX_NO_VECTOR  0xffff
+#define MSIX_NO_VECTOR	0xffff
 
 struct msix_vector {
 	uint32_t addr_lo, addr_hi, data, ctrl; /* the table entry as the guest wrote it */
-	int efd;     /* eventfd that signals this vector */
-	int gsi;     /* KVM GSI carrying its MSI route, -1 until first unmasked */
-	bool live;   /* irqfd currently connected */
+	int efd;			       /* eventfd that signals this vector */
+	int gsi;   /* KVM GSI carrying its MSI route, -1 until first unmasked */
+	bool live; /* irqfd currently connected */
 };
 
 struct msix {
@@ -37,7 +37,7 @@ struct msix {
 	pthread_mutex_t lock;
 	unsigned int nr;
 	struct msix_vector *v;
-	uint32_t cap;         /* capability offset in config space */
+	uint32_t cap; /* capability offset in config space */
 	int bar;
 	uint32_t table_off, pba_off; /* within the BAR */
 	bool enabled, fn_masked;

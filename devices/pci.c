@@ -11,18 +11,18 @@
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
-#define PCI_COMMAND         0x04
-#define PCI_STATUS          0x06
-#define PCI_BAR0            0x10
-#define PCI_CAP_PTR         0x34
-#define PCI_INT_LINE        0x3c
-#define PCI_INT_PIN         0x3d
-#define PCI_CMD_IO          0x1
-#define PCI_CMD_MEM         0x2
-#define PCI_CMD_MASK        0x0547 /* io, mem, master, parity, serr, intx disable */
+#define PCI_COMMAND	    0x04
+#define PCI_STATUS	    0x06
+#define PCI_BAR0	    0x10
+#define PCI_CAP_PTR	    0x34
+#define PCI_INT_LINE	    0x3c
+#define PCI_INT_PIN	    0x3d
+#define PCI_CMD_IO	    0x1
+#define PCI_CMD_MEM	    0x2
+#define PCI_CMD_MASK	    0x0547 /* io, mem, master, parity, serr, intx disable */
 #define PCI_STATUS_CAP_LIST 0x10
-#define CF8_PORT            0xcf8
-#define ECAM_BUS0_SIZE      (1 << 20)
+#define CF8_PORT	    0xcf8
+#define ECAM_BUS0_SIZE	    (1 << 20)
 
 struct pci_host {
 	struct vm *vm;
@@ -52,7 +52,7 @@ void pci_dev_init(struct pci_dev *dev, uint16_t vendor, uint16_t device, uint32_
 	pci_cfg_write16(dev, 0x2c, subsys_vendor);
 	pci_cfg_write16(dev, 0x2e, subsys);
 	dev->wmask[PCI_INT_LINE] = 0xff; /* scratch for the guest's IRQ bookkeeping */
-	dev->wmask[0x0c] = 0xff;         /* cache line size */
+	dev->wmask[0x0c] = 0xff;	 /* cache line size */
 	dev->last_cap = 0;
 	dev->last_ext_cap = 0;
 	dev->cap_end = dev->ext_cap_end = 0;
@@ -179,8 +179,9 @@ static void pci_bar_update(struct pci_dev *dev, int i)
 static void pci_bar_sync_cfg(struct pci_dev *dev, int i)
 {
 	struct pci_bar *b = &dev->bars[i];
-	uint32_t flags = b->type == PCI_BAR_IO ? 0x1
-			 : (b->type == PCI_BAR_MEM64 ? 0x4 : 0x0) | (b->prefetchable ? 0x8 : 0);
+	uint32_t flags = b->type == PCI_BAR_IO
+			     ? 0x1
+			     : (b->type == PCI_BAR_MEM64 ? 0x4 : 0x0) | (b->prefetchable ? 0x8 : 0);
 
 	pci_cfg_write32(dev, PCI_BAR0 + 4 * i, (uint32_t)b->addr | flags);
 	if (b->type == PCI_BAR_MEM64)

@@ -21,9 +21,9 @@
 struct vm;
 struct pci_dev;
 
-#define PCI_CFG_SIZE  4096
-#define PCI_NR_BARS   6
-#define PCI_NR_SLOTS  32
+#define PCI_CFG_SIZE	    4096
+#define PCI_NR_BARS	    6
+#define PCI_NR_SLOTS	    32
 #define PCI_DEVFN(slot, fn) ((uint8_t)(((slot) << 3) | (fn)))
 
 enum pci_bar_type { PCI_BAR_NONE = 0, PCI_BAR_IO, PCI_BAR_MEM32, PCI_BAR_MEM64 };
@@ -31,9 +31,9 @@ enum pci_bar_type { PCI_BAR_NONE = 0, PCI_BAR_IO, PCI_BAR_MEM32, PCI_BAR_MEM64 }
 struct pci_bar {
 	enum pci_bar_type type;
 	bool prefetchable;
-	uint64_t size;   /* power of two; I/O >= 4 bytes, memory >= 4 KiB */
-	uint64_t addr;   /* guest address the BAR registers hold */
-	bool mapped;     /* currently decoded (registered on a bus or as a memslot) */
+	uint64_t size;	     /* power of two; I/O >= 4 bytes, memory >= 4 KiB */
+	uint64_t addr;	     /* guest address the BAR registers hold */
+	bool mapped;	     /* currently decoded (registered on a bus or as a memslot) */
 	struct pci_dev *dev; /* set by pci_register */
 	int index;
 };
@@ -62,13 +62,13 @@ struct pci_dev {
 	struct vm *vm;
 	const struct pci_dev_ops *ops;
 	void *priv;
-	const char *name;           /* for messages, e.g. "virtio-blk disk0" */
+	const char *name; /* for messages, e.g. "virtio-blk disk0" */
 	uint8_t devfn;
-	uint8_t cfg[PCI_CFG_SIZE];  /* the guest's view */
+	uint8_t cfg[PCI_CFG_SIZE];   /* the guest's view */
 	uint8_t wmask[PCI_CFG_SIZE]; /* bits the guest may change (outside BARs/command) */
 	struct pci_bar bars[PCI_NR_BARS];
-	uint8_t last_cap;           /* offset of the last capability in the list, 0: none */
-	uint16_t last_ext_cap;      /* offset of the last extended capability, 0: none */
+	uint8_t last_cap;	       /* offset of the last capability in the list, 0: none */
+	uint16_t last_ext_cap;	       /* offset of the last extended capability, 0: none */
 	uint16_t cap_end, ext_cap_end; /* where the next capability may start */
 };
 

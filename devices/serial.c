@@ -18,21 +18,21 @@
 
 enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
 
-#define IER_RDI      0x01
+#define IER_RDI	     0x01
 #define IER_THRI     0x02
 #define IIR_NONE     0x01
 #define IIR_THRI     0x02
-#define IIR_RDI      0x04
+#define IIR_RDI	     0x04
 #define IIR_FIFO     0xc0
 #define FCR_ENABLE   0x01
 #define FCR_CLEAR_RX 0x02
 #define LCR_DLAB     0x80
 #define MCR_LOOP     0x10
 #define MCR_OUT2     0x08
-#define LSR_DR       0x01
+#define LSR_DR	     0x01
 #define LSR_THRE     0x20
 #define LSR_TEMT     0x40
-#define RX_SIZE      4096
+#define RX_SIZE	     4096
 
 struct serial {
 	struct vm *vm;

@@ -12,8 +12,8 @@
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
-#define RXQ     0
-#define TXQ     1
+#define RXQ	0
+#define TXQ	1
 #define IN_SIZE 4096
 
 struct vcon {
@@ -89,15 +89,15 @@ static void vcon_destroy(void *priv)
 }
 
 static const struct virtio_backend_ops vcon_ops = {
-	.name = "virtio-console",
-	.device_id = 3,
-	.pci_class = 0x078000,
-	.nr_queues = 2,
-	.queue_size = 64,
-	.config_size = 12,
-	.config_read = vcon_config_read,
-	.queue_notify = vcon_queue_notify,
-	.destroy = vcon_destroy,
+    .name = "virtio-console",
+    .device_id = 3,
+    .pci_class = 0x078000,
+    .nr_queues = 2,
+    .queue_size = 64,
+    .config_size = 12,
+    .config_read = vcon_config_read,
+    .queue_notify = vcon_queue_notify,
+    .destroy = vcon_destroy,
 };
 
 size_t virtio_console_input(struct virtio_dev *vd, const uint8_t *buf, size_t len)

@@ -26,10 +26,10 @@
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
-#define RXQ 0
-#define TXQ 1
+#define RXQ	     0
+#define TXQ	     1
 #define VNET_HDR_LEN 12 /* struct virtio_net_hdr_v1: VERSION_1 always has num_buffers */
-#define FRAME_MAX (VNET_HDR_LEN + 65550)
+#define FRAME_MAX    (VNET_HDR_LEN + 65550)
 
 struct vnet {
 	struct virtio_dev *vd;
@@ -138,14 +138,14 @@ static bool vnet_deliver(struct vnet *n)
 		return false;
 	}
 	if (c->in_len < (uint64_t)n->pending) {
-		log_guest("%s: receive buffer of %llu bytes for a %zd-byte frame: dropped",
-			  n->name, (unsigned long long)c->in_len, n->pending);
+		log_guest("%s: receive buffer of %llu bytes for a %zd-byte frame: dropped", n->name,
+			  (unsigned long long)c->in_len, n->pending);
 	} else {
 		/* num_buffers (header bytes 10-11) is 1: no mergeable buffers. */
 		n->frame[10] = 1;
 		n->frame[11] = 0;
-		for (unsigned int i = c->nr_out; i < c->nr_out + c->nr_in && done < (size_t)n->pending;
-		     i++) {
+		for (unsigned int i = c->nr_out;
+		     i < c->nr_out + c->nr_in && done < (size_t)n->pending; i++) {
 			size_t k = c->iov[i].iov_len;
 
 			if (k > (size_t)n->pending - done)
@@ -213,16 +213,16 @@ static void vnet_destroy(void *priv)
 }
 
 static const struct virtio_backend_ops vnet_ops = {
-	.name = "virtio-net",
-	.device_id = 1,
-	.pci_class = 0x020000,
-	.nr_queues = 2,
-	.queue_size = 256,
-	.config_size = 8,
-	.config_read = vnet_config_read,
-	.queue_notify = vnet_queue_notify,
-	.reset = vnet_reset,
-	.destroy = vnet_destroy,
+    .name = "virtio-net",
+    .device_id = 1,
+    .pci_class = 0x020000,
+    .nr_queues = 2,
+    .queue_size = 256,
+    .config_size = 8,
+    .config_read = vnet_config_read,
+    .queue_notify = vnet_queue_notify,
+    .reset = vnet_reset,
+    .destroy = vnet_destroy,
 };
 
 static int vnet_open_tap(struct vnet *n, const char *ifname)

@@ -139,8 +139,7 @@ void virtio_serve_queue(struct virtio_dev *vd, unsigned int q, virtio_chain_fn f
 			if (ret > 0) {
 				virtq_push(vq, c->head, fn(vd, q, c));
 				vd->stat_chains++;
-			}
-			else if (c->head != VIRTQ_NO_HEAD)
+			} else if (c->head != VIRTQ_NO_HEAD)
 				virtq_push(vq, c->head, 0); /* logged by virtq_pop */
 		}
 		virtio_queue_notify_driver(vd, q);

@@ -100,7 +100,7 @@ struct virtio_dev {
 	/* Counters for benchmarks (printed at exit when MINIVMM_STATS is set): chains
 	 * served, I/O thread wake-ups by driver notifications, interrupts sent. */
 	_Atomic uint64_t stat_chains, stat_kicks, stat_irqs;
-	uint64_t bar_addr;   /* where BAR 4 is mapped, when bar_mapped */
+	uint64_t bar_addr; /* where BAR 4 is mapped, when bar_mapped */
 	bool bar_mapped;
 };
 

@@ -36,8 +36,7 @@ static int upper_bound(const struct bus *bus, uint64_t addr)
 	return lo;
 }
 
-int bus_register(struct bus *bus, uint64_t base, uint64_t len, bus_handler_t handler,
-		 void *opaque)
+int bus_register(struct bus *bus, uint64_t base, uint64_t len, bus_handler_t handler, void *opaque)
 {
 	int i, ret = 0;
 

@@ -36,8 +36,7 @@ void bus_destroy(struct bus *bus);
 
 /* Returns 0, -EEXIST if [base, base + len) overlaps a registered range, -EINVAL for an
  * empty or wrapping range, -ENOMEM. */
-int bus_register(struct bus *bus, uint64_t base, uint64_t len, bus_handler_t handler,
-		 void *opaque);
+int bus_register(struct bus *bus, uint64_t base, uint64_t len, bus_handler_t handler, void *opaque);
 /* Removes the range starting at base; -ENOENT if there is none. */
 int bus_unregister(struct bus *bus, uint64_t base);
 

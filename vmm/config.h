@@ -55,18 +55,18 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CONFIG_NAME_MAX    64
+#define CONFIG_NAME_MAX	   64
 #define CONFIG_CMDLINE_MAX 2048
 #define CONFIG_VCPUS_MAX   64
-#define CONFIG_MEM_MIN     (16ULL << 20)
-#define CONFIG_MEM_MAX     (1ULL << 40)
+#define CONFIG_MEM_MIN	   (16ULL << 20)
+#define CONFIG_MEM_MAX	   (1ULL << 40)
 
 enum console_mode { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
 enum on_reboot { ON_REBOOT_EXIT, ON_REBOOT_RESTART };
 
 #define CONFIG_MAX_DISKS 8
-#define CONFIG_MAX_NETS  4
-#define CONFIG_MAX_VFIO  8
+#define CONFIG_MAX_NETS	 4
+#define CONFIG_MAX_VFIO	 8
 
 enum console_device { CONSOLE_DEV_SERIAL, CONSOLE_DEV_VIRTIO };
 enum vfio_backend { VFIO_BACKEND_AUTO, VFIO_BACKEND_IOMMUFD, VFIO_BACKEND_LEGACY };
@@ -74,37 +74,37 @@ enum vfio_backend { VFIO_BACKEND_AUTO, VFIO_BACKEND_IOMMUFD, VFIO_BACKEND_LEGACY
 /* [disk.NAME] */
 struct config_disk {
 	char name[CONFIG_NAME_MAX];
-	char path[PATH_MAX];      /* required; absolute (resolved like kernel) */
-	bool readonly;            /* readonly = on|off|true|false|yes|no|1|0; default off */
-	int line;                 /* line of the section header, for messages */
+	char path[PATH_MAX]; /* required; absolute (resolved like kernel) */
+	bool readonly;	     /* readonly = on|off|true|false|yes|no|1|0; default off */
+	int line;	     /* line of the section header, for messages */
 };
 
 /* [net.NAME] */
 struct config_net {
 	char name[CONFIG_NAME_MAX];
-	char tap[16];             /* required: host tap interface name (< IFNAMSIZ) */
-	uint8_t mac[6];           /* mac = 52:54:00:12:34:56; default derived from name */
+	char tap[16];	/* required: host tap interface name (< IFNAMSIZ) */
+	uint8_t mac[6]; /* mac = 52:54:00:12:34:56; default derived from name */
 	bool mac_set;
-	unsigned int queues;      /* queue pairs, 1..8; default 1 */
+	unsigned int queues; /* queue pairs, 1..8; default 1 */
 	int line;
 };
 
 /* [vfio.NAME] */
 struct config_vfio {
 	char name[CONFIG_NAME_MAX];
-	char host[16];            /* PCI address, normalized to "0000:00:04.0"; or "" */
-	char sysfs[PATH_MAX];     /* sysfs = /sys/bus/mdev/devices/UUID (mdev); or "" */
-	bool bind_auto;           /* bind = auto (rebind to vfio-pci, restore at exit) */
+	char host[16];	      /* PCI address, normalized to "0000:00:04.0"; or "" */
+	char sysfs[PATH_MAX]; /* sysfs = /sys/bus/mdev/devices/UUID (mdev); or "" */
+	bool bind_auto;	      /* bind = auto (rebind to vfio-pci, restore at exit) */
 	int line;
 };
 
 struct config {
-	char file[PATH_MAX];      /* the INI file as given */
+	char file[PATH_MAX]; /* the INI file as given */
 	char name[CONFIG_NAME_MAX];
-	uint64_t memory;          /* bytes, multiple of 2 MiB */
-	unsigned int vcpus;       /* 1..CONFIG_VCPUS_MAX */
-	char kernel[PATH_MAX];    /* absolute (see above for the folder it resolves against) */
-	char initrd[PATH_MAX];    /* absolute, or "" when absent */
+	uint64_t memory;       /* bytes, multiple of 2 MiB */
+	unsigned int vcpus;    /* 1..CONFIG_VCPUS_MAX */
+	char kernel[PATH_MAX]; /* absolute (see above for the folder it resolves against) */
+	char initrd[PATH_MAX]; /* absolute, or "" when absent */
 	char cmdline[CONFIG_CMDLINE_MAX];
 	enum on_reboot on_reboot;
 	struct {
@@ -112,7 +112,7 @@ struct config {
 		char path[PATH_MAX]; /* absolute or ""; used only with mode == CONSOLE_FILE */
 		enum console_device device; /* device = serial | virtio; default serial */
 	} console;
-	bool rng;                 /* [rng] section present (enabled = on by default) */
+	bool rng;			/* [rng] section present (enabled = on by default) */
 	enum vfio_backend vfio_backend; /* [vfio] backend = auto | iommufd | legacy */
 	struct config_disk disks[CONFIG_MAX_DISKS];
 	unsigned int nr_disks;
@@ -130,8 +130,8 @@ struct config {
  * Returns 0, or a negative errno (-ENOENT etc. when the file cannot be read, -EINVAL
  * for a mistake in it or in an override) with one message (no trailing newline) in err;
  * *cfg is then unspecified. err may be NULL. */
-int config_load(struct config *cfg, const char *path, const char *const *overrides,
-		int n_overrides, char *err, size_t errlen);
+int config_load(struct config *cfg, const char *path, const char *const *overrides, int n_overrides,
+		char *err, size_t errlen);
 
 /* Prints the effective configuration as INI (what --dry-run shows): every section and
  * key ([vm], [console], [rng], [vfio], [disk.*], [net.*], [vfio.*]), resolved paths,

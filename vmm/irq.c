@@ -39,16 +39,16 @@ int irq_init(struct vm *vm)
 	e = irq_entries(s);
 	for (uint32_t pin = 0; pin < IRQ_IOAPIC_PINS; pin++) {
 		e[n++] = (struct kvm_irq_routing_entry){
-			.gsi = pin,
-			.type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = pin}};
+		    .gsi = pin,
+		    .type = KVM_IRQ_ROUTING_IRQCHIP,
+		    .u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = pin}};
 		if (pin < IRQ_PIC_PINS && pin != 2)
 			e[n++] = (struct kvm_irq_routing_entry){
-				.gsi = pin,
-				.type = KVM_IRQ_ROUTING_IRQCHIP,
-				.u.irqchip = {.irqchip = pin < 8 ? KVM_IRQCHIP_PIC_MASTER
-								 : KVM_IRQCHIP_PIC_SLAVE,
-					      .pin = pin % 8}};
+			    .gsi = pin,
+			    .type = KVM_IRQ_ROUTING_IRQCHIP,
+			    .u.irqchip = {.irqchip = pin < 8 ? KVM_IRQCHIP_PIC_MASTER
+							     : KVM_IRQCHIP_PIC_SLAVE,
+					  .pin = pin % 8}};
 	}
 	s->table->nr = n;
 	s->next_gsi = IRQ_IOAPIC_PINS;
@@ -110,11 +110,10 @@ int irq_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data)
 	if (i < 0)
 		i = (int)s->table->nr++;
 	irq_entries(s)[i] = (struct kvm_irq_routing_entry){
-		.gsi = gsi,
-		.type = KVM_IRQ_ROUTING_MSI,
-		.u.msi = {.address_lo = (uint32_t)addr,
-			  .address_hi = (uint32_t)(addr >> 32),
-			  .data = data}};
+	    .gsi = gsi,
+	    .type = KVM_IRQ_ROUTING_MSI,
+	    .u.msi = {
+		.address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data}};
 	ret = irq_commit(vm);
 	pthread_mutex_unlock(&s->lock);
 	return ret;
@@ -133,7 +132,7 @@ void irq_msi_free(struct vm *vm, uint32_t gsi)
 		irq_entries(s)[i] = irq_entries(s)[--s->table->nr];
 		irq_commit(vm);
 	}
-	s->used[gsi / 8] &= (uint8_t)~(1u << (gsi % 8));
+	s->used[gsi / 8] &= (uint8_t) ~(1u << (gsi % 8));
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -153,7 +152,7 @@ int irq_irqfd(struct vm *vm, int efd, uint32_t gsi, int resample_fd, bool assign
 int irq_signal_msi(struct vm *vm, uint64_t addr, uint32_t data)
 {
 	struct kvm_msi msi = {
-		.address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data};
+	    .address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data};
 
 	return ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
 }

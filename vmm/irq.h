@@ -16,12 +16,12 @@
 struct vm;
 
 #define IRQ_IOAPIC_PINS 24
-#define IRQ_MAX_GSI     1024
+#define IRQ_MAX_GSI	1024
 
 struct irq_state {
 	pthread_mutex_t lock;
 	struct kvm_irq_routing *table; /* default pins + MSI routes */
-	uint32_t next_gsi;             /* next never-used GSI (MSI GSIs start after pins) */
+	uint32_t next_gsi;	       /* next never-used GSI (MSI GSIs start after pins) */
 	uint8_t used[IRQ_MAX_GSI / 8]; /* MSI GSIs in use */
 };
 

@@ -17,13 +17,13 @@
 /* At most 10 messages per call site, then one per 1024 occurrences. The counter is
  * per call site (a function-local static), the only static state we allow: it holds
  * no VM state, only a count for the log. */
-#define log_guest(fmt, ...)                                                                     \
-	do {                                                                                    \
-		static atomic_ulong log_guest_n_;                                               \
-		unsigned long n_ = atomic_fetch_add(&log_guest_n_, 1);                          \
-		if (n_ < 10 || (n_ & 1023) == 0)                                                \
-			fprintf(stderr, "minivmm: guest: " fmt " (occurrence %lu)\n",           \
-				##__VA_ARGS__, n_ + 1);                                         \
+#define log_guest(fmt, ...)                                                                        \
+	do {                                                                                       \
+		static atomic_ulong log_guest_n_;                                                  \
+		unsigned long n_ = atomic_fetch_add(&log_guest_n_, 1);                             \
+		if (n_ < 10 || (n_ & 1023) == 0)                                                   \
+			fprintf(stderr, "minivmm: guest: " fmt " (occurrence %lu)\n",              \
+				##__VA_ARGS__, n_ + 1);                                            \
 	} while (0)
 
 #endif

@@ -32,26 +32,26 @@
 enum exit_code {
 	EXIT_OK = 0,
 	EXIT_CONFIG = 1, /* usage or config error, bad kernel/initrd */
-	EXIT_HOST = 2,   /* host set-up error: KVM, memory, devices */
-	EXIT_GUEST = 3,  /* guest fault: triple fault, KVM internal error, unhandled exit */
+	EXIT_HOST = 2,	 /* host set-up error: KVM, memory, devices */
+	EXIT_GUEST = 3,	 /* guest fault: triple fault, KVM internal error, unhandled exit */
 	EXIT_SIGINT = 130,
 	EXIT_SIGTERM = 143,
 };
 
 #define MAX_OVERRIDES 64
-#define CTRL_A 0x01
+#define CTRL_A	      0x01
 
 static const char usage[] =
-	"usage: minivmm [--set SECTION.KEY=VALUE]... [--dry-run] CONFIG.ini\n"
-	"       minivmm --help | --version\n"
-	"\n"
-	"Boots the Linux guest that CONFIG.ini describes; exits when it powers off.\n"
-	"  --set S.K=V  override key K of section [S] (repeatable)\n"
-	"  --dry-run    validate everything, print the effective config and the guest\n"
-	"               memory map, and exit without running\n"
-	"On the console, Ctrl-A x stops the VM (exit 130); Ctrl-A Ctrl-A sends Ctrl-A.\n"
-	"Exit codes: 0 guest powered off (or rebooted with on_reboot = exit), 1 usage or\n"
-	"config error, 2 host set-up error, 3 guest fault, 130/143 SIGINT/SIGTERM.\n";
+    "usage: minivmm [--set SECTION.KEY=VALUE]... [--dry-run] CONFIG.ini\n"
+    "       minivmm --help | --version\n"
+    "\n"
+    "Boots the Linux guest that CONFIG.ini describes; exits when it powers off.\n"
+    "  --set S.K=V  override key K of section [S] (repeatable)\n"
+    "  --dry-run    validate everything, print the effective config and the guest\n"
+    "               memory map, and exit without running\n"
+    "On the console, Ctrl-A x stops the VM (exit 130); Ctrl-A Ctrl-A sends Ctrl-A.\n"
+    "Exit codes: 0 guest powered off (or rebooted with on_reboot = exit), 1 usage or\n"
+    "config error, 2 host set-up error, 3 guest fault, 130/143 SIGINT/SIGTERM.\n";
 
 /* The terminal as we found it; main.c is the one place allowed state like this. */
 static struct termios saved_tty;
@@ -159,8 +159,9 @@ static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin)
 				struct signalfd_siginfo si;
 
 				if (read(sfd, &si, sizeof(si)) == sizeof(si))
-					vm_request_stop(vm, si.ssi_signo == SIGINT ? VM_STOP_SIGINT
-										   : VM_STOP_SIGTERM);
+					vm_request_stop(vm, si.ssi_signo == SIGINT
+								? VM_STOP_SIGINT
+								: VM_STOP_SIGTERM);
 			} else if (evs[i].data.fd == STDIN_FILENO) {
 				if (!console_input(vm, &escape))
 					epoll_ctl(ep, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
@@ -191,9 +192,11 @@ static int open_console(const struct config *cfg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"set", required_argument, NULL, 's'}, {"dry-run", no_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},      {"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"set", required_argument, NULL, 's'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	uint64_t t_start = vm_now_ns();
 	const char *overrides[MAX_OVERRIDES];
@@ -275,19 +278,19 @@ int main(int argc, char **argv)
 			continue;
 		}
 		code = why == VM_STOP_POWEROFF || why == VM_STOP_RESET ? EXIT_OK
-		       : why == VM_STOP_SIGINT				 ? EXIT_SIGINT
-		       : why == VM_STOP_SIGTERM				 ? EXIT_SIGTERM
-									 : EXIT_GUEST;
+		       : why == VM_STOP_SIGINT			       ? EXIT_SIGINT
+		       : why == VM_STOP_SIGTERM			       ? EXIT_SIGTERM
+								       : EXIT_GUEST;
 		break;
 	}
 	tty_restore();
 	log_info("%s (exit %d)",
-		 code == EXIT_HOST      ? "stopped: host set-up failed"
+		 code == EXIT_HOST	   ? "stopped: host set-up failed"
 		 : why == VM_STOP_POWEROFF ? "guest powered off"
-		 : why == VM_STOP_RESET	? "guest rebooted (on_reboot = exit)"
-		 : why == VM_STOP_SIGINT	? "stopped by SIGINT"
-		 : why == VM_STOP_SIGTERM ? "stopped by SIGTERM"
-					  : "stopped: guest fault",
+		 : why == VM_STOP_RESET	   ? "guest rebooted (on_reboot = exit)"
+		 : why == VM_STOP_SIGINT   ? "stopped by SIGINT"
+		 : why == VM_STOP_SIGTERM  ? "stopped by SIGTERM"
+					   : "stopped: guest fault",
 		 code);
 	if (console_fd > STDOUT_FILENO)
 		close(console_fd);

@@ -15,9 +15,9 @@ typedef uint64_t gpa_t; /* guest physical address */
 #define MEM_MAX_REGIONS 4
 
 struct mem_region {
-	gpa_t gpa;      /* first guest physical address */
-	uint64_t size;  /* bytes, page aligned */
-	uint8_t *hva;   /* where the VMM sees it */
+	gpa_t gpa;	 /* first guest physical address */
+	uint64_t size;	 /* bytes, page aligned */
+	uint8_t *hva;	 /* where the VMM sees it */
 	uint64_t fd_off; /* offset of this region in the memfd */
 };
 
@@ -25,7 +25,7 @@ struct guest_mem {
 	struct mem_region regions[MEM_MAX_REGIONS];
 	int nr_regions;
 	uint64_t ram_size; /* sum of region sizes */
-	int memfd;         /* -1 for anonymous test memory */
+	int memfd;	   /* -1 for anonymous test memory */
 };
 
 /* Allocates ram_size bytes of guest RAM laid out as the n ranges in gpas/sizes (whose

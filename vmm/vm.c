@@ -40,9 +40,11 @@ static int vm_open_kvm(struct vm *vm)
 		int cap;
 		const char *name;
 	} caps[] = {
-		{KVM_CAP_IRQCHIP, "IRQCHIP"},       {KVM_CAP_USER_MEMORY, "USER_MEMORY"},
-		{KVM_CAP_IRQFD, "IRQFD"},           {KVM_CAP_IOEVENTFD, "IOEVENTFD"},
-		{KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"},
+	    {KVM_CAP_IRQCHIP, "IRQCHIP"},
+	    {KVM_CAP_USER_MEMORY, "USER_MEMORY"},
+	    {KVM_CAP_IRQFD, "IRQFD"},
+	    {KVM_CAP_IOEVENTFD, "IOEVENTFD"},
+	    {KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"},
 	};
 	int v;
 
@@ -115,10 +117,10 @@ static int vm_init_memory(struct vm *vm)
 	for (int i = 0; i < vm->mem.nr_regions; i++) {
 		const struct mem_region *r = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region slot = {
-			.slot = (uint32_t)i,
-			.guest_phys_addr = r->gpa,
-			.memory_size = r->size,
-			.userspace_addr = (uintptr_t)r->hva,
+		    .slot = (uint32_t)i,
+		    .guest_phys_addr = r->gpa,
+		    .memory_size = r->size,
+		    .userspace_addr = (uintptr_t)r->hva,
 		};
 
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
@@ -134,7 +136,7 @@ static int vm_init_memory(struct vm *vm)
 int vm_memslot_add(struct vm *vm, gpa_t gpa, uint64_t size, void *hva)
 {
 	struct kvm_userspace_memory_region r = {
-		.guest_phys_addr = gpa, .memory_size = size, .userspace_addr = (uintptr_t)hva};
+	    .guest_phys_addr = gpa, .memory_size = size, .userspace_addr = (uintptr_t)hva};
 	int slot = -ENOSPC;
 
 	pthread_mutex_lock(&vm->slot_lock);
@@ -216,8 +218,7 @@ int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *
 	for (i = 0; i < sizeof(vm_devices) / sizeof(vm_devices[0]); i++) {
 		ret = vm_devices[i]->init(vm, &vm->dev_state[i]);
 		if (ret < 0) {
-			log_err("cannot create device %s: %s", vm_devices[i]->name,
-				strerror(-ret));
+			log_err("cannot create device %s: %s", vm_devices[i]->name, strerror(-ret));
 			goto err;
 		}
 		vm->nr_devs = i + 1;

@@ -419,7 +419,7 @@ void aml_res_addr(struct aml_buf *b, enum aml_space space, int width, uint64_t m
 	static const uint8_t tags[9] = {[2] = 0x88, [4] = 0x87, [8] = 0x8a};
 	uint8_t d[3 + 5 * 8] = {0};
 	/* general flags: MIF | MAF (fixed), producer, positive decode */
-	uint8_t type_flags = space == AML_SPACE_IO ? 0x03 /* entire range */
+	uint8_t type_flags = space == AML_SPACE_IO    ? 0x03 /* entire range */
 			     : space == AML_SPACE_MEM ? 0x01 /* read-write */
 						      : 0;
 

@@ -76,8 +76,7 @@ void aml_res_irq_noflags(struct aml_buf *b, unsigned int irq);
 enum aml_space { AML_SPACE_MEM = 0, AML_SPACE_IO = 1, AML_SPACE_BUS = 2 };
 /* A Word (width 2), DWord (4) or QWord (8) address space descriptor for [min, max]:
  * producer, fixed min and max, positive decode; memory read-write, I/O entire range. */
-void aml_res_addr(struct aml_buf *b, enum aml_space space, int width, uint64_t min,
-		  uint64_t max);
+void aml_res_addr(struct aml_buf *b, enum aml_space space, int width, uint64_t min, uint64_t max);
 /* Memory32Fixed(ReadWrite, base, len). */
 void aml_res_mem32_fixed(struct aml_buf *b, uint32_t base, uint32_t len);
 

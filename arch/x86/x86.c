@@ -49,12 +49,12 @@ void arch_pci_windows(uint64_t ram, struct pci_windows *w)
 	 * large 64-bit BARs, 1 GiB aligned above RAM (well inside 40 physical bits for
 	 * guests of up to several hundred GiB). */
 	*w = (struct pci_windows){
-		.io_base = 0xc000,
-		.io_end = 0x10000,
-		.m32_base = X86_HOLE_START,
-		.m32_end = X86_ECAM_BASE,
-		.m64_base = (top + (1ULL << 30) - 1) & ~((1ULL << 30) - 1),
-		.ecam_base = X86_ECAM_BASE,
+	    .io_base = 0xc000,
+	    .io_end = 0x10000,
+	    .m32_base = X86_HOLE_START,
+	    .m32_end = X86_ECAM_BASE,
+	    .m64_base = (top + (1ULL << 30) - 1) & ~((1ULL << 30) - 1),
+	    .ecam_base = X86_ECAM_BASE,
 	};
 	w->m64_end = w->m64_base + (32ULL << 30);
 }

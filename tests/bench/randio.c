@@ -46,7 +46,8 @@ int main(int argc, char **argv)
 
 		seed = seed * 6364136223846793005UL + 1442695040888963407UL;
 		off = (off_t)((seed >> 16) % (span / bs)) * (off_t)bs;
-		if ((write_mode ? pwrite(fd, buf, bs, off) : pread(fd, buf, bs, off)) != (ssize_t)bs) {
+		if ((write_mode ? pwrite(fd, buf, bs, off) : pread(fd, buf, bs, off)) !=
+		    (ssize_t)bs) {
 			perror("io");
 			return 1;
 		}

@@ -19,8 +19,8 @@ struct tiny {
 /* Real-mode guest with code at 0x1000; returns 0 or a skip reason. */
 static const char *tiny_create(struct tiny *t, const uint8_t *code, size_t len)
 {
-	struct kvm_userspace_memory_region slot = {.slot = 0, .guest_phys_addr = 0,
-						   .memory_size = 0x10000};
+	struct kvm_userspace_memory_region slot = {
+	    .slot = 0, .guest_phys_addr = 0, .memory_size = 0x10000};
 	struct kvm_sregs sregs;
 	struct kvm_regs regs = {.rip = 0x1000, .rflags = 2};
 	int run_size;

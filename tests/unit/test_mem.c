@@ -21,7 +21,7 @@ START_TEST(translate_inside_and_edges)
 	ck_assert_ptr_eq(mem_gpa_to_hva(&m, 0, 1 << 20), m.regions[0].hva);
 	ck_assert_ptr_eq(mem_gpa_to_hva(&m, (1 << 20) - 1, 1), m.regions[0].hva + (1 << 20) - 1);
 	ck_assert_ptr_null(mem_gpa_to_hva(&m, (1 << 20) - 1, 2)); /* runs off the end */
-	ck_assert_ptr_null(mem_gpa_to_hva(&m, 1 << 20, 1));       /* in the hole */
+	ck_assert_ptr_null(mem_gpa_to_hva(&m, 1 << 20, 1));	  /* in the hole */
 	ck_assert_ptr_eq(mem_gpa_to_hva(&m, 1ULL << 32, 4096), m.regions[1].hva);
 	ck_assert_ptr_null(mem_gpa_to_hva(&m, (1ULL << 32) - 1, 2)); /* straddles */
 	ck_assert_uint_eq(m.ram_size, 3 << 20);

@@ -41,9 +41,13 @@ static void fake_cfg_write(struct pci_dev *dev, uint32_t off, const uint8_t *dat
 
 static const struct pci_dev_ops fake_ops = {.bar_io = fake_bar_io, .cfg_write = fake_cfg_write};
 
-static const struct pci_windows windows = {
-	.io_base = 0xc000, .io_end = 0x10000, .m32_base = 0xc0000000, .m32_end = 0xe0000000,
-	.m64_base = 0x1000000000ULL, .m64_end = 0x1800000000ULL, .ecam_base = 0xe0000000};
+static const struct pci_windows windows = {.io_base = 0xc000,
+					   .io_end = 0x10000,
+					   .m32_base = 0xc0000000,
+					   .m32_end = 0xe0000000,
+					   .m64_base = 0x1000000000ULL,
+					   .m64_end = 0x1800000000ULL,
+					   .ecam_base = 0xe0000000};
 
 static struct fake *fake_create(void)
 {
@@ -99,8 +103,8 @@ static uint32_t ecam_read(struct fake *f, uint8_t devfn, uint32_t reg)
 {
 	uint32_t v;
 
-	bus_access(&f->vm.mmio, windows.ecam_base + ((uint64_t)devfn << 12) + reg, (uint8_t *)&v,
-		   4, false);
+	bus_access(&f->vm.mmio, windows.ecam_base + ((uint64_t)devfn << 12) + reg, (uint8_t *)&v, 4,
+		   false);
 	return v;
 }
 
@@ -109,7 +113,7 @@ START_TEST(enumeration)
 	struct fake *f = fake_create();
 	uint8_t devfn = PCI_DEVFN(3, 0);
 
-	ck_assert_uint_eq(conf1_read(f, 0, 0), 0x00081b36);          /* host bridge */
+	ck_assert_uint_eq(conf1_read(f, 0, 0), 0x00081b36); /* host bridge */
 	ck_assert_uint_eq(conf1_read(f, 0, 8) >> 8, 0x060000);
 	ck_assert_uint_eq(conf1_read(f, devfn, 0), 0x56781234);
 	ck_assert_uint_eq(ecam_read(f, devfn, 0), 0x56781234);
@@ -156,11 +160,11 @@ START_TEST(bars_placed_sized_and_decoded)
 	bar2 = conf1_read(f, devfn, 0x18);
 	bar4 = conf1_read(f, devfn, 0x20);
 	bar5 = conf1_read(f, devfn, 0x24);
-	ck_assert_uint_eq(bar0, 0xc000 | 1);                        /* I/O */
-	ck_assert_uint_eq(bar1, 0xc0000000);                        /* mem32 */
-	ck_assert_uint_eq(bar2, 0xc0004000 | 0xc);                  /* mem64 pf, small: < 4G */
+	ck_assert_uint_eq(bar0, 0xc000 | 1);	   /* I/O */
+	ck_assert_uint_eq(bar1, 0xc0000000);	   /* mem32 */
+	ck_assert_uint_eq(bar2, 0xc0004000 | 0xc); /* mem64 pf, small: < 4G */
 	ck_assert_uint_eq(conf1_read(f, devfn, 0x1c), 0);
-	ck_assert_uint_eq(bar4, 0xc);                               /* large: 64-bit window */
+	ck_assert_uint_eq(bar4, 0xc); /* large: 64-bit window */
 	ck_assert_uint_eq(bar5, 0x10);
 	/* decode is on as firmware leaves it: the BARs answer */
 	ck_assert(bus_access(&f->vm.pio, 0xc004, &v, 1, false));
@@ -230,9 +234,9 @@ START_TEST(register_conflicts)
 	struct pci_dev other = {.name = "other", .ops = &fake_ops};
 
 	pci_dev_init(&other, 1, 2, 0, 0, 0, 0);
-	ck_assert_int_eq(pci_register(&f->vm, &other, 3, 0), -17);     /* EEXIST */
-	ck_assert_int_eq(pci_register(&f->vm, &other, -1, 2), -22);     /* fn needs a slot */
-	ck_assert_int_eq(pci_register(&f->vm, &other, 3, 1), 0);       /* multifunction */
+	ck_assert_int_eq(pci_register(&f->vm, &other, 3, 0), -17);  /* EEXIST */
+	ck_assert_int_eq(pci_register(&f->vm, &other, -1, 2), -22); /* fn needs a slot */
+	ck_assert_int_eq(pci_register(&f->vm, &other, 3, 1), 0);    /* multifunction */
 	ck_assert_uint_eq(conf1_read(f, PCI_DEVFN(3, 0), 0xc) >> 16 & 0x80, 0x80);
 	fake_destroy(f);
 }

@@ -44,14 +44,14 @@ static void write_kernel(const char *dir, const uint8_t *code, size_t len)
 	img[0x200] = 0xeb; /* jmp over the header: its target gives the header's length */
 	img[0x201] = 0x66;
 	memcpy(img + 0x202, "HdrS", 4);
-	put16(img + 0x206, 0x020f);              /* protocol 2.15 */
-	img[0x211] = 0x01;                       /* LOADED_HIGH */
-	put32(img + 0x22c, 0x7fffffff);          /* initrd_addr_max */
-	put32(img + 0x230, 0x200000);            /* kernel_alignment */
-	img[0x234] = 1;                          /* relocatable */
-	put16(img + 0x236, 0x1);                 /* XLF_KERNEL_64 */
-	put32(img + 0x238, 255);                 /* cmdline_size */
-	put32(img + 0x260, 0x1000);              /* init_size */
+	put16(img + 0x206, 0x020f);	/* protocol 2.15 */
+	img[0x211] = 0x01;		/* LOADED_HIGH */
+	put32(img + 0x22c, 0x7fffffff); /* initrd_addr_max */
+	put32(img + 0x230, 0x200000);	/* kernel_alignment */
+	img[0x234] = 1;			/* relocatable */
+	put16(img + 0x236, 0x1);	/* XLF_KERNEL_64 */
+	put32(img + 0x238, 255);	/* cmdline_size */
+	put32(img + 0x260, 0x1000);	/* init_size */
 	memcpy(img + SETUP_SIZE + 0x200, code, len);
 	snprintf(path, sizeof(path), "%s/kernel", dir);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -84,8 +84,10 @@ static const char *run_guest(const uint8_t *code, size_t len, const char *extra,
 	snprintf(ini, sizeof(ini), "%s/vm.ini", dir);
 	f = fopen(ini, "w");
 	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[vm]\nkernel = kernel\nmemory = 32M\n%s\n[console]\nmode = file\n"
-		   "path = console\n", extra);
+	fprintf(f,
+		"[vm]\nkernel = kernel\nmemory = 32M\n%s\n[console]\nmode = file\n"
+		"path = console\n",
+		extra);
 	fclose(f);
 	snprintf(cmd, sizeof(cmd), "timeout -k 5 60 %s %s 2>%s/stderr </dev/null", bin, ini, dir);
 	r->status = system(cmd);
@@ -101,9 +103,9 @@ static const char *run_guest(const uint8_t *code, size_t len, const char *extra,
 }
 
 /* mov dx, port; mov al, value; out dx, al */
-#define OUTB(port, v) 0x66, 0xba, (port) & 0xff, (port) >> 8, 0xb0, (v), 0xee
-#define COM1          0x3f8
-#define HALT          0xf4, 0xeb, 0xfd /* hlt; jmp back to hlt */
+#define OUTB(port, v) 0x66, 0xba, (port)&0xff, (port) >> 8, 0xb0, (v), 0xee
+#define COM1	      0x3f8
+#define HALT	      0xf4, 0xeb, 0xfd /* hlt; jmp back to hlt */
 
 START_TEST(serial_output_and_poweroff)
 {
@@ -121,13 +123,35 @@ END_TEST
 
 START_TEST(unclaimed_mmio_and_pio_read_all_ones)
 {
-	static const uint8_t code[] = {
-		0x48, 0xbb, 0x00, 0x00, 0x00, 0xd0, 0, 0, 0, 0, /* mov rbx, 0xd0000000 (hole) */
-		0x8b, 0x03,                                     /* mov eax, [rbx] */
-		0x66, 0xba, 0xf8, 0x03, 0xee,                   /* mov dx, COM1; out dx, al */
-		0x66, 0xba, 0x34, 0x12, 0xec,                   /* mov dx, 0x1234; in al, dx */
-		0x66, 0xba, 0xf8, 0x03, 0xee,                   /* mov dx, COM1; out dx, al */
-		OUTB(0x600, 0x34), HALT};
+	static const uint8_t code[] = {0x48,
+				       0xbb,
+				       0x00,
+				       0x00,
+				       0x00,
+				       0xd0,
+				       0,
+				       0,
+				       0,
+				       0, /* mov rbx, 0xd0000000 (hole) */
+				       0x8b,
+				       0x03, /* mov eax, [rbx] */
+				       0x66,
+				       0xba,
+				       0xf8,
+				       0x03,
+				       0xee, /* mov dx, COM1; out dx, al */
+				       0x66,
+				       0xba,
+				       0x34,
+				       0x12,
+				       0xec, /* mov dx, 0x1234; in al, dx */
+				       0x66,
+				       0xba,
+				       0xf8,
+				       0x03,
+				       0xee, /* mov dx, COM1; out dx, al */
+				       OUTB(0x600, 0x34),
+				       HALT};
 	struct run r;
 	const char *skip = run_guest(code, sizeof(code), "", &r);
 

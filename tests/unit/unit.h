@@ -7,10 +7,10 @@
 
 /* Marks a test as skipped for a missing prerequisite: prints the reason and returns.
  * Check has no skip state, so the reason on stderr is what tells a skip from a pass. */
-#define UNIT_SKIP(reason)                                                                       \
-	do {                                                                                    \
-		fprintf(stderr, "SKIP %s: %s\n", __func__, reason);                             \
-		return;                                                                         \
+#define UNIT_SKIP(reason)                                                                          \
+	do {                                                                                       \
+		fprintf(stderr, "SKIP %s: %s\n", __func__, reason);                                \
+		return;                                                                            \
 	} while (0)
 
 #endif
