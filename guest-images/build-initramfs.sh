@@ -16,6 +16,9 @@ command -v cpio >/dev/null || die "cpio not found; run: sudo tests/install-deps.
 
 key=$( (echo "$bb_ver"; cat "$init" "$0") | sha256sum | cut -c1-16)
 out="$cache/initramfs-$flavour-$key.cpio.gz"
+mkdir -p "$cache"
+exec 9>"$out.lock"
+flock 9
 if [ -f "$out" ]; then
 	echo "$out"
 	exit 0

@@ -22,12 +22,15 @@ done
 
 key=$( (echo "$ver"; cat "$here/kernel.config" "$0") | sha256sum | cut -c1-16)
 out="$cache/kernel-$key"
+mkdir -p "$cache"
+# One build per key at a time: a second caller waits for the first and reuses its result.
+exec 9>"$out.lock"
+flock 9
 if [ -f "$out/bzImage" ]; then
 	echo "$out/bzImage"
 	exit 0
 fi
 
-mkdir -p "$cache"
 free_kb=$(df -Pk "$cache" | awk 'NR==2 {print $4}')
 [ "$free_kb" -gt 3000000 ] || die "need 3 GB free under $cache, have $((free_kb / 1024)) MB"
 

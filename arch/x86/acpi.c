@@ -323,6 +323,22 @@ static void dsdt_pci(struct aml_buf *b, const struct acpi_config *c)
 	aml_pkg_end(b, dev);
 }
 
+/* The CMOS RTC (devices/rtc.c), so that the guest's rtc_cmos driver finds it through
+ * PnP with its ports and IRQ 8 (it has no other way on a hardware-reduced platform). */
+static void dsdt_rtc(struct aml_buf *b)
+{
+	size_t dev = aml_device_begin(b, "RTC0"), crs;
+
+	aml_name(b, "_HID");
+	aml_eisaid(b, "PNP0B00");
+	aml_name(b, "_CRS");
+	crs = aml_restemplate_begin(b);
+	aml_res_io(b, 0x70, 0x70, 1, 2);
+	aml_res_irq_noflags(b, 8);
+	aml_restemplate_end(b, crs);
+	aml_pkg_end(b, dev);
+}
+
 static gpa_t build_dsdt(struct builder *t)
 {
 	struct acpi_header h = header("DSDT", DSDT_REVISION);
@@ -342,6 +358,7 @@ static gpa_t build_dsdt(struct builder *t)
 
 	sb = aml_scope_begin(b, "\\_SB");
 	dsdt_com1(b);
+	dsdt_rtc(b);
 	if (t->cfg->ecam_base)
 		dsdt_pci(b, t->cfg);
 	aml_pkg_end(b, sb);
