@@ -9,6 +9,7 @@ guest_report() {
 echo "GUEST nproc=$(nproc) memtotal_kb=$(awk '/MemTotal/ {print $2}' /proc/meminfo) time=$(date +%s)"
 echo "GUEST pci=$(ls /sys/bus/pci/devices | tr '\n' ' ')"
 echo "GUEST hostbridge_cfg_bytes=$(wc -c </sys/bus/pci/devices/0000:00:00.0/config)"
+echo "GUEST rtc=$(cat /sys/class/rtc/rtc0/name 2>/dev/null)"
 dmesg | grep -iE 'mmconfig|ecam|PCI0|pci_bus 0000:00: root|BAR' | head -12
 poweroff -f
 G
@@ -25,6 +26,8 @@ boot_with() {
 	[ "$total" -gt 204800 ] && [ "$total" -le 262144 ] || { echo "MemTotal $total kB"; return 1; }
 	# PCI through ACPI (PCI0, MCFG): the host bridge, with 4 KiB config space (ECAM).
 	grep -q "GUEST hostbridge_cfg_bytes=4096" "$ini.console" || { show_console "$ini"; return 1; }
+	# The CMOS RTC, found through ACPI (PNP0B00), is the guest's rtc0.
+	grep -q "GUEST rtc=rtc_cmos" "$ini.console" || { show_console "$ini"; return 1; }
 }
 
 # The guest's wall clock (from the CMOS RTC / kvmclock) agrees with the host's.
