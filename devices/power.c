@@ -4,8 +4,11 @@
  *  - the ACPI reset register (X86_PORT_RESET) named in the FADT;
  *  - the i8042 "pulse reset line" command (0xfe to port 0x64), Linux's fallback;
  *  - X86_PORT_BOOT_MARK: the guest's init writes a byte there to say "userspace
- *    reached"; the VMM logs the time since its own start.
- * Stateless: everything goes straight to vm_request_stop() or the vm's clock. */
+ *    reached"; the VMM logs the time since its own start;
+ *  - X86_PORT_STATS_MARK: with MINIVMM_STATS set, each byte written there logs the
+ *    VMM's exit counters, numbered, so a benchmark in the guest can bracket a phase and
+ *    count the exits it cost (tests/bench/nvme.sh).
+ * Stateless: everything goes straight to vm_request_stop() or to fields of the vm. */
 #include "devices/platform.h"
 
 #include <stdlib.h>
@@ -14,11 +17,11 @@
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
-#define I8042_DATA    0x60
-#define I8042_CMD     0x64
-#define I8042_RESET   0xfe
-#define SLP_EN        0x20
-#define SLP_TYP(v)    (((v) >> 2) & 7)
+#define I8042_DATA  0x60
+#define I8042_CMD   0x64
+#define I8042_RESET 0xfe
+#define SLP_EN	    0x20
+#define SLP_TYP(v)  (((v) >> 2) & 7)
 
 static void acpi_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
@@ -62,6 +65,24 @@ static void mark_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, boo
 			 (vm->t_userspace - vm->t_start) / 1e6);
 }
 
+static void stats_mark_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct vm *vm = opaque;
+
+	(void)off, (void)data, (void)len;
+	/* Off by default: otherwise a guest could fill the VMM's log one exit per line. */
+	if (!is_write || !vm->stats_log)
+		return;
+	/* Relaxed loads: this vCPU's own exit (the one that brought us here) is already
+	 * counted; other vCPUs' exits in flight may or may not be, which a benchmark run
+	 * with one vCPU never sees. */
+	log_info("stats: mark %u: exits io=%llu mmio=%llu all=%llu",
+		 atomic_fetch_add_explicit(&vm->stats_marks, 1, memory_order_relaxed) + 1,
+		 (unsigned long long)atomic_load_explicit(&vm->exits_io, memory_order_relaxed),
+		 (unsigned long long)atomic_load_explicit(&vm->exits_mmio, memory_order_relaxed),
+		 (unsigned long long)atomic_load_explicit(&vm->exits, memory_order_relaxed));
+}
+
 static int power_init(struct vm *vm, void **state)
 {
 	int ret;
@@ -78,7 +99,13 @@ static int power_init(struct vm *vm, void **state)
 	ret = bus_register(&vm->pio, X86_PORT_BOOT_MARK, 1, mark_io, vm);
 	if (ret < 0)
 		goto err_i8042;
+	vm->stats_log = getenv("MINIVMM_STATS") != NULL;
+	ret = bus_register(&vm->pio, X86_PORT_STATS_MARK, 1, stats_mark_io, vm);
+	if (ret < 0)
+		goto err_mark;
 	return 0;
+err_mark:
+	bus_unregister(&vm->pio, X86_PORT_BOOT_MARK);
 err_i8042:
 	bus_unregister(&vm->pio, I8042_DATA);
 err_acpi:
@@ -89,6 +116,7 @@ err_acpi:
 static void power_exit(struct vm *vm, void *state)
 {
 	(void)state;
+	bus_unregister(&vm->pio, X86_PORT_STATS_MARK);
 	bus_unregister(&vm->pio, X86_PORT_BOOT_MARK);
 	bus_unregister(&vm->pio, I8042_DATA);
 	bus_unregister(&vm->pio, X86_PORT_SLEEP_CTL);

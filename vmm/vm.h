@@ -21,9 +21,9 @@
 enum vm_stop {
 	VM_RUNNING = 0,
 	VM_STOP_POWEROFF, /* guest powered off: exit 0 */
-	VM_STOP_RESET,    /* guest reboot: restart or exit 0, per on_reboot */
-	VM_STOP_FAULT,    /* triple fault, internal error, unhandled exit: exit 3 */
-	VM_STOP_SIGINT,   /* exit 130 */
+	VM_STOP_RESET,	  /* guest reboot: restart or exit 0, per on_reboot */
+	VM_STOP_FAULT,	  /* triple fault, internal error, unhandled exit: exit 3 */
+	VM_STOP_SIGINT,	  /* exit 130 */
 	VM_STOP_SIGTERM,  /* exit 143 */
 };
 
@@ -55,31 +55,38 @@ struct vm {
 	const struct boot_files *boot; /* kernel and initrd, owned by main */
 	struct serial *serial;
 	void *dev_state[VM_MAX_DEVICES]; /* per vm_devices[] entry in vm.c */
-	size_t nr_devs;                  /* how many were created */
+	size_t nr_devs;			 /* how many were created */
 	int buses_ready;
-	void *arch;                      /* arch private state */
-	struct irq_state irq;            /* GSI routes (vmm/irq.c) */
-	struct pci_host *pci;            /* devices/pci.c; NULL until pci_init */
-	void *virtio;                    /* devices/virtio_devices.c */
-	struct virtio_dev *console_dev;  /* virtio console, when [console] device = virtio */
-	void *vfio;                      /* vfio/ */
+	void *arch;			/* arch private state */
+	struct irq_state irq;		/* GSI routes (vmm/irq.c) */
+	struct pci_host *pci;		/* devices/pci.c; NULL until pci_init */
+	void *virtio;			/* devices/virtio_devices.c */
+	struct virtio_dev *console_dev; /* virtio console, when [console] device = virtio */
+	void *vfio;			/* vfio/ */
 	/* KVM memory slots: 0..nr_ram_slots-1 are guest RAM; the rest are handed out by
 	 * vm_memslot_add (VFIO BARs). used_slots is a bitmap, under slot_lock. */
 	pthread_mutex_t slot_lock;
 	uint64_t used_slots[4];
 	int console_out; /* fd the serial port writes to, -1 for none */
 
-	atomic_int stop;  /* enum vm_stop */
-	int stop_efd;     /* eventfd: wakes the main loop when stop is set */
+	atomic_int stop; /* enum vm_stop */
+	int stop_efd;	 /* eventfd: wakes the main loop when stop is set */
 
 	/* Boot timing, CLOCK_MONOTONIC ns; t_start is the process start. */
 	uint64_t t_start;
 	_Atomic uint64_t t_first_run, t_userspace;
+
+	/* Exit counters for benchmarks, logged by the stats mark (devices/power.c): every
+	 * return from KVM_RUN, and those for port I/O and MMIO. Relaxed atomic adds: they
+	 * order nothing, and the reader only wants running totals. */
+	_Atomic uint64_t exits, exits_io, exits_mmio;
+	atomic_uint stats_marks; /* stats marks seen so far */
+	bool stats_log;		 /* MINIVMM_STATS is set: the stats mark logs */
 };
 
 /* Creates the VM (KVM fds, memory, devices, kernel loaded, vCPUs created but not
- * running). boot must outlive the VM. On failure returns -errno after printing one message naming the cause and
- * the fix; *vm is then fully torn down. console_out is borrowed, not closed. */
+ * running). boot must outlive the VM. On failure returns -errno after printing one message naming
+ * the cause and the fix; *vm is then fully torn down. console_out is borrowed, not closed. */
 int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *boot,
 	      int console_out, uint64_t t_start);
 /* Starts one thread per vCPU. */

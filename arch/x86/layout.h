@@ -19,34 +19,37 @@
 #ifndef MINIVMM_X86_LAYOUT_H
 #define MINIVMM_X86_LAYOUT_H
 
-#define X86_GDT_ADDR        0x500ULL
-#define X86_BOOT_PARAMS     0x7000ULL
-#define X86_PAGE_TABLES     0x9000ULL
-#define X86_CMDLINE         0x20000ULL
-#define X86_CMDLINE_MAX     0x10000ULL
-#define X86_EBDA_START      0x9fc00ULL
-#define X86_ACPI_BASE       0xe0000ULL
-#define X86_ACPI_MAX        0x20000ULL
-#define X86_KERNEL_LOAD     0x100000ULL
-#define X86_HOLE_START      0xc0000000ULL
-#define X86_ECAM_BASE       0xe0000000ULL
-#define X86_ECAM_SIZE       0x10000000ULL
-#define X86_IOAPIC_ADDR     0xfec00000ULL
-#define X86_LAPIC_ADDR      0xfee00000ULL
-#define X86_IDENTITY_MAP    0xfffbc000ULL
-#define X86_TSS_ADDR        0xfffbd000ULL
-#define X86_HIGH_RAM        0x100000000ULL
+#define X86_GDT_ADDR	 0x500ULL
+#define X86_BOOT_PARAMS	 0x7000ULL
+#define X86_PAGE_TABLES	 0x9000ULL
+#define X86_CMDLINE	 0x20000ULL
+#define X86_CMDLINE_MAX	 0x10000ULL
+#define X86_EBDA_START	 0x9fc00ULL
+#define X86_ACPI_BASE	 0xe0000ULL
+#define X86_ACPI_MAX	 0x20000ULL
+#define X86_KERNEL_LOAD	 0x100000ULL
+#define X86_HOLE_START	 0xc0000000ULL
+#define X86_ECAM_BASE	 0xe0000000ULL
+#define X86_ECAM_SIZE	 0x10000000ULL
+#define X86_IOAPIC_ADDR	 0xfec00000ULL
+#define X86_LAPIC_ADDR	 0xfee00000ULL
+#define X86_IDENTITY_MAP 0xfffbc000ULL
+#define X86_TSS_ADDR	 0xfffbd000ULL
+#define X86_HIGH_RAM	 0x100000000ULL
 
 /* I/O ports of the ACPI hardware-reduced registers (see acpi.c, devices/acpi_pm.c). */
-#define X86_PORT_SLEEP_CTL  0x600 /* write (SLP_TYP << 2) | SLP_EN(0x20) */
-#define X86_PORT_SLEEP_STS  0x601
-#define X86_PORT_RESET      0x602 /* write X86_RESET_VALUE to reset */
-#define X86_RESET_VALUE     0x1
-#define X86_SLP_TYP_S5      5     /* \_S5 package value in the DSDT */
+#define X86_PORT_SLEEP_CTL 0x600 /* write (SLP_TYP << 2) | SLP_EN(0x20) */
+#define X86_PORT_SLEEP_STS 0x601
+#define X86_PORT_RESET	   0x602 /* write X86_RESET_VALUE to reset */
+#define X86_RESET_VALUE	   0x1
+#define X86_SLP_TYP_S5	   5 /* \_S5 package value in the DSDT */
 /* Guest userspace writes any byte here (via /dev/port) to mark "userspace reached". */
-#define X86_PORT_BOOT_MARK  0x5fe
+#define X86_PORT_BOOT_MARK 0x5fe
+/* Benchmarks: a byte written here logs the VMM's exit counters (with MINIVMM_STATS set),
+ * so that a guest can bracket a measured phase (devices/power.c). */
+#define X86_PORT_STATS_MARK 0x5ff
 
-#define X86_SERIAL_COM1     0x3f8
+#define X86_SERIAL_COM1	    0x3f8
 #define X86_SERIAL_COM1_IRQ 4
 
 #endif
