@@ -24,6 +24,7 @@
 #include "devices/virtio_pci.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm.h"
 
 #define RXQ	     0
@@ -163,6 +164,9 @@ static bool vnet_deliver(struct vnet *n)
 static void *vnet_rx_thread(void *arg)
 {
 	struct vnet *n = arg;
+
+	if (!seccomp_enter(n->vd->vm, SECCOMP_THREAD_IO, n->name))
+		return NULL;
 	struct pollfd p[3] = {{.fd = n->stop, .events = POLLIN},
 			      {.fd = n->rx_kick, .events = POLLIN},
 			      {.fd = n->tap, .events = POLLIN}};

@@ -25,6 +25,7 @@
 
 #include "vmm/irq.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm.h"
 
 #define VP_BAR	      4
@@ -557,6 +558,8 @@ static void *vp_thread(void *arg)
 	unsigned int nq = vd->ops->nr_queues;
 	eventfd_t n;
 
+	if (!seccomp_enter(vd->vm, SECCOMP_THREAD_IO, vd->name))
+		return NULL;
 	pfd[0] = (struct pollfd){.fd = vd->stop_fd, .events = POLLIN};
 	for (unsigned int i = 0; i < nq; i++)
 		pfd[1 + i] = (struct pollfd){.fd = vd->q[i].kick_fd, .events = POLLIN};

@@ -36,6 +36,7 @@ static const struct {
     {"vm", SEC_VM, -1, NULL},	    {"console", SEC_CONSOLE, -1, NULL},
     {"rng", SEC_RNG, -1, NULL},	    {"vfio", SEC_VFIO, SEC_VFIO_DEV, "gpu"},
     {"disk", -1, SEC_DISK, "root"}, {"net", -1, SEC_NET, "eth0"},
+    {"security", SEC_SECURITY, -1, NULL},
 };
 
 static const struct {
@@ -55,6 +56,7 @@ static const struct {
     {SEC_CONSOLE, "device", K_DEVICE},
     {SEC_RNG, "enabled", K_ENABLED},
     {SEC_VFIO, "backend", K_BACKEND},
+    {SEC_SECURITY, "seccomp", K_SECCOMP},
     {SEC_DISK, "path", K_DISK_PATH},
     {SEC_DISK, "readonly", K_READONLY},
     {SEC_NET, "tap", K_TAP},

@@ -70,6 +70,9 @@ enum on_reboot { ON_REBOOT_EXIT, ON_REBOOT_RESTART };
 
 enum console_device { CONSOLE_DEV_SERIAL, CONSOLE_DEV_VIRTIO };
 enum vfio_backend { VFIO_BACKEND_AUTO, VFIO_BACKEND_IOMMUFD, VFIO_BACKEND_LEGACY };
+/* [security] seccomp: on (default) kills the VMM on a system call outside a thread's
+ * list; log lets it through and has the kernel log it; off installs no filter. */
+enum seccomp_mode { SECCOMP_ON, SECCOMP_LOG, SECCOMP_OFF };
 
 /* [disk.NAME] */
 struct config_disk {
@@ -114,6 +117,7 @@ struct config {
 	} console;
 	bool rng;			/* [rng] section present (enabled = on by default) */
 	enum vfio_backend vfio_backend; /* [vfio] backend = auto | iommufd | legacy */
+	enum seccomp_mode seccomp;      /* [security] seccomp = on | log | off */
 	struct config_disk disks[CONFIG_MAX_DISKS];
 	unsigned int nr_disks;
 	struct config_net nets[CONFIG_MAX_NETS];

@@ -19,6 +19,8 @@
 static const char *const bool_names[] = {"off", "on", "false", "true", "no", "yes", "0", "1"};
 /* Indexed by enum vfio_backend and by bind_auto. */
 static const char *const backend_names[] = {"auto", "iommufd", "legacy"};
+/* Indexed by enum seccomp_mode. */
+static const char *const seccomp_names[] = {"on", "log", "off"};
 static const char *const bind_names[] = {"manual", "auto"};
 
 /* ---- Entries ---- */
@@ -264,6 +266,12 @@ int config_set_device(struct ctx *c, enum key id, const char *key, const char *v
 			    v);
 		cfg->vfio_backend = (enum vfio_backend)i;
 		return 0;
+	case K_SECCOMP:
+		if ((i = config_pick(v, seccomp_names, 3)) < 0)
+			return config_fail(c, -EINVAL,
+					   "seccomp '%s' is not valid (use on, log or off)", v);
+		cfg->seccomp = (enum seccomp_mode)i;
+		return 0;
 	case K_DISK_PATH:
 		return config_set_path(c, "disk", v, cfg->disks[c->dev].path);
 	case K_READONLY:
@@ -353,6 +361,7 @@ void config_print_devices(const struct config *cfg, FILE *f)
 {
 	fprintf(f, "\n[rng]\nenabled = %s\n", cfg->rng ? "on" : "off");
 	fprintf(f, "\n[vfio]\nbackend = %s\n", backend_names[cfg->vfio_backend]);
+	fprintf(f, "\n[security]\nseccomp = %s\n", seccomp_names[cfg->seccomp]);
 	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
 		fprintf(f, "\n[disk.%s]\n", cfg->disks[i].name);
 		config_print_kv(f, "path", cfg->disks[i].path);

@@ -9,7 +9,16 @@
 #include <stddef.h>
 
 /* What a [section] is: [vfio] and [vfio.NAME] are different kinds. */
-enum section { SEC_VM, SEC_CONSOLE, SEC_RNG, SEC_VFIO, SEC_DISK, SEC_NET, SEC_VFIO_DEV };
+enum section {
+	SEC_VM,
+	SEC_CONSOLE,
+	SEC_RNG,
+	SEC_VFIO,
+	SEC_DISK,
+	SEC_NET,
+	SEC_VFIO_DEV,
+	SEC_SECURITY
+};
 
 enum key {
 	/* [vm] */
@@ -28,6 +37,8 @@ enum key {
 	K_ENABLED,
 	/* [vfio] */
 	K_BACKEND,
+	/* [security] */
+	K_SECCOMP,
 	/* [disk.NAME] */
 	K_DISK_PATH,
 	K_READONLY,

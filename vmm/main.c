@@ -17,6 +17,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
@@ -25,6 +26,7 @@
 #include "vmm/config.h"
 #include "vmm/image.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm.h"
 
 #define MINIVMM_VERSION "0.1.0"
@@ -258,6 +260,19 @@ int main(int argc, char **argv)
 		boot_files_close(&boot);
 		return console_fd == -2 ? EXIT_CONFIG : EXIT_HOST;
 	}
+	/* glibc reads /etc/localtime on the first time conversion (the RTC's, on a vCPU
+	 * thread, which may not open files): do it now. */
+	tzset();
+	/* From here on the main thread may only do what (re)creating and running a VM
+	 * needs; the threads it starts narrow that further. */
+	opt = seccomp_install(cfg.seccomp, SECCOMP_THREAD_MAIN);
+	if (opt < 0) {
+		log_err("cannot install the seccomp filter: %s; [security] seccomp = off runs "
+			"without one",
+			strerror(-opt));
+		boot_files_close(&boot);
+		return EXIT_HOST;
+	}
 	if (cfg.console.mode == CONSOLE_STDIO)
 		tty_make_raw();
 
@@ -268,6 +283,7 @@ int main(int argc, char **argv)
 			code = EXIT_HOST;
 			break;
 		}
+		vm.seccomp_test = getenv("MINIVMM_SECCOMP_TEST");
 		if (vm_start(&vm) < 0)
 			log_err("vCPUs could not all start; stopping");
 		why = event_loop(&vm, sfd, cfg.console.mode == CONSOLE_STDIO);

@@ -10,10 +10,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm.h"
 
 int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id)
@@ -125,10 +128,27 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	}
 }
 
+/* Proves the filter is live: a system call no thread may make (see seccomp.h). */
+static void vcpu_seccomp_test(struct vcpu *vcpu)
+{
+	long ret;
+
+	if (!vcpu->vm->seccomp_test || strcmp(vcpu->vm->seccomp_test, "vcpu") || vcpu->id)
+		return;
+	ret = syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
+	log_info("seccomp test: vcpu 0 called socket() and lives on (returned %ld)", ret);
+	if (ret >= 0)
+		close((int)ret);
+}
+
 void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
+
+	if (!seccomp_enter(vm, SECCOMP_THREAD_VCPU, "vcpu thread"))
+		return NULL;
+	vcpu_seccomp_test(vcpu);
 
 	while (atomic_load(&vm->stop) == VM_RUNNING) {
 		uint64_t zero = 0;

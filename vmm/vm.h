@@ -69,6 +69,9 @@ struct vm {
 	uint64_t used_slots[4];
 	int console_out; /* fd the serial port writes to, -1 for none */
 
+	/* Test hook (env MINIVMM_SECCOMP_TEST=vcpu): vCPU 0 makes a forbidden system call
+	 * once its filter is in place, to prove the filter is live. NULL normally. */
+	const char *seccomp_test;
 	atomic_int stop; /* enum vm_stop */
 	int stop_efd;	 /* eventfd: wakes the main loop when stop is set */
 

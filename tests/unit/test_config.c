@@ -451,6 +451,7 @@ START_TEST(print_round_trips)
 		 "[console]\nmode = file\npath = %s/c.log\ndevice = virtio\n\n"
 		 "[rng]\nenabled = on\n\n"
 		 "[vfio]\nbackend = legacy\n\n"
+		 "[security]\nseccomp = on\n\n"
 		 "[disk.root]\npath = %s/root.img\nreadonly = on\n\n"
 		 "[disk.data]\npath = \"/d/a;b.img\"\nreadonly = off\n\n"
 		 "[net.eth1]\ntap = tap1\n"
@@ -519,7 +520,8 @@ START_TEST(print_defaults)
 	ck_assert_str_eq(text, "[vm]\nname = minivmm\nmemory = 512M\nvcpus = 1\nkernel = /k\n"
 			       "initrd = \"\"\ncmdline = console=ttyS0\non_reboot = exit\n\n"
 			       "[console]\nmode = stdio\npath = \"\"\ndevice = serial\n\n"
-			       "[rng]\nenabled = off\n\n[vfio]\nbackend = auto\n");
+			       "[rng]\nenabled = off\n\n[vfio]\nbackend = auto\n\n"
+			       "[security]\nseccomp = on\n");
 	free(text);
 }
 END_TEST
@@ -587,6 +589,7 @@ static const struct {
     /* [console], [rng], [vfio] */
     {K "[console]\ndevice = hvc\n", "vm.ini:4: device 'hvc' is not valid (use serial or virtio)"},
     {K "[rng]\nenabled = maybe\n", "vm.ini:4: enabled 'maybe' is not valid (use on or off)"},
+    {K "[security]\nseccomp = maybe\n", "vm.ini:4: seccomp 'maybe' is not valid (use on, log or off)"},
     {K "[vfio]\nbackend = vfio\n",
      "vm.ini:4: backend 'vfio' is not valid (use auto, iommufd or legacy)"},
     /* [disk.NAME] */

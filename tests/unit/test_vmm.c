@@ -216,6 +216,42 @@ START_TEST(boot_mark_is_timed)
 }
 END_TEST
 
+/* The vCPU thread's filter is live: a system call outside its list kills the VMM
+ * (SIGSYS, 128 + 31 through timeout) with seccomp = on ... */
+START_TEST(seccomp_kills_a_forbidden_syscall)
+{
+	static const uint8_t code[] = {OUTB(COM1, 'x'), OUTB(0x600, 0x34), HALT};
+	struct run r;
+	const char *skip;
+
+	setenv("MINIVMM_SECCOMP_TEST", "vcpu", 1);
+	skip = run_guest(code, sizeof(code), "", &r);
+	unsetenv("MINIVMM_SECCOMP_TEST");
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_int_eq(r.status, 128 + 31);
+	ck_assert_str_eq(r.console, ""); /* killed before the guest ran */
+}
+END_TEST
+
+/* ... and with seccomp = log it is let through (the kernel logs it), the VM runs on. */
+START_TEST(seccomp_log_mode_lets_it_through)
+{
+	static const uint8_t code[] = {OUTB(COM1, 'x'), OUTB(0x600, 0x34), HALT};
+	struct run r;
+	const char *skip;
+
+	setenv("MINIVMM_SECCOMP_TEST", "vcpu", 1);
+	skip = run_guest(code, sizeof(code), "[security]\nseccomp = log", &r);
+	unsetenv("MINIVMM_SECCOMP_TEST");
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.console, "x");
+	ck_assert_ptr_nonnull(strstr(r.err, "seccomp test: vcpu 0 called socket() and lives on"));
+}
+END_TEST
+
 Suite *vmm_suite(void)
 {
 	Suite *s = suite_create("vmm");
@@ -228,6 +264,8 @@ Suite *vmm_suite(void)
 	tcase_add_test(tc, i8042_reset);
 	tcase_add_test(tc, triple_fault_exits_3);
 	tcase_add_test(tc, boot_mark_is_timed);
+	tcase_add_test(tc, seccomp_kills_a_forbidden_syscall);
+	tcase_add_test(tc, seccomp_log_mode_lets_it_through);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,29 @@
+/* Per-thread system call filters (libseccomp).
+ *
+ * Each kind of thread gets an allow list; anything else kills the whole VMM
+ * ([security] seccomp = on), or is allowed and logged by the kernel (log). Filters
+ * stack: a thread inherits its creator's filter and adds its own, so vCPU and I/O
+ * threads end up with the intersection of the main thread's list and theirs. ioctl is
+ * allowed only for the KVM, VFIO/iommufd and tun/terminal request families. */
+#ifndef MINIVMM_SECCOMP_H
+#define MINIVMM_SECCOMP_H
+
+#include <stdbool.h>
+
+#include "vmm/config.h"
+
+enum seccomp_thread {
+	SECCOMP_THREAD_MAIN, /* main thread: creates and tears down VMs, event loop */
+	SECCOMP_THREAD_VCPU, /* KVM_RUN and the device emulation it calls */
+	SECCOMP_THREAD_IO,   /* device I/O threads: virtio queues, tap, INTx unmask */
+};
+
+/* Installs the filter for the calling thread. Returns 0 or -errno (mode off: 0). */
+int seccomp_install(enum seccomp_mode mode, enum seccomp_thread kind);
+
+struct vm;
+/* For a thread's first line: installs vm's mode for kind; on failure logs it for who,
+ * asks the VM to stop and returns false (the thread should then return). */
+bool seccomp_enter(struct vm *vm, enum seccomp_thread kind, const char *who);
+
+#endif
