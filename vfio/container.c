@@ -134,9 +134,9 @@ out:
 }
 
 /* The group's entry, opened and attached on first use; NULL with errno after one
- * message naming bdf (the device that needs it). */
+ * message naming addr (the device that needs it). */
 static struct container_group *container_group_get(struct vfio_iommu *io, int id, int kvm_fd,
-						   const char *bdf)
+						   const char *addr)
 {
 	struct container_group *g;
 	struct vfio_group_status st = {.argsz = sizeof(st)};
@@ -154,7 +154,7 @@ static struct container_group *container_group_get(struct vfio_iommu *io, int id
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		err = errno;
-		log_err("cannot open IOMMU group %d (%s) of %s: %s; %s", id, path, bdf,
+		log_err("cannot open IOMMU group %d (%s) of %s: %s; %s", id, path, addr,
 			strerror(err),
 			err == EBUSY	? "another process (another VM?) is using it"
 			: err == ENOENT ? "no device of the group is bound to vfio-pci"
@@ -164,20 +164,20 @@ static struct container_group *container_group_get(struct vfio_iommu *io, int id
 	}
 	if (ioctl(fd, VFIO_GROUP_GET_STATUS, &st) < 0) {
 		err = errno;
-		log_err("VFIO_GROUP_GET_STATUS on %s (%s) failed: %s", path, bdf, strerror(err));
+		log_err("VFIO_GROUP_GET_STATUS on %s (%s) failed: %s", path, addr, strerror(err));
 		goto err_close;
 	}
 	if (!(st.flags & VFIO_GROUP_FLAGS_VIABLE)) {
 		log_err("IOMMU group %d of %s is not viable: every device in "
 			"/sys/kernel/iommu_groups/%d/devices must be bound to vfio-pci or to no "
 			"driver",
-			id, bdf, id);
+			id, addr, id);
 		err = EBUSY;
 		goto err_close;
 	}
 	if (ioctl(fd, VFIO_GROUP_SET_CONTAINER, &io->fd) < 0) {
 		err = errno;
-		log_err("cannot put IOMMU group %d of %s in the VM's VFIO container: %s", id, bdf,
+		log_err("cannot put IOMMU group %d of %s in the VM's VFIO container: %s", id, addr,
 			strerror(err));
 		goto err_close;
 	}
@@ -199,7 +199,7 @@ static struct container_group *container_group_get(struct vfio_iommu *io, int id
 		err = -vfio_kvm_file(kvm_fd, fd, true);
 		if (err) {
 			log_err("cannot register IOMMU group %d of %s with the KVM-VFIO device: %s",
-				id, bdf, strerror(err));
+				id, addr, strerror(err));
 			goto err_unset;
 		}
 		g->kvm_fd = kvm_fd;
@@ -225,20 +225,21 @@ static void container_group_put(struct vfio_iommu *io, struct container_group *g
 	*g = io->groups[--io->nr_groups];
 }
 
-static int container_attach(struct vfio_iommu *io, const char *bdf, int group, int kvm_vfio_fd,
+static int container_attach(struct vfio_iommu *io, const struct vfio_host *h, int kvm_vfio_fd,
 			    int *device_fd)
 {
-	struct container_group *g = container_group_get(io, group, kvm_vfio_fd, bdf);
+	struct container_group *g = container_group_get(io, h->group, kvm_vfio_fd, h->addr);
 	int fd, ret;
 
 	if (!g)
 		return -errno;
 	g->users++;
-	fd = ioctl(g->fd, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	/* A PCI function by its address, a mediated device by its UUID. */
+	fd = ioctl(g->fd, VFIO_GROUP_GET_DEVICE_FD, h->addr);
 	if (fd < 0) {
 		ret = -errno;
-		log_err("cannot get %s from IOMMU group %d: %s%s", bdf, group, strerror(-ret),
-			ret == -EBUSY ? " (already open elsewhere?)" : "");
+		log_err("cannot get %s from IOMMU group %d: %s%s", h->addr, h->group,
+			strerror(-ret), ret == -EBUSY ? " (already open elsewhere?)" : "");
 		container_group_put(io, g);
 		return ret;
 	}
@@ -246,13 +247,12 @@ static int container_attach(struct vfio_iommu *io, const char *bdf, int group, i
 	return 0;
 }
 
-static void container_detach(struct vfio_iommu *io, const char *bdf, int group, int device_fd)
+static void container_detach(struct vfio_iommu *io, const struct vfio_host *h, int device_fd)
 {
-	(void)bdf;
 	if (device_fd >= 0)
 		close(device_fd);
 	for (int i = 0; i < io->nr_groups; i++)
-		if (io->groups[i].id == group) {
+		if (io->groups[i].id == h->group) {
 			container_group_put(io, &io->groups[i]);
 			return;
 		}

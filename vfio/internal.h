@@ -2,9 +2,10 @@
  * and the pure helpers the unit tests call (sysfs discovery, BAR splitting, config
  * space virtualization) on fake trees and buffers.
  *
- * Files: vfio.c (entry points, KVM-VFIO device), sysfs.c (discovery, checks,
- * bind = auto), container.c (legacy IOMMU backend), pci.c (the device: regions, BARs),
- * pci_cfg.c (config space), pci_irq.c (INTx, MSI, MSI-X). */
+ * Files: vfio.c (entry points, KVM-VFIO device), sysfs.c (PCI discovery, checks,
+ * bind = auto), mdev.c (mediated devices, VFIO cdevs, the choice of backend),
+ * container.c (legacy IOMMU backend), iommufd.c (iommufd backend), pci.c (the device:
+ * regions, BARs), pci_cfg.c (config space), pci_irq.c (INTx, MSI, MSI-X). */
 #ifndef MINIVMM_VFIO_INTERNAL_H
 #define MINIVMM_VFIO_INTERNAL_H
 
@@ -25,13 +26,31 @@ struct vfio_iommu_ops;
 
 #define VFIO_MAX_DEVICES CONFIG_MAX_VFIO
 #define VFIO_BDF_LEN	 16 /* "0000:00:04.0" and its NUL, with room */
+#define VFIO_ADDR_LEN	 40 /* a UUID (36 characters) and its NUL; a BDF is shorter */
 #define VFIO_DRV_LEN	 64
+#define VFIO_CDEV_LEN	 16 /* "vfio123" */
 
-/* ---- sysfs.c: one host device as found before anything is touched ---- */
+/* ---- sysfs.c, mdev.c: one host device as found before anything is touched ---- */
+
+/* What sysfs says about a device's VFIO cdev (<sysdev>/vfio-dev/vfioN). */
+enum vfio_cdev_state {
+	VFIO_CDEV_UNKNOWN, /* not looked at: the device is not on a VFIO driver yet */
+	VFIO_CDEV_OK,	   /* vfioN with a dev node: /dev/vfio/devices/vfioN */
+	VFIO_CDEV_NO_DIR,  /* no vfio-dev folder */
+	VFIO_CDEV_EMPTY,   /* a vfio-dev folder with no vfioN in it */
+	VFIO_CDEV_NO_NODE, /* vfioN without a dev: VFIO built without device cdevs */
+};
 
 struct vfio_host {
 	const struct config_vfio *cfg;
-	char bdf[VFIO_BDF_LEN];
+	/* The name VFIO knows the device by: a PCI address ("0000:00:04.0") or, for a
+	 * mediated device, its UUID. */
+	char addr[VFIO_ADDR_LEN];
+	bool mdev;
+	char sysdev[PATH_MAX];	  /* its sysfs folder as the user writes it (/sys/...) */
+	char mdev_type[64];	  /* mdev: its type ("mtty-2"), for the log */
+	char cdev[VFIO_CDEV_LEN]; /* "vfio0" when cdev_state is VFIO_CDEV_OK */
+	enum vfio_cdev_state cdev_state;
 	int group;		     /* IOMMU group number */
 	uint32_t class;		     /* 24-bit class code */
 	char driver[VFIO_DRV_LEN];   /* bound driver at start, "" for none */
@@ -43,6 +62,11 @@ struct vfio_host {
 /* Normalizes "0000:00:04.0" or "00:04.0" (hex, any case) into out ("0000:00:04.0").
  * Returns 0 or -EINVAL. */
 int vfio_bdf_normalize(const char *in, char out[VFIO_BDF_LEN]);
+/* The last component of the symlink at path in buf ("" if there is no such link);
+ * -errno for other failures. */
+int vfio_link_name(const char *path, char *buf, size_t len);
+/* Where the sysfs path sys ("/sys/...") is under root ("/sys" or a fake tree). */
+void vfio_sys_path(const char *root, const char *sys, char *out, size_t len);
 
 /* Fills h from sysfs (root is "/sys", or a fake tree): the device exists, its driver,
  * driver_override, class and IOMMU group. On a problem returns -errno with one message
@@ -81,6 +105,26 @@ bool vfio_have_cap_ipc_lock(void);
 int vfio_host_bind(const char *root, struct vfio_host *h, char *err, size_t errlen);
 /* Gives h back to the driver it had (if we moved it); clears h->rebound. */
 void vfio_host_restore(const char *root, struct vfio_host *h);
+
+/* ---- mdev.c ---- */
+
+/* Whether s is a UUID (8-4-4-4-12 hex digits), the name of a mediated device. */
+bool vfio_is_uuid(const char *s);
+/* vfio_host_probe for the mediated device c->sysfs (its last component is a UUID):
+ * it exists (else -ENODEV with the command that creates it and the types this host
+ * offers), it is a VFIO device (IOMMU group), its type and cdev. */
+int vfio_mdev_probe(const char *root, const struct config_vfio *c, struct vfio_host *h, char *err,
+		    size_t errlen);
+/* Sets h->cdev and h->cdev_state from <sysdev>/vfio-dev. */
+void vfio_host_find_cdev(const char *root, struct vfio_host *h);
+/* The backend for [vfio] backend = want, given whether /dev/iommu exists and each
+ * device's cdev state. With want = iommufd every device needs a cdev: -ENODEV with
+ * one message naming the first that has none (hosts whose state is still unknown,
+ * because bind = auto has not moved them yet, pass unless final). auto takes iommufd
+ * when it can, else legacy. Sets *ops and a reason for the log in why. */
+int vfio_backend_pick(enum vfio_backend want, bool have_iommufd, const struct vfio_host *hosts,
+		      unsigned int n, bool final, const struct vfio_iommu_ops **ops, char *why,
+		      size_t whylen, char *err, size_t errlen);
 
 /* ---- container.c ---- */
 
@@ -185,10 +229,10 @@ struct vfio_pci {
 	struct vfio_vm *vv; /* NULL once torn down by vfio_devices_destroy */
 	struct vfio_host *host;
 	struct vm *vm;
-	char name[CONFIG_NAME_MAX + 32]; /* "vfio.nvme (0000:00:04.0)" */
-	int fd;				 /* VFIO device fd (host->device_fd); -1 in unit tests */
+	char name[CONFIG_NAME_MAX + VFIO_ADDR_LEN + 8]; /* "vfio.nvme (0000:00:04.0)" */
+	int fd; /* VFIO device fd (host->device_fd); -1 in unit tests */
 	struct vfio_device_info info;
-	uint64_t cfg_region_off;
+	uint64_t cfg_region_off, cfg_region_size;
 	uint64_t rom_size; /* of the hidden expansion ROM, for the log */
 	struct vfio_cfg_io cfg;
 	struct vfio_cap_map caps[VFIO_MAX_CAPS];
@@ -200,6 +244,10 @@ struct vfio_pci {
 	uint8_t pin; /* INTx pin, 0: none */
 	int intx_efd, intx_resample;
 	uint32_t intx_gsi;
+	/* Drivers without an unmask eventfd (mdev samples): a thread unmasks on EOI. */
+	pthread_t intx_thread;
+	int intx_stop; /* eventfd that ends intx_thread, -1 when it does not run */
+	bool intx_thread_logged;
 	enum vfio_irq_mode mode;
 	unsigned int mode_logs; /* mode switches logged so far */
 	pthread_mutex_t irq_lock;

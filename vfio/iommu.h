@@ -2,9 +2,10 @@
  * how guest RAM becomes DMA-able by it (iova = gpa).
  *
  * Two kernel APIs do this: the legacy container/group one (vfio/container.c: one
- * container per VM, every IOMMU group attached to it) and iommufd (/dev/iommu with the
- * device cdevs; not written yet). The rest of vfio/ only sees these ops, so adding
- * iommufd is one new file.
+ * container per VM, every IOMMU group attached to it) and iommufd (vfio/iommufd.c:
+ * /dev/iommu with one IOAS per VM, each device opened through its cdev). The rest of
+ * vfio/ only sees these ops; a VM uses one backend for all its devices (mdev.c's
+ * vfio_backend_pick chooses it).
  *
  * Call order, once per VM:
  *   open -> attach (each device) -> map (each guest RAM region)
@@ -18,21 +19,23 @@
 #include <stdint.h>
 
 struct vfio_iommu; /* backend private */
+struct vfio_host;
 
 struct vfio_iommu_ops {
 	const char *name; /* "legacy", "iommufd": for messages */
 	/* Opens the backend. dev_root is where the VFIO nodes live ("/dev"). Returns 0 or
 	 * -errno after one message naming the node and the fix. */
 	int (*open)(struct vfio_iommu **io, const char *dev_root);
-	/* Makes host device bdf (in IOMMU group `group`) usable by this VM and returns its
-	 * VFIO device fd in *device_fd. The backend registers the VFIO file it opens (group
-	 * or device cdev) with the VM's KVM-VFIO device kvm_vfio_fd before it asks for the
-	 * device fd, as KVM requires. Returns 0 or -errno after one message. */
-	int (*attach)(struct vfio_iommu *io, const char *bdf, int group, int kvm_vfio_fd,
+	/* Makes host device h (h->addr in IOMMU group h->group, its cdev h->cdev) usable
+	 * by this VM and returns its VFIO device fd in *device_fd. The backend registers
+	 * the VFIO file it opens (group or device cdev) with the VM's KVM-VFIO device
+	 * kvm_vfio_fd before it asks for the device fd (or binds the cdev), as KVM and
+	 * some drivers require. Returns 0 or -errno after one message. */
+	int (*attach)(struct vfio_iommu *io, const struct vfio_host *h, int kvm_vfio_fd,
 		      int *device_fd);
-	/* Closes device_fd and releases what attach took for it (for the container: the
-	 * group, once its last device is gone, after removing it from KVM-VFIO). */
-	void (*detach)(struct vfio_iommu *io, const char *bdf, int group, int device_fd);
+	/* Closes device_fd and releases what attach took for it (the cdev, or the group
+	 * once its last device is gone, removed from KVM-VFIO first). */
+	void (*detach)(struct vfio_iommu *io, const struct vfio_host *h, int device_fd);
 	/* Maps [iova, iova + size) to host memory hva for device DMA, read and write,
 	 * pinning it. -ERANGE (after a message) if the IOMMU cannot translate that range. */
 	int (*map)(struct vfio_iommu *io, uint64_t iova, uint64_t size, void *hva);
@@ -42,5 +45,6 @@ struct vfio_iommu_ops {
 };
 
 extern const struct vfio_iommu_ops vfio_container_ops;
+extern const struct vfio_iommu_ops vfio_iommufd_ops;
 
 #endif

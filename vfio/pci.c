@@ -363,20 +363,35 @@ out:
 	return ret;
 }
 
+/* Config space accesses stay inside the device's config region: some devices' is
+ * smaller than 256 bytes (mtty's has 255) and their drivers do not check bounds.
+ * Bytes past its end read as zero and are not written. */
+static uint32_t cfg_clamp(const struct vfio_pci *vp, uint32_t off, uint32_t len)
+{
+	if (off >= vp->cfg_region_size)
+		return 0;
+	return vp->cfg_region_size - off < len ? (uint32_t)(vp->cfg_region_size - off) : len;
+}
+
 static int cfg_pread(void *opaque, uint32_t off, void *buf, uint32_t len)
 {
 	struct vfio_pci *vp = opaque;
+	uint32_t n = cfg_clamp(vp, off, len);
 
-	return pread(vp->fd, buf, len, (off_t)(vp->cfg_region_off + off)) == (ssize_t)len ? 0
-											  : -EIO;
+	if (n == 0)
+		return -EIO;
+	memset((uint8_t *)buf + n, 0, len - n);
+	return pread(vp->fd, buf, n, (off_t)(vp->cfg_region_off + off)) == (ssize_t)n ? 0 : -EIO;
 }
 
 static int cfg_pwrite(void *opaque, uint32_t off, const void *buf, uint32_t len)
 {
 	struct vfio_pci *vp = opaque;
+	uint32_t n = cfg_clamp(vp, off, len);
 
-	return pwrite(vp->fd, buf, len, (off_t)(vp->cfg_region_off + off)) == (ssize_t)len ? 0
-											   : -EIO;
+	if (n == 0)
+		return -EIO;
+	return pwrite(vp->fd, buf, n, (off_t)(vp->cfg_region_off + off)) == (ssize_t)n ? 0 : -EIO;
 }
 
 void vfio_pci_teardown(struct vfio_pci *vp)
@@ -402,8 +417,7 @@ void vfio_pci_teardown(struct vfio_pci *vp)
 	    ioctl(vp->fd, VFIO_DEVICE_RESET) < 0)
 		log_warn("%s: VFIO_DEVICE_RESET at teardown failed: %m", vp->name);
 	if (vp->vv && vp->host->device_fd >= 0) {
-		vp->vv->iommu_ops->detach(vp->vv->iommu, vp->host->bdf, vp->host->group,
-					  vp->host->device_fd);
+		vp->vv->iommu_ops->detach(vp->vv->iommu, vp->host, vp->host->device_fd);
 		vp->host->device_fd = -1;
 	}
 	vp->fd = -1;
@@ -451,12 +465,14 @@ static int vfio_pci_open(struct vfio_pci *vp)
 	else if (ioctl(vp->fd, VFIO_DEVICE_RESET) < 0)
 		log_warn("%s: VFIO_DEVICE_RESET failed: %m; continuing without reset", vp->name);
 	ri = region_info(vp->fd, VFIO_PCI_CONFIG_REGION_INDEX);
-	if (!ri || ri->size < 256) {
+	/* The type 0 header at least (mediated devices may offer less than 256 bytes). */
+	if (!ri || ri->size < 64) {
 		log_err("%s: cannot read its config space region", vp->name);
 		free(ri);
 		return -EIO;
 	}
 	vp->cfg_region_off = ri->offset;
+	vp->cfg_region_size = ri->size;
 	free(ri);
 	/* The expansion ROM stays hidden (see pci_cfg.c); its size is only reported. */
 	ri = region_info(vp->fd, VFIO_PCI_ROM_REGION_INDEX);
@@ -478,9 +494,9 @@ int vfio_pci_create(struct vfio_vm *vv, struct vfio_host *h, struct vfio_pci **o
 	vp->host = h;
 	vp->vm = vv->vm;
 	vp->fd = h->device_fd;
-	vp->intx_efd = vp->intx_resample = -1;
+	vp->intx_efd = vp->intx_resample = vp->intx_stop = -1;
 	pthread_mutex_init(&vp->irq_lock, NULL);
-	snprintf(vp->name, sizeof(vp->name), "vfio.%s (%s)", h->cfg->name, h->bdf);
+	snprintf(vp->name, sizeof(vp->name), "vfio.%s (%s)", h->cfg->name, h->addr);
 	ret = vfio_pci_open(vp);
 	if (ret < 0)
 		goto err;

@@ -115,6 +115,11 @@ static int cap_add_msix(struct vfio_pci *vp, const uint8_t *real, uint32_t p)
 	uint32_t table = rd32(real, p + PCI_MSIX_TABLE), pba = rd32(real, p + PCI_MSIX_PBA);
 	int ret;
 
+	if (vp->has_msix) { /* a second one would leak the first's vectors */
+		log_warn("%s: second MSI-X capability at 0x%02x hidden from the guest", vp->name,
+			 p);
+		return 0;
+	}
 	if ((table & PCI_MSIX_TABLE_BIR) != (pba & PCI_MSIX_PBA_BIR)) {
 		log_warn("%s: MSI-X table and PBA in different BARs; MSI-X hidden from the guest",
 			 vp->name);

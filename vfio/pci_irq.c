@@ -14,11 +14,15 @@
  *     that VFIO uses as its unmask trigger: VFIO masks the line when it fires, KVM
  *     signals the resample eventfd when the guest EOIs, VFIO unmasks; a device that
  *     still asserts the line fires again, one interrupt per EOI, never a storm.
+ *     Some drivers (mediated device samples such as mtty) take no unmask eventfd;
+ *     for them a small thread waits on the resample eventfd and unmasks through
+ *     VFIO_DEVICE_SET_IRQS, so the same level semantics hold, one syscall later.
  * VFIO allows one of the three at a time, so a switch turns the old one off first.
  *
  * irq_lock serializes switches (config writes and MSI-X enable callbacks). */
 #include <errno.h>
 #include <linux/pci_regs.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -28,6 +32,7 @@
 #include "vfio/internal.h"
 #include "vmm/irq.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 
 static const char *const mode_names[] = {"none", "INTx", "MSI", "MSI-X"};
 
@@ -62,6 +67,70 @@ static void drain(int efd)
 		log_guest("eventfd read failed: %m");
 }
 
+/* The unmask thread of a device without an unmask eventfd: each guest EOI (the
+ * resample eventfd) becomes an unmask. It touches only the device fd and its own
+ * eventfds, never irq_lock, which intx_thread_stop holds while joining it. */
+static void *intx_unmask_thread(void *opaque)
+{
+	struct vfio_pci *vp = opaque;
+	struct pollfd p[2] = {{.fd = vp->intx_resample, .events = POLLIN},
+			      {.fd = vp->intx_stop, .events = POLLIN}};
+
+	if (!seccomp_enter(vp->vm, SECCOMP_THREAD_IO, vp->name))
+		return NULL;
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_guest("%s: INTx unmask thread: poll failed: %m", vp->name);
+			return NULL;
+		}
+		if (p[1].revents)
+			return NULL;
+		if (p[0].revents & POLLIN) {
+			drain(vp->intx_resample);
+			set_irqs(vp, VFIO_PCI_INTX_IRQ_INDEX,
+				 VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK, 1, NULL);
+		}
+	}
+}
+
+static int intx_thread_start(struct vfio_pci *vp)
+{
+	int ret;
+
+	vp->intx_stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vp->intx_stop < 0)
+		return -errno;
+	ret = -pthread_create(&vp->intx_thread, NULL, intx_unmask_thread, vp);
+	if (ret < 0) {
+		close(vp->intx_stop);
+		vp->intx_stop = -1;
+		return ret;
+	}
+	if (!vp->intx_thread_logged) {
+		vp->intx_thread_logged = true;
+		log_info("%s: its driver takes no INTx unmask eventfd; a VMM thread unmasks on "
+			 "guest EOI",
+			 vp->name);
+	}
+	return 0;
+}
+
+static void intx_thread_stop(struct vfio_pci *vp)
+{
+	uint64_t one = 1;
+
+	if (vp->intx_stop < 0)
+		return;
+	if (write(vp->intx_stop, &one, sizeof(one)) != sizeof(one))
+		log_warn("%s: cannot stop the INTx unmask thread: %m", vp->name);
+	else
+		pthread_join(vp->intx_thread, NULL);
+	close(vp->intx_stop);
+	vp->intx_stop = -1;
+}
+
 static int intx_on(struct vfio_pci *vp)
 {
 	int ret;
@@ -80,10 +149,14 @@ static int intx_on(struct vfio_pci *vp)
 	if (ret < 0)
 		return ret;
 	ret = irq_irqfd(vp->vm, vp->intx_efd, vp->intx_gsi, vp->intx_resample, true);
-	if (ret == 0)
+	if (ret == 0) {
 		ret = set_irqs(vp, VFIO_PCI_INTX_IRQ_INDEX,
 			       VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, 1,
 			       &vp->intx_resample);
+		/* vfio-pci returns 0; drivers without unmask eventfds ENOTTY or EINVAL. */
+		if (ret == -ENOTTY || ret == -EINVAL)
+			ret = intx_thread_start(vp);
+	}
 	if (ret < 0) {
 		irq_irqfd(vp->vm, vp->intx_efd, vp->intx_gsi, vp->intx_resample, false);
 		set_irqs(vp, VFIO_PCI_INTX_IRQ_INDEX,
@@ -98,6 +171,7 @@ static int intx_on(struct vfio_pci *vp)
 
 static void intx_off(struct vfio_pci *vp)
 {
+	intx_thread_stop(vp);
 	set_irqs(vp, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
 		 0, NULL);
 	irq_irqfd(vp->vm, vp->intx_efd, vp->intx_gsi, vp->intx_resample, false);

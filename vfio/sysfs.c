@@ -1,5 +1,5 @@
-/* Host device discovery through sysfs, the checks made before anything on the host is
- * touched, and bind = auto.
+/* Host PCI device discovery through sysfs, the checks made before anything on the host is
+ * touched, and bind = auto (mediated devices: mdev.c).
  *
  * Every check answers with one message that names the device, what is wrong and the
  * exact commands that fix it, because a passthrough set-up fails on host state the
@@ -108,9 +108,7 @@ static int write_str(const char *path, const char *s)
 	return ret;
 }
 
-/* The last component of the symlink at path ("" if it does not exist); -errno for
- * other failures. */
-static int link_name(const char *path, char *buf, size_t len)
+int vfio_link_name(const char *path, char *buf, size_t len)
 {
 	char target[PATH_MAX];
 	ssize_t n = readlink(path, target, sizeof(target) - 1);
@@ -127,6 +125,14 @@ static int link_name(const char *path, char *buf, size_t len)
 		return -ENAMETOOLONG;
 	memcpy(buf, slash, strlen(slash) + 1);
 	return 0;
+}
+
+void vfio_sys_path(const char *root, const char *sys, char *out, size_t len)
+{
+	if (strncmp(sys, "/sys/", 5) == 0)
+		snprintf(out, len, "%s%s", root, sys + 4);
+	else
+		snprintf(out, len, "%s", sys);
 }
 
 static int read_class(const char *root, const char *bdf, uint32_t *class)
@@ -146,7 +152,7 @@ static int read_driver(const char *root, const char *bdf, char *drv, size_t len)
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver", root, bdf);
-	return link_name(path, drv, len);
+	return vfio_link_name(path, drv, len);
 }
 
 static bool is_vfio_driver(const char *drv)
@@ -182,53 +188,60 @@ int vfio_host_probe(const char *root, const struct config_vfio *c, struct vfio_h
 	h->cfg = c;
 	h->group = -1;
 	h->device_fd = -1;
-	/* sysfs = may name a PCI function by its device directory; mdevs are not done. */
-	addr = c->host[0] ? c->host : strrchr(c->sysfs, '/') ? strrchr(c->sysfs, '/') + 1 : "";
-	if (!c->host[0] && vfio_bdf_normalize(addr, h->bdf) < 0) {
-		snprintf(err, errlen,
-			 "[vfio.%s] %s is not a PCI function: mediated devices are not supported "
-			 "yet; pass a PCI function with host = BDF",
-			 c->name, c->sysfs);
-		return -ENOTSUP;
-	}
-	if (vfio_bdf_normalize(addr, h->bdf) < 0) {
+	/* sysfs = names a PCI function by its device folder, or a mediated device. */
+	if (!c->host[0]) {
+		addr = strrchr(c->sysfs, '/') ? strrchr(c->sysfs, '/') + 1 : c->sysfs;
+		if (vfio_is_uuid(addr))
+			return vfio_mdev_probe(root, c, h, err, errlen);
+		if (vfio_bdf_normalize(addr, h->addr) < 0) {
+			snprintf(err, errlen,
+				 "[vfio.%s] %s is neither a PCI function nor a mediated device "
+				 "(its last component is not a PCI address or a UUID)",
+				 c->name, c->sysfs);
+			return -EINVAL;
+		}
+	} else if (vfio_bdf_normalize(c->host, h->addr) < 0) {
 		snprintf(err, errlen,
 			 "[vfio.%s] host = '%s' is not a PCI address (use e.g. "
 			 "0000:00:04.0)",
 			 c->name, c->host);
 		return -EINVAL;
 	}
-	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", root, h->bdf);
+	snprintf(h->sysdev, sizeof(h->sysdev), "/sys/bus/pci/devices/%s", h->addr);
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", root, h->addr);
 	if (access(path, F_OK) < 0) {
 		snprintf(err, errlen,
 			 "[vfio.%s] no PCI device %s on this host (/sys/bus/pci/devices/%s does "
 			 "not exist); lspci -D lists the host's devices",
-			 c->name, h->bdf, h->bdf);
+			 c->name, h->addr, h->addr);
 		return -ENODEV;
 	}
-	ret = read_class(root, h->bdf, &h->class);
+	ret = read_class(root, h->addr, &h->class);
 	if (ret == 0)
-		ret = read_driver(root, h->bdf, h->driver, sizeof(h->driver));
+		ret = read_driver(root, h->addr, h->driver, sizeof(h->driver));
 	if (ret < 0) {
-		snprintf(err, errlen, "[vfio.%s] cannot read %s in sysfs: %s", c->name, h->bdf,
+		snprintf(err, errlen, "[vfio.%s] cannot read %s in sysfs: %s", c->name, h->addr,
 			 strerror(-ret));
 		return ret;
 	}
-	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver_override", root, h->bdf);
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver_override", root, h->addr);
 	if (read_line(path, h->override, sizeof(h->override)) < 0 ||
 	    strcmp(h->override, "(null)") == 0)
 		h->override[0] = 0;
-	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/iommu_group", root, h->bdf);
-	ret = link_name(path, name, sizeof(name));
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/iommu_group", root, h->addr);
+	ret = vfio_link_name(path, name, sizeof(name));
 	if (ret < 0 || !name[0]) {
 		snprintf(err, errlen,
 			 "[vfio.%s] %s has no IOMMU group: the host's IOMMU is off; enable "
 			 "VT-d / AMD-Vi in the firmware and boot the host with intel_iommu=on "
 			 "(or amd_iommu=on)",
-			 c->name, h->bdf);
+			 c->name, h->addr);
 		return -ENODEV;
 	}
 	h->group = atoi(name);
+	/* Not on vfio-pci yet (bind = auto): it has no cdev until it is. */
+	if (is_vfio_driver(h->driver))
+		vfio_host_find_cdev(root, h);
 	return 0;
 }
 
@@ -236,13 +249,14 @@ int vfio_host_check_driver(const struct vfio_host *h, char *err, size_t errlen)
 {
 	char cmds[512];
 
-	if (is_vfio_driver(h->driver) || h->cfg->bind_auto)
+	/* An mdev is on its vendor driver by construction (vfio_mdev_probe checked). */
+	if (h->mdev || is_vfio_driver(h->driver) || h->cfg->bind_auto)
 		return 0;
-	bind_commands(h->bdf, h->driver, cmds, sizeof(cmds));
+	bind_commands(h->addr, h->driver, cmds, sizeof(cmds));
 	snprintf(err, errlen,
 		 "[vfio.%s] %s is bound to %s, not vfio-pci; hand it over with: %s "
 		 "(or set bind = auto in [vfio.%s])",
-		 h->cfg->name, h->bdf, h->driver[0] ? h->driver : "no driver", cmds, h->cfg->name);
+		 h->cfg->name, h->addr, h->driver[0] ? h->driver : "no driver", cmds, h->cfg->name);
 	return -EBUSY;
 }
 
@@ -250,7 +264,7 @@ int vfio_host_check_driver(const struct vfio_host *h, char *err, size_t errlen)
 static bool moved_by_us(const char *bdf, const struct vfio_host *vm_hosts, unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++)
-		if (vm_hosts[i].cfg->bind_auto && strcmp(vm_hosts[i].bdf, bdf) == 0)
+		if (vm_hosts[i].cfg->bind_auto && strcmp(vm_hosts[i].addr, bdf) == 0)
 			return true;
 	return false;
 }
@@ -263,18 +277,21 @@ int vfio_group_check(const char *root, const struct vfio_host *h, const struct v
 	DIR *d;
 	int ret = 0;
 
+	/* A mediated device's group is its own, made by VFIO for it alone. */
+	if (h->mdev)
+		return 0;
 	snprintf(path, sizeof(path), "%s/kernel/iommu_groups/%d/devices", root, h->group);
 	d = opendir(path);
 	if (!d) {
 		ret = -errno;
 		snprintf(err, errlen, "[vfio.%s] cannot list IOMMU group %d of %s: %s",
-			 h->cfg->name, h->group, h->bdf, strerror(-ret));
+			 h->cfg->name, h->group, h->addr, strerror(-ret));
 		return ret;
 	}
 	while ((de = readdir(d))) {
 		uint32_t class = 0;
 
-		if (de->d_name[0] == '.' || strcmp(de->d_name, h->bdf) == 0)
+		if (de->d_name[0] == '.' || strcmp(de->d_name, h->addr) == 0)
 			continue;
 		if (read_driver(root, de->d_name, drv, sizeof(drv)) < 0)
 			continue;
@@ -289,7 +306,7 @@ int vfio_group_check(const char *root, const struct vfio_host *h, const struct v
 			 "[vfio.%s] IOMMU group %d of %s is not viable: %s in the same group is "
 			 "bound to %s; a group is passed through whole, so give %s to vfio-pci "
 			 "too: %s",
-			 h->cfg->name, h->group, h->bdf, de->d_name, drv, de->d_name, cmds);
+			 h->cfg->name, h->group, h->addr, de->d_name, drv, de->d_name, cmds);
 		ret = -EBUSY;
 		break;
 	}
@@ -341,7 +358,7 @@ int vfio_ram_check_reserved(const struct vfio_resv *r, int n, const struct guest
 				 "(%s): the device could not DMA there; give the VM less memory so "
 				 "that RAM stays clear of it",
 				 h->cfg->name, first, last, r[j].start, r[j].end, r[j].type,
-				 h->group, h->bdf);
+				 h->group, h->addr);
 			return -ERANGE;
 		}
 	}
@@ -381,36 +398,37 @@ int vfio_host_bind(const char *root, struct vfio_host *h, char *err, size_t errl
 	char path[PATH_MAX], now[VFIO_DRV_LEN];
 	int ret;
 
-	if (is_vfio_driver(h->driver))
+	if (h->mdev || is_vfio_driver(h->driver))
 		return 0;
 	h->rebound = true; /* from here on, restore undoes whatever part was done */
 	if (h->driver[0]) {
-		snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver/unbind", root, h->bdf);
-		ret = write_str(path, h->bdf);
+		snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver/unbind", root, h->addr);
+		ret = write_str(path, h->addr);
 		if (ret < 0)
 			goto fail;
 	}
-	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver_override", root, h->bdf);
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver_override", root, h->addr);
 	ret = write_str(path, "vfio-pci");
 	if (ret < 0)
 		goto fail;
 	snprintf(path, sizeof(path), "%s/bus/pci/drivers_probe", root);
-	ret = write_str(path, h->bdf);
+	ret = write_str(path, h->addr);
 	if (ret < 0)
 		goto fail;
-	ret = read_driver(root, h->bdf, now, sizeof(now));
+	ret = read_driver(root, h->addr, now, sizeof(now));
 	if (ret == 0 && strcmp(now, "vfio-pci") != 0)
 		ret = -ENODEV;
 	if (ret < 0)
 		goto fail;
-	log_info("vfio.%s: %s moved from %s to vfio-pci (bind = auto)", h->cfg->name, h->bdf,
+	log_info("vfio.%s: %s moved from %s to vfio-pci (bind = auto)", h->cfg->name, h->addr,
 		 h->driver[0] ? h->driver : "no driver");
+	vfio_host_find_cdev(root, h); /* it has one only now */
 	return 0;
 fail:
 	snprintf(err, errlen,
 		 "[vfio.%s] bind = auto could not move %s from %s to vfio-pci: %s (is "
 		 "vfio-pci loaded? modprobe vfio-pci)",
-		 h->cfg->name, h->bdf, h->driver[0] ? h->driver : "no driver", strerror(-ret));
+		 h->cfg->name, h->addr, h->driver[0] ? h->driver : "no driver", strerror(-ret));
 	vfio_host_restore(root, h);
 	return ret;
 }
@@ -423,25 +441,25 @@ void vfio_host_restore(const char *root, struct vfio_host *h)
 	if (!h->rebound)
 		return;
 	h->rebound = false;
-	if (read_driver(root, h->bdf, now, sizeof(now)) == 0 && now[0]) {
-		snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver/unbind", root, h->bdf);
-		write_str(path, h->bdf);
+	if (read_driver(root, h->addr, now, sizeof(now)) == 0 && now[0]) {
+		snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver/unbind", root, h->addr);
+		write_str(path, h->addr);
 	}
 	/* An empty line clears driver_override. */
-	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver_override", root, h->bdf);
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver_override", root, h->addr);
 	write_str(path, h->override[0] ? h->override : "\n");
 	if (h->driver[0]) {
 		snprintf(path, sizeof(path), "%s/bus/pci/drivers/%s/bind", root, h->driver);
-		ret = write_str(path, h->bdf);
+		ret = write_str(path, h->addr);
 		if (ret < 0) {
 			snprintf(path, sizeof(path), "%s/bus/pci/drivers_probe", root);
-			ret = write_str(path, h->bdf);
+			ret = write_str(path, h->addr);
 		}
 	}
 	if (ret < 0)
 		log_warn("vfio.%s: could not give %s back to %s: %s; do it with: echo %s > "
 			 "/sys/bus/pci/drivers/%s/bind",
-			 h->cfg->name, h->bdf, h->driver, strerror(-ret), h->bdf, h->driver);
+			 h->cfg->name, h->addr, h->driver, strerror(-ret), h->addr, h->driver);
 	else if (h->driver[0])
-		log_info("vfio.%s: %s given back to %s", h->cfg->name, h->bdf, h->driver);
+		log_info("vfio.%s: %s given back to %s", h->cfg->name, h->addr, h->driver);
 }

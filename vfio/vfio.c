@@ -1,11 +1,14 @@
 /* VFIO passthrough for one VM: the order of everything, from the first sysfs read to
  * the last driver given back.
  *
- *   checks (sysfs, groups, reserved regions, memlock)   nothing on the host changed
+ *   checks (sysfs, groups, reserved regions, memlock,   nothing on the host changed
+ *     backend = iommufd possible for the devices already on vfio-pci)
  *   -> bind = auto rebinds                              undone by vfio_devices_destroy
- *   -> KVM-VFIO device -> IOMMU backend open -> attach every device (group fds added
- *      to KVM-VFIO before any device fd is taken) -> guest RAM mapped at iova = gpa
- *   -> one PCI device per [vfio.NAME], registered with the PCI core.
+ *   -> backend chosen ([vfio] backend; auto: iommufd when /dev/iommu and every device
+ *      has a cdev, which a device gets only once on vfio-pci, else legacy)
+ *   -> KVM-VFIO device -> IOMMU backend open -> attach every device (group fds or
+ *      cdevs added to KVM-VFIO before any device is opened) -> guest RAM mapped at
+ *      iova = gpa -> one PCI device per [vfio.NAME], registered with the PCI core.
  *
  * A failure anywhere returns -errno after exactly one message, with everything done so
  * far undone (the caller turns it into exit 2). The VM is recreated on guest reboot, so
@@ -80,11 +83,11 @@ static int vfio_preflight(struct vfio_vm *vv)
 							      sizeof(err));
 		}
 		for (unsigned int j = 0; ret == 0 && j < i; j++)
-			if (strcmp(vv->hosts[j].bdf, h->bdf) == 0) {
+			if (strcmp(vv->hosts[j].addr, h->addr) == 0) {
 				snprintf(err, sizeof(err),
 					 "[vfio.%s] and [vfio.%s] both pass through %s; a device "
 					 "can be given to one VM once",
-					 vv->hosts[j].cfg->name, h->cfg->name, h->bdf);
+					 vv->hosts[j].cfg->name, h->cfg->name, h->addr);
 				ret = -EINVAL;
 			}
 		if (ret < 0) {
@@ -101,6 +104,28 @@ static int vfio_preflight(struct vfio_vm *vv)
 	return ret;
 }
 
+/* Picks the backend; before bind = auto (final false) only refuses what is already
+ * known not to work. */
+static int vfio_pick_backend(struct vfio_vm *vv, bool final)
+{
+	const struct vfio_iommu_ops *ops = NULL;
+	char path[96], why[256], err[PATH_MAX + 256];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/iommu", vv->dev_root);
+	ret = vfio_backend_pick(vv->vm->cfg->vfio_backend, access(path, F_OK) == 0, vv->hosts,
+				vv->nr_hosts, final, &ops, why, sizeof(why), err, sizeof(err));
+	if (ret < 0) {
+		log_err("%s", err);
+		return ret;
+	}
+	if (final) {
+		vv->iommu_ops = ops;
+		log_info("vfio: IOMMU backend %s (%s)", ops->name, why);
+	}
+	return 0;
+}
+
 static int vfio_map_ram(struct vfio_vm *vv)
 {
 	const struct guest_mem *m = &vv->vm->mem;
@@ -114,9 +139,10 @@ static int vfio_map_ram(struct vfio_vm *vv)
 			return ret;
 		vv->nr_mapped = i + 1;
 	}
-	log_info("vfio: guest RAM (%llu MiB in %d region%s) mapped for device DMA in %.1f ms",
+	log_info("vfio: guest RAM (%llu MiB in %d region%s) mapped for device DMA in %.1f ms (%s)",
 		 (unsigned long long)(m->ram_size >> 20), m->nr_regions,
-		 m->nr_regions == 1 ? "" : "s", (double)(vm_now_ns() - t0) / 1e6);
+		 m->nr_regions == 1 ? "" : "s", (double)(vm_now_ns() - t0) / 1e6,
+		 vv->iommu_ops->name);
 	return 0;
 }
 
@@ -131,23 +157,20 @@ int vfio_devices_create(struct vm *vm)
 	vm->vfio = NULL;
 	if (cfg->nr_vfio == 0)
 		return 0;
-	if (cfg->vfio_backend == VFIO_BACKEND_IOMMUFD) {
-		log_err("[vfio] backend = iommufd is not implemented yet; use backend = legacy "
-			"(or auto)");
-		return -ENOTSUP;
-	}
 	vv = calloc(1, sizeof(*vv));
 	if (!vv)
 		return -ENOMEM;
 	vv->vm = vm;
 	vv->sysfs = "/sys";
 	vv->dev_root = "/dev";
-	vv->iommu_ops = &vfio_container_ops;
+	vv->iommu_ops = &vfio_container_ops; /* until vfio_pick_backend: nothing to undo */
 	vv->kvm_vfio_fd = -1;
 	for (unsigned int i = 0; i < VFIO_MAX_DEVICES; i++)
 		vv->hosts[i].device_fd = -1;
 
 	ret = vfio_preflight(vv);
+	if (ret == 0)
+		ret = vfio_pick_backend(vv, false);
 	if (ret < 0)
 		goto err;
 	for (unsigned int i = 0; i < vv->nr_hosts; i++) {
@@ -159,6 +182,9 @@ int vfio_devices_create(struct vm *vm)
 			goto err;
 		}
 	}
+	ret = vfio_pick_backend(vv, true);
+	if (ret < 0)
+		goto err;
 	if (ioctl(vm->vm_fd, KVM_CREATE_DEVICE, &cd) < 0) {
 		ret = -errno;
 		log_err("cannot create the KVM-VFIO device: %s (this host's KVM was built "
@@ -173,8 +199,7 @@ int vfio_devices_create(struct vm *vm)
 	for (unsigned int i = 0; i < vv->nr_hosts; i++) {
 		struct vfio_host *h = &vv->hosts[i];
 
-		ret = vv->iommu_ops->attach(vv->iommu, h->bdf, h->group, vv->kvm_vfio_fd,
-					    &h->device_fd);
+		ret = vv->iommu_ops->attach(vv->iommu, h, vv->kvm_vfio_fd, &h->device_fd);
 		if (ret < 0)
 			goto err; /* the backend said why */
 	}
@@ -214,7 +239,7 @@ void vfio_devices_destroy(struct vm *vm)
 		struct vfio_host *h = &vv->hosts[i];
 
 		if (h->device_fd >= 0)
-			vv->iommu_ops->detach(vv->iommu, h->bdf, h->group, h->device_fd);
+			vv->iommu_ops->detach(vv->iommu, h, h->device_fd);
 		h->device_fd = -1;
 	}
 	m = &vv->vm->mem;

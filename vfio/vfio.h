@@ -1,6 +1,7 @@
-/* VFIO PCI passthrough: the host PCI functions named by the [vfio.NAME] sections become
- * PCI devices of the guest, with their BARs mapped into it, their interrupts injected
- * by KVM and guest RAM DMA-able by them at iova = guest physical address.
+/* VFIO PCI passthrough: the host PCI functions and mediated devices named by the
+ * [vfio.NAME] sections become PCI devices of the guest, with their BARs mapped into it,
+ * their interrupts injected by KVM and guest RAM DMA-able by them at iova = guest
+ * physical address, through the legacy container or iommufd ([vfio] backend).
  *
  * Call order (vm.c):
  *	memory -> arch_vm_init -> irq_init -> pci_init -> vfio_devices_create(vm)
@@ -8,7 +9,7 @@
  *	teardown: vCPUs joined -> pci_destroy(vm) -> vfio_devices_destroy(vm)
  *	          -> irq_destroy -> mem_destroy -> VM fd closed
  * pci_destroy frees the passed-through devices (their interrupts off, BARs unmapped,
- * reset); vfio_devices_destroy then closes the groups and the container and gives
+ * reset); vfio_devices_destroy then closes the groups or cdevs and the backend and gives
  * bind = auto devices back to their drivers. It works in either order, but both must
  * run while the GSI table, guest RAM and the VM fd still exist. It runs on every path
  * that ends a VM (power-off, reboot, signals, failed start), so a device moved by

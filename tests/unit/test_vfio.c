@@ -182,7 +182,7 @@ START_TEST(probe_and_driver)
 
 	fake_sys_create(&f);
 	ck_assert_int_eq(vfio_host_probe(f.root, &nvme, &h, err, sizeof(err)), 0);
-	ck_assert_str_eq(h.bdf, "0000:00:04.0");
+	ck_assert_str_eq(h.addr, "0000:00:04.0");
 	ck_assert_int_eq(h.group, 3);
 	ck_assert_uint_eq(h.class, 0x010802);
 	ck_assert_str_eq(h.driver, "nvme");
@@ -199,7 +199,7 @@ START_TEST(probe_and_driver)
 	ck_assert_int_eq(vfio_host_check_driver(&h, err, sizeof(err)), 0);
 
 	ck_assert_int_eq(vfio_host_probe(f.root, &nic, &h, err, sizeof(err)), 0);
-	ck_assert_str_eq(h.bdf, "0000:00:05.0");
+	ck_assert_str_eq(h.addr, "0000:00:05.0");
 	ck_assert_int_eq(vfio_host_check_driver(&h, err, sizeof(err)), 0);
 	fake_sys_remove(&f);
 }
@@ -224,12 +224,13 @@ START_TEST(probe_errors)
 	ck_assert_str_eq(err, "[vfio.x] 0000:00:07.0 has no IOMMU group: the host's IOMMU is off; "
 			      "enable VT-d / AMD-Vi in the firmware and boot the host with "
 			      "intel_iommu=on (or amd_iommu=on)");
-	ck_assert_int_eq(vfio_host_probe(f.root, &mdev, &h, err, sizeof(err)), -ENOTSUP);
-	ck_assert_str_eq(err, "[vfio.m] /sys/bus/mdev/devices/83b8f4f2-509f is not a PCI "
-			      "function: mediated devices are not supported yet; pass a PCI "
-			      "function with host = BDF");
+	/* Neither a BDF nor a UUID (mediated devices: test_iommufd.c). */
+	ck_assert_int_eq(vfio_host_probe(f.root, &mdev, &h, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "[vfio.m] /sys/bus/mdev/devices/83b8f4f2-509f is neither a PCI "
+			      "function nor a mediated device (its last component is not a PCI "
+			      "address or a UUID)");
 	ck_assert_int_eq(vfio_host_probe(f.root, &bypath, &h, err, sizeof(err)), 0);
-	ck_assert_str_eq(h.bdf, "0000:00:05.0");
+	ck_assert_str_eq(h.addr, "0000:00:05.0");
 	fake_sys_remove(&f);
 }
 END_TEST

@@ -1,0 +1,265 @@
+/* The iommufd VFIO backend: one /dev/iommu per VM with one I/O address space (IOAS)
+ * holding guest RAM at iova = gpa, and each device opened through its VFIO cdev
+ * (/dev/vfio/devices/vfioN) instead of a group (see iommu.h).
+ *
+ * Per device the kernel wants: open the cdev, register it with the VM's KVM-VFIO
+ * device (KVM_DEV_VFIO_FILE_ADD, which older headers call GROUP_ADD: same value) and
+ * only then VFIO_DEVICE_BIND_IOMMUFD, because binding is what opens the device and
+ * drivers that need the kvm pointer (vGPUs, s390) take it there; then
+ * VFIO_DEVICE_ATTACH_IOMMUFD_PT to the IOAS. IOMMU group ownership is still enforced,
+ * at bind: a device whose group has a member on a host driver gets EBUSY. Closing the
+ * cdev unbinds and detaches; it leaves KVM-VFIO just before.
+ *
+ * Mediated devices bind as "emulated" devices (no IOMMU domain; their vendor driver
+ * pins what it needs through the IOAS), so the same calls serve both.
+ *
+ * As with the container, we read the IOAS's valid IOVA ranges (the attached devices'
+ * apertures minus their reserved regions, e.g. the MSI window at 0xfee00000 on x86)
+ * before the first mapping and refuse RAM outside them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "vfio/internal.h"
+#include "vfio/iommu.h"
+#include "vfio/uapi_compat.h"
+#include "vmm/log.h"
+
+#define IOMMUFD_MAX_RANGES 16
+
+struct iommufd_dev {
+	int fd;	    /* the cdev, which is also the VFIO device fd */
+	int kvm_fd; /* the KVM-VFIO device it is registered with, -1: not registered */
+};
+
+struct vfio_iommu {
+	int fd; /* /dev/iommu */
+	uint32_t ioas;
+	char dev_root[64];
+	struct iommufd_dev devs[VFIO_MAX_DEVICES];
+	int nr_devs;
+	bool ranges_read;
+	struct vfio_iova_range ranges[IOMMUFD_MAX_RANGES];
+	int nr_ranges; /* 0: unknown, not checked */
+};
+
+static int iommufd_open(struct vfio_iommu **out, const char *dev_root)
+{
+	struct iommu_ioas_alloc alloc = {.size = sizeof(alloc)};
+	struct vfio_iommu *io;
+	char path[96];
+	int ret;
+
+	io = calloc(1, sizeof(*io));
+	if (!io)
+		return -ENOMEM;
+	snprintf(io->dev_root, sizeof(io->dev_root), "%s", dev_root);
+	snprintf(path, sizeof(path), "%s/iommu", dev_root);
+	io->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (io->fd < 0) {
+		ret = -errno;
+		log_err("cannot open %s: %s; %s", path, strerror(-ret),
+			ret == -ENOENT ? "this host's kernel has no iommufd (CONFIG_IOMMUFD); use "
+					 "[vfio] backend = legacy"
+				       : "run minivmm as root");
+		goto err;
+	}
+	if (ioctl(io->fd, IOMMU_IOAS_ALLOC, &alloc) < 0) {
+		ret = -errno;
+		log_err("IOMMU_IOAS_ALLOC on %s failed: %s; use [vfio] backend = legacy", path,
+			strerror(-ret));
+		goto err_close;
+	}
+	io->ioas = alloc.out_ioas_id;
+	*out = io;
+	return 0;
+err_close:
+	close(io->fd);
+err:
+	free(io);
+	return ret;
+}
+
+/* Opens h's cdev, registers it with KVM, binds it to the iommufd and attaches it to
+ * the IOAS; on failure undoes what it did and returns -errno after one message. */
+static int iommufd_attach(struct vfio_iommu *io, const struct vfio_host *h, int kvm_vfio_fd,
+			  int *device_fd)
+{
+	struct vfio_device_bind_iommufd bind = {.argsz = sizeof(bind), .iommufd = io->fd};
+	struct vfio_device_attach_iommufd_pt at = {.argsz = sizeof(at), .pt_id = io->ioas};
+	struct iommufd_dev *d;
+	char path[128];
+	int ret;
+
+	if (io->nr_devs == VFIO_MAX_DEVICES) {
+		log_err("cannot attach %s: a VM takes at most %d VFIO devices", h->addr,
+			VFIO_MAX_DEVICES);
+		return -ENOSPC;
+	}
+	d = &io->devs[io->nr_devs];
+	*d = (struct iommufd_dev){.kvm_fd = -1};
+	snprintf(path, sizeof(path), "%s/vfio/devices/%s", io->dev_root, h->cdev);
+	d->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (d->fd < 0) {
+		ret = -errno;
+		log_err("cannot open %s (the VFIO cdev of %s): %s; %s", path, h->addr,
+			strerror(-ret),
+			ret == -ENOENT ? "is devtmpfs mounted on /dev? (or use [vfio] backend = "
+					 "legacy)"
+				       : "run minivmm as root, or give yourself the node");
+		return ret;
+	}
+	if (kvm_vfio_fd >= 0) {
+		ret = vfio_kvm_file(kvm_vfio_fd, d->fd, true);
+		if (ret < 0) {
+			log_err(
+			    "cannot register %s (%s) with the KVM-VFIO device: %s (KVM older "
+			    "than Linux 6.6 takes no device cdevs; use [vfio] backend = legacy)",
+			    path, h->addr, strerror(-ret));
+			goto err_close;
+		}
+		d->kvm_fd = kvm_vfio_fd;
+	}
+	if (ioctl(d->fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) < 0) {
+		ret = -errno;
+		log_err("cannot bind %s (%s) to /dev/iommu: %s%s", path, h->addr, strerror(-ret),
+			ret == -EBUSY	? " (another process has it or a device of its IOMMU "
+					  "group open, or a device of its group is on a host "
+					  "driver)"
+			: ret == -EPERM ? " (the host has no interrupt remapping: boot it with "
+					  "intremap=on, or use [vfio] backend = legacy)"
+					: "");
+		goto err_kvm;
+	}
+	if (ioctl(d->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0) {
+		ret = -errno;
+		log_err("cannot attach %s (%s) to the VM's IOAS %u: %s", path, h->addr, io->ioas,
+			strerror(-ret));
+		goto err_kvm; /* closing the cdev unbinds it */
+	}
+	io->nr_devs++;
+	*device_fd = d->fd;
+	return 0;
+err_kvm:
+	if (d->kvm_fd >= 0)
+		vfio_kvm_file(d->kvm_fd, d->fd, false);
+err_close:
+	close(d->fd);
+	return ret;
+}
+
+static void iommufd_dev_put(struct vfio_iommu *io, struct iommufd_dev *d)
+{
+	if (d->kvm_fd >= 0)
+		vfio_kvm_file(d->kvm_fd, d->fd, false);
+	close(d->fd); /* detaches from the IOAS and unbinds */
+	*d = io->devs[--io->nr_devs];
+}
+
+static void iommufd_detach(struct vfio_iommu *io, const struct vfio_host *h, int device_fd)
+{
+	(void)h;
+	for (int i = 0; i < io->nr_devs; i++)
+		if (io->devs[i].fd == device_fd) {
+			iommufd_dev_put(io, &io->devs[i]);
+			return;
+		}
+	if (device_fd >= 0)
+		close(device_fd);
+}
+
+/* Reads the IOAS's valid IOVA ranges, once the devices are attached. */
+static int iommufd_read_ranges(struct vfio_iommu *io)
+{
+	struct iommu_iova_range r[IOMMUFD_MAX_RANGES];
+	struct iommu_ioas_iova_ranges q = {
+	    .size = sizeof(q),
+	    .ioas_id = io->ioas,
+	    .num_iovas = IOMMUFD_MAX_RANGES,
+	    .allowed_iovas = (uintptr_t)r,
+	};
+
+	/* More ranges than we keep (EMSGSIZE) would be odd; then we do not check. */
+	if (ioctl(io->fd, IOMMU_IOAS_IOVA_RANGES, &q) < 0)
+		return -errno;
+	for (uint32_t i = 0; i < q.num_iovas && i < IOMMUFD_MAX_RANGES; i++)
+		io->ranges[i] = (struct vfio_iova_range){.start = r[i].start, .end = r[i].last};
+	io->nr_ranges = q.num_iovas < IOMMUFD_MAX_RANGES ? (int)q.num_iovas : IOMMUFD_MAX_RANGES;
+	return 0;
+}
+
+static int iommufd_map(struct vfio_iommu *io, uint64_t iova, uint64_t size, void *hva)
+{
+	struct iommu_ioas_map map = {
+	    .size = sizeof(map),
+	    .flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+	    .ioas_id = io->ioas,
+	    .user_va = (uintptr_t)hva,
+	    .length = size,
+	    .iova = iova,
+	};
+	int ret;
+
+	if (!io->ranges_read) {
+		io->ranges_read = true;
+		ret = iommufd_read_ranges(io);
+		if (ret < 0)
+			log_warn("cannot read the IOAS's IOVA ranges (%s); not checking them",
+				 strerror(-ret));
+	}
+	ret = vfio_iova_check(io->ranges, io->nr_ranges, iova, size);
+	if (ret < 0) {
+		log_err("guest RAM [0x%llx, 0x%llx) is not DMA-able through this IOMMU (its "
+			"valid ranges exclude part of it, e.g. a reserved region of a device's "
+			"IOMMU group); give the VM less memory",
+			(unsigned long long)iova, (unsigned long long)(iova + size));
+		return ret;
+	}
+	if (ioctl(io->fd, IOMMU_IOAS_MAP, &map) < 0) {
+		ret = -errno;
+		log_err("IOMMU_IOAS_MAP of guest RAM [0x%llx, 0x%llx) failed: %s%s",
+			(unsigned long long)iova, (unsigned long long)(iova + size), strerror(-ret),
+			ret == -ENOMEM ? " (RLIMIT_MEMLOCK too low for the guest's RAM? raise it "
+					 "with: ulimit -l unlimited)"
+				       : "");
+		return ret;
+	}
+	return 0;
+}
+
+static int iommufd_unmap(struct vfio_iommu *io, uint64_t iova, uint64_t size)
+{
+	struct iommu_ioas_unmap unmap = {
+	    .size = sizeof(unmap),
+	    .ioas_id = io->ioas,
+	    .iova = iova,
+	    .length = size,
+	};
+
+	return ioctl(io->fd, IOMMU_IOAS_UNMAP, &unmap) < 0 ? -errno : 0;
+}
+
+static void iommufd_close(struct vfio_iommu *io)
+{
+	if (!io)
+		return;
+	/* Normally every device was detached already. */
+	while (io->nr_devs > 0)
+		iommufd_dev_put(io, &io->devs[0]);
+	close(io->fd); /* destroys the IOAS: unmaps and unpins everything */
+	free(io);
+}
+
+const struct vfio_iommu_ops vfio_iommufd_ops = {
+    .name = "iommufd",
+    .open = iommufd_open,
+    .attach = iommufd_attach,
+    .detach = iommufd_detach,
+    .map = iommufd_map,
+    .unmap = iommufd_unmap,
+    .close = iommufd_close,
+};

@@ -1,0 +1,123 @@
+/* The few iommufd and VFIO-cdev UAPI definitions that older installed kernel headers lack.
+ *
+ * minivmm builds against the system's <linux/...> headers. Debian 12 ships Linux 6.1's,
+ * which have no <linux/iommufd.h> (added in 6.2) and no VFIO device cdev ioctls
+ * (VFIO_DEVICE_BIND_IOMMUFD and VFIO_DEVICE_ATTACH_IOMMUFD_PT, added in 6.6), while
+ * the kernels we run on have both. Each block below is used only when the system
+ * header does not define it (#ifndef on the ioctl), so newer headers always win.
+ *
+ * These are written from the documented, stable kernel ABI (the iommufd and "VFIO
+ * device cdev" sections of Documentation/driver-api/vfio.rst and
+ * Documentation/userspace-api/iommufd.rst: each call takes a structure that starts
+ * with its own size, then flags and object ids, 64-bit fields aligned), not copied
+ * from the headers; the static assertions pin the sizes the kernel checks. Only what
+ * vfio/iommufd.c uses is here. */
+#ifndef MINIVMM_VFIO_UAPI_COMPAT_H
+#define MINIVMM_VFIO_UAPI_COMPAT_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+#include <linux/vfio.h>
+
+#if defined(__has_include)
+#if __has_include(<linux/iommufd.h>)
+#include <linux/iommufd.h>
+#endif
+#endif
+
+/* ---- /dev/iommu: ioctl type ';', commands numbered from 0x80 ---- */
+
+#ifndef IOMMU_IOAS_ALLOC
+/* Creates an I/O address space (IOAS); its id comes back in out_ioas_id. */
+struct iommu_ioas_alloc {
+	__u32 size; /* sizeof(struct iommu_ioas_alloc) */
+	__u32 flags;
+	__u32 out_ioas_id;
+};
+#define IOMMU_IOAS_ALLOC _IO(';', 0x81)
+#endif
+
+#ifndef IOMMU_IOAS_IOVA_RANGES
+/* An inclusive range of IOVAs. */
+struct iommu_iova_range {
+	__aligned_u64 start;
+	__aligned_u64 last;
+};
+/* The IOVA ranges an IOAS can map now (the IOMMU apertures of its attached devices
+ * minus their reserved regions): up to num_iovas entries are written at
+ * allowed_iovas; num_iovas comes back as the true count (EMSGSIZE when it did not
+ * fit). */
+struct iommu_ioas_iova_ranges {
+	__u32 size;
+	__u32 ioas_id;
+	__u32 num_iovas;
+	__u32 __reserved;
+	__aligned_u64 allowed_iovas; /* user pointer to struct iommu_iova_range[] */
+	__aligned_u64 out_iova_alignment;
+};
+#define IOMMU_IOAS_IOVA_RANGES _IO(';', 0x84)
+#endif
+
+#ifndef IOMMU_IOAS_MAP
+/* Maps [user_va, user_va + length) of this process at iova for DMA (pinning it when a
+ * real IOMMU domain is attached). */
+enum iommufd_ioas_map_flags {
+	IOMMU_IOAS_MAP_FIXED_IOVA = 1 << 0, /* at iova exactly, not where the kernel likes */
+	IOMMU_IOAS_MAP_WRITEABLE = 1 << 1,
+	IOMMU_IOAS_MAP_READABLE = 1 << 2,
+};
+struct iommu_ioas_map {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 __reserved;
+	__aligned_u64 user_va;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+};
+#define IOMMU_IOAS_MAP _IO(';', 0x85)
+#endif
+
+#ifndef IOMMU_IOAS_UNMAP
+struct iommu_ioas_unmap {
+	__u32 size;
+	__u32 ioas_id;
+	__aligned_u64 iova;
+	__aligned_u64 length; /* in: bytes to unmap; out: bytes unmapped */
+};
+#define IOMMU_IOAS_UNMAP _IO(';', 0x86)
+#endif
+
+/* ---- VFIO device cdev (/dev/vfio/devices/vfioN): ioctl type ';', VFIO_BASE + n ---- */
+
+#ifndef VFIO_DEVICE_BIND_IOMMUFD
+/* Binds the opened cdev to an iommufd; this is what gives access to the device (and
+ * where the kvm pointer registered through KVM-VFIO is taken). */
+struct vfio_device_bind_iommufd {
+	__u32 argsz;
+	__u32 flags;
+	__s32 iommufd;
+	__u32 out_devid;
+};
+#define VFIO_DEVICE_BIND_IOMMUFD _IO(VFIO_TYPE, VFIO_BASE + 18)
+#endif
+
+#ifndef VFIO_DEVICE_ATTACH_IOMMUFD_PT
+/* Attaches the bound device to an IOAS (or hardware page table) by id. */
+struct vfio_device_attach_iommufd_pt {
+	__u32 argsz;
+	__u32 flags;
+	__u32 pt_id;
+};
+#define VFIO_DEVICE_ATTACH_IOMMUFD_PT _IO(VFIO_TYPE, VFIO_BASE + 19)
+#endif
+
+_Static_assert(sizeof(struct iommu_ioas_alloc) == 12, "iommufd ABI");
+_Static_assert(sizeof(struct iommu_iova_range) == 16, "iommufd ABI");
+_Static_assert(sizeof(struct iommu_ioas_iova_ranges) == 32, "iommufd ABI");
+_Static_assert(sizeof(struct iommu_ioas_map) == 40, "iommufd ABI");
+_Static_assert(sizeof(struct iommu_ioas_unmap) == 24, "iommufd ABI");
+_Static_assert(sizeof(struct vfio_device_bind_iommufd) == 16, "VFIO cdev ABI");
+_Static_assert(sizeof(struct vfio_device_attach_iommufd_pt) == 12, "VFIO cdev ABI");
+
+#endif
