@@ -138,10 +138,11 @@ int config_load(struct config *cfg, const char *path, const char *const *overrid
 		char *err, size_t errlen);
 
 /* Prints the effective configuration as INI (what --dry-run shows): every section and
- * key ([vm], [console], [rng], [vfio], [disk.*], [net.*], [vfio.*]), resolved paths,
+ * key ([vm], [console], [rng], [vfio], [security], [disk.*], [net.*], [vfio.*]), resolved paths,
  * memory in the largest exact unit ("512M"), a MAC derived from the name as a comment.
  * config_load() reads it back as is (except a value holding both kinds of quotes, which
- * INI cannot express; and a uuid comes back as its sysfs). */
+ * INI cannot express; a line over 1022 characters, iniparser's limit, which only a long
+ * cmdline or path given with --set can make; and a uuid comes back as its sysfs). */
 void config_print(const struct config *cfg, FILE *f);
 
 /* Parses "512M", "2G", "1048576", "64K" (binary multiples; K, M, G, T in either case;
