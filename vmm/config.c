@@ -57,6 +57,8 @@ static const struct {
     {SEC_RNG, "enabled", K_ENABLED},
     {SEC_VFIO, "backend", K_BACKEND},
     {SEC_SECURITY, "seccomp", K_SECCOMP},
+    {SEC_SECURITY, "user", K_USER},
+    {SEC_SECURITY, "chroot", K_CHROOT},
     {SEC_DISK, "path", K_DISK_PATH},
     {SEC_DISK, "readonly", K_READONLY},
     {SEC_NET, "tap", K_TAP},

@@ -272,6 +272,14 @@ int config_set_device(struct ctx *c, enum key id, const char *key, const char *v
 					   "seccomp '%s' is not valid (use on, log or off)", v);
 		cfg->seccomp = (enum seccomp_mode)i;
 		return 0;
+	case K_USER:
+		/* Looked up when it is used, not here: config stays pure. */
+		if (!*v || strlen(v) >= sizeof(cfg->user) || strpbrk(v, ": \t/"))
+			return config_fail(c, -EINVAL, "user '%s' is not a user name", v);
+		strcpy(cfg->user, v);
+		return 0;
+	case K_CHROOT:
+		return config_set_path(c, "chroot", v, cfg->chroot);
 	case K_DISK_PATH:
 		return config_set_path(c, "disk", v, cfg->disks[c->dev].path);
 	case K_READONLY:
@@ -362,6 +370,10 @@ void config_print_devices(const struct config *cfg, FILE *f)
 	fprintf(f, "\n[rng]\nenabled = %s\n", cfg->rng ? "on" : "off");
 	fprintf(f, "\n[vfio]\nbackend = %s\n", backend_names[cfg->vfio_backend]);
 	fprintf(f, "\n[security]\nseccomp = %s\n", seccomp_names[cfg->seccomp]);
+	if (cfg->user[0])
+		config_print_kv(f, "user", cfg->user);
+	if (cfg->chroot[0])
+		config_print_kv(f, "chroot", cfg->chroot);
 	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
 		fprintf(f, "\n[disk.%s]\n", cfg->disks[i].name);
 		config_print_kv(f, "path", cfg->disks[i].path);

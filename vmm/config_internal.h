@@ -39,6 +39,8 @@ enum key {
 	K_BACKEND,
 	/* [security] */
 	K_SECCOMP,
+	K_USER,
+	K_CHROOT,
 	/* [disk.NAME] */
 	K_DISK_PATH,
 	K_READONLY,

@@ -26,6 +26,7 @@
 #include "vmm/config.h"
 #include "vmm/image.h"
 #include "vmm/log.h"
+#include "vmm/privdrop.h"
 #include "vmm/seccomp.h"
 #include "vmm/vm.h"
 
@@ -205,6 +206,8 @@ int main(int argc, char **argv)
 	int n_overrides = 0, dry_run = 0, opt, console_fd, sfd, code;
 	struct config cfg;
 	struct boot_files boot;
+	struct privdrop drop;
+	bool dropped = false;
 	char err[512];
 	enum vm_stop why;
 
@@ -260,6 +263,11 @@ int main(int argc, char **argv)
 		boot_files_close(&boot);
 		return console_fd == -2 ? EXIT_CONFIG : EXIT_HOST;
 	}
+	if (privdrop_prepare(&drop, &cfg, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		boot_files_close(&boot);
+		return EXIT_CONFIG;
+	}
 	/* glibc reads /etc/localtime on the first time conversion (the RTC's, on a vCPU
 	 * thread, which may not open files): do it now. */
 	tzset();
@@ -284,6 +292,15 @@ int main(int argc, char **argv)
 			break;
 		}
 		vm.seccomp_test = getenv("MINIVMM_SECCOMP_TEST");
+		/* Every device and file is open now: give up what is no longer needed.
+		 * A reboot later recreates the VM as that user, inside that folder. */
+		if (!dropped && privdrop_apply(&drop, err, sizeof(err)) < 0) {
+			log_err("%s", err);
+			vm_destroy(&vm);
+			code = EXIT_HOST;
+			break;
+		}
+		dropped = true;
 		if (vm_start(&vm) < 0)
 			log_err("vCPUs could not all start; stopping");
 		why = event_loop(&vm, sfd, cfg.console.mode == CONSOLE_STDIO);

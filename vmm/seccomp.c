@@ -28,6 +28,10 @@ static const int common[] = {
 	SCMP_SYS(set_robust_list), SCMP_SYS(rseq),	    SCMP_SYS(exit),
 	SCMP_SYS(exit_group),	   SCMP_SYS(fsync),	    SCMP_SYS(fdatasync),
 	SCMP_SYS(seccomp), /* only ever narrows: threads add their own filter */
+	/* glibc makes every thread of the process run the privilege drop's set*id calls
+	 * (in a signal handler), so all threads need them; after the drop they can only
+	 * keep the unprivileged ids. */
+	SCMP_SYS(setgroups), SCMP_SYS(setresuid), SCMP_SYS(setresgid),
 };
 
 /* The main thread (re)creates VMs: opening devices and images, memory, threads, sysfs
@@ -44,6 +48,8 @@ static const int main_only[] = {
 	SCMP_SYS(getuid),	SCMP_SYS(geteuid),     SCMP_SYS(dup),
 	SCMP_SYS(sched_getaffinity), SCMP_SYS(getcwd),
 	SCMP_SYS(mlock),	SCMP_SYS(munlock),
+	/* the privilege drop, after the first VM is built (privdrop.c) */
+	SCMP_SYS(chroot),	SCMP_SYS(chdir),
 };
 
 /* Device I/O threads: queues, images, the tap, the INTx unmask loop. */

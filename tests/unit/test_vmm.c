@@ -252,6 +252,27 @@ START_TEST(seccomp_log_mode_lets_it_through)
 }
 END_TEST
 
+/* [security] user: the VM runs on as an unprivileged user (the guest still powers off
+ * normally); a chroot that cannot be entered stops it with exit 2. */
+START_TEST(privilege_drop)
+{
+	static const uint8_t code[] = {OUTB(COM1, 'u'), OUTB(0x600, 0x34), HALT};
+	struct run r;
+	const char *skip;
+
+	if (geteuid() != 0)
+		UNIT_SKIP("needs root to drop privileges");
+	skip = run_guest(code, sizeof(code), "[security]\nuser = nobody", &r);
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.console, "u");
+	skip = run_guest(code, sizeof(code), "[security]\nchroot = /nonexistent-minivmm", &r);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "[security] chroot = /nonexistent-minivmm: No such file"));
+}
+END_TEST
+
 Suite *vmm_suite(void)
 {
 	Suite *s = suite_create("vmm");
@@ -266,6 +287,7 @@ Suite *vmm_suite(void)
 	tcase_add_test(tc, boot_mark_is_timed);
 	tcase_add_test(tc, seccomp_kills_a_forbidden_syscall);
 	tcase_add_test(tc, seccomp_log_mode_lets_it_through);
+	tcase_add_test(tc, privilege_drop);
 	suite_add_tcase(s, tc);
 	return s;
 }
