@@ -33,9 +33,12 @@ static const struct {
 	int plain, named;
 	const char *example; /* a NAME for messages */
 } sections[] = {
-    {"vm", SEC_VM, -1, NULL},	    {"console", SEC_CONSOLE, -1, NULL},
-    {"rng", SEC_RNG, -1, NULL},	    {"vfio", SEC_VFIO, SEC_VFIO_DEV, "gpu"},
-    {"disk", -1, SEC_DISK, "root"}, {"net", -1, SEC_NET, "eth0"},
+    {"vm", SEC_VM, -1, NULL},
+    {"console", SEC_CONSOLE, -1, NULL},
+    {"rng", SEC_RNG, -1, NULL},
+    {"vfio", SEC_VFIO, SEC_VFIO_DEV, "gpu"},
+    {"disk", -1, SEC_DISK, "root"},
+    {"net", -1, SEC_NET, "eth0"},
     {"security", SEC_SECURITY, -1, NULL},
 };
 

@@ -117,9 +117,9 @@ struct config {
 	} console;
 	bool rng;			/* [rng] section present (enabled = on by default) */
 	enum vfio_backend vfio_backend; /* [vfio] backend = auto | iommufd | legacy */
-	enum seccomp_mode seccomp;      /* [security] seccomp = on | log | off */
-	char user[64];                  /* [security] user: drop to it once set up; or "" */
-	char chroot[PATH_MAX];          /* [security] chroot: a folder to confine to; or "" */
+	enum seccomp_mode seccomp;	/* [security] seccomp = on | log | off */
+	char user[64];			/* [security] user: drop to it once set up; or "" */
+	char chroot[PATH_MAX];		/* [security] chroot: a folder to confine to; or "" */
 	struct config_disk disks[CONFIG_MAX_DISKS];
 	unsigned int nr_disks;
 	struct config_net nets[CONFIG_MAX_NETS];

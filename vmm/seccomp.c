@@ -14,47 +14,96 @@
 
 /* Every thread. */
 static const int common[] = {
-	SCMP_SYS(read),		   SCMP_SYS(write),	    SCMP_SYS(readv),
-	SCMP_SYS(writev),	   SCMP_SYS(pread64),	    SCMP_SYS(pwrite64),
-	SCMP_SYS(preadv),	   SCMP_SYS(pwritev),	    SCMP_SYS(close),
-	SCMP_SYS(lseek),	   SCMP_SYS(fstat),	    SCMP_SYS(newfstatat),
-	SCMP_SYS(fcntl),	   SCMP_SYS(poll),	    SCMP_SYS(ppoll),
-	SCMP_SYS(eventfd2),	   SCMP_SYS(futex),	    SCMP_SYS(brk),
-	SCMP_SYS(mmap),		   SCMP_SYS(munmap),	    SCMP_SYS(mremap),
-	SCMP_SYS(mprotect),	   SCMP_SYS(madvise),	    SCMP_SYS(getrandom),
-	SCMP_SYS(clock_gettime),   SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
-	SCMP_SYS(gettid),	   SCMP_SYS(getpid),	    SCMP_SYS(sched_yield),
-	SCMP_SYS(rt_sigreturn),	   SCMP_SYS(rt_sigprocmask), SCMP_SYS(restart_syscall),
-	SCMP_SYS(set_robust_list), SCMP_SYS(rseq),	    SCMP_SYS(exit),
-	SCMP_SYS(exit_group),	   SCMP_SYS(fsync),	    SCMP_SYS(fdatasync),
-	SCMP_SYS(seccomp), /* only ever narrows: threads add their own filter */
-	/* glibc makes every thread of the process run the privilege drop's set*id calls
-	 * (in a signal handler), so all threads need them; after the drop they can only
-	 * keep the unprivileged ids. */
-	SCMP_SYS(setgroups), SCMP_SYS(setresuid), SCMP_SYS(setresgid),
+    SCMP_SYS(read),
+    SCMP_SYS(write),
+    SCMP_SYS(readv),
+    SCMP_SYS(writev),
+    SCMP_SYS(pread64),
+    SCMP_SYS(pwrite64),
+    SCMP_SYS(preadv),
+    SCMP_SYS(pwritev),
+    SCMP_SYS(close),
+    SCMP_SYS(lseek),
+    SCMP_SYS(fstat),
+    SCMP_SYS(newfstatat),
+    SCMP_SYS(fcntl),
+    SCMP_SYS(poll),
+    SCMP_SYS(ppoll),
+    SCMP_SYS(eventfd2),
+    SCMP_SYS(futex),
+    SCMP_SYS(brk),
+    SCMP_SYS(mmap),
+    SCMP_SYS(munmap),
+    SCMP_SYS(mremap),
+    SCMP_SYS(mprotect),
+    SCMP_SYS(madvise),
+    SCMP_SYS(getrandom),
+    SCMP_SYS(clock_gettime),
+    SCMP_SYS(clock_nanosleep),
+    SCMP_SYS(nanosleep),
+    SCMP_SYS(gettid),
+    SCMP_SYS(getpid),
+    SCMP_SYS(sched_yield),
+    SCMP_SYS(rt_sigreturn),
+    SCMP_SYS(rt_sigprocmask),
+    SCMP_SYS(restart_syscall),
+    SCMP_SYS(set_robust_list),
+    SCMP_SYS(rseq),
+    SCMP_SYS(exit),
+    SCMP_SYS(exit_group),
+    SCMP_SYS(fsync),
+    SCMP_SYS(fdatasync),
+    SCMP_SYS(seccomp), /* only ever narrows: threads add their own filter */
+    /* glibc makes every thread of the process run the privilege drop's set*id calls
+     * (in a signal handler), so all threads need them; after the drop they can only
+     * keep the unprivileged ids. */
+    SCMP_SYS(setgroups),
+    SCMP_SYS(setresuid),
+    SCMP_SYS(setresgid),
 };
 
 /* The main thread (re)creates VMs: opening devices and images, memory, threads, sysfs
  * (VFIO checks and bind = auto), and runs the event loop. */
 static const int main_only[] = {
-	SCMP_SYS(open),		SCMP_SYS(openat),      SCMP_SYS(memfd_create),
-	SCMP_SYS(ftruncate),	SCMP_SYS(flock),       SCMP_SYS(signalfd4),
-	SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl),  SCMP_SYS(epoll_wait),
-	SCMP_SYS(epoll_pwait),	SCMP_SYS(rt_sigaction), SCMP_SYS(tgkill),
-	SCMP_SYS(sysinfo),	SCMP_SYS(prlimit64),   SCMP_SYS(getrlimit),
-	SCMP_SYS(readlink),	SCMP_SYS(readlinkat),  SCMP_SYS(getdents64),
-	SCMP_SYS(statx),	SCMP_SYS(access),      SCMP_SYS(faccessat),
-	SCMP_SYS(faccessat2),	SCMP_SYS(capget),      SCMP_SYS(uname),
-	SCMP_SYS(getuid),	SCMP_SYS(geteuid),     SCMP_SYS(dup),
-	SCMP_SYS(sched_getaffinity), SCMP_SYS(getcwd),
-	SCMP_SYS(mlock),	SCMP_SYS(munlock),
-	/* the privilege drop, after the first VM is built (privdrop.c) */
-	SCMP_SYS(chroot),	SCMP_SYS(chdir),
+    SCMP_SYS(open),
+    SCMP_SYS(openat),
+    SCMP_SYS(memfd_create),
+    SCMP_SYS(ftruncate),
+    SCMP_SYS(flock),
+    SCMP_SYS(signalfd4),
+    SCMP_SYS(epoll_create1),
+    SCMP_SYS(epoll_ctl),
+    SCMP_SYS(epoll_wait),
+    SCMP_SYS(epoll_pwait),
+    SCMP_SYS(rt_sigaction),
+    SCMP_SYS(tgkill),
+    SCMP_SYS(sysinfo),
+    SCMP_SYS(prlimit64),
+    SCMP_SYS(getrlimit),
+    SCMP_SYS(readlink),
+    SCMP_SYS(readlinkat),
+    SCMP_SYS(getdents64),
+    SCMP_SYS(statx),
+    SCMP_SYS(access),
+    SCMP_SYS(faccessat),
+    SCMP_SYS(faccessat2),
+    SCMP_SYS(capget),
+    SCMP_SYS(uname),
+    SCMP_SYS(getuid),
+    SCMP_SYS(geteuid),
+    SCMP_SYS(dup),
+    SCMP_SYS(sched_getaffinity),
+    SCMP_SYS(getcwd),
+    SCMP_SYS(mlock),
+    SCMP_SYS(munlock),
+    /* the privilege drop, after the first VM is built (privdrop.c) */
+    SCMP_SYS(chroot),
+    SCMP_SYS(chdir),
 };
 
 /* Device I/O threads: queues, images, the tap, the INTx unmask loop. */
 static const int io_only[] = {
-	SCMP_SYS(fallocate),
+    SCMP_SYS(fallocate),
 };
 
 static int allow_list(scmp_filter_ctx ctx, const int *nrs, size_t n)

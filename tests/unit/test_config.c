@@ -589,7 +589,8 @@ static const struct {
     /* [console], [rng], [vfio] */
     {K "[console]\ndevice = hvc\n", "vm.ini:4: device 'hvc' is not valid (use serial or virtio)"},
     {K "[rng]\nenabled = maybe\n", "vm.ini:4: enabled 'maybe' is not valid (use on or off)"},
-    {K "[security]\nseccomp = maybe\n", "vm.ini:4: seccomp 'maybe' is not valid (use on, log or off)"},
+    {K "[security]\nseccomp = maybe\n",
+     "vm.ini:4: seccomp 'maybe' is not valid (use on, log or off)"},
     {K "[vfio]\nbackend = vfio\n",
      "vm.ini:4: backend 'vfio' is not valid (use auto, iommufd or legacy)"},
     /* [disk.NAME] */

@@ -269,7 +269,8 @@ START_TEST(privilege_drop)
 	ck_assert_str_eq(r.console, "u");
 	skip = run_guest(code, sizeof(code), "[security]\nchroot = /nonexistent-minivmm", &r);
 	ck_assert_int_eq(r.status, 2);
-	ck_assert_ptr_nonnull(strstr(r.err, "[security] chroot = /nonexistent-minivmm: No such file"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.err, "[security] chroot = /nonexistent-minivmm: No such file"));
 }
 END_TEST
 
