@@ -269,21 +269,12 @@ static int container_map(struct vfio_iommu *io, uint64_t iova, uint64_t size, vo
 	};
 	int ret;
 
-	ret = vfio_iova_check(io->ranges, io->nr_ranges, iova, size);
-	if (ret < 0) {
-		log_err("guest RAM [0x%llx, 0x%llx) is not DMA-able through this IOMMU (its "
-			"valid ranges exclude part of it, e.g. a reserved region of a device's "
-			"IOMMU group); give the VM less memory",
-			(unsigned long long)iova, (unsigned long long)(iova + size));
+	ret = vfio_map_check(io->ranges, io->nr_ranges, iova, size);
+	if (ret < 0)
 		return ret;
-	}
 	if (ioctl(io->fd, VFIO_IOMMU_MAP_DMA, &map) < 0) {
 		ret = -errno;
-		log_err("VFIO_IOMMU_MAP_DMA of guest RAM [0x%llx, 0x%llx) failed: %s%s",
-			(unsigned long long)iova, (unsigned long long)(iova + size), strerror(-ret),
-			ret == -ENOMEM ? " (RLIMIT_MEMLOCK too low for the guest's RAM? raise it "
-					 "with: ulimit -l unlimited)"
-				       : "");
+		vfio_map_failed("VFIO_IOMMU_MAP_DMA", iova, size, ret);
 		return ret;
 	}
 	return 0;
@@ -312,6 +303,27 @@ static void container_close(struct vfio_iommu *io)
 	}
 	close(io->fd); /* unmaps and unpins everything */
 	free(io);
+}
+
+int vfio_map_check(const struct vfio_iova_range *r, int n, uint64_t iova, uint64_t size)
+{
+	int ret = vfio_iova_check(r, n, iova, size);
+
+	if (ret < 0)
+		log_err("guest RAM [0x%llx, 0x%llx) is not DMA-able through this IOMMU (its "
+			"valid ranges exclude part of it, e.g. a reserved region of a device's "
+			"IOMMU group); give the VM less memory",
+			(unsigned long long)iova, (unsigned long long)(iova + size));
+	return ret;
+}
+
+void vfio_map_failed(const char *op, uint64_t iova, uint64_t size, int ret)
+{
+	log_err("%s of guest RAM [0x%llx, 0x%llx) failed: %s%s", op, (unsigned long long)iova,
+		(unsigned long long)(iova + size), strerror(-ret),
+		ret == -ENOMEM ? " (RLIMIT_MEMLOCK too low for the guest's RAM? raise it with: "
+				 "ulimit -l unlimited)"
+			       : "");
 }
 
 int vfio_iova_check(const struct vfio_iova_range *r, int n, uint64_t iova, uint64_t size)

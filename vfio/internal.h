@@ -131,6 +131,10 @@ int vfio_backend_pick(enum vfio_backend want, bool have_iommufd, const struct vf
 /* 0 if [iova, iova + size) lies inside one of the n valid ranges (n == 0: unknown,
  * accepted), else -ERANGE. */
 int vfio_iova_check(const struct vfio_iova_range *r, int n, uint64_t iova, uint64_t size);
+/* Both backends: vfio_iova_check with the message for the user; and the message for a
+ * failed map (op names the ioctl). */
+int vfio_map_check(const struct vfio_iova_range *r, int n, uint64_t iova, uint64_t size);
+void vfio_map_failed(const char *op, uint64_t iova, uint64_t size, int ret);
 
 /* ---- vfio.c: per-VM state ---- */
 

@@ -211,21 +211,12 @@ static int iommufd_map(struct vfio_iommu *io, uint64_t iova, uint64_t size, void
 			log_warn("cannot read the IOAS's IOVA ranges (%s); not checking them",
 				 strerror(-ret));
 	}
-	ret = vfio_iova_check(io->ranges, io->nr_ranges, iova, size);
-	if (ret < 0) {
-		log_err("guest RAM [0x%llx, 0x%llx) is not DMA-able through this IOMMU (its "
-			"valid ranges exclude part of it, e.g. a reserved region of a device's "
-			"IOMMU group); give the VM less memory",
-			(unsigned long long)iova, (unsigned long long)(iova + size));
+	ret = vfio_map_check(io->ranges, io->nr_ranges, iova, size);
+	if (ret < 0)
 		return ret;
-	}
 	if (ioctl(io->fd, IOMMU_IOAS_MAP, &map) < 0) {
 		ret = -errno;
-		log_err("IOMMU_IOAS_MAP of guest RAM [0x%llx, 0x%llx) failed: %s%s",
-			(unsigned long long)iova, (unsigned long long)(iova + size), strerror(-ret),
-			ret == -ENOMEM ? " (RLIMIT_MEMLOCK too low for the guest's RAM? raise it "
-					 "with: ulimit -l unlimited)"
-				       : "");
+		vfio_map_failed("IOMMU_IOAS_MAP", iova, size, ret);
 		return ret;
 	}
 	return 0;
