@@ -26,6 +26,8 @@
 static const char *const reboot_names[] = {"exit", "restart"};
 static const char *const mode_names[] = {"stdio", "file", "none"};
 static const char *const device_names[] = {"serial", "virtio"};
+/* Even indexes are off, odd ones on (as in config_devices.c). */
+static const char *const hugepages_names[] = {"off", "on", "false", "true", "no", "yes", "0", "1"};
 
 /* [name] and [name.NAME]: the kind of each, or -1 where that form is not allowed. */
 static const struct {
@@ -54,6 +56,7 @@ static const struct {
     {SEC_VM, "initrd", K_INITRD},
     {SEC_VM, "cmdline", K_CMDLINE},
     {SEC_VM, "on_reboot", K_ON_REBOOT},
+    {SEC_VM, "hugepages", K_HUGEPAGES},
     {SEC_CONSOLE, "mode", K_MODE},
     {SEC_CONSOLE, "path", K_PATH},
     {SEC_CONSOLE, "device", K_DEVICE},
@@ -386,6 +389,12 @@ static int set_value(struct ctx *c, int idx, const char *v)
 					   "on_reboot '%s' is not valid (use exit or restart)", v);
 		cfg->on_reboot = (enum on_reboot)i;
 		return 0;
+	case K_HUGEPAGES:
+		if ((i = config_pick(v, hugepages_names, 8)) < 0)
+			return config_fail(c, -EINVAL,
+					   "hugepages '%s' is not valid (use on or off)", v);
+		cfg->hugepages = i & 1;
+		return 0;
 	case K_MODE:
 		if ((i = config_pick(v, mode_names, 3)) < 0)
 			return config_fail(c, -EINVAL,
@@ -715,6 +724,7 @@ void config_print(const struct config *cfg, FILE *f)
 	config_print_kv(f, "initrd", cfg->initrd);
 	config_print_kv(f, "cmdline", cfg->cmdline);
 	fprintf(f, "on_reboot = %s\n", reboot_names[cfg->on_reboot]);
+	fprintf(f, "hugepages = %s\n", cfg->hugepages ? "on" : "off");
 	fprintf(f, "\n[console]\n");
 	fprintf(f, "mode = %s\n", mode_names[cfg->console.mode]);
 	config_print_kv(f, "path", cfg->console.path);

@@ -14,6 +14,7 @@
  *	initrd = initrd.cpio  ; optional
  *	cmdline = "console=ttyS0"
  *	on_reboot = exit      ; exit | restart
+ *	hugepages = off       ; on: guest RAM in 2 MiB hugetlbfs pages (vm.nr_hugepages)
  *	[console]
  *	mode = stdio          ; stdio | file | none
  *	path = console.log    ; required with mode = file, accepted and ignored otherwise
@@ -110,6 +111,7 @@ struct config {
 	char initrd[PATH_MAX]; /* absolute, or "" when absent */
 	char cmdline[CONFIG_CMDLINE_MAX];
 	enum on_reboot on_reboot;
+	bool hugepages; /* [vm] hugepages = on|off; default off */
 	struct {
 		enum console_mode mode;
 		char path[PATH_MAX]; /* absolute or ""; used only with mode == CONSOLE_FILE */

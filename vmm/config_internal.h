@@ -29,6 +29,7 @@ enum key {
 	K_INITRD,
 	K_CMDLINE,
 	K_ON_REBOOT,
+	K_HUGEPAGES,
 	/* [console] */
 	K_MODE,
 	K_PATH,

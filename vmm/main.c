@@ -273,7 +273,9 @@ int main(int argc, char **argv)
 	tzset();
 	/* From here on the main thread may only do what (re)creating and running a VM
 	 * needs; the threads it starts narrow that further. */
-	opt = seccomp_install(cfg.seccomp, SECCOMP_THREAD_MAIN);
+	opt = seccomp_report_setup(cfg.seccomp);
+	if (opt == 0)
+		opt = seccomp_install(cfg.seccomp, SECCOMP_THREAD_MAIN);
 	if (opt < 0) {
 		log_err("cannot install the seccomp filter: %s; [security] seccomp = off runs "
 			"without one",

@@ -2,6 +2,7 @@
 #include "vmm/mem.h"
 
 #include <errno.h>
+#include <linux/memfd.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -15,13 +16,19 @@ int mem_init(struct guest_mem *m, const gpa_t *gpas, const uint64_t *sizes, int 
 	m->memfd = -1;
 	if (n <= 0 || n > MEM_MAX_REGIONS)
 		return -EINVAL;
+	uint64_t align = (use_memfd & 2) ? (2ULL << 20) - 1 : 4095;
+
 	for (i = 0; i < n; i++) {
-		if ((sizes[i] & 4095) || (gpas[i] & 4095) || sizes[i] == 0)
+		if ((sizes[i] & align) || (gpas[i] & align) || sizes[i] == 0)
 			return -EINVAL;
 		total += sizes[i];
 	}
 	if (use_memfd) {
-		m->memfd = memfd_create("minivmm-ram", MFD_CLOEXEC);
+		unsigned int fl = MFD_CLOEXEC;
+
+		if (use_memfd & 2)
+			fl |= MFD_HUGETLB | MFD_HUGE_2MB;
+		m->memfd = memfd_create("minivmm-ram", fl);
 		if (m->memfd < 0)
 			return -errno;
 		if (ftruncate(m->memfd, (off_t)total) < 0) {
@@ -33,8 +40,11 @@ int mem_init(struct guest_mem *m, const gpa_t *gpas, const uint64_t *sizes, int 
 		void *p;
 
 		if (use_memfd)
-			p = mmap(NULL, sizes[i], PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-				 m->memfd, (off_t)off);
+			/* hugetlbfs: no MAP_NORESERVE, so that the pages are reserved now
+			 * and a shortfall is an error at start, not a SIGBUS in a vCPU. */
+			p = mmap(NULL, sizes[i], PROT_READ | PROT_WRITE,
+				 MAP_SHARED | ((use_memfd & 2) ? 0 : MAP_NORESERVE), m->memfd,
+				 (off_t)off);
 		else
 			p = mmap(NULL, sizes[i], PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

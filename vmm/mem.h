@@ -31,7 +31,12 @@ struct guest_mem {
 /* Allocates ram_size bytes of guest RAM laid out as the n ranges in gpas/sizes (whose
  * sizes must add up to ram_size) and maps them. memfd-backed (so that it can be shared
  * and mapped for DMA); use_memfd = 0 gives anonymous memory for unit tests.
+ * use_memfd = MEM_HUGETLB (which implies a memfd) backs it with 2 MiB hugetlbfs pages
+ * (MFD_HUGETLB | MFD_HUGE_2MB, every region a multiple of 2 MiB; the pages are taken
+ * from vm.nr_hugepages at start, so a shortfall fails here with -ENOMEM, not later).
  * Returns 0 or -errno; on failure nothing is left allocated. */
+#define MEM_MEMFD   1
+#define MEM_HUGETLB 3
 int mem_init(struct guest_mem *m, const gpa_t *gpas, const uint64_t *sizes, int n, int use_memfd);
 void mem_destroy(struct guest_mem *m);
 

@@ -4,7 +4,10 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/prctl.h>
+#include <ucontext.h>
+#include <unistd.h>
 #include <seccomp.h>
 #include <stddef.h>
 #include <string.h>
@@ -149,7 +152,7 @@ int seccomp_install(enum seccomp_mode mode, enum seccomp_thread kind)
 
 	if (mode == SECCOMP_OFF)
 		return 0;
-	ctx = seccomp_init(mode == SECCOMP_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
+	ctx = seccomp_init(mode == SECCOMP_LOG ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return -ENOMEM;
 	ret = allow_list(ctx, common, sizeof(common) / sizeof(common[0]));
@@ -168,6 +171,41 @@ int seccomp_install(enum seccomp_mode mode, enum seccomp_thread kind)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);
 	return ret;
+}
+
+/* log mode: a denied call raises SIGSYS in the thread that made it; say which call and
+ * let it fail with ENOSYS. Only async-signal-safe work here: no stdio, no malloc. */
+static void seccomp_report(int sig, siginfo_t *si, void *uctx)
+{
+	static const char head[] = "minivmm: seccomp: denied system call ";
+	static const char tail[] = " (see asm/unistd_64.h); it fails with ENOSYS\n";
+	char msg[sizeof(head) + sizeof(tail) + 12], num[12];
+	int n = 0, len = 0;
+	unsigned int nr = (unsigned int)si->si_syscall;
+
+	(void)sig;
+	do
+		num[n++] = (char)('0' + nr % 10);
+	while ((nr /= 10) && n < (int)sizeof(num));
+	memcpy(msg, head, sizeof(head) - 1);
+	len = sizeof(head) - 1;
+	while (n)
+		msg[len++] = num[--n];
+	memcpy(msg + len, tail, sizeof(tail) - 1);
+	len += (int)sizeof(tail) - 1;
+	if (write(STDERR_FILENO, msg, (size_t)len) < 0)
+		return;
+	((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
+}
+
+int seccomp_report_setup(enum seccomp_mode mode)
+{
+	struct sigaction sa = {.sa_sigaction = seccomp_report, .sa_flags = SA_SIGINFO};
+
+	if (mode != SECCOMP_LOG)
+		return 0;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGSYS, &sa, NULL) < 0 ? -errno : 0;
 }
 
 bool seccomp_enter(struct vm *vm, enum seccomp_thread kind, const char *who)

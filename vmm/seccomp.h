@@ -4,7 +4,10 @@
  * ([security] seccomp = on), or is allowed and logged by the kernel (log). Filters
  * stack: a thread inherits its creator's filter and adds its own, so vCPU and I/O
  * threads end up with the intersection of the main thread's list and theirs. ioctl is
- * allowed only for the KVM, VFIO/iommufd and tun/terminal request families. */
+ * allowed only for the KVM, VFIO/iommufd and tun/terminal request families.
+ *
+ * log mode, for debugging a denial: the call is not made; the thread gets SIGSYS, whose
+ * handler prints the system call's number and makes the call fail with ENOSYS. */
 #ifndef MINIVMM_SECCOMP_H
 #define MINIVMM_SECCOMP_H
 
@@ -20,6 +23,9 @@ enum seccomp_thread {
 
 /* Installs the filter for the calling thread. Returns 0 or -errno (mode off: 0). */
 int seccomp_install(enum seccomp_mode mode, enum seccomp_thread kind);
+
+/* Installs the SIGSYS reporter for log mode (main thread, before any filter). */
+int seccomp_report_setup(enum seccomp_mode mode);
 
 struct vm;
 /* For a thread's first line: installs vm's mode for kind; on failure logs it for who,

@@ -107,7 +107,16 @@ static int vm_init_memory(struct vm *vm)
 	n = arch_mem_layout(vm->cfg->memory, gpas, sizes, MEM_MAX_REGIONS);
 	if (n < 0)
 		return n;
-	ret = mem_init(&vm->mem, gpas, sizes, n, 1);
+	ret = mem_init(&vm->mem, gpas, sizes, n, vm->cfg->hugepages ? MEM_HUGETLB : MEM_MEMFD);
+	if (ret < 0 && vm->cfg->hugepages) {
+		log_err("[vm] hugepages = on: cannot get %llu MiB of guest memory in 2 MiB "
+			"hugepages (%s); reserve %llu of them first (echo %llu > "
+			"/proc/sys/vm/nr_hugepages) or set hugepages = off",
+			(unsigned long long)(vm->cfg->memory >> 20), strerror(-ret),
+			(unsigned long long)(vm->cfg->memory >> 21),
+			(unsigned long long)(vm->cfg->memory >> 21));
+		return ret;
+	}
 	if (ret < 0) {
 		log_err("cannot allocate %llu MiB of guest memory: %s",
 			(unsigned long long)(vm->cfg->memory >> 20), strerror(-ret));
