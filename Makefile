@@ -7,6 +7,7 @@
 #   make images        build the test-bed kernel and initramfs images (cached)
 #   make check-asan    unit tests and fuzz regressions under ASan+UBSan (build-asan/)
 #   make fuzz          libFuzzer targets (clang), FUZZ_SECONDS each (build-fuzz/)
+#   make bench         minivmm next to QEMU in the nested bed (build/bench/results.csv)
 ARCH    ?= x86
 BUILD   ?= build
 CC      ?= cc
@@ -23,7 +24,7 @@ TEST_SRCS := $(wildcard tests/unit/*.c)
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 
 .PHONY: all check check-unit check-nested demo images deps clean format \
-	check-asan asan-bins fuzz fuzz-build fuzz-bins
+	check-asan asan-bins fuzz fuzz-build fuzz-bins bench
 all: $(BUILD)/minivmm
 
 # Installs Debian packages when run as root and something is missing (no-op otherwise).
@@ -65,6 +66,11 @@ images: deps
 
 demo: deps $(BUILD)/minivmm
 	@tests/demo.sh
+
+# Benchmarks against QEMU in the nested bed: one markdown table, and CSV in
+# $(BUILD)/bench/results.csv (tests/bench/side-by-side.sh says what is measured).
+bench: deps $(BUILD)/minivmm
+	@tests/bench/run side-by-side
 
 format:
 	clang-format -i $(SRCS) $(wildcard vmm/*.h devices/*.h vfio/*.h arch/*.h arch/$(ARCH)/*.h) $(TEST_SRCS) \
