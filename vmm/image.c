@@ -70,3 +70,13 @@ void boot_files_close(struct boot_files *bf)
 		munmap((void *)bf->initrd, bf->initrd_len);
 	memset(bf, 0, sizeof(*bf));
 }
+
+void boot_files_drop_pages(const struct boot_files *bf)
+{
+	/* Read-only private file mappings: MADV_DONTNEED only forgets our page table
+	 * entries; the data is still the file's. */
+	if (bf->kernel)
+		madvise((void *)bf->kernel, bf->kernel_len, MADV_DONTNEED);
+	if (bf->initrd)
+		madvise((void *)bf->initrd, bf->initrd_len, MADV_DONTNEED);
+}

@@ -21,6 +21,7 @@
 #include "devices/serial.h"
 #include "devices/virtio_pci.h"
 #include "vfio/vfio.h"
+#include "vmm/image.h"
 #include "vmm/log.h"
 
 /* Every built-in platform device, in creation order. */
@@ -241,6 +242,7 @@ int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *
 	ret = arch_load_kernel(vm);
 	if (ret < 0)
 		goto err;
+	boot_files_drop_pages(boot);
 
 	vm->vcpus = calloc(cfg->vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
