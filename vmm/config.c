@@ -702,7 +702,8 @@ void config_print_kv(FILE *f, const char *key, const char *v)
 {
 	size_t n = strlen(v);
 	bool quote = !n || strpbrk(v, ";#") || isspace((unsigned char)v[0]) ||
-		     isspace((unsigned char)v[n - 1]) || v[0] == '"' || v[0] == '\'';
+		     isspace((unsigned char)v[n - 1]) || v[0] == '"' || v[0] == '\'' ||
+		     v[n - 1] == '\\'; /* else it reads as a continuation line */
 
 	if (quote && !strchr(v, '"'))
 		fprintf(f, "%s = \"%s\"\n", key, v);
