@@ -52,23 +52,26 @@ static void vcon_fill(struct vcon *v)
 		return;
 	while (v->in_count) {
 		struct virtq_chain *c = &v->chain;
-		uint32_t done = 0;
+		size_t done = 0, first = IN_SIZE - v->in_head;
 		int ret = virtq_pop(vq, c);
 
 		if (ret == 0)
 			break;
-		for (unsigned int i = c->nr_out; ret > 0 && i < c->nr_out + c->nr_in; i++) {
-			uint8_t *p = c->iov[i].iov_base;
+		if (ret > 0) {
+			/* The ring's bytes in at most two runs: to its end, then from its start. */
+			struct iovec *in = &c->iov[c->nr_out];
 
-			for (size_t k = 0; k < c->iov[i].iov_len && v->in_count; k++) {
-				p[k] = v->in[v->in_head];
-				v->in_head = (v->in_head + 1) % IN_SIZE;
-				v->in_count--;
-				done++;
-			}
+			if (first > v->in_count)
+				first = v->in_count;
+			done = iov_from_buf(in, c->nr_in, 0, v->in + v->in_head, first);
+			if (done == first)
+				done +=
+				    iov_from_buf(in, c->nr_in, done, v->in, v->in_count - first);
+			v->in_head = (v->in_head + done) % IN_SIZE;
+			v->in_count -= done;
 		}
 		if (c->head != VIRTQ_NO_HEAD)
-			virtq_push(vq, c->head, done);
+			virtq_push(vq, c->head, (uint32_t)done);
 		pushed = true;
 	}
 	if (pushed)

@@ -145,15 +145,7 @@ static bool vnet_deliver(struct vnet *n)
 		/* num_buffers (header bytes 10-11) is 1: no mergeable buffers. */
 		n->frame[10] = 1;
 		n->frame[11] = 0;
-		for (unsigned int i = c->nr_out;
-		     i < c->nr_out + c->nr_in && done < (size_t)n->pending; i++) {
-			size_t k = c->iov[i].iov_len;
-
-			if (k > (size_t)n->pending - done)
-				k = (size_t)n->pending - done;
-			memcpy(c->iov[i].iov_base, n->frame + done, k);
-			done += k;
-		}
+		done = iov_from_buf(&c->iov[c->nr_out], c->nr_in, 0, n->frame, (size_t)n->pending);
 	}
 	virtq_push(vq, c->head, (uint32_t)done);
 	virtio_queue_notify_driver(vd, RXQ);
