@@ -52,8 +52,7 @@ int mem_init(struct guest_mem *m, const gpa_t *gpas, const uint64_t *sizes, int 
 			ret = -errno;
 			goto err;
 		}
-		m->regions[i] =
-		    (struct mem_region){.gpa = gpas[i], .size = sizes[i], .hva = p, .fd_off = off};
+		m->regions[i] = (struct mem_region){.gpa = gpas[i], .size = sizes[i], .hva = p};
 		m->nr_regions = i + 1;
 		off += sizes[i];
 	}
