@@ -4,10 +4,12 @@
 #   images:  linux-source-6.12 and its build tools, busybox-static, cpio
 #   testbed: qemu-system-x86 (the emulated host), e2fsprogs (ext2 test disks)
 #   fuzzing: clang and its libFuzzer/sanitizer runtimes (make fuzz)
+#   bench:   gnuplot-nox (make bench draws build/bench/results.png)
 set -eu
 PKGS="build-essential pkg-config libfdt-dev libseccomp-dev libiniparser-dev check
       linux-source-6.12 bc flex bison libelf-dev libssl-dev xz-utils cpio
-      busybox-static qemu-system-x86 e2fsprogs clang libclang-rt-14-dev"
+      busybox-static qemu-system-x86 e2fsprogs clang libclang-rt-14-dev
+      gnuplot-nox"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
