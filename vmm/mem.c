@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <linux/memfd.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -61,6 +63,95 @@ int mem_init(struct guest_mem *m, const gpa_t *gpas, const uint64_t *sizes, int 
 err:
 	mem_destroy(m);
 	return ret;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older headers lack it */
+#endif
+
+#define POPULATE_MAX_THREADS 16
+#define POPULATE_MIN_CHUNK   (64ULL << 20) /* below this a thread costs more than it saves */
+
+/* One thread's share: bytes [start, end) of guest RAM counted across the regions. */
+struct populate_job {
+	const struct guest_mem *m;
+	uint64_t start, end;
+	int ret;
+};
+
+static int populate_range(uint8_t *p, uint64_t len)
+{
+	if (madvise(p, len, MADV_POPULATE_WRITE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -errno; /* ENOMEM: hugepages or memory ran out; EFAULT: a hole */
+	/* Before 5.14: a write fault per page, writing back what is there. */
+	for (uint64_t off = 0; off < len; off += 4096) {
+		volatile uint8_t *b = p + off;
+
+		*b = *b;
+	}
+	return 0;
+}
+
+static void *populate_thread(void *arg)
+{
+	struct populate_job *job = arg;
+	uint64_t base = 0;
+
+	job->ret = 0;
+	for (int i = 0; i < job->m->nr_regions && job->ret == 0; i++) {
+		const struct mem_region *r = &job->m->regions[i];
+		uint64_t lo = job->start > base ? job->start : base;
+		uint64_t hi = job->end < base + r->size ? job->end : base + r->size;
+
+		if (lo < hi)
+			job->ret = populate_range(r->hva + (lo - base), hi - lo);
+		base += r->size;
+	}
+	return NULL;
+}
+
+int mem_populate(const struct guest_mem *m, int max_threads)
+{
+	struct populate_job jobs[POPULATE_MAX_THREADS];
+	pthread_t tids[POPULATE_MAX_THREADS];
+	bool running[POPULATE_MAX_THREADS] = {false};
+	uint64_t share;
+	int n = max_threads, started = 1, ret = 0;
+
+	if (n > POPULATE_MAX_THREADS)
+		n = POPULATE_MAX_THREADS;
+	if ((uint64_t)n > m->ram_size / POPULATE_MIN_CHUNK)
+		n = (int)(m->ram_size / POPULATE_MIN_CHUNK);
+	if (n < 1)
+		n = 1;
+	/* Shares are whole 2 MiB units, so a hugetlbfs page is never split. */
+	share = ((m->ram_size / (uint64_t)n) + (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
+	for (int i = 0; i < n; i++) {
+		uint64_t start = share * (uint64_t)i;
+
+		jobs[i] = (struct populate_job){
+		    .m = m,
+		    .start = start < m->ram_size ? start : m->ram_size,
+		    .end = start + share < m->ram_size ? start + share : m->ram_size,
+		};
+	}
+	/* Share 0 is the caller's; a share whose thread cannot start is done here too. */
+	for (int i = 1; i < n; i++) {
+		running[i] = pthread_create(&tids[i], NULL, populate_thread, &jobs[i]) == 0;
+		started += running[i];
+	}
+	for (int i = 0; i < n; i++)
+		if (i == 0 || !running[i])
+			populate_thread(&jobs[i]);
+	for (int i = 1; i < n; i++)
+		if (running[i])
+			pthread_join(tids[i], NULL);
+	for (int i = 0; i < n; i++)
+		if (jobs[i].ret < 0 && ret == 0)
+			ret = jobs[i].ret;
+	return ret < 0 ? ret : started;
 }
 
 void mem_destroy(struct guest_mem *m)

@@ -15,10 +15,9 @@ typedef uint64_t gpa_t; /* guest physical address */
 #define MEM_MAX_REGIONS 4
 
 struct mem_region {
-	gpa_t gpa;	 /* first guest physical address */
-	uint64_t size;	 /* bytes, page aligned */
-	uint8_t *hva;	 /* where the VMM sees it */
-	uint64_t fd_off; /* offset of this region in the memfd */
+	gpa_t gpa;     /* first guest physical address */
+	uint64_t size; /* bytes, page aligned */
+	uint8_t *hva;  /* where the VMM sees it */
 };
 
 struct guest_mem {
@@ -39,6 +38,13 @@ struct guest_mem {
 #define MEM_HUGETLB 3
 int mem_init(struct guest_mem *m, const gpa_t *gpas, const uint64_t *sizes, int n, int use_memfd);
 void mem_destroy(struct guest_mem *m);
+
+/* Faults in every page of guest RAM now, split over up to max_threads threads (the
+ * calling one included). VFIO pins all of guest RAM anyway; allocating and zeroing it
+ * inside VFIO_IOMMU_MAP_DMA does that on one CPU, here it runs on all of them, and the
+ * map that follows only pins. Contents are kept. Returns the number of threads used
+ * (>= 1) or -errno. */
+int mem_populate(const struct guest_mem *m, int max_threads);
 
 /* The one checked translation: the host address of [gpa, gpa + len) if that whole range
  * lies inside a single RAM region, else NULL. Overflow-safe for any gpa and len; len 0

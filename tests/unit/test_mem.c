@@ -3,6 +3,8 @@
 #include "vmm/mem.h"
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 
 static struct guest_mem two_regions(void)
 {
@@ -63,6 +65,44 @@ START_TEST(rejects_bad_layouts)
 }
 END_TEST
 
+/* Every page of [p, p + len) is resident. */
+static void assert_resident(const uint8_t *p, uint64_t len)
+{
+	size_t pages = len / 4096;
+	unsigned char *vec = malloc(pages);
+
+	ck_assert_ptr_nonnull(vec);
+	ck_assert_int_eq(mincore((void *)p, len, vec), 0);
+	for (size_t i = 0; i < pages; i++)
+		ck_assert_msg(vec[i] & 1, "page %zu of %p not resident", i, (void *)p);
+	free(vec);
+}
+
+START_TEST(populate_all_regions_in_parallel)
+{
+	/* 200 MiB in three regions: three 64 MiB-or-more shares, and share boundaries
+	 * that fall inside regions, not on their edges. */
+	const gpa_t gpas[] = {0, 1ULL << 32, 2ULL << 32};
+	const uint64_t sizes[] = {66ULL << 20, 70ULL << 20, 64ULL << 20};
+	struct guest_mem m;
+
+	ck_assert_int_eq(mem_init(&m, gpas, sizes, 3, MEM_MEMFD), 0);
+	strcpy((char *)m.regions[1].hva + 5, "kept");
+	ck_assert_int_eq(mem_populate(&m, 8), 3);
+	for (int i = 0; i < 3; i++)
+		assert_resident(m.regions[i].hva, m.regions[i].size);
+	ck_assert_str_eq((char *)m.regions[1].hva + 5, "kept");
+	ck_assert_int_eq(mem_populate(&m, 1), 1); /* again: nothing left to do, no error */
+	mem_destroy(&m);
+
+	m = two_regions(); /* 3 MiB: not worth a second thread */
+	ck_assert_int_eq(mem_populate(&m, 8), 1);
+	assert_resident(m.regions[0].hva, m.regions[0].size);
+	assert_resident(m.regions[1].hva, m.regions[1].size);
+	mem_destroy(&m);
+}
+END_TEST
+
 Suite *mem_suite(void)
 {
 	Suite *s = suite_create("mem");
@@ -72,6 +112,7 @@ Suite *mem_suite(void)
 	tcase_add_test(tc, translate_overflow);
 	tcase_add_test(tc, copy_helpers);
 	tcase_add_test(tc, rejects_bad_layouts);
+	tcase_add_test(tc, populate_all_regions_in_parallel);
 	suite_add_tcase(s, tc);
 	return s;
 }
