@@ -75,12 +75,18 @@ static void stats_mark_io(void *opaque, uint64_t off, uint8_t *data, uint32_t le
 		return;
 	/* Relaxed loads: this vCPU's own exit (the one that brought us here) is already
 	 * counted; other vCPUs' exits in flight may or may not be, which a benchmark run
-	 * with one vCPU never sees. */
-	log_info("stats: mark %u: exits io=%llu mmio=%llu all=%llu",
+	 * with one vCPU never sees. KVM's counters are summed over all vCPUs. */
+	uint64_t kvm[KVM_STAT_COUNT] = {0};
+	char kbuf[512];
+
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		kvm_stats_add(&vm->vcpus[i].stats, kvm);
+	log_info("stats: mark %u: exits io=%llu mmio=%llu all=%llu kvm: %s",
 		 atomic_fetch_add_explicit(&vm->stats_marks, 1, memory_order_relaxed) + 1,
 		 (unsigned long long)atomic_load_explicit(&vm->exits_io, memory_order_relaxed),
 		 (unsigned long long)atomic_load_explicit(&vm->exits_mmio, memory_order_relaxed),
-		 (unsigned long long)atomic_load_explicit(&vm->exits, memory_order_relaxed));
+		 (unsigned long long)atomic_load_explicit(&vm->exits, memory_order_relaxed),
+		 kvm_stats_format(kvm, kbuf, sizeof(kbuf)));
 }
 
 static int power_init(struct vm *vm, void **state)

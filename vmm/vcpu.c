@@ -7,6 +7,7 @@
 #include <linux/kvm.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -26,6 +27,7 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id)
 	vcpu->vm = vm;
 	vcpu->id = id;
 	vcpu->run = MAP_FAILED;
+	vcpu->stats.fd = -1;
 	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
 	if (vcpu->fd < 0)
 		return -errno;
@@ -37,6 +39,9 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id)
 	ret = arch_vcpu_init(vm, vcpu);
 	if (ret < 0)
 		goto err;
+	/* Benchmarks only; a kernel without binary stats logs zeros, not an error. */
+	if (getenv("MINIVMM_STATS"))
+		kvm_stats_open(&vcpu->stats, vcpu->fd);
 	return 0;
 err:
 	vcpu_destroy(vcpu);
@@ -48,6 +53,7 @@ void vcpu_destroy(struct vcpu *vcpu)
 	if (vcpu->run && vcpu->run != MAP_FAILED)
 		munmap(vcpu->run, vcpu->vm->run_size);
 	vcpu->run = NULL;
+	kvm_stats_close(&vcpu->stats);
 	if (vcpu->fd >= 0)
 		close(vcpu->fd);
 	vcpu->fd = -1;

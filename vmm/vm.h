@@ -14,7 +14,9 @@
 
 #include "vmm/bus.h"
 #include "vmm/config.h"
+#include "vmm/kvmstats.h"
 #include "vmm/irq.h"
+#include "vmm/kvmstats.h"
 #include "vmm/mem.h"
 
 /* Why the VM stopped; the first request wins. */
@@ -34,6 +36,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	int started;
+	struct kvm_stats stats; /* with MINIVMM_STATS only; fd -1 otherwise */
 };
 
 struct serial;

@@ -216,6 +216,35 @@ START_TEST(boot_mark_is_timed)
 }
 END_TEST
 
+/* The stats mark logs the VMM's exit counters and KVM's own (KVM_GET_STATS_FD) only
+ * when asked to: a guest must not be able to fill the log otherwise. */
+START_TEST(stats_mark_logs_vmm_and_kvm_counters)
+{
+	static const uint8_t code[] = {OUTB(0x5ff, 1), OUTB(0x5ff, 1), OUTB(0x600, 0x34), HALT};
+	unsigned long long kvm_exits = 0;
+	struct run r;
+	const char *skip, *k;
+
+	setenv("MINIVMM_STATS", "1", 1);
+	skip = run_guest(code, sizeof(code), "", &r);
+	unsetenv("MINIVMM_STATS");
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.err, "stats: mark 1: exits io=1 mmio=0 all=1 kvm: exits="));
+	k = strstr(r.err, "stats: mark 2: exits io=2 mmio=0 all=2 kvm: exits=");
+	ck_assert_msg(k, "no second mark in: %s", r.err);
+	/* KVM counts every exit, those it handles itself too: at least our two. */
+	ck_assert_int_eq(sscanf(strstr(k, "kvm: exits=") + 11, "%llu", &kvm_exits), 1);
+	ck_assert_uint_ge(kvm_exits, 2);
+	ck_assert_ptr_nonnull(strstr(k, " halt_exits="));
+
+	skip = run_guest(code, sizeof(code), "", &r);
+	ck_assert_ptr_null(skip);
+	ck_assert_ptr_null(strstr(r.err, "stats: mark"));
+}
+END_TEST
+
 /* The vCPU thread's filter is live: a system call outside its list kills the VMM
  * (SIGSYS, 128 + 31 through timeout) with seccomp = on ... */
 START_TEST(seccomp_kills_a_forbidden_syscall)
@@ -292,6 +321,7 @@ Suite *vmm_suite(void)
 	tcase_add_test(tc, seccomp_kills_a_forbidden_syscall);
 	tcase_add_test(tc, seccomp_log_mode_lets_it_through);
 	tcase_add_test(tc, privilege_drop);
+	tcase_add_test(tc, stats_mark_logs_vmm_and_kvm_counters);
 	suite_add_tcase(s, tc);
 	return s;
 }
