@@ -10,86 +10,9 @@
 # timeout: 900
 # memory: 3072
 
-# The four phases, for both sides. Run by busybox sh natively too, so that both sides
-# use the same dd and the same clock ($EPOCHREALTIME: busybox's date has no %N, and
-# /proc/uptime's 10 ms are too coarse for a 32 MiB dd). Results go to a file printed
-# at the end: console output costs the guest port I/O exits, which must not land
-# inside a measured phase.
-# Usage: measure.sh DEVICE RANDIO MARK(0|1) RESULTS
-measure_script() {
-	cat >"$1" <<'M'
-dev=$1 randio=$2 mark=$3 res=$4
-n=0
-# The stats mark: one byte to port 0x5ff (1535); the VMM logs its exit counters.
-m() {
-	n=$((n + 1))
-	[ "$mark" = 1 ] || return 0
-	printf '\001' | busybox dd of=/dev/port bs=1 seek=1535 count=1 2>/dev/null
-}
-: >"$res"
-for dir in write read; do
-	io="if=$dev of=/dev/null iflag=direct"
-	[ $dir = read ] || io="if=/dev/zero of=$dev oflag=direct"
-	m; s=$EPOCHREALTIME
-	# shellcheck disable=SC2086
-	busybox dd $io bs=1M count=32 2>/dev/null || echo "BENCH error seq_$dir" >>"$res"
-	e=$EPOCHREALTIME; m
-	echo "BENCH seq_$dir mib 32 start $s end $e marks $((n - 1)) $n" >>"$res"
-done
-for dir in read write; do
-	m; r=$("$randio" "$dev" $dir 10 2>&1); m
-	echo "BENCH rand_$dir $r marks $((n - 1)) $n" >>"$res"
-done
-cat "$res"
-M
-}
-
-wait_nvme() {
-	for _ in $(seq 100); do
-		[ -b /dev/nvme0n1 ] && return 0
-		sleep 0.1
-	done
-	echo "no /dev/nvme0n1"
-	return 1
-}
-
-# complete RESULTS: all four phases ran, and randio reported both times.
-complete() {
-	! grep -q "BENCH error" "$1" && [ "$(grep -c '^BENCH' "$1")" = 4 ] &&
-		[ "$(grep -c '^BENCH rand_.* iops ' "$1")" = 2 ]
-}
-
-native() {
-	wait_nvme || return 1
-	busybox sh /tmp/measure.sh /dev/nvme0n1 "$MINIVMM_REPO/build/randio" 0 /tmp/native.res |
-		tee "$OUT/native.txt"
-	complete "$OUT/native.txt"
-}
-
-guest() {
-	local ini=/tmp/bench.ini rc
-	mkdir -p /tmp/extra
-	cat >/tmp/extra/scenario <<'G'
-#!/bin/sh
-for i in $(seq 100); do [ -b /dev/nvme0n1 ] && break; sleep 0.1; done
-[ -b /dev/nvme0n1 ] || { echo "BENCH error no /dev/nvme0n1"; exit 1; }
-sh /measure.sh /dev/nvme0n1 /randio 1 /tmp/bench.res
-G
-	chmod +x /tmp/extra/scenario
-	cp /tmp/measure.sh /tmp/extra/measure.sh
-	cp "$MINIVMM_REPO/build/randio" /tmp/extra/randio
-	cp "$GUEST_INITRD" /tmp/bench.cpio.gz
-	(cd /tmp/extra && printf 'scenario\nmeasure.sh\nrandio\n' | cpio -o -H newc --quiet | gzip) \
-		>>/tmp/bench.cpio.gz
-	vm_ini "$ini" "initrd=/tmp/bench.cpio.gz" "vcpus=1"
-	printf '[vfio.nvme]\nhost = 0000:00:04.0\n' >>"$ini"
-	MINIVMM_STATS=1 run_vmm 600 "$ini" 2>"$OUT/guest.err"
-	rc=$?
-	cat "$OUT/guest.err"
-	grep BENCH "$ini.console" | tr -d '\r' | tee "$OUT/guest.txt"
-	[ "$rc" = 0 ] || { echo "minivmm exited $rc"; show_console "$ini"; return 1; }
-	complete "$OUT/guest.txt" && [ "$(grep -c 'stats: mark' "$OUT/guest.err")" = 8 ]
-}
+# The phases, the native run and the guest run are shared with side-by-side.sh.
+# shellcheck source=tests/bench/io.bash
+. "${BASH_SOURCE[0]%/*}/io.bash"
 
 # Only the DMA map of 1 GiB matters here: the guest powers off as soon as it is up.
 dma_1g() {
@@ -106,10 +29,11 @@ dma_1g() {
 }
 
 l1() {
-	measure_script /tmp/measure.sh &&
-		check "native: the emulated host's nvme driver on /dev/nvme0n1" native &&
-		check "NVMe 00:04.0 binds to vfio-pci" bind_vfio 0000:00:04.0 &&
-		check "guest: the same phases through minivmm passthrough (256 MiB)" guest &&
+	io_measure_script /tmp/io-measure.sh &&
+		check "native: the emulated host's nvme driver on /dev/nvme0n1" io_native "$OUT/native.txt" &&
+		check "NVMe 00:04.0 binds to vfio-pci" bind_vfio "$IO_BDF" &&
+		check "guest: the same phases through minivmm passthrough (256 MiB)" \
+			io_guest passthrough "$OUT/guest" &&
 		check "a 1 GiB guest for the DMA-map time" dma_1g
 }
 
@@ -135,41 +59,25 @@ l0_after() {
 		echo "each phase, less the closing mark's own port write; \"all\" is every return from"
 		echo "KVM_RUN (port I/O, MMIO, signals)."
 		echo
-		awk -v native="$OUT/native.txt" -v guest="$OUT/guest.txt" \
-			-v marks="$OUT/guest.err" -v dma1g="$OUT/dma1g.err" -f /dev/stdin <<'A'
-# BENCH seq_DIR mib 32 start S end E marks A B
-# BENCH rand_DIR ops N seconds S iops X marks A B
-function load(file, side,    f) {
+		{
+			io_samples native "$OUT/native.txt"
+			io_samples guest "$OUT/guest.txt" "$OUT/guest.err"
+		} >"$OUT/samples.txt"
+		awk -v samples="$OUT/samples.txt" -v marks="$OUT/guest.err" -v dma1g="$OUT/dma1g.err" \
+			-f /dev/stdin <<'A'
+# SAMPLE io_SIDE_PHASE[_ios|_exits_KIND] VALUE (io_samples in io.bash)
+function load_samples(file,    f) {
 	while ((getline line < file) > 0) {
 		split(line, f, " ")
-		if (f[1] != "BENCH")
-			continue
-		if (f[2] ~ /^seq_/) {
-			val[side, f[2]] = f[4] / (f[8] - f[6])
-			ios[side, f[2]] = f[4]
-			ma[side, f[2]] = f[10]; mb[side, f[2]] = f[11]
-		} else {
-			val[side, f[2]] = f[8]
-			ios[side, f[2]] = f[4]
-			ma[side, f[2]] = f[10]; mb[side, f[2]] = f[11]
-		}
+		if (f[1] == "SAMPLE" && f[3] != "NA")
+			s[f[2]] = f[3]
 	}
 	close(file)
 }
-# minivmm: stats: mark N: exits io=A mmio=B all=C
-function load_marks(file,    f, n, kv, i) {
-	while ((getline line < file) > 0) {
-		if (line ~ /stats: mark [0-9]+:/) {
-			split(line, f, " ")
-			n = f[4]; sub(":", "", n)
-			for (i = 6; i <= 8; i++) {
-				split(f[i], kv, "=")
-				ex[n, kv[1]] = kv[2]
-			}
-		}
+function load_dma(file) {
+	while ((getline line < file) > 0)
 		if (line ~ /mapped for device DMA in/)
 			dma_line(line)
-	}
 	close(file)
 }
 # vfio: guest RAM (N MiB in K regions) mapped for device DMA in X ms [(BACKEND)]
@@ -185,25 +93,30 @@ function dma_line(line,    f, i, n, mib) {
 		}
 	}
 }
-function row(name, key, unit,    fmt) {
+function row(name, key, unit,    fmt, n, g) {
+	n = "io_native_" key; g = "io_guest_" key
+	if (!(n in s) || !(g in s)) {
+		printf "| %s | MISSING | MISSING | - |\n", name
+		return
+	}
 	fmt = unit == "IOPS" ? "%.0f" : "%.1f"
-	printf "| %s | " fmt " %s | " fmt " %s | %.2f |\n", name, val["n", key], unit,
-		val["g", key], unit, val["g", key] / val["n", key]
+	printf "| %s | " fmt " %s | " fmt " %s | %.2f |\n", name, s[n], unit, s[g], unit, s[g] / s[n]
 }
-# The second mark's own exit (one port write) is inside the difference; the first's
-# is not, so one PIO exit comes off.
-function exits(name, key, per,    a, b, io, mmio, all) {
-	a = ma["g", key]; b = mb["g", key]
-	io = ex[b, "io"] - ex[a, "io"] - 1
-	mmio = ex[b, "mmio"] - ex[a, "mmio"]
-	all = ex[b, "all"] - ex[a, "all"] - 1
+# io_samples has taken the closing mark's own port write off io and all.
+function exits(name, key,    g, n) {
+	g = "io_guest_" key
+	n = s[g "_ios"]
+	if (!((g "_exits_all") in s) || n == 0) {
+		printf "| VMM exits %s | - | MISSING | - |\n", name
+		return
+	}
 	printf "| VMM exits %s | - | %.4f PIO, %.4f MMIO, %.4f all (%d, %d, %d over %d) | - |\n",
-		name, io / ios["g", key], mmio / ios["g", key], all / ios["g", key],
-		io, mmio, all, ios["g", key]
+		name, s[g "_exits_io"] / n, s[g "_exits_mmio"] / n, s[g "_exits_all"] / n,
+		s[g "_exits_io"], s[g "_exits_mmio"], s[g "_exits_all"], n
 }
 BEGIN {
-	load(native, "n"); load(guest, "g")
-	load_marks(marks); load_marks(dma1g)
+	load_samples(samples)
+	load_dma(marks); load_dma(dma1g)
 	print "| metric | native | minivmm guest | ratio |"
 	print "|---|---|---|---|"
 	row("sequential write, dd 1 MiB x 32, O_DIRECT", "seq_write", "MiB/s")
@@ -222,7 +135,7 @@ BEGIN {
 A
 	} >"$OUT/bench.md.tmp"
 	# Every figure must be there: a missing one would print as 0 or nan.
-	if grep -qwiE 'nan|inf' "$OUT/bench.md.tmp" || grep -qE ' 0\.0 (MiB/s|IOPS)' "$OUT/bench.md.tmp" ||
+	if grep -qwiE 'nan|inf|MISSING' "$OUT/bench.md.tmp" || grep -qE ' 0\.0 (MiB/s|IOPS)' "$OUT/bench.md.tmp" ||
 		[ "$(grep -c 'DMA map' "$OUT/bench.md.tmp")" != 2 ]; then
 		cat "$OUT/bench.md.tmp"
 		echo "incomplete results"
