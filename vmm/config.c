@@ -27,7 +27,7 @@ static const char *const reboot_names[] = {"exit", "restart"};
 static const char *const mode_names[] = {"stdio", "file", "none"};
 static const char *const device_names[] = {"serial", "virtio"};
 /* Even indexes are off, odd ones on (as in config_devices.c). */
-static const char *const hugepages_names[] = {"off", "on", "false", "true", "no", "yes", "0", "1"};
+const char *const config_onoff_names[8] = {"off", "on", "false", "true", "no", "yes", "0", "1"};
 
 /* [name] and [name.NAME]: the kind of each, or -1 where that form is not allowed. */
 static const struct {
@@ -57,6 +57,7 @@ static const struct {
     {SEC_VM, "cmdline", K_CMDLINE},
     {SEC_VM, "on_reboot", K_ON_REBOOT},
     {SEC_VM, "hugepages", K_HUGEPAGES},
+    {SEC_VM, "cpu_pm", K_CPU_PM},
     {SEC_CONSOLE, "mode", K_MODE},
     {SEC_CONSOLE, "path", K_PATH},
     {SEC_CONSOLE, "device", K_DEVICE},
@@ -390,10 +391,16 @@ static int set_value(struct ctx *c, int idx, const char *v)
 		cfg->on_reboot = (enum on_reboot)i;
 		return 0;
 	case K_HUGEPAGES:
-		if ((i = config_pick(v, hugepages_names, 8)) < 0)
+		if ((i = config_pick(v, config_onoff_names, 8)) < 0)
 			return config_fail(c, -EINVAL,
 					   "hugepages '%s' is not valid (use on or off)", v);
 		cfg->hugepages = i & 1;
+		return 0;
+	case K_CPU_PM:
+		if ((i = config_pick(v, config_onoff_names, 8)) < 0)
+			return config_fail(c, -EINVAL, "cpu_pm '%s' is not valid (use on or off)",
+					   v);
+		cfg->cpu_pm = i & 1;
 		return 0;
 	case K_MODE:
 		if ((i = config_pick(v, mode_names, 3)) < 0)
@@ -726,6 +733,7 @@ void config_print(const struct config *cfg, FILE *f)
 	config_print_kv(f, "cmdline", cfg->cmdline);
 	fprintf(f, "on_reboot = %s\n", reboot_names[cfg->on_reboot]);
 	fprintf(f, "hugepages = %s\n", cfg->hugepages ? "on" : "off");
+	fprintf(f, "cpu_pm = %s\n", cfg->cpu_pm ? "on" : "off");
 	fprintf(f, "\n[console]\n");
 	fprintf(f, "mode = %s\n", mode_names[cfg->console.mode]);
 	config_print_kv(f, "path", cfg->console.path);

@@ -15,6 +15,7 @@
  *	cmdline = "console=ttyS0"
  *	on_reboot = exit      ; exit | restart
  *	hugepages = off       ; on: guest RAM in 2 MiB hugetlbfs pages (vm.nr_hugepages)
+ *	cpu_pm = off          ; on: idle vCPUs halt in the guest (dedicated host CPUs)
  *	[console]
  *	mode = stdio          ; stdio | file | none
  *	path = console.log    ; required with mode = file, accepted and ignored otherwise
@@ -112,6 +113,7 @@ struct config {
 	char cmdline[CONFIG_CMDLINE_MAX];
 	enum on_reboot on_reboot;
 	bool hugepages; /* [vm] hugepages = on|off; default off */
+	bool cpu_pm;	/* [vm] cpu_pm = on|off; default off */
 	struct {
 		enum console_mode mode;
 		char path[PATH_MAX]; /* absolute or ""; used only with mode == CONSOLE_FILE */

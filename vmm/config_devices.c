@@ -16,7 +16,6 @@
 #define MDEV_DIR       "/sys/bus/mdev/devices/"
 
 /* Odd index: true. */
-static const char *const bool_names[] = {"off", "on", "false", "true", "no", "yes", "0", "1"};
 /* Indexed by enum vfio_backend and by bind_auto. */
 static const char *const backend_names[] = {"auto", "iommufd", "legacy"};
 /* Indexed by enum seccomp_mode. */
@@ -125,7 +124,8 @@ static void lower(char *s)
 
 static int set_bool(struct ctx *c, const char *key, const char *v, bool *out)
 {
-	int i = config_pick(v, bool_names, sizeof(bool_names) / sizeof(bool_names[0]));
+	int i = config_pick(v, config_onoff_names,
+			    sizeof(config_onoff_names) / sizeof(config_onoff_names[0]));
 
 	if (i < 0)
 		return config_fail(c, -EINVAL, "%s '%s' is not valid (use on or off)", key, v);

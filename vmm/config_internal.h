@@ -30,6 +30,7 @@ enum key {
 	K_CMDLINE,
 	K_ON_REBOOT,
 	K_HUGEPAGES,
+	K_CPU_PM,
 	/* [console] */
 	K_MODE,
 	K_PATH,
@@ -80,6 +81,9 @@ __attribute__((format(printf, 3, 4))) int config_fail(const struct ctx *c, int r
 
 /* Index of v (case-insensitive) in names[0..n), or -1. */
 int config_pick(const char *v, const char *const *names, int n);
+
+/* on/off, false/true, no/yes, 0/1: a name's index & 1 is its value. */
+extern const char *const config_onoff_names[8];
 
 /* Decimal min..max into *out; messages name key. */
 int config_set_uint(struct ctx *c, const char *key, const char *v, unsigned int min,

@@ -2,6 +2,7 @@
  * SDM (CPUID leaves 1, 4, 0xB, 0x1F) and AMD APM (0x80000008, 0x8000001D/E). */
 #include "arch/x86/cpuid.h"
 
+#include <asm/kvm_para.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -158,6 +159,13 @@ int x86_cpuid_for_vcpu(struct kvm_cpuid2 *cpuid, unsigned int vcpu_index, unsign
 		}
 	}
 	return 0;
+}
+
+void x86_cpuid_set_kvm_hints(struct kvm_cpuid2 *cpuid, uint32_t hints)
+{
+	for (uint32_t i = 0; i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == KVM_CPUID_FEATURES)
+			cpuid->entries[i].edx = hints;
 }
 
 /* KVM lists leaf 0xB (and 0x1F) with subleaf 0 only, all zero: the VMM is to describe

@@ -7,6 +7,7 @@
 #define MINIVMM_X86_CPUID_H
 
 #include <linux/kvm.h>
+#include <stdint.h>
 
 /* Leaf 4 has 6 bits for the number of cores in a package, so one socket holds at most
  * 64 cores; the legacy APIC ID in leaf 1 would allow 255. */
@@ -30,6 +31,9 @@
  * none are added. Returns 0, or -EINVAL if nr_vcpus is 0 or above X86_CPUID_MAX_VCPUS
  * or vcpu_index >= nr_vcpus. */
 int x86_cpuid_for_vcpu(struct kvm_cpuid2 *cpuid, unsigned int vcpu_index, unsigned int nr_vcpus);
+
+/* Sets the KVM hints (leaf 0x40000001 EDX, KVM_HINTS_*) if KVM listed that leaf. */
+void x86_cpuid_set_kvm_hints(struct kvm_cpuid2 *cpuid, uint32_t hints);
 
 /* KVM_GET_SUPPORTED_CPUID on the /dev/kvm fd into a buffer allocated here (grown while
  * KVM answers E2BIG); free() it. KVM lists leaf 0xB/0x1F with subleaf 0 only; an empty

@@ -1,5 +1,6 @@
 /* The x86 side of arch.h: memory layout, in-kernel irqchip and PIT, the Linux boot
  * protocol (boot.c), ACPI (acpi.c) and per-vCPU CPUID (cpuid.c), glued together. */
+#include <asm/kvm_para.h>
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdlib.h>
@@ -160,6 +161,33 @@ void arch_print_memory_map(const struct config *cfg, FILE *f)
 	fprintf(f, ";   0x%012llx local APICs\n", X86_LAPIC_ADDR);
 }
 
+/* [vm] cpu_pm = on: an idle vCPU halts (or spins) in guest mode instead of exiting to
+ * KVM, so an interrupt for it - a passthrough device's completion - needs one exit to
+ * be injected instead of a HLT exit, a wake-up and often an interrupt-window exit. The
+ * host CPU stays the guest's while it idles: for vCPUs with host CPUs of their own.
+ * Must precede KVM_CREATE_VCPU. */
+static int x86_cpu_pm(struct vm *vm)
+{
+	const int want = KVM_X86_DISABLE_EXITS_HLT | KVM_X86_DISABLE_EXITS_PAUSE;
+	struct kvm_enable_cap cap = {.cap = KVM_CAP_X86_DISABLE_EXITS, .args = {want}};
+	int have = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_DISABLE_EXITS);
+
+	if (have < 0 || (have & want) != want) {
+		log_err("[vm] cpu_pm = on: this host's KVM cannot leave HLT and PAUSE to the "
+			"guest (KVM_CAP_X86_DISABLE_EXITS); set cpu_pm = off");
+		return -EOPNOTSUPP;
+	}
+	if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0) {
+		int ret = -errno;
+
+		log_err("[vm] cpu_pm = on: KVM_ENABLE_CAP(X86_DISABLE_EXITS) failed: %s; set "
+			"cpu_pm = off",
+			strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
 int arch_vm_init(struct vm *vm)
 {
 	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
@@ -193,7 +221,7 @@ int arch_vm_init(struct vm *vm)
 		log_err("KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-ret));
 		return ret;
 	}
-	return 0;
+	return vm->cfg->cpu_pm ? x86_cpu_pm(vm) : 0;
 }
 
 void arch_vm_destroy(struct vm *vm)
@@ -228,6 +256,10 @@ static int x86_vcpu_cpuid(struct vm *vm, struct vcpu *vcpu)
 		return -ENOMEM;
 	memcpy(c, sup, size);
 	ret = x86_cpuid_for_vcpu(c, vcpu->id, vm->cfg->vcpus);
+	/* Dedicated vCPUs: the guest polls before halting (cpuidle-haltpoll) and skips
+	 * PV spinlocks, as on bare metal. */
+	if (ret == 0 && vm->cfg->cpu_pm)
+		x86_cpuid_set_kvm_hints(c, 1u << KVM_HINTS_REALTIME);
 	if (ret == 0 && ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0)
 		ret = -errno;
 	free(c);

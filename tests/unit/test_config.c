@@ -18,6 +18,7 @@ START_TEST(defaults)
 	ck_assert_str_eq(cfg.cmdline, "console=ttyS0");
 	ck_assert_int_eq(cfg.on_reboot, ON_REBOOT_EXIT);
 	ck_assert(!cfg.hugepages);
+	ck_assert(!cfg.cpu_pm);
 	ck_assert_int_eq(cfg.console.mode, CONSOLE_STDIO);
 	ck_assert_str_eq(cfg.console.path, "");
 	ck_assert_int_eq(cfg.console.device, CONSOLE_DEV_SERIAL);
@@ -36,10 +37,11 @@ START_TEST(all_keys)
 	expect_load(&cfg,
 		    "[vm]\nname = web-1.test_a\nmemory = 2G\nvcpus = 64\nkernel = /k/bzImage\n"
 		    "initrd = /k/initrd.cpio\ncmdline = console=ttyS0 root=/dev/vda rw\n"
-		    "on_reboot = restart\nhugepages = on\n\n[console]\nmode = file\n"
+		    "on_reboot = restart\nhugepages = on\ncpu_pm = yes\n\n[console]\nmode = file\n"
 		    "path = /var/log/vm.log\n",
 		    NULL, 0, 0, "");
 	ck_assert(cfg.hugepages);
+	ck_assert(cfg.cpu_pm);
 	ck_assert_str_eq(cfg.name, "web-1.test_a");
 	ck_assert_uint_eq(cfg.memory, 2ULL << 30);
 	ck_assert_uint_eq(cfg.vcpus, 64);
@@ -161,7 +163,8 @@ START_TEST(print_round_trips)
 	m = a.nets[0].mac; /* eth1: derived from the name */
 	snprintf(want, sizeof(want),
 		 "[vm]\nname = vm-1\nmemory = 1536M\nvcpus = 4\nkernel = %s/bz\ninitrd = \"\"\n"
-		 "cmdline = \"console=ttyS0 ; x\"\non_reboot = restart\nhugepages = off\n\n"
+		 "cmdline = \"console=ttyS0 ; x\"\non_reboot = restart\nhugepages = off\ncpu_pm = "
+		 "off\n\n"
 		 "[console]\nmode = file\npath = %s/c.log\ndevice = virtio\n\n"
 		 "[rng]\nenabled = on\n\n"
 		 "[vfio]\nbackend = legacy\n\n"
@@ -231,12 +234,12 @@ START_TEST(print_defaults)
 	ck_assert_ptr_nonnull(f);
 	config_print(&cfg, f);
 	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_str_eq(
-	    text, "[vm]\nname = minivmm\nmemory = 512M\nvcpus = 1\nkernel = /k\n"
-		  "initrd = \"\"\ncmdline = console=ttyS0\non_reboot = exit\nhugepages = off\n\n"
-		  "[console]\nmode = stdio\npath = \"\"\ndevice = serial\n\n"
-		  "[rng]\nenabled = off\n\n[vfio]\nbackend = auto\n\n"
-		  "[security]\nseccomp = on\n");
+	ck_assert_str_eq(text, "[vm]\nname = minivmm\nmemory = 512M\nvcpus = 1\nkernel = /k\n"
+			       "initrd = \"\"\ncmdline = console=ttyS0\non_reboot = "
+			       "exit\nhugepages = off\ncpu_pm = off\n\n"
+			       "[console]\nmode = stdio\npath = \"\"\ndevice = serial\n\n"
+			       "[rng]\nenabled = off\n\n[vfio]\nbackend = auto\n\n"
+			       "[security]\nseccomp = on\n");
 	free(text);
 }
 END_TEST
@@ -270,6 +273,7 @@ static const struct {
     {"", "vm.ini: [vm] kernel is required"},
     {K "on_reboot = reset\n", "vm.ini:3: on_reboot 'reset' is not valid (use exit or restart)"},
     {K "hugepages = 1G\n", "vm.ini:3: hugepages '1G' is not valid (use on or off)"},
+    {K "cpu_pm = halt\n", "vm.ini:3: cpu_pm 'halt' is not valid (use on or off)"},
     {K "[console]\nmode = tty\n", "vm.ini:4: mode 'tty' is not valid (use stdio, file or none)"},
     {K "[console]\nmode = file\n", "vm.ini: [console] path is required with mode = file"},
     {K "name = my vm\n",

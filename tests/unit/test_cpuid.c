@@ -207,6 +207,25 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+START_TEST(kvm_hints)
+{
+	struct kvm_cpuid2 *c = make_cpuid();
+	struct kvm_cpuid2 *k = calloc(1, sizeof(*k) + 2 * sizeof(k->entries[0]));
+
+	x86_cpuid_set_kvm_hints(c, 1); /* no KVM leaf listed: nothing to set */
+	ck_assert_int_eq(memcmp(c->entries, host_entries, sizeof(host_entries)), 0);
+	free(c);
+	ck_assert_ptr_nonnull(k);
+	k->nent = 2;
+	k->entries[0] = (struct kvm_cpuid_entry2){.function = 0x40000000, .eax = 0x40000001};
+	k->entries[1] = (struct kvm_cpuid_entry2){.function = 0x40000001, .eax = 0x01007afb};
+	x86_cpuid_set_kvm_hints(k, 1);
+	ASSERT_REGS(k, 0x40000001, 0, 0x01007afb, 0, 0, 1); /* features kept, hint set */
+	ASSERT_REGS(k, 0x40000000, 0, 0x40000001, 0, 0, 0);
+	free(k);
+}
+END_TEST
+
 START_TEST(supported_from_kvm)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -250,6 +269,7 @@ Suite *cpuid_suite(void)
 	tcase_add_test(tc, leaf_b_without_core_level_is_hidden);
 	tcase_add_test(tc, bad_arguments);
 	tcase_add_test(tc, supported_from_kvm);
+	tcase_add_test(tc, kvm_hints);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -5,9 +5,11 @@
 #include "tests/unit/unit.h"
 
 #include <fcntl.h>
+#include <linux/kvm.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -245,6 +247,32 @@ START_TEST(stats_mark_logs_vmm_and_kvm_counters)
 }
 END_TEST
 
+/* cpu_pm = on asks KVM to leave HLT and PAUSE to the guest; where KVM can, the guest
+ * runs as usual, and where it cannot, the VMM says so and exits 2 before any vCPU. */
+START_TEST(cpu_pm_on)
+{
+	static const uint8_t code[] = {OUTB(COM1, 'p'), OUTB(0x600, 0x34), HALT};
+	struct run r;
+	const char *skip = run_guest(code, sizeof(code), "cpu_pm = on", &r);
+	int fd, have;
+
+	if (skip)
+		UNIT_SKIP(skip);
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	have = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_DISABLE_EXITS);
+	close(fd);
+	if (have > 0 && (have & (KVM_X86_DISABLE_EXITS_HLT | KVM_X86_DISABLE_EXITS_PAUSE)) ==
+			    (KVM_X86_DISABLE_EXITS_HLT | KVM_X86_DISABLE_EXITS_PAUSE)) {
+		ck_assert_int_eq(r.status, 0);
+		ck_assert_str_eq(r.console, "p");
+	} else {
+		ck_assert_int_eq(r.status, 2);
+		ck_assert_ptr_nonnull(strstr(r.err, "[vm] cpu_pm = on: this host's KVM cannot"));
+	}
+}
+END_TEST
+
 /* The vCPU thread's filter is live: a system call outside its list kills the VMM
  * (SIGSYS, 128 + 31 through timeout) with seccomp = on ... */
 START_TEST(seccomp_kills_a_forbidden_syscall)
@@ -322,6 +350,7 @@ Suite *vmm_suite(void)
 	tcase_add_test(tc, seccomp_log_mode_lets_it_through);
 	tcase_add_test(tc, privilege_drop);
 	tcase_add_test(tc, stats_mark_logs_vmm_and_kvm_counters);
+	tcase_add_test(tc, cpu_pm_on);
 	suite_add_tcase(s, tc);
 	return s;
 }
