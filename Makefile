@@ -67,8 +67,9 @@ images: deps
 demo: deps $(BUILD)/minivmm
 	@tests/demo.sh
 
-# Benchmarks against QEMU in the nested bed: one markdown table, and CSV in
-# $(BUILD)/bench/results.csv (tests/bench/side-by-side.sh says what is measured).
+# Benchmarks against QEMU and against native block I/O in the nested bed: one markdown
+# table, CSV in build/bench/results.csv and a chart in build/bench/results.png
+# (tests/bench/side-by-side.sh says what is measured; BENCH_RUNS=N for N rounds).
 bench: deps $(BUILD)/minivmm
 	@tests/bench/run side-by-side
 

@@ -55,10 +55,10 @@ io_complete() {
 }
 
 # io_nvme_dev: the emulated host's NVMe namespace once its nvme driver has it (the only
-# NVMe there; waits up to 10 s, probing is asynchronous).
+# NVMe there; waits up to 30 s, probing is asynchronous and the host is emulated).
 io_nvme_dev() {
 	local d
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		for d in /dev/nvme*n1; do
 			[ -b "$d" ] && { echo "$d"; return 0; }
 		done

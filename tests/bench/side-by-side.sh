@@ -1,17 +1,30 @@
 # Benchmark (not a test): minivmm next to QEMU (Debian's qemu-system-x86_64) in the same
-# emulated host, each figure the median of $RUNS runs with min and max. Run with
-#   make bench        (or tests/bench/run side-by-side)
+# emulated host (boot, footprint, exit cost, DMA map with 4K pages and hugepages), then
+# block I/O in minivmm guests next to the emulated host's own nvme driver (NVMe
+# passthrough and virtio-blk; io.bash, the phases of tests/bench/run nvme). Each figure
+# is the median of $RUNS runs with min and max. Run with
+#   make bench        (or tests/bench/run side-by-side; BENCH_RUNS=N for N rounds)
 # Raw samples go to $OUT/samples.txt ("SAMPLE metric value"); l0_after() turns them into
-# build/bench/results.csv and the markdown table $OUT/bench.md (tests/bench/run prints it).
+# build/bench/results.csv, the markdown table $OUT/bench.md (tests/bench/run prints it)
+# and the chart build/bench/results.png (table.py, chart.py).
 # timeout: 2400
 # memory: 5120
 
+# BENCH_RUNS and BENCH_EXITS come from tests/bench/run's environment, through the file
+# it writes (this runs in the emulated host, which does not inherit that environment).
+if [ -n "${MINIVMM_REPO:-}" ] && [ -f "$MINIVMM_REPO/build/bench/settings" ]; then
+	# shellcheck disable=SC1091
+	. "$MINIVMM_REPO/build/bench/settings"
+fi
 RUNS=${BENCH_RUNS:-3}
 MEM=256M
 VCPUS=1
 CMDLINE="console=ttyS0 panic=-1 quiet"
 QEMU=/usr/bin/qemu-system-x86_64
 S=$OUT/samples.txt
+# The block I/O phases are shared with nvme.sh.
+# shellcheck source=tests/bench/io.bash
+. "${BASH_SOURCE[0]%/*}/io.bash"
 
 sample() { echo "SAMPLE $1 $2" | tee -a "$S"; }
 now() { echo "$EPOCHREALTIME"; }
@@ -124,13 +137,22 @@ exit_cost() {
 
 # DMA map of guest RAM through VFIO (NVMe 00:04.0), tiny payload guest, 4K vs 2M pages.
 dma_run() { # SIZE_MIB HUGE(on|off)
-	local ini=/tmp/dma.ini v
+	local ini=/tmp/dma.ini v p
 	printf '[vm]\nkernel = /tmp/knone\nmemory = %sM\nhugepages = %s\n[console]\nmode = none\n[vfio.nvme]\nhost = 0000:00:04.0\n' \
 		"$1" "$2" >"$ini"
 	run_vmm 300 "$ini" 2>/tmp/dma.err
+	# Newer minivmm faults guest RAM in first and logs that step on its own line
+	# ("mem: guest RAM (N MiB) populated in X ms (T threads)"); older ones do not.
+	p=$(sed -n 's/.*populated in \([0-9.]*\) ms.*/\1/p' /tmp/dma.err)
 	v=$(sed -n 's/.*mapped for device DMA in \([0-9.]*\) ms.*/\1/p' /tmp/dma.err)
-	[ -n "$v" ] || { cat /tmp/dma.err; sample "dma_${1}_$2_ms" NA; return 0; }
-	grep 'mapped for device DMA' /tmp/dma.err
+	if [ -z "$v" ]; then
+		cat /tmp/dma.err
+		[ -z "$p" ] || sample "dma_${1}_$2_populate_ms" NA
+		sample "dma_${1}_$2_ms" NA
+		return 0
+	fi
+	grep -E 'populated in|mapped for device DMA' /tmp/dma.err
+	[ -z "$p" ] || sample "dma_${1}_$2_populate_ms" "$p"
 	sample "dma_${1}_$2_ms" "$v"
 }
 dma() {
@@ -149,6 +171,34 @@ dma() {
 	printf '[vm]\nkernel = /tmp/knone\nmemory = 256M\nhugepages = on\n[console]\nmode = none\n' >/tmp/nohuge.ini
 	run_vmm 60 /tmp/nohuge.ini 2>&1 | sed 's/^/INFO no hugepages reserved: /' | tee -a "$S"
 	return 0
+}
+
+# Block I/O, round by round so that each round's ratios pair runs made back to back: the
+# NVMe 00:04.0 on the emulated host's nvme driver (native), then on vfio-pci in a minivmm
+# guest (passthrough), then a minivmm guest with a virtio-blk disk (a file in the emulated
+# host's tmpfs); the phases are io.bash's, as in tests/bench/run nvme. Every round adds
+# one sample per key to every side (NA for a side that failed). The guests' VMM logs and
+# results stay in $OUT (io-*-ROUND.*).
+io_native_round() { io_bind_nvme && io_native "$1"; }
+io_passthrough_round() { bind_vfio "$IO_BDF" && io_guest passthrough "$1"; }
+block_io() {
+	local i good=0 bad
+	io_measure_script /tmp/io-measure.sh && io_vblk_image || return 1
+	echo "INFO block I/O: native = the emulated host's nvme driver on QEMU's NVMe (64 MiB file); virtio-blk = minivmm disk on a 64 MiB file in the emulated host's tmpfs" |
+		tee -a "$S"
+	for i in $(seq "$RUNS"); do
+		echo "== block I/O round $i"
+		bad=0
+		check "native I/O, nvme driver" io_native_round "$OUT/io-native-$i.txt" || bad=1
+		check "NVMe passthrough I/O in a minivmm guest" io_passthrough_round "$OUT/io-pt-$i" || bad=1
+		check "virtio-blk I/O in a minivmm guest" io_guest virtio-blk "$OUT/io-vblk-$i" || bad=1
+		io_samples native "$OUT/io-native-$i.txt" | tee -a "$S"
+		io_samples pt "$OUT/io-pt-$i.txt" "$OUT/io-pt-$i.err" | tee -a "$S"
+		io_samples vblk "$OUT/io-vblk-$i.txt" "$OUT/io-vblk-$i.err" | tee -a "$S"
+		[ "$bad" = 1 ] || good=$((good + 1))
+	done
+	echo "block I/O: $good of $RUNS rounds complete"
+	[ "$good" -gt 0 ]
 }
 
 l1() {
@@ -171,6 +221,7 @@ l1() {
 	done
 	check "exit cost" exit_cost
 	check "DMA map" dma
+	check "block I/O: native, NVMe passthrough, virtio-blk" block_io
 	return 0
 }
 
@@ -184,6 +235,16 @@ l0_after() {
 		echo "SAMPLE size_minivmm_stripped_kib $(($(stat -c %s build/bench/minivmm.stripped) / 1024))"
 		echo "SAMPLE size_qemu_kib $(($(stat -c %s /usr/bin/qemu-system-x86_64) / 1024))"
 	} >"$OUT/all.txt"
-	python3 tests/bench/table.py "$OUT/all.txt" "$csv" >"$OUT/bench.md"
+	rm -f build/bench/results.png
+	python3 tests/bench/table.py "$OUT/all.txt" "$csv" build/bench/results.png >"$OUT/bench.md"
 	echo "table in $OUT/bench.md, CSV in $csv"
+	# tests/bench/run prints these after the table.
+	{
+		echo "CSV: $PWD/$csv"
+		if [ -s build/bench/results.png ]; then
+			echo "chart: $PWD/build/bench/results.png"
+		else
+			echo "chart: not drawn (see $OUT/l0-after.log)"
+		fi
+	} >"$OUT/files.txt"
 }
