@@ -34,11 +34,16 @@ PANELS = [
                   ["dma_256_on_total_ms", "dma_1024_on_total_ms", "dma_2048_on_total_ms"])]),
     dict(title="Block I/O in a minivmm guest, ratio to native (higher is better)",
          ylabel="guest / native", scale=1,
-         groups=["seq write 1 MiB", "seq read 1 MiB", "4 KiB rand read", "4 KiB rand write"],
-         series=[("NVMe passthrough", ["io_ratio_pt_seq_write", "io_ratio_pt_seq_read",
-                                       "io_ratio_pt_rand_read", "io_ratio_pt_rand_write"]),
-                 ("virtio-blk", ["io_ratio_vblk_seq_write", "io_ratio_vblk_seq_read",
-                                 "io_ratio_vblk_rand_read", "io_ratio_vblk_rand_write"])],
+         groups=["seq write", "seq read", "4K rand read", "4K rand write",
+                 "4K rand read, polled"],
+         series=[(name, [f"io_ratio_{side}_{ph}" for ph in
+                         ("seq_write", "seq_read", "rand_read", "rand_write", "rand_read_poll")])
+                 for side, name in (("pt", "NVMe passthrough"),
+                                    ("ptpm", "NVMe passthrough, cpu_pm = on"),
+                                    ("vblk", "virtio-blk"))]
+         + [("NVMe passthrough vs identity-IOMMU native",
+             [f"io_ratioid_pt_{ph}" for ph in
+              ("seq_write", "seq_read", "rand_read", "rand_write", "rand_read_poll")])],
          lines=[(1.0, "native"), (0.9, "aim for passthrough >= 0.9")]),
 ]
 

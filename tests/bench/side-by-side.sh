@@ -175,25 +175,30 @@ dma() {
 
 # Block I/O, round by round so that each round's ratios pair runs made back to back: the
 # NVMe 00:04.0 on the emulated host's nvme driver (native), then on vfio-pci in a minivmm
-# guest (passthrough), then a minivmm guest with a virtio-blk disk (a file in the emulated
-# host's tmpfs); the phases are io.bash's, as in tests/bench/run nvme. Every round adds
+# guest (passthrough), the same with [vm] cpu_pm = on (pt-pm), then a minivmm guest with a
+# virtio-blk disk (a file in the emulated host's tmpfs); the phases are io.bash's, as in
+# tests/bench/run nvme. Every round adds
 # one sample per key to every side (NA for a side that failed). The guests' VMM logs and
 # results stay in $OUT (io-*-ROUND.*).
-io_native_round() { io_bind_nvme && io_native "$1"; }
 io_passthrough_round() { bind_vfio "$IO_BDF" && io_guest passthrough "$1"; }
 block_io() {
 	local i good=0 bad
 	io_measure_script /tmp/io-measure.sh && io_vblk_image || return 1
-	echo "INFO block I/O: native = the emulated host's nvme driver on QEMU's NVMe (64 MiB file); virtio-blk = minivmm disk on a 64 MiB file in the emulated host's tmpfs" |
+	echo "INFO block I/O: native = the emulated host's nvme driver on QEMU's NVMe (64 MiB file), one poll queue; its IOMMU domain DMA (default, translated) or identity (iommu=pt); guests boot with nvme.poll_queues=1; virtio-blk = minivmm disk on a 64 MiB file in the emulated host's tmpfs" |
 		tee -a "$S"
 	for i in $(seq "$RUNS"); do
 		echo "== block I/O round $i"
 		bad=0
-		check "native I/O, nvme driver" io_native_round "$OUT/io-native-$i.txt" || bad=1
+		check "native I/O, nvme driver" io_native "$OUT/io-native-$i.txt" DMA || bad=1
+		check "native I/O, nvme driver, identity IOMMU domain" \
+			io_native "$OUT/io-nativeid-$i.txt" identity || bad=1
 		check "NVMe passthrough I/O in a minivmm guest" io_passthrough_round "$OUT/io-pt-$i" || bad=1
+		check "the same with cpu_pm = on" io_guest passthrough "$OUT/io-ptpm-$i" --set vm.cpu_pm=on || bad=1
 		check "virtio-blk I/O in a minivmm guest" io_guest virtio-blk "$OUT/io-vblk-$i" || bad=1
 		io_samples native "$OUT/io-native-$i.txt" | tee -a "$S"
+		io_samples nativeid "$OUT/io-nativeid-$i.txt" | tee -a "$S"
 		io_samples pt "$OUT/io-pt-$i.txt" "$OUT/io-pt-$i.err" | tee -a "$S"
+		io_samples ptpm "$OUT/io-ptpm-$i.txt" "$OUT/io-ptpm-$i.err" | tee -a "$S"
 		io_samples vblk "$OUT/io-vblk-$i.txt" "$OUT/io-vblk-$i.err" | tee -a "$S"
 		[ "$bad" = 1 ] || good=$((good + 1))
 	done

@@ -37,7 +37,8 @@ guest_initrd() {
 }
 
 # vm_ini OUT KEY=VALUE...: a minimal VM config booting the test-bed kernel, with the
-# console in $OUT.console; extra [vm] keys may be given as KEY=VALUE.
+# console in $OUT.console; extra [vm] keys may be given as KEY=VALUE (a cmdline=...
+# replaces the default command line).
 vm_ini() {
 	local out=$1
 	shift
@@ -45,7 +46,10 @@ vm_ini() {
 		echo "[vm]"
 		echo "kernel = $KERNEL"
 		echo "memory = 256M"
-		echo "cmdline = console=ttyS0 panic=-1 quiet"
+		case " $* " in
+		*" cmdline="*) ;; # the caller's own
+		*) echo "cmdline = console=ttyS0 panic=-1 quiet" ;;
+		esac
 		for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done
 		echo "[console]"
 		echo "mode = file"
