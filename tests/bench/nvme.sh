@@ -54,8 +54,9 @@ l0_after() {
 		else
 			echo "Emulated host under QEMU with KVM; the guest runs under nested KVM."
 		fi
-		echo "Drive: QEMU NVMe, 64 MiB file-backed, 0000:00:04.0. Native: the emulated host's (IOMMU DMA domain)"
-		echo "nvme driver; guest: minivmm, 256 MiB, 1 vCPU, \`[vfio.nvme]\`. One run, $(date -u +%Y-%m-%d)."
+		echo "Drive: QEMU NVMe, 64 MiB file-backed, 0000:00:04.0. Native: the emulated host's"
+		echo "nvme driver, IOMMU DMA domain (Linux's default); guest: minivmm, 256 MiB, 1 vCPU,"
+		echo "\`[vfio.nvme]\`. One run, $(date -u +%Y-%m-%d)."
 		echo "VMM exits: counted by minivmm between two stats marks written by the guest around"
 		echo "each phase, less the closing mark's own port write; \"all\" is every return from"
 		echo "KVM_RUN (port I/O, MMIO, signals)."
