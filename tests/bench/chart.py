@@ -24,7 +24,8 @@ PANELS = [
          series=[("minivmm", ["fp_minivmm_vmrss_kib", "fp_minivmm_beyond_guest_kib",
                               "size_minivmm_stripped_kib"]),
                  ("QEMU -M microvm", ["fp_qemu_vmrss_kib", None, "size_qemu_kib"])]),
-    dict(title="VFIO DMA map of guest RAM (lower is better)", ylabel="ms", scale=1,
+    dict(title="VFIO DMA map of guest RAM (lower is better; log scale)", ylabel="ms", scale=1,
+         log=True,
          groups=["256 MiB", "1 GiB", "2 GiB"],
          series=[("map, 4 KiB pages", ["dma_256_off_ms", "dma_1024_off_ms", "dma_2048_off_ms"]),
                  ("map, 2 MiB hugepages", ["dma_256_on_ms", "dma_1024_on_ms", "dma_2048_on_ms"]),
@@ -88,7 +89,7 @@ def panel_script(i, p, figs):
                 "plot -1 notitle"]
         return out
     width = 0.8 / len(series)
-    top, blocks, plots = 0.0, [], []
+    top, low, blocks, plots = 0.0, None, [], []
     for s, (name, keys) in enumerate(series):
         rows, bars = [], []
         for j, k in enumerate(keys):
@@ -99,6 +100,7 @@ def panel_script(i, p, figs):
                 if hi > lo:
                     bars.append(f"{x:.4f} {lo:.6g} {hi:.6g}")
                 top = max(top, hi)
+                low = min(low, lo) if low is not None and lo > 0 else (lo if lo > 0 else low)
         d = f"$p{i}s{s}"
         blocks += [f"{d} << EOD"] + rows + ["EOD"]
         colour = COLOURS[s % len(COLOURS)]
@@ -116,8 +118,11 @@ def panel_script(i, p, figs):
         out.append(f"set label {gp_str(text)} at graph 0.99, first {y} right offset 0,0.6 "
                    f"font ',9' tc rgb '#c00000' front")
     # Headroom for the key and the value labels.
-    out += [f"set boxwidth {width * 0.92:.4f} absolute",
-            f"set yrange [0:{top * 1.3 if top > 0 else 1:.6g}]"]
+    out.append(f"set boxwidth {width * 0.92:.4f} absolute")
+    if p.get("log") and low:
+        out += ["set logscale y", f"set yrange [{low / 3:.6g}:{top * 8:.6g}]"]
+    else:
+        out += ["unset logscale y", f"set yrange [0:{top * 1.3 if top > 0 else 1:.6g}]"]
     return blocks + out + ["plot " + ", \\\n     ".join(plots)]
 
 
