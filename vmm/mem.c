@@ -79,12 +79,29 @@ struct populate_job {
 	int ret;
 };
 
+/* EINVAL from MADV_POPULATE_WRITE means either "unknown advice" (before Linux 5.14) or
+ * "this range cannot be populated"; a fresh private page tells the two apart. */
+static bool populate_write_known(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bool known;
+
+	if (p == MAP_FAILED)
+		return true; /* cannot tell: do not write blindly */
+	known = madvise(p, 4096, MADV_POPULATE_WRITE) == 0 || errno != EINVAL;
+	munmap(p, 4096);
+	return known;
+}
+
 static int populate_range(uint8_t *p, uint64_t len)
 {
+	int err;
+
 	if (madvise(p, len, MADV_POPULATE_WRITE) == 0)
 		return 0;
-	if (errno != EINVAL)
-		return -errno; /* ENOMEM: hugepages or memory ran out; EFAULT: a hole */
+	err = errno;
+	if (err != EINVAL || populate_write_known())
+		return -err; /* ENOMEM: memory or hugepages ran out; EINVAL: not writable */
 	/* Before 5.14: a write fault per page, writing back what is there. */
 	for (uint64_t off = 0; off < len; off += 4096) {
 		volatile uint8_t *b = p + off;

@@ -95,6 +95,12 @@ START_TEST(populate_all_regions_in_parallel)
 	ck_assert_int_eq(mem_populate(&m, 1), 1); /* again: nothing left to do, no error */
 	mem_destroy(&m);
 
+	/* A failure in any share is the result: a region the VMM cannot write. */
+	ck_assert_int_eq(mem_init(&m, gpas, sizes, 3, MEM_MEMFD), 0);
+	ck_assert_int_eq(mprotect(m.regions[2].hva, m.regions[2].size, PROT_READ), 0);
+	ck_assert_int_lt(mem_populate(&m, 8), 0);
+	mem_destroy(&m);
+
 	m = two_regions(); /* 3 MiB: not worth a second thread */
 	ck_assert_int_eq(mem_populate(&m, 8), 1);
 	assert_resident(m.regions[0].hva, m.regions[0].size);
