@@ -48,6 +48,9 @@ int arch_vm_init(struct vm *vm);
 int arch_load_kernel(struct vm *vm);
 /* Per-vCPU registers, CPUID and MSRs. */
 int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu);
+/* After KVM_EXIT_FAIL_ENTRY with this hardware reason: what is known about why, for the
+ * log ("" if nothing). Returns buf. */
+const char *arch_vcpu_fail_entry_hint(struct vcpu *vcpu, uint64_t reason, char *buf, size_t size);
 /* Frees what arch_vm_init made; idempotent. */
 void arch_vm_destroy(struct vm *vm);
 

@@ -117,11 +117,17 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 		log_err("vcpu %u: guest triple fault (KVM_EXIT_SHUTDOWN)", vcpu->id);
 		vm_request_stop(vm, VM_STOP_FAULT);
 		return false;
-	case KVM_EXIT_FAIL_ENTRY:
-		log_err("vcpu %u: KVM entry failed, hardware reason 0x%llx", vcpu->id,
-			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+	case KVM_EXIT_FAIL_ENTRY: {
+		char hint[256];
+
+		log_err("vcpu %u: KVM entry failed, hardware reason 0x%llx%s", vcpu->id,
+			(unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+			arch_vcpu_fail_entry_hint(vcpu,
+						  run->fail_entry.hardware_entry_failure_reason,
+						  hint, sizeof(hint)));
 		vm_request_stop(vm, VM_STOP_FAULT);
 		return false;
+	}
 	case KVM_EXIT_INTERNAL_ERROR:
 		log_err("vcpu %u: KVM internal error, suberror %u", vcpu->id,
 			run->internal.suberror);
