@@ -10,10 +10,18 @@
 #include <stdint.h>
 
 /* The counters we log, in this order (names as KVM's stats descriptors spell them). */
+/* clang-format off: one name per line (clang-format 14 reflows this differently each run) */
 #define KVM_STATS_NAMES                                                                            \
 	X(exits)                                                                                   \
-	X(halt_exits) X(halt_wakeup) X(halt_successful_poll) X(irq_exits) X(irq_window_exits)      \
-	    X(irq_injections) X(insn_emulation) X(hypercalls)
+	X(halt_exits)                                                                              \
+	X(halt_wakeup)                                                                             \
+	X(halt_successful_poll)                                                                    \
+	X(irq_exits)                                                                               \
+	X(irq_window_exits)                                                                        \
+	X(irq_injections)                                                                          \
+	X(insn_emulation)                                                                          \
+	X(hypercalls)
+/* clang-format on */
 enum {
 #define X(n) KVM_STAT_##n,
 	KVM_STATS_NAMES
