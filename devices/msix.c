@@ -2,6 +2,7 @@
 #include "devices/msix.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -165,11 +166,33 @@ void msix_table_access(struct msix *m, uint64_t off, uint8_t *data, uint32_t len
 		memcpy(data, dw, len);
 }
 
+/* A vector is pending while its irqfd is disconnected (masked) and its eventfd has
+ * counted a signal; poll() sees the count without consuming it. Connected, KVM takes
+ * each signal at once. Lock held. */
+static bool msix_pending(const struct msix_vector *v)
+{
+	struct pollfd p = {.fd = v->efd, .events = POLLIN};
+
+	return !v->live && v->efd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
 void msix_pba_access(struct msix *m, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
-	(void)m, (void)off;
-	if (!is_write)
-		memset(data, 0, len); /* pending state lives in the eventfds (see msix.h) */
+	uint64_t bits = 0;
+	unsigned int first = (unsigned int)(off / 8) * 64;
+
+	if (is_write)
+		return; /* read-only: writes are ignored, as the spec says */
+	memset(data, 0, len);
+	if ((len != 4 && len != 8) || (off & (len - 1)) || off >= msix_pba_size(m))
+		return;
+	pthread_mutex_lock(&m->lock);
+	for (unsigned int i = first; i < first + 64 && i < m->nr; i++)
+		if (msix_pending(&m->v[i]))
+			bits |= 1ULL << (i - first);
+	pthread_mutex_unlock(&m->lock);
+	bits >>= 8 * (off & 7);
+	memcpy(data, &bits, len); /* x86: little endian, as the guest reads it */
 }
 
 void msix_cfg_write(struct msix *m, uint32_t off, uint32_t len)

@@ -7,7 +7,8 @@
  * virtio writes to the eventfd, VFIO hands the eventfds to the device. Masking
  * disconnects the irqfd; a signal that arrives meanwhile stays counted in the eventfd
  * and KVM delivers it when the vector is unmasked and the irqfd reconnected. The PBA
- * reads as zero (pending state lives in the eventfd counters).
+ * shows that counted state: a vector's bit is set while it is masked and its eventfd
+ * holds a signal.
  *
  * Locking: m->lock guards the table and the irqfd state; table accesses come from vCPU
  * threads, notifications from device threads. */

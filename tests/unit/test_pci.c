@@ -27,6 +27,8 @@ static void fake_bar_io(struct pci_dev *dev, int bar, uint64_t off, uint8_t *dat
 	f->last_off = off;
 	if (bar == 2 && off >= 0x1000 && off < 0x1000 + msix_table_size(&f->msix))
 		msix_table_access(&f->msix, off - 0x1000, data, len, is_write);
+	else if (bar == 2 && off >= 0x2000 && off < 0x2000 + msix_pba_size(&f->msix))
+		msix_pba_access(&f->msix, off - 0x2000, data, len, is_write);
 	else if (!is_write)
 		data[0] = 0x42;
 }
@@ -226,6 +228,24 @@ START_TEST(msix_table_and_control)
 	conf1_write(f, devfn, 0x40, 0);
 	ck_assert(!msix_enabled(&f->msix));
 	ck_assert_int_eq(msix_notify(&f->msix, 3), -22);
+	/* PBA: a signal on a masked vector is pending until the vector takes it */
+	uint64_t pba = ~0ULL;
+	bus_access(&f->vm.mmio, 0xc0004000 + 0x2000, (uint8_t *)&pba, 8, false);
+	ck_assert_uint_eq(pba, 0);
+	ck_assert_int_eq(msix_notify(&f->msix, 1), 0);
+	ck_assert_int_eq(msix_notify(&f->msix, 1), 0); /* still one pending bit */
+	bus_access(&f->vm.mmio, 0xc0004000 + 0x2000, (uint8_t *)&pba, 8, false);
+	ck_assert_uint_eq(pba, 2);
+	v = ~0u;
+	bus_access(&f->vm.mmio, 0xc0004000 + 0x2004, (uint8_t *)&v, 4, false);
+	ck_assert_uint_eq(v, 0); /* upper half of the first qword */
+	v = 0;
+	bus_access(&f->vm.mmio, 0xc0004000 + 0x2000, (uint8_t *)&v, 4, true); /* ignored */
+	bus_access(&f->vm.mmio, 0xc0004000 + 0x2000, (uint8_t *)&v, 4, false);
+	ck_assert_uint_eq(v, 2);
+	pba = ~0ULL;
+	msix_pba_access(&f->msix, 1, (uint8_t *)&pba, 2, false); /* misaligned: zeros */
+	ck_assert_uint_eq(pba & 0xffff, 0);
 	fake_destroy(f);
 }
 END_TEST
