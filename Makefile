@@ -51,6 +51,7 @@ $(BUILD)/check_minivmm: $(TEST_OBJS) $(LIB_OBJS)
 check-unit: deps $(BUILD)/check_minivmm $(BUILD)/minivmm
 	@$(BUILD)/check_minivmm
 	@tests/bad-inputs/run
+	@tests/bench/selftest.sh
 
 check-nested: deps $(BUILD)/minivmm
 	@tests/nested/run
