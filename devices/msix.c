@@ -179,13 +179,14 @@ static bool msix_pending(const struct msix_vector *v)
 void msix_pba_access(struct msix *m, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
 	uint64_t bits = 0;
-	unsigned int first = (unsigned int)(off / 8) * 64;
+	unsigned int first;
 
 	if (is_write)
 		return; /* read-only: writes are ignored, as the spec says */
 	memset(data, 0, len);
 	if ((len != 4 && len != 8) || (off & (len - 1)) || off >= msix_pba_size(m))
 		return;
+	first = (unsigned int)(off / 8) * 64;
 	pthread_mutex_lock(&m->lock);
 	for (unsigned int i = first; i < first + 64 && i < m->nr; i++)
 		if (msix_pending(&m->v[i]))

@@ -327,11 +327,15 @@ bool virtq_enable_notify(struct virtq *vq)
 	return __atomic_load_n(avail_idx(vq), __ATOMIC_ACQUIRE) != vq->last_avail;
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t off, void *buf, size_t len)
+/* Copies between buf and bytes [off, off + len) of iov, in the direction to_iov says;
+ * returns the bytes copied (fewer if iov ends first). */
+static size_t iov_copy(const struct iovec *iov, unsigned int n, size_t off, uint8_t *buf,
+		       size_t len, bool to_iov)
 {
 	size_t done = 0;
 
 	for (unsigned int i = 0; i < n && done < len; i++) {
+		uint8_t *base = iov[i].iov_base;
 		size_t chunk;
 
 		if (off >= iov[i].iov_len) {
@@ -341,31 +345,24 @@ size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t off, void *buf
 		chunk = iov[i].iov_len - off;
 		if (chunk > len - done)
 			chunk = len - done;
-		memcpy((uint8_t *)buf + done, (const uint8_t *)iov[i].iov_base + off, chunk);
+		if (to_iov)
+			memcpy(base + off, buf + done, chunk);
+		else
+			memcpy(buf + done, base + off, chunk);
 		done += chunk;
 		off = 0;
 	}
 	return done;
 }
 
+size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t off, void *buf, size_t len)
+{
+	return iov_copy(iov, n, off, buf, len, false);
+}
+
 size_t iov_from_buf(const struct iovec *iov, unsigned int n, size_t off, const void *buf,
 		    size_t len)
 {
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < n && done < len; i++) {
-		size_t chunk;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		chunk = iov[i].iov_len - off;
-		if (chunk > len - done)
-			chunk = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)buf + done, chunk);
-		done += chunk;
-		off = 0;
-	}
-	return done;
+	/* Only read through: iov_copy writes to buf in the other direction alone. */
+	return iov_copy(iov, n, off, (uint8_t *)buf, len, true);
 }
