@@ -22,6 +22,9 @@
 #define PCI_CMD_MASK	    0x0547 /* io, mem, master, parity, serr, intx disable */
 #define PCI_STATUS_CAP_LIST 0x10
 #define CF8_PORT	    0xcf8
+#define RCR_OFF		    1	 /* 0xcf9: the chipset's reset control register */
+#define RCR_SYS_RST	    0x02 /* full (not CPU-only) reset: kept, reads back */
+#define RCR_RST_CPU	    0x04 /* writing it resets the machine */
 #define ECAM_BUS0_SIZE	    (1 << 20)
 
 struct pci_host {
@@ -30,6 +33,7 @@ struct pci_host {
 	struct pci_windows w;
 	uint64_t io_next, m32_next, m64_next;
 	uint32_t cf8;
+	uint8_t rcr; /* reset control register (0xcf9) */
 	struct pci_dev *devs[256];
 	struct pci_dev bridge;
 };
@@ -289,9 +293,23 @@ static void pci_conf1_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len
 	struct pci_host *h = opaque;
 	uint32_t cf8, reg;
 
+	if (off == RCR_OFF && len == 1) {
+		/* Byte port 0xcf9 inside CF8 is the reset control register of the PC's
+		 * chipsets (PIIX, ICH). Linux resets through it with reboot=pci, and after a
+		 * failed BIOS reset when it found mechanism #1; a guest cannot be left with a
+		 * reset method that the hardware it believes in would have had. */
+		if (!is_write) {
+			data[0] = __atomic_load_n(&h->rcr, __ATOMIC_RELAXED);
+			return;
+		}
+		__atomic_store_n(&h->rcr, data[0] & RCR_SYS_RST, __ATOMIC_RELAXED);
+		if (data[0] & RCR_RST_CPU)
+			vm_request_stop(h->vm, VM_STOP_RESET);
+		return;
+	}
 	if (off < 4) {
 		if (off != 0 || len != 4)
-			return; /* byte probes of 0xcf8-0xcfb: not mechanism #1 */
+			return; /* other byte probes of 0xcf8-0xcfb: not mechanism #1 */
 		if (is_write)
 			h->cf8 = (uint32_t)data[0] | data[1] << 8 | data[2] << 16 |
 				 (uint32_t)data[3] << 24;

@@ -9,7 +9,7 @@ set -eu
 PKGS="build-essential pkg-config libfdt-dev libseccomp-dev libiniparser-dev check
       linux-source-6.12 bc flex bison libelf-dev libssl-dev xz-utils cpio
       busybox-static qemu-system-x86 e2fsprogs clang libclang-rt-14-dev
-      gnuplot-nox"
+      gnuplot-nox mmdebstrap"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -36,7 +36,7 @@ enum exit_code {
 	EXIT_OK = 0,
 	EXIT_CONFIG = 1, /* usage or config error, bad kernel/initrd */
 	EXIT_HOST = 2,	 /* host set-up error: KVM, memory, devices */
-	EXIT_GUEST = 3,	 /* guest fault: triple fault, KVM internal error, unhandled exit */
+	EXIT_GUEST = 3,	 /* guest fault: triple fault with on_reboot = exit, KVM error, unhandled exit */
 	EXIT_SIGINT = 130,
 	EXIT_SIGTERM = 143,
 };
@@ -307,6 +307,15 @@ int main(int argc, char **argv)
 			log_err("vCPUs could not all start; stopping");
 		why = event_loop(&vm, sfd, cfg.console.mode == CONSOLE_STDIO);
 		vm_destroy(&vm);
+		/* A triple fault resets a PC, and Linux's reboot=triple relies on it, so with
+		 * on_reboot = restart it restarts the guest as QEMU does. With on_reboot =
+		 * exit it is exit 3, not 0: a crashing guest ends the same way, and none of
+		 * Linux's default reboot methods gets there on this machine (README). */
+		if (why == VM_STOP_TRIPLE && cfg.on_reboot == ON_REBOOT_RESTART) {
+			log_warn("guest reset by a triple fault; restarting it (on_reboot = restart)");
+			t_start = vm_now_ns();
+			continue;
+		}
 		if (why == VM_STOP_RESET && cfg.on_reboot == ON_REBOOT_RESTART) {
 			log_info("guest rebooted; restarting it");
 			t_start = vm_now_ns(); /* boot times of a restart count from here */
@@ -325,6 +334,7 @@ int main(int argc, char **argv)
 		 : why == VM_STOP_RESET	   ? "guest rebooted (on_reboot = exit)"
 		 : why == VM_STOP_SIGINT   ? "stopped by SIGINT"
 		 : why == VM_STOP_SIGTERM  ? "stopped by SIGTERM"
+		 : why == VM_STOP_TRIPLE   ? "stopped: guest triple fault (on_reboot = exit)"
 					   : "stopped: guest fault",
 		 code);
 	if (console_fd > STDOUT_FILENO)

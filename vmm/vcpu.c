@@ -114,8 +114,10 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 			return false;
 		}
 	case KVM_EXIT_SHUTDOWN:
-		log_err("vcpu %u: guest triple fault (KVM_EXIT_SHUTDOWN)", vcpu->id);
-		vm_request_stop(vm, VM_STOP_FAULT);
+		/* A PC's chipset turns the CPU's shutdown cycle into a reset; main.c decides
+		 * what that means for us (restart, or exit 3). */
+		log_warn("vcpu %u: guest triple fault (KVM_EXIT_SHUTDOWN)", vcpu->id);
+		vm_request_stop(vm, VM_STOP_TRIPLE);
 		return false;
 	case KVM_EXIT_FAIL_ENTRY: {
 		char hint[256];

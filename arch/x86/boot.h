@@ -86,6 +86,15 @@ int x86_boot_load(const struct guest_mem *mem, const struct x86_bzimage *bz, con
  * 2 MiB pages. Returns 0 or -EFAULT if that memory is not guest RAM. */
 int x86_boot_page_tables(const struct guest_mem *mem);
 
+/* What a PC has at its reset vector (F000:FFF0) is firmware; ours is only a reset.
+ * Linux reboots, when nothing else is configured, through EFI if the FADT says
+ * hardware-reduced ACPI (ours does) and, with no EFI, by jumping to F000:FFF0 in real
+ * mode (the "BIOS" method). The stub there writes the FADT's reset register, so that
+ * path ends in a reset request like the others, instead of running zeros. */
+#define X86_RESET_STUB_LEN 10
+extern const uint8_t x86_reset_stub[X86_RESET_STUB_LEN];
+int x86_boot_reset_stub(const struct guest_mem *mem);
+
 /* Puts a vCPU in 64-bit mode at the kernel's 64-bit entry. sregs must come from
  * KVM_GET_SREGS (only the fields long mode needs are changed); regs is overwritten. */
 void x86_boot_regs(struct kvm_sregs *sregs, struct kvm_regs *regs);

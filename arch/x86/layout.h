@@ -7,6 +7,7 @@
  *   0x00020000  kernel command line (X86_CMDLINE_MAX bytes)
  *   0x0009fc00  EBDA .. 1 MiB: reserved in e820 (legacy BIOS area)
  *   0x000e0000  ACPI tables, RSDP first (inside the reserved BIOS area)
+ *   0x000ffff0  the reset stub at F000:FFF0, the real-mode reset vector (boot.c)
  *   0x00100000  protected-mode kernel (bzImage payload)
  *   ...         initrd: as high as possible below min(low RAM end, initrd_addr_max)
  *   0xc0000000  32-bit PCI/MMIO hole start (RAM stops here, resumes at 4 GiB)
@@ -26,7 +27,8 @@
 #define X86_CMDLINE_MAX	 0x10000ULL
 #define X86_EBDA_START	 0x9fc00ULL
 #define X86_ACPI_BASE	 0xe0000ULL
-#define X86_ACPI_MAX	 0x20000ULL
+#define X86_ACPI_MAX	 0x1ff00ULL /* up to the reset stub's 16 bytes */
+#define X86_RESET_VECTOR 0xffff0ULL
 #define X86_KERNEL_LOAD	 0x100000ULL
 #define X86_HOLE_START	 0xc0000000ULL
 #define X86_ECAM_BASE	 0xe0000000ULL

@@ -82,8 +82,10 @@ static int x86_load(const struct guest_mem *mem, const struct boot_files *bf,
 	acfg.m64_base = w.m64_base;
 	acfg.m64_end = w.m64_end;
 	ret = x86_boot_page_tables(mem);
+	if (!ret)
+		ret = x86_boot_reset_stub(mem);
 	if (ret < 0) {
-		snprintf(err, errlen, "cannot write the boot page tables");
+		snprintf(err, errlen, "cannot write the boot page tables or the reset stub");
 		return ret;
 	}
 	ret = acpi_build((struct guest_mem *)mem, X86_ACPI_BASE, X86_ACPI_MAX, &acfg, &rsdp);

@@ -10,19 +10,25 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "arch/x86/boot.h"
+#include "arch/x86/layout.h"
+
 struct tiny {
 	int kvm, vm, vcpu;
 	uint8_t *mem;
+	size_t mem_size;
 	struct kvm_run *run;
 };
 
-/* Real-mode guest with code at 0x1000; returns 0 or a skip reason. */
-static const char *tiny_create(struct tiny *t, const uint8_t *code, size_t len)
+/* Real-mode guest of mem_size bytes from 0 with code at gpa, started at cs:ip (cs a
+ * real-mode segment: its base is cs * 16); returns 0 or a skip reason. */
+static const char *tiny_create(struct tiny *t, size_t mem_size, uint64_t gpa, const uint8_t *code,
+			       size_t len, uint16_t cs, uint16_t ip)
 {
 	struct kvm_userspace_memory_region slot = {
-	    .slot = 0, .guest_phys_addr = 0, .memory_size = 0x10000};
+	    .slot = 0, .guest_phys_addr = 0, .memory_size = mem_size};
 	struct kvm_sregs sregs;
-	struct kvm_regs regs = {.rip = 0x1000, .rflags = 2};
+	struct kvm_regs regs = {.rip = ip, .rflags = 2};
 	int run_size;
 
 	t->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -30,9 +36,11 @@ static const char *tiny_create(struct tiny *t, const uint8_t *code, size_t len)
 		return "cannot open /dev/kvm";
 	t->vm = ioctl(t->kvm, KVM_CREATE_VM, 0);
 	ck_assert_int_ge(t->vm, 0);
-	t->mem = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	t->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ck_assert_ptr_ne(t->mem, MAP_FAILED);
-	memcpy(t->mem + 0x1000, code, len);
+	t->mem_size = mem_size;
+	ck_assert_uint_le(gpa + len, mem_size);
+	memcpy(t->mem + gpa, code, len);
 	slot.userspace_addr = (uintptr_t)t->mem;
 	ck_assert_int_eq(ioctl(t->vm, KVM_SET_USER_MEMORY_REGION, &slot), 0);
 	t->vcpu = ioctl(t->vm, KVM_CREATE_VCPU, 0);
@@ -41,11 +49,19 @@ static const char *tiny_create(struct tiny *t, const uint8_t *code, size_t len)
 	t->run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, t->vcpu, 0);
 	ck_assert_ptr_ne(t->run, MAP_FAILED);
 	ck_assert_int_eq(ioctl(t->vcpu, KVM_GET_SREGS, &sregs), 0);
-	sregs.cs.base = 0;
-	sregs.cs.selector = 0;
+	sregs.cs.base = (uint64_t)cs << 4;
+	sregs.cs.selector = cs;
 	ck_assert_int_eq(ioctl(t->vcpu, KVM_SET_SREGS, &sregs), 0);
 	ck_assert_int_eq(ioctl(t->vcpu, KVM_SET_REGS, &regs), 0);
 	return NULL;
+}
+
+static void tiny_destroy(struct tiny *t)
+{
+	close(t->vcpu);
+	close(t->vm);
+	close(t->kvm);
+	munmap(t->mem, t->mem_size);
 }
 
 START_TEST(raw_kvm_port_output)
@@ -55,7 +71,7 @@ START_TEST(raw_kvm_port_output)
 	struct tiny t;
 	char seen[4] = "";
 	int n = 0;
-	const char *skip = tiny_create(&t, code, sizeof(code));
+	const char *skip = tiny_create(&t, 0x10000, 0x1000, code, sizeof(code), 0, 0x1000);
 
 	if (skip)
 		UNIT_SKIP(skip);
@@ -70,9 +86,31 @@ START_TEST(raw_kvm_port_output)
 	}
 	ck_assert_int_eq(t.run->exit_reason, KVM_EXIT_HLT);
 	ck_assert_str_eq(seen, "OK");
-	close(t.vcpu);
-	close(t.vm);
-	close(t.kvm);
+	tiny_destroy(&t);
+}
+END_TEST
+
+/* A guest that reboots by Linux's BIOS method lands at F000:FFF0 in real mode: the
+ * stub there must ask for a reset through the ACPI reset register, then stay halted. */
+START_TEST(reset_stub_at_the_real_mode_reset_vector)
+{
+	struct tiny t;
+	const char *skip = tiny_create(&t, 1 << 20, X86_RESET_VECTOR, x86_reset_stub,
+				       sizeof(x86_reset_stub), 0xf000, 0xfff0);
+
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_uint_eq(0xf0000 + 0xfff0, X86_RESET_VECTOR);
+	ck_assert_int_eq(ioctl(t.vcpu, KVM_RUN, 0), 0);
+	ck_assert_int_eq(t.run->exit_reason, KVM_EXIT_IO);
+	ck_assert_int_eq(t.run->io.port, X86_PORT_RESET);
+	ck_assert_int_eq(t.run->io.direction, KVM_EXIT_IO_OUT);
+	ck_assert_int_eq(t.run->io.size, 1);
+	ck_assert_int_eq(*((uint8_t *)t.run + t.run->io.data_offset), X86_RESET_VALUE);
+	/* If the reset never comes, the CPU halts (with interrupts off) rather than run on. */
+	ck_assert_int_eq(ioctl(t.vcpu, KVM_RUN, 0), 0);
+	ck_assert_int_eq(t.run->exit_reason, KVM_EXIT_HLT);
+	tiny_destroy(&t);
 }
 END_TEST
 
@@ -83,6 +121,7 @@ Suite *kvm_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, raw_kvm_port_output);
+	tcase_add_test(tc, reset_stub_at_the_real_mode_reset_vector);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -72,8 +72,10 @@ static void read_file(const char *path, char *buf, size_t size)
 		close(fd);
 }
 
-/* Runs build/minivmm on a config with the given code and [vm] extra line. */
-static const char *run_guest(const uint8_t *code, size_t len, const char *extra, struct run *r)
+/* Runs build/minivmm on a config with the given code and [vm] extra line, stopping it
+ * with SIGTERM after secs seconds. */
+static const char *run_guest_for(const uint8_t *code, size_t len, const char *extra, int secs,
+				 struct run *r)
 {
 	char dir[] = "/tmp/minivmm-test-XXXXXX", ini[300], cmd[1024], path[300];
 	const char *bin = getenv("MINIVMM_BIN") ? getenv("MINIVMM_BIN") : "build/minivmm";
@@ -91,7 +93,8 @@ static const char *run_guest(const uint8_t *code, size_t len, const char *extra,
 		"path = console\n",
 		extra);
 	fclose(f);
-	snprintf(cmd, sizeof(cmd), "timeout -k 5 60 %s %s 2>%s/stderr </dev/null", bin, ini, dir);
+	snprintf(cmd, sizeof(cmd), "timeout -k 5 %d %s %s 2>%s/stderr </dev/null", secs, bin, ini,
+		 dir);
 	r->status = system(cmd);
 	ck_assert(WIFEXITED(r->status));
 	r->status = WEXITSTATUS(r->status);
@@ -102,6 +105,11 @@ static const char *run_guest(const uint8_t *code, size_t len, const char *extra,
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
 	return NULL;
+}
+
+static const char *run_guest(const uint8_t *code, size_t len, const char *extra, struct run *r)
+{
+	return run_guest_for(code, len, extra, 60, r);
 }
 
 /* mov dx, port; mov al, value; out dx, al */
@@ -190,6 +198,55 @@ START_TEST(i8042_reset)
 }
 END_TEST
 
+/* Linux's reboot=pci: "hard reset" requested first, then RST_CPU, at byte port 0xcf9. */
+START_TEST(pci_cf9_reset)
+{
+	static const uint8_t code[] = {OUTB(0xcf9, 0x02), OUTB(0xcf9, 0x06), HALT};
+	struct run r;
+	const char *skip = run_guest(code, sizeof(code), "", &r);
+
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.err, "guest rebooted (on_reboot = exit)"));
+}
+END_TEST
+
+/* A dword at 0xcf8 is still PCI's address register, not a reset. */
+START_TEST(cf8_dword_is_not_a_reset)
+{
+	/* mov dx,0xcf8; mov eax,0x80000000 | 6 << 8 (RST_CPU in byte 1); out dx,eax;
+	 * then power off */
+	static const uint8_t code[] = {0x66, 0xba, 0xf8, 0x0c, 0xb8, 0x00, 0x06, 0x00, 0x80,
+				       0xef, OUTB(0x600, 0x34), HALT};
+	struct run r;
+	const char *skip = run_guest(code, sizeof(code), "", &r);
+
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.err, "guest powered off"));
+}
+END_TEST
+
+/* With on_reboot = restart a triple fault restarts the guest, as a PC resets. */
+START_TEST(triple_fault_restarts_with_on_reboot_restart)
+{
+	static const uint8_t code[] = {OUTB(COM1, 'x'), 0x31, 0xc0, 0x50, 0x50, 0x0f, 0x01, 0x1c,
+				       0x24, 0xcc};
+	struct run r;
+	const char *skip = run_guest_for(code, sizeof(code), "on_reboot = restart", 3, &r);
+
+	if (skip)
+		UNIT_SKIP(skip);
+	/* Still restarting when timeout(1) sent SIGTERM (timeout itself exits 124). */
+	ck_assert_int_eq(r.status, 124);
+	ck_assert_ptr_nonnull(strstr(r.err, "stopped by SIGTERM (exit 143)"));
+	ck_assert_ptr_nonnull(strstr(r.console, "xx"));
+	ck_assert_ptr_nonnull(strstr(r.err, "guest reset by a triple fault; restarting it"));
+}
+END_TEST
+
 START_TEST(triple_fault_exits_3)
 {
 	/* xor eax,eax; push rax; push rax; lidt [rsp]; int3: no IDT -> triple fault */
@@ -200,7 +257,7 @@ START_TEST(triple_fault_exits_3)
 	if (skip)
 		UNIT_SKIP(skip);
 	ck_assert_int_eq(r.status, 3);
-	ck_assert_ptr_nonnull(strstr(r.err, "triple fault"));
+	ck_assert_ptr_nonnull(strstr(r.err, "stopped: guest triple fault (on_reboot = exit) (exit 3)"));
 }
 END_TEST
 
@@ -345,6 +402,9 @@ Suite *vmm_suite(void)
 	tcase_add_test(tc, reset_with_on_reboot_exit);
 	tcase_add_test(tc, i8042_reset);
 	tcase_add_test(tc, triple_fault_exits_3);
+	tcase_add_test(tc, triple_fault_restarts_with_on_reboot_restart);
+	tcase_add_test(tc, pci_cf9_reset);
+	tcase_add_test(tc, cf8_dword_is_not_a_reset);
 	tcase_add_test(tc, boot_mark_is_timed);
 	tcase_add_test(tc, seccomp_kills_a_forbidden_syscall);
 	tcase_add_test(tc, seccomp_log_mode_lets_it_through);
