@@ -68,7 +68,7 @@ cp "$(ls "$work"/root/boot/vmlinuz-* | head -1)" "$out.tmp/vmlinuz"
 cp "$(ls "$work"/root/boot/initrd.img-* | head -1)" "$out.tmp/initrd.img"
 # Room for the journal and the guest's writes: the used size plus 256 MiB.
 used_mb=$(du -sm "$work/root" | cut -f1)
-mke2fs -q -t ext4 -L debian-root -d "$work/root" "$out.tmp/root.ext4" "$((used_mb + 256))M"
+mke2fs -q -t ext4 -L debian-root -d "$work/root" "$out.tmp/root.ext4" "$((used_mb + 256))M" >&2
 mv "$out.tmp" "$out"
 rm -rf "$work"
 say "done: $(du -sh "$out/root.ext4" | cut -f1) root image"

@@ -208,6 +208,7 @@ int main(int argc, char **argv)
 	struct boot_files boot;
 	struct privdrop drop;
 	bool dropped = false;
+	unsigned int triples = 0; /* triple-fault restarts in a row */
 	char err[512];
 	enum vm_stop why;
 
@@ -312,10 +313,17 @@ int main(int argc, char **argv)
 		 * exit it is exit 3, not 0: a crashing guest ends the same way, and none of
 		 * Linux's default reboot methods gets there on this machine (README). */
 		if (why == VM_STOP_TRIPLE && cfg.on_reboot == ON_REBOOT_RESTART) {
-			log_warn("guest reset by a triple fault; restarting it (on_reboot = restart)");
+			/* A guest that faults early does so again at once: log the first few
+			 * and then at powers of two, so it cannot flood the log. */
+			triples++;
+			if (triples <= 3 || !(triples & (triples - 1)))
+				log_warn("guest reset by a triple fault (%u in a row); restarting it "
+					 "(on_reboot = restart)%s",
+					 triples, triples == 3 ? "; further ones logged at powers of 2" : "");
 			t_start = vm_now_ns();
 			continue;
 		}
+		triples = 0;
 		if (why == VM_STOP_RESET && cfg.on_reboot == ON_REBOOT_RESTART) {
 			log_info("guest rebooted; restarting it");
 			t_start = vm_now_ns(); /* boot times of a restart count from here */

@@ -115,8 +115,7 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 		}
 	case KVM_EXIT_SHUTDOWN:
 		/* A PC's chipset turns the CPU's shutdown cycle into a reset; main.c decides
-		 * what that means for us (restart, or exit 3). */
-		log_warn("vcpu %u: guest triple fault (KVM_EXIT_SHUTDOWN)", vcpu->id);
+		 * what that means for us (restart, or exit 3) and logs it, rate-limited. */
 		vm_request_stop(vm, VM_STOP_TRIPLE);
 		return false;
 	case KVM_EXIT_FAIL_ENTRY: {

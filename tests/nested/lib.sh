@@ -72,3 +72,86 @@ show_console() {
 	echo "---- guest console ($1.console), last lines:"
 	tail -20 "$1.console" | sed 's/^/    /'
 }
+
+# ---- The stock Debian guest (scenarios with "# disk: debian") ----------------------
+# Its root image is this emulated host's /dev/vda; its test agent (guest-images/debian/
+# agent) reports on the serial console in lines starting "AGENT " and carries out the
+# plan given on its command line, one action per boot.
+
+# debian_ini INI VCPUS ON_REBOOT PLAN: a VM config booting Debian's own kernel and
+# initramfs with root on virtio-blk, as a user would write it; the run id is INI's name.
+debian_ini() {
+	local ini=$1 vcpus=$2 on_reboot=$3 plan=$4
+	{
+		echo "[vm]"
+		echo "kernel = $DEBIAN_KERNEL"
+		echo "initrd = $DEBIAN_INITRD"
+		echo "memory = 512M"
+		echo "vcpus = $vcpus"
+		echo "on_reboot = $on_reboot"
+		echo "cmdline = root=/dev/vda ro console=ttyS0 quiet minivmm.plan=$plan minivmm.run=$(basename "$ini" .ini)"
+		echo "[console]"
+		echo "mode = file"
+		echo "path = $ini.console"
+		echo "[disk.root]"
+		echo "path = /dev/vda"
+	} >"$ini"
+}
+
+# debian_run INI LIMIT: runs minivmm on INI (stderr to INI.err) and notes, for each boot,
+# the seconds from minivmm's start (or the previous reboot) to the agent's report, which
+# comes once systemd has finished starting up (multi-user). Prints them; returns
+# minivmm's exit status.
+debian_run() {
+	local ini=$1 limit=$2 pid rc n boots=0 restarts=0 starts=()
+	starts[1]=$EPOCHREALTIME
+	timeout --kill-after=5 "$limit" "$MINIVMM_REPO/build/minivmm" "$ini" 2>"$ini.err" &
+	pid=$!
+	: >"$ini.times"
+	# Once a second: the guest shares this emulated host's one CPU with the polling.
+	while kill -0 "$pid" 2>/dev/null; do
+		n=$(grep -c "guest rebooted; restarting it" "$ini.err")
+		while [ "$restarts" -lt "$n" ]; do
+			restarts=$((restarts + 1))
+			starts[restarts + 1]=$EPOCHREALTIME
+		done
+		n=$(grep -c "^AGENT boot " "$ini.console" 2>/dev/null)
+		while [ "$boots" -lt "${n:-0}" ]; do
+			boots=$((boots + 1))
+			echo "$boots $(echo "$EPOCHREALTIME - ${starts[boots]:-${starts[1]}}" | bc)" >>"$ini.times"
+		done
+		sleep 1
+	done
+	wait "$pid"
+	rc=$?
+	sed 's/^/    /' "$ini.err"
+	tr -d '\r' <"$ini.console" | grep '^AGENT ' | sed 's/^/    /'
+	while read -r n secs; do
+		printf '    boot %s reached multi-user %.1f s after minivmm (re)started it\n' "$n" "$secs"
+	done <"$ini.times"
+	return $rc
+}
+
+# debian_check INI BOOTS RESTARTS: the agent reported BOOTS boots, each with systemd in
+# state "running" (no failed unit), minivmm restarted the guest RESTARTS times, and no
+# vCPU triple-faulted or hung.
+debian_check() {
+	local ini=$1 boots=$2 restarts=$3 n
+	n=$(grep -c "^AGENT boot " "$ini.console")
+	[ "$n" = "$boots" ] || { echo "the agent reported $n boots, not $boots"; show_console "$ini"; return 1; }
+	n=$(tr -d '\r' <"$ini.console" | grep "^AGENT boot " | grep -vc " state=running ")
+	[ "$n" = 0 ] || { echo "$n boots did not reach state running"; return 1; }
+	n=$(grep -c "guest rebooted; restarting it" "$ini.err")
+	[ "$n" = "$restarts" ] || { echo "minivmm restarted the guest $n times, not $restarts"; return 1; }
+	! grep -q "triple fault" "$ini.err" || { echo "a triple fault"; return 1; }
+}
+
+# debian_warnings INI: every kernel warning the guest logged (journalctl -k -p warning)
+# is on the list of known ones that our machine does not cause
+# (tests/nested/debian-warnings.allow, one extended regex per line, with why).
+debian_warnings() {
+	local allow="$MINIVMM_REPO/tests/nested/debian-warnings.allow" bad
+	bad=$(tr -d '\r' <"$1.console" | sed -n 's/^AGENT kernel-warning: \[ *[0-9.]*\] //p' |
+		sort -u | grep -vEf <(grep -v '^#' "$allow" | grep .))
+	[ -z "$bad" ] || { echo "kernel warnings not on the known list:"; echo "$bad" | sed 's/^/    /'; return 1; }
+}
