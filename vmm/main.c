@@ -36,7 +36,7 @@ enum exit_code {
 	EXIT_OK = 0,
 	EXIT_CONFIG = 1, /* usage or config error, bad kernel/initrd */
 	EXIT_HOST = 2,	 /* host set-up error: KVM, memory, devices */
-	EXIT_GUEST = 3,	 /* guest fault: triple fault with on_reboot = exit, KVM error, unhandled exit */
+	EXIT_GUEST = 3,	 /* guest fault: triple fault (on_reboot = exit), KVM error */
 	EXIT_SIGINT = 130,
 	EXIT_SIGTERM = 143,
 };
@@ -317,9 +317,11 @@ int main(int argc, char **argv)
 			 * and then at powers of two, so it cannot flood the log. */
 			triples++;
 			if (triples <= 3 || !(triples & (triples - 1)))
-				log_warn("guest reset by a triple fault (%u in a row); restarting it "
-					 "(on_reboot = restart)%s",
-					 triples, triples == 3 ? "; further ones logged at powers of 2" : "");
+				log_warn(
+				    "guest reset by a triple fault (%u in a row); restarting it "
+				    "(on_reboot = restart)%s",
+				    triples,
+				    triples == 3 ? "; further ones logged at powers of 2" : "");
 			t_start = vm_now_ns();
 			continue;
 		}

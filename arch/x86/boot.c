@@ -321,8 +321,8 @@ int x86_boot_load(const struct guest_mem *mem, const struct x86_bzimage *bz, con
 /* 16-bit real-mode code: mov al, X86_RESET_VALUE; mov dx, X86_PORT_RESET; out dx, al;
  * cli; 1: hlt; jmp 1b. */
 const uint8_t x86_reset_stub[X86_RESET_STUB_LEN] = {
-    0xb0, X86_RESET_VALUE, 0xba, X86_PORT_RESET & 0xff, X86_PORT_RESET >> 8, 0xee, 0xfa, 0xf4,
-    0xeb, 0xfd};
+    0xb0, X86_RESET_VALUE, 0xba, X86_PORT_RESET & 0xff, X86_PORT_RESET >> 8, 0xee, 0xfa, 0xf4, 0xeb,
+    0xfd};
 
 _Static_assert(X86_ACPI_BASE + X86_ACPI_MAX <= X86_RESET_VECTOR, "ACPI tables over the stub");
 _Static_assert(X86_RESET_VECTOR + X86_RESET_STUB_LEN <= X86_KERNEL_LOAD, "stub past 1 MiB");

@@ -217,8 +217,8 @@ START_TEST(cf8_dword_is_not_a_reset)
 {
 	/* mov dx,0xcf8; mov eax,0x80000000 | 6 << 8 (RST_CPU in byte 1); out dx,eax;
 	 * then power off */
-	static const uint8_t code[] = {0x66, 0xba, 0xf8, 0x0c, 0xb8, 0x00, 0x06, 0x00, 0x80,
-				       0xef, OUTB(0x600, 0x34), HALT};
+	static const uint8_t code[] = {
+	    0x66, 0xba, 0xf8, 0x0c, 0xb8, 0x00, 0x06, 0x00, 0x80, 0xef, OUTB(0x600, 0x34), HALT};
 	struct run r;
 	const char *skip = run_guest(code, sizeof(code), "", &r);
 
@@ -232,8 +232,8 @@ END_TEST
 /* With on_reboot = restart a triple fault restarts the guest, as a PC resets. */
 START_TEST(triple_fault_restarts_with_on_reboot_restart)
 {
-	static const uint8_t code[] = {OUTB(COM1, 'x'), 0x31, 0xc0, 0x50, 0x50, 0x0f, 0x01, 0x1c,
-				       0x24, 0xcc};
+	static const uint8_t code[] = {
+	    OUTB(COM1, 'x'), 0x31, 0xc0, 0x50, 0x50, 0x0f, 0x01, 0x1c, 0x24, 0xcc};
 	struct run r;
 	const char *skip = run_guest_for(code, sizeof(code), "on_reboot = restart", 3, &r);
 
@@ -243,7 +243,8 @@ START_TEST(triple_fault_restarts_with_on_reboot_restart)
 	ck_assert_int_eq(r.status, 124);
 	ck_assert_ptr_nonnull(strstr(r.err, "stopped by SIGTERM (exit 143)"));
 	ck_assert_ptr_nonnull(strstr(r.console, "xx"));
-	ck_assert_ptr_nonnull(strstr(r.err, "guest reset by a triple fault (2 in a row); restarting it"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.err, "guest reset by a triple fault (2 in a row); restarting it"));
 }
 END_TEST
 
@@ -257,7 +258,8 @@ START_TEST(triple_fault_exits_3)
 	if (skip)
 		UNIT_SKIP(skip);
 	ck_assert_int_eq(r.status, 3);
-	ck_assert_ptr_nonnull(strstr(r.err, "stopped: guest triple fault (on_reboot = exit) (exit 3)"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.err, "stopped: guest triple fault (on_reboot = exit) (exit 3)"));
 }
 END_TEST
 
