@@ -46,7 +46,9 @@ work="$cache/debian-$key.build"
 rm -rf "$work" "$out" && mkdir -p "$work/root"
 say "building Debian $suite ($pkgs) into $out (a few minutes; log: $work/mmdebstrap.log)"
 # Documentation, manuals and translations are left out to keep the image small; the
-# rest is Debian's defaults (including MODULES=most in the initramfs).
+# rest is Debian's defaults (including MODULES=most in the initramfs). The initramfs is
+# made again once /etc/fstab exists, so that it carries fsck for the root file system
+# as on an installed system.
 if ! mmdebstrap --variant=minbase --include="$pkgs" \
 	--dpkgopt='path-exclude=/usr/share/man/*' \
 	--dpkgopt='path-exclude=/usr/share/doc/*' \
@@ -56,6 +58,7 @@ if ! mmdebstrap --variant=minbase --include="$pkgs" \
 	--customize-hook='echo minivmm-debian >"$1/etc/hostname"' \
 	--customize-hook='printf "/dev/vda / ext4 errors=remount-ro 0 1\n" >"$1/etc/fstab"' \
 	--customize-hook='chroot "$1" passwd -d root >/dev/null' \
+	--customize-hook='chroot "$1" update-initramfs -u >/dev/null 2>&1' \
 	--customize-hook="install -m 0755 $here/debian/agent \"\$1/usr/local/sbin/minivmm-agent\"" \
 	--customize-hook="install -m 0644 $here/debian/minivmm-agent.service \"\$1/etc/systemd/system/\"" \
 	--customize-hook='chroot "$1" systemctl enable minivmm-agent.service' \

@@ -5,6 +5,7 @@
 #   testbed: qemu-system-x86 (the emulated host), e2fsprogs (ext2 test disks)
 #   fuzzing: clang and its libFuzzer/sanitizer runtimes (make fuzz)
 #   bench:   gnuplot-nox (make bench draws build/bench/results.png)
+#   debian:  mmdebstrap (the stock Debian guest of the debian-* scenarios)
 set -eu
 PKGS="build-essential pkg-config libfdt-dev libseccomp-dev libiniparser-dev check
       linux-source-6.12 bc flex bison libelf-dev libssl-dev xz-utils cpio

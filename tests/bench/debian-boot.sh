@@ -44,6 +44,12 @@ boot_time() {
 	echo "BENCH ${vmm}_launch_to_exit_s_round$r $(echo "$EPOCHREALTIME - $t0" | bc)" >>"$B"
 	echo "BENCH ${vmm}_systemd_analyze_round$r $(tr -d '\r' <"$ini.console" |
 		sed -n 's/^AGENT analyze: Startup finished in //p' | tr ' ' '_')" >>"$B"
+	# The guest's kernel warnings under each VMM, for comparing what is ours.
+	tr -d '\r' <"$ini.console" | sed -n 's/^AGENT kernel-warning: \[ *[0-9.]*\] [^ ]* kernel: //p' \
+		>"$OUT/warnings-$vmm-$r.txt"
+	echo "BENCH ${vmm}_kernel_warning_lines_round$r $(wc -l <"$OUT/warnings-$vmm-$r.txt")" >>"$B"
+	grep -q "XSAVE consistency problem" "$OUT/warnings-$vmm-$r.txt" &&
+		echo "BENCH ${vmm}_xsave_warning_round$r yes" >>"$B"
 	[ -n "$tu" ]
 }
 

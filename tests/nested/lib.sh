@@ -151,7 +151,7 @@ debian_check() {
 # (tests/nested/debian-warnings.allow, one extended regex per line, with why).
 debian_warnings() {
 	local allow="$MINIVMM_REPO/tests/nested/debian-warnings.allow" bad
-	bad=$(tr -d '\r' <"$1.console" | sed -n 's/^AGENT kernel-warning: \[ *[0-9.]*\] //p' |
+	bad=$(tr -d '\r' <"$1.console" | sed -n 's/^AGENT kernel-warning: \[ *[0-9.]*\] [^ ]* kernel: //p' |
 		sort -u | grep -vEf <(grep -v '^#' "$allow" | grep .))
 	[ -z "$bad" ] || { echo "kernel warnings not on the known list:"; echo "$bad" | sed 's/^/    /'; return 1; }
 }
