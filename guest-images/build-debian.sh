@@ -74,5 +74,9 @@ used_mb=$(du -sm "$work/root" | cut -f1)
 mke2fs -q -t ext4 -L debian-root -d "$work/root" "$out.tmp/root.ext4" "$((used_mb + 256))M" >&2
 mv "$out.tmp" "$out"
 rm -rf "$work"
+# Images of other keys are stale (600 MB each): keep only this one.
+for old in "$cache"/debian-*; do
+	case "$old" in "$out" | "$out".*) ;; *) rm -rf "$old" ;; esac
+done
 say "done: $(du -sh "$out/root.ext4" | cut -f1) root image"
 print

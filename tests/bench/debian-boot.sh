@@ -33,19 +33,19 @@ boot_time() {
 	fi
 	pid=$!
 	while kill -0 "$pid" 2>/dev/null; do
-		[ -n "$tu" ] || ! grep -q "^AGENT boot 1 " "$ini.console" 2>/dev/null ||
+		[ -n "$tu" ] || ! agent_lines "$ini.console" 2>/dev/null | grep -q "^AGENT boot 1 " ||
 			tu=$(echo "$EPOCHREALTIME - $t0" | bc)
 		sleep 0.5
 	done
 	wait "$pid"
 	echo "$vmm round $r: multi-user ${tu:-none} s, exit $(echo "$EPOCHREALTIME - $t0" | bc) s;" \
-		"$(tr -d '\r' <"$ini.console" | sed -n 's/^AGENT analyze: //p')"
+		"$(agent_lines "$ini.console" | sed -n 's/^AGENT analyze: //p')"
 	echo "BENCH ${vmm}_multi_user_s_round$r ${tu:-none}" >>"$B"
 	echo "BENCH ${vmm}_launch_to_exit_s_round$r $(echo "$EPOCHREALTIME - $t0" | bc)" >>"$B"
-	echo "BENCH ${vmm}_systemd_analyze_round$r $(tr -d '\r' <"$ini.console" |
+	echo "BENCH ${vmm}_systemd_analyze_round$r $(agent_lines "$ini.console" |
 		sed -n 's/^AGENT analyze: Startup finished in //p' | tr ' ' '_')" >>"$B"
 	# The guest's kernel warnings under each VMM, for comparing what is ours.
-	tr -d '\r' <"$ini.console" | sed -n 's/^AGENT kernel-warning: \[ *[0-9.]*\] [^ ]* kernel: //p' \
+	agent_lines "$ini.console" | sed -n 's/^AGENT kernel-warning: \[ *[0-9.]*\] [^ ]* kernel: //p' \
 		>"$OUT/warnings-$vmm-$r.txt"
 	echo "BENCH ${vmm}_kernel_warning_lines_round$r $(wc -l <"$OUT/warnings-$vmm-$r.txt")" >>"$B"
 	grep -q "XSAVE consistency problem" "$OUT/warnings-$vmm-$r.txt" &&

@@ -78,6 +78,12 @@ show_console() {
 # agent) reports on the serial console in lines starting "AGENT " and carries out the
 # plan given on its command line, one action per boot.
 
+# agent_lines CONSOLE: the agent's report lines, from wherever they start on a line
+# (the guest's serial getty may have printed its login prompt without a newline).
+agent_lines() {
+	tr -d '\r' <"$1" | grep -o 'AGENT .*'
+}
+
 # debian_ini INI VCPUS ON_REBOOT PLAN: a VM config booting Debian's own kernel and
 # initramfs with root on virtio-blk, as a user would write it; the run id is INI's name.
 debian_ini() {
@@ -115,7 +121,7 @@ debian_run() {
 			restarts=$((restarts + 1))
 			starts[restarts + 1]=$EPOCHREALTIME
 		done
-		n=$(grep -c "^AGENT boot " "$ini.console" 2>/dev/null)
+		n=$(agent_lines "$ini.console" 2>/dev/null | grep -c "^AGENT boot ")
 		while [ "$boots" -lt "${n:-0}" ]; do
 			boots=$((boots + 1))
 			echo "$boots $(echo "$EPOCHREALTIME - ${starts[boots]:-${starts[1]}}" | bc)" >>"$ini.times"
@@ -125,7 +131,7 @@ debian_run() {
 	wait "$pid"
 	rc=$?
 	sed 's/^/    /' "$ini.err"
-	tr -d '\r' <"$ini.console" | grep '^AGENT ' | sed 's/^/    /'
+	agent_lines "$ini.console" | sed 's/^/    /'
 	while read -r n secs; do
 		printf '    boot %s reached multi-user %.1f s after minivmm (re)started it\n' "$n" "$secs"
 	done <"$ini.times"
@@ -137,9 +143,9 @@ debian_run() {
 # vCPU triple-faulted or hung.
 debian_check() {
 	local ini=$1 boots=$2 restarts=$3 n
-	n=$(grep -c "^AGENT boot " "$ini.console")
+	n=$(agent_lines "$ini.console" | grep -c "^AGENT boot ")
 	[ "$n" = "$boots" ] || { echo "the agent reported $n boots, not $boots"; show_console "$ini"; return 1; }
-	n=$(tr -d '\r' <"$ini.console" | grep "^AGENT boot " | grep -vc " state=running ")
+	n=$(agent_lines "$ini.console" | grep "^AGENT boot " | grep -vc " state=running ")
 	[ "$n" = 0 ] || { echo "$n boots did not reach state running"; return 1; }
 	n=$(grep -c "guest rebooted; restarting it" "$ini.err")
 	[ "$n" = "$restarts" ] || { echo "minivmm restarted the guest $n times, not $restarts"; return 1; }
@@ -151,7 +157,7 @@ debian_check() {
 # (tests/nested/debian-warnings.allow, one extended regex per line, with why).
 debian_warnings() {
 	local allow="$MINIVMM_REPO/tests/nested/debian-warnings.allow" bad
-	bad=$(tr -d '\r' <"$1.console" | sed -n 's/^AGENT kernel-warning: \[ *[0-9.]*\] [^ ]* kernel: //p' |
+	bad=$(agent_lines "$1.console" | sed -n 's/^AGENT kernel-warning: \[ *[0-9.]*\] [^ ]* kernel: //p' |
 		sort -u | grep -vEf <(grep -v '^#' "$allow" | grep .))
 	[ -z "$bad" ] || { echo "kernel warnings not on the known list:"; echo "$bad" | sed 's/^/    /'; return 1; }
 }

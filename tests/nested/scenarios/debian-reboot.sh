@@ -21,9 +21,9 @@ run_reboots() {
 
 nvme_data() {
 	local c=/tmp/deb2.ini.console w
-	w=$(tr -d '\r' <"$c" | sed -n 's/^AGENT nvme wrote //p')
+	w=$(agent_lines "$c" | sed -n 's/^AGENT nvme wrote //p')
 	[ -n "$w" ] || { echo "the guest wrote nothing to the NVMe"; return 1; }
-	[ "$(tr -d '\r' <"$c" | grep -c "^AGENT nvme read $w$")" = 3 ] ||
+	[ "$(agent_lines "$c" | grep -c "^AGENT nvme read $w$")" = 3 ] ||
 		{ echo "not every boot read back $w"; return 1; }
 	echo "$w" >"$OUT/nvme.md5"
 }
