@@ -102,6 +102,9 @@ debian_ini() {
 		echo "[disk.root]"
 		echo "path = /dev/vda"
 	} >"$ini"
+	# The console lives in the result share, so that it can be watched from outside
+	# while the guest runs (build/nested/SCENARIO/NAME.console).
+	ln -sf "$OUT/$(basename "$ini").console" "$ini.console"
 }
 
 # debian_run INI LIMIT: runs minivmm on INI (stderr to INI.err) and notes, for each boot,
@@ -125,6 +128,7 @@ debian_run() {
 		while [ "$boots" -lt "${n:-0}" ]; do
 			boots=$((boots + 1))
 			echo "$boots $(echo "$EPOCHREALTIME - ${starts[boots]:-${starts[1]}}" | bc)" >>"$ini.times"
+			echo "    ($(basename "$ini"): boot $boots reported)"
 		done
 		sleep 1
 	done
