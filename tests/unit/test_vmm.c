@@ -229,6 +229,41 @@ START_TEST(cf8_dword_is_not_a_reset)
 }
 END_TEST
 
+/* A disk that is a block device gets its size by ioctl(BLKGETSIZE64) in the main thread
+ * while the VM is built, under its seccomp filter (this was killed with SIGSYS). */
+START_TEST(block_device_disk_under_seccomp)
+{
+	static const uint8_t code[] = {OUTB(0x600, 0x34), HALT};
+	char img[] = "/tmp/minivmm-blk-XXXXXX", cmd[256], dev[64] = "", extra[128];
+	struct run r;
+	const char *skip = NULL;
+	FILE *p;
+	int fd = mkstemp(img);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "losetup -f --show %s 2>/dev/null", img);
+	p = popen(cmd, "r");
+	if (!p || !fgets(dev, sizeof(dev), p) || strncmp(dev, "/dev/loop", 9))
+		skip = "no loop device to attach (losetup -f failed: needs root and loop support)";
+	if (p)
+		pclose(p);
+	dev[strcspn(dev, "\n")] = 0;
+	if (!skip) {
+		snprintf(extra, sizeof(extra), "[disk.d]\npath = %s", dev);
+		skip = run_guest(code, sizeof(code), extra, &r);
+		snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+	unlink(img);
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_ptr_nonnull(strstr(r.err, "virtio-blk d"));
+}
+END_TEST
+
 /* With on_reboot = restart a triple fault restarts the guest, as a PC resets. */
 START_TEST(triple_fault_restarts_with_on_reboot_restart)
 {
@@ -406,6 +441,7 @@ Suite *vmm_suite(void)
 	tcase_add_test(tc, triple_fault_exits_3);
 	tcase_add_test(tc, triple_fault_restarts_with_on_reboot_restart);
 	tcase_add_test(tc, pci_cf9_reset);
+	tcase_add_test(tc, block_device_disk_under_seccomp);
 	tcase_add_test(tc, cf8_dword_is_not_a_reset);
 	tcase_add_test(tc, boot_mark_is_timed);
 	tcase_add_test(tc, seccomp_kills_a_forbidden_syscall);
