@@ -18,6 +18,9 @@
 
 #define MSR_IA32_MISC_ENABLE	0x1a0
 #define MISC_ENABLE_FAST_STRING 1ULL
+#define MSR_MTRR_DEF_TYPE	0x2ff
+#define MTRR_DEF_TYPE_E		(1ULL << 11) /* MTRRs enabled */
+#define MTRR_TYPE_WB		6ULL
 #define APIC_LVT0		0x350
 #define APIC_LVT1		0x360
 #define APIC_MODE_NMI		0x400
@@ -307,11 +310,17 @@ static int x86_vcpu_lapic(struct vcpu *vcpu)
 
 int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu)
 {
+	/* MTRRs enabled with write-back as the default type, as firmware leaves them: with
+	 * MTRRs off, Linux also leaves PAT off ("x86/PAT: MTRRs disabled, skipping PAT
+	 * initialization too"), and then has no write-combining mappings, which a
+	 * passed-through GPU's framebuffer and many NIC drivers want. RAM is WB; device
+	 * memory is mapped uncached through PAT, which wins over a WB MTRR. */
 	struct {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[1];
-	} msrs = {.hdr.nmsrs = 1,
-		  .e = {{.index = MSR_IA32_MISC_ENABLE, .data = MISC_ENABLE_FAST_STRING}}};
+		struct kvm_msr_entry e[2];
+	} msrs = {.hdr.nmsrs = 2,
+		  .e = {{.index = MSR_IA32_MISC_ENABLE, .data = MISC_ENABLE_FAST_STRING},
+			{.index = MSR_MTRR_DEF_TYPE, .data = MTRR_DEF_TYPE_E | MTRR_TYPE_WB}}};
 	struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
@@ -320,7 +329,7 @@ int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu)
 	ret = x86_vcpu_cpuid(vm, vcpu);
 	if (ret < 0)
 		return ret;
-	if (ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) != 1)
+	if (ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) != (int)msrs.hdr.nmsrs)
 		return -EIO;
 	if (ioctl(vcpu->fd, KVM_SET_FPU, &fpu) < 0)
 		return -errno;

@@ -264,6 +264,24 @@ START_TEST(block_device_disk_under_seccomp)
 }
 END_TEST
 
+/* The guest finds MTRRs enabled with WB as the default type (else Linux turns PAT off). */
+START_TEST(mtrr_default_type_is_enabled_write_back)
+{
+	/* mov ecx,0x2ff; rdmsr; mov dx,0x3f8; out dx,al; shr eax,8; out dx,al; power off */
+	static const uint8_t code[] = {0xb9, 0xff, 0x02, 0x00, 0x00, 0x0f, 0x32, 0x66, 0xba,
+				       0xf8, 0x03, 0xee, 0xc1, 0xe8, 0x08, 0xee,
+				       OUTB(0x600, 0x34), HALT};
+	struct run r;
+	const char *skip = run_guest(code, sizeof(code), "", &r);
+
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq((unsigned char)r.console[0], 0x06); /* WB */
+	ck_assert_int_eq((unsigned char)r.console[1], 0x08); /* bit 11: enabled */
+}
+END_TEST
+
 /* With on_reboot = restart a triple fault restarts the guest, as a PC resets. */
 START_TEST(triple_fault_restarts_with_on_reboot_restart)
 {
@@ -441,6 +459,7 @@ Suite *vmm_suite(void)
 	tcase_add_test(tc, triple_fault_exits_3);
 	tcase_add_test(tc, triple_fault_restarts_with_on_reboot_restart);
 	tcase_add_test(tc, pci_cf9_reset);
+	tcase_add_test(tc, mtrr_default_type_is_enabled_write_back);
 	tcase_add_test(tc, block_device_disk_under_seccomp);
 	tcase_add_test(tc, cf8_dword_is_not_a_reset);
 	tcase_add_test(tc, boot_mark_is_timed);
