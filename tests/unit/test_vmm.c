@@ -268,9 +268,24 @@ END_TEST
 START_TEST(mtrr_default_type_is_enabled_write_back)
 {
 	/* mov ecx,0x2ff; rdmsr; mov dx,0x3f8; out dx,al; shr eax,8; out dx,al; power off */
-	static const uint8_t code[] = {0xb9, 0xff, 0x02, 0x00, 0x00, 0x0f, 0x32, 0x66, 0xba,
-				       0xf8, 0x03, 0xee, 0xc1, 0xe8, 0x08, 0xee,
-				       OUTB(0x600, 0x34), HALT};
+	static const uint8_t code[] = {0xb9,
+				       0xff,
+				       0x02,
+				       0x00,
+				       0x00,
+				       0x0f,
+				       0x32,
+				       0x66,
+				       0xba,
+				       0xf8,
+				       0x03,
+				       0xee,
+				       0xc1,
+				       0xe8,
+				       0x08,
+				       0xee,
+				       OUTB(0x600, 0x34),
+				       HALT};
 	struct run r;
 	const char *skip = run_guest(code, sizeof(code), "", &r);
 
