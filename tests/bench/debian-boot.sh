@@ -6,7 +6,7 @@
 # which waits for systemd's start-up to finish), from launch to the process's exit
 # after `systemctl poweroff`, and systemd-analyze's own split of the guest's time; the
 # kernel's warnings under each (build/nested/debian-boot/warnings-VMM-ROUND.txt, the
-# whole console beside them), to tell the test bed's from the VMM's.
+# whole console in bm-VMM-ROUND.ini.console), to tell the test bed's from the VMM's.
 #   tests/bench/run debian-boot
 # timeout: 2400
 # disk: debian
@@ -46,7 +46,6 @@ boot_time() {
 	echo "BENCH ${vmm}_launch_to_exit_s_round$r $(echo "$EPOCHREALTIME - $t0" | bc)" >>"$B"
 	echo "BENCH ${vmm}_systemd_analyze_round$r $(agent_lines "$ini.console" |
 		sed -n 's/^AGENT analyze: Startup finished in //p' | tr ' ' '_')" >>"$B"
-	cp "$ini.console" "$OUT/console-$vmm-$r.txt"
 	# The guest's kernel warnings under each VMM, for comparing what is ours.
 	agent_lines "$ini.console" | sed -n 's/^AGENT kernel-warning: \[ *[0-9.]*\] [^ ]* kernel: //p' \
 		>"$OUT/warnings-$vmm-$r.txt"
