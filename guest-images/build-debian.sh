@@ -8,6 +8,9 @@
 # ext4 image; use it read-only or through a copy: the scenarios give it to the emulated
 # host with QEMU's snapshot=on).
 #
+# kexec-tools is there for the kexec scenario; LOAD_KEXEC=false keeps `systemctl reboot`
+# a real reboot, as Debian's default is.
+#
 # The cache key covers this script, the agent and the suite; Debian's archive moves on
 # (security updates), so a rebuild of the same key may pick newer packages.
 set -euo pipefail
@@ -15,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${MINIVMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/minivmm}
 suite=bookworm
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-pkgs=systemd-sysv,udev,dbus,kmod,linux-image-cloud-amd64,initramfs-tools,zstd,e2fsprogs,iproute2,procps
+pkgs=systemd-sysv,udev,dbus,kmod,linux-image-cloud-amd64,initramfs-tools,zstd,e2fsprogs,iproute2,procps,kexec-tools
 
 say() { echo "[debian] $*" >&2; }
 die() { echo "[debian] error: $*" >&2; exit 1; }
@@ -58,6 +61,7 @@ if ! mmdebstrap --variant=minbase --include="$pkgs" \
 	--customize-hook='echo minivmm-debian >"$1/etc/hostname"' \
 	--customize-hook='printf "/dev/vda / ext4 errors=remount-ro 0 1\n" >"$1/etc/fstab"' \
 	--customize-hook='chroot "$1" passwd -d root >/dev/null' \
+	--customize-hook='sed -i "s/^LOAD_KEXEC=.*/LOAD_KEXEC=false/" "$1/etc/default/kexec"' \
 	--customize-hook='chroot "$1" update-initramfs -u >/dev/null 2>&1' \
 	--customize-hook="install -m 0755 $here/debian/agent \"\$1/usr/local/sbin/minivmm-agent\"" \
 	--customize-hook="install -m 0644 $here/debian/minivmm-agent.service \"\$1/etc/systemd/system/\"" \

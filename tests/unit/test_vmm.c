@@ -112,6 +112,19 @@ static const char *run_guest(const uint8_t *code, size_t len, const char *extra,
 	return run_guest_for(code, len, extra, 60, r);
 }
 
+/* Runs code as a tiny guest and expects exit status and a line of minivmm's log. */
+static void expect_ending(const uint8_t *code, size_t len, const char *extra, int status,
+			  const char *log)
+{
+	struct run r;
+	const char *skip = run_guest(code, len, extra, &r);
+
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_msg(r.status == status, "exit %d, not %d: %s", r.status, status, r.err);
+	ck_assert_msg(strstr(r.err, log), "'%s' not in: %s", log, r.err);
+}
+
 /* mov dx, port; mov al, value; out dx, al */
 #define OUTB(port, v) 0x66, 0xba, (port)&0xff, (port) >> 8, 0xb0, (v), 0xee
 #define COM1	      0x3f8
@@ -175,26 +188,17 @@ END_TEST
 START_TEST(reset_with_on_reboot_exit)
 {
 	static const uint8_t code[] = {OUTB(0x602, 0x01), HALT};
-	struct run r;
-	const char *skip = run_guest(code, sizeof(code), "on_reboot = exit", &r);
 
-	if (skip)
-		UNIT_SKIP(skip);
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_ptr_nonnull(strstr(r.err, "guest rebooted (on_reboot = exit)"));
+	expect_ending(code, sizeof(code), "on_reboot = exit", 0,
+		      "guest rebooted (on_reboot = exit)");
 }
 END_TEST
 
 START_TEST(i8042_reset)
 {
 	static const uint8_t code[] = {0xb0, 0xfe, 0xe6, 0x64, HALT}; /* mov al,0xfe; out 0x64 */
-	struct run r;
-	const char *skip = run_guest(code, sizeof(code), "", &r);
 
-	if (skip)
-		UNIT_SKIP(skip);
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_ptr_nonnull(strstr(r.err, "guest rebooted"));
+	expect_ending(code, sizeof(code), "", 0, "guest rebooted (on_reboot = exit)");
 }
 END_TEST
 
@@ -202,13 +206,8 @@ END_TEST
 START_TEST(pci_cf9_reset)
 {
 	static const uint8_t code[] = {OUTB(0xcf9, 0x02), OUTB(0xcf9, 0x06), HALT};
-	struct run r;
-	const char *skip = run_guest(code, sizeof(code), "", &r);
 
-	if (skip)
-		UNIT_SKIP(skip);
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_ptr_nonnull(strstr(r.err, "guest rebooted (on_reboot = exit)"));
+	expect_ending(code, sizeof(code), "", 0, "guest rebooted (on_reboot = exit)");
 }
 END_TEST
 
@@ -219,13 +218,8 @@ START_TEST(cf8_dword_is_not_a_reset)
 	 * then power off */
 	static const uint8_t code[] = {
 	    0x66, 0xba, 0xf8, 0x0c, 0xb8, 0x00, 0x06, 0x00, 0x80, 0xef, OUTB(0x600, 0x34), HALT};
-	struct run r;
-	const char *skip = run_guest(code, sizeof(code), "", &r);
 
-	if (skip)
-		UNIT_SKIP(skip);
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_ptr_nonnull(strstr(r.err, "guest powered off"));
+	expect_ending(code, sizeof(code), "", 0, "guest powered off");
 }
 END_TEST
 
@@ -320,14 +314,9 @@ START_TEST(triple_fault_exits_3)
 {
 	/* xor eax,eax; push rax; push rax; lidt [rsp]; int3: no IDT -> triple fault */
 	static const uint8_t code[] = {0x31, 0xc0, 0x50, 0x50, 0x0f, 0x01, 0x1c, 0x24, 0xcc};
-	struct run r;
-	const char *skip = run_guest(code, sizeof(code), "", &r);
 
-	if (skip)
-		UNIT_SKIP(skip);
-	ck_assert_int_eq(r.status, 3);
-	ck_assert_ptr_nonnull(
-	    strstr(r.err, "stopped: guest triple fault (on_reboot = exit) (exit 3)"));
+	expect_ending(code, sizeof(code), "", 3,
+		      "stopped: guest triple fault (on_reboot = exit) (exit 3)");
 }
 END_TEST
 
