@@ -46,7 +46,10 @@ free_kb=$(df -Pk "$cache" | awk 'NR==2 {print $4}')
 [ "$free_kb" -gt 3000000 ] || die "need 3 GB free under $cache, have $((free_kb / 1024)) MB"
 
 work="$cache/debian-$key.build"
-rm -rf "$work" "$out" && mkdir -p "$work/root"
+# A build that was killed may have left proc, sys or dev mounted inside its root: take
+# them down, and never let rm cross into another file system (the host's /dev).
+findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r umount -l
+rm -rf --one-file-system "$work" "$out" && mkdir -p "$work/root"
 say "building Debian $suite ($pkgs) into $out (a few minutes; log: $work/mmdebstrap.log)"
 # Documentation, manuals and translations are left out to keep the image small; the
 # rest is Debian's defaults (including MODULES=most in the initramfs). The initramfs is
@@ -77,10 +80,10 @@ cp "$(ls "$work"/root/boot/initrd.img-* | head -1)" "$out.tmp/initrd.img"
 used_mb=$(du -sm "$work/root" | cut -f1)
 mke2fs -q -t ext4 -L debian-root -d "$work/root" "$out.tmp/root.ext4" "$((used_mb + 256))M" >&2
 mv "$out.tmp" "$out"
-rm -rf "$work"
+rm -rf --one-file-system "$work"
 # Images of other keys are stale (600 MB each): keep only this one.
 for old in "$cache"/debian-*; do
-	case "$old" in "$out" | "$out".*) ;; *) rm -rf "$old" ;; esac
+	case "$old" in "$out" | "$out".*) ;; *) rm -rf --one-file-system "$old" ;; esac
 done
 say "done: $(du -sh "$out/root.ext4" | cut -f1) root image"
 print
