@@ -48,7 +48,8 @@ free_kb=$(df -Pk "$cache" | awk 'NR==2 {print $4}')
 work="$cache/debian-$key.build"
 # A build that was killed may have left proc, sys or dev mounted inside its root: take
 # them down, and never let rm cross into another file system (the host's /dev).
-findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r umount -l
+mounts=$(findmnt -rn -o TARGET | grep "^$work/" || true)
+[ -z "$mounts" ] || echo "$mounts" | sort -r | xargs umount -l
 rm -rf --one-file-system "$work" "$out" && mkdir -p "$work/root"
 say "building Debian $suite ($pkgs) into $out (a few minutes; log: $work/mmdebstrap.log)"
 # Documentation, manuals and translations are left out to keep the image small; the
