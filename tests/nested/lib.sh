@@ -143,8 +143,8 @@ debian_run() {
 }
 
 # debian_check INI BOOTS RESTARTS: the agent reported BOOTS boots, each with systemd in
-# state "running" (no failed unit), minivmm restarted the guest RESTARTS times, and no
-# vCPU triple-faulted or hung.
+# state "running" (no failed unit) and PAT on, minivmm restarted the guest RESTARTS
+# times, and no vCPU triple-faulted or hung.
 debian_check() {
 	local ini=$1 boots=$2 restarts=$3 n
 	n=$(agent_lines "$ini.console" | grep -c "^AGENT boot ")
@@ -154,6 +154,9 @@ debian_check() {
 	n=$(grep -c "guest rebooted; restarting it" "$ini.err")
 	[ "$n" = "$restarts" ] || { echo "minivmm restarted the guest $n times, not $restarts"; return 1; }
 	! grep -q "triple fault" "$ini.err" || { echo "a triple fault"; return 1; }
+	# MTRRs on with WB by default, so the kernel keeps PAT (write-combining).
+	n=$(agent_lines "$ini.console" | grep -c "^AGENT info: x86/PAT: Configuration \[0-7\]: WB  WC ")
+	[ "$n" = "$boots" ] || { echo "PAT was off in $((boots - n)) boots"; return 1; }
 }
 
 # debian_warnings INI: every kernel warning the guest logged (journalctl -k -p warning)
