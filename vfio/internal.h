@@ -3,7 +3,8 @@
  * space virtualization) on fake trees and buffers.
  *
  * Files: vfio.c (entry points, KVM-VFIO device), sysfs.c (PCI discovery, checks,
- * bind = auto), mdev.c (mediated devices, VFIO cdevs, the choice of backend),
+ * bind = auto), mdev.c (mediated devices, VFIO cdevs, the choice of backend; sysfs.c
+ * calls it, never the other way), sysfs_path.c (the sysfs helpers both of them use),
  * container.c (legacy IOMMU backend), iommufd.c (iommufd backend), pci.c (the device:
  * regions, BARs), pci_cfg.c (config space), pci_irq.c (INTx, MSI, MSI-X). */
 #ifndef MINIVMM_VFIO_INTERNAL_H
@@ -62,8 +63,8 @@ struct vfio_host {
 /* Normalizes "0000:00:04.0" or "00:04.0" (hex, any case) into out ("0000:00:04.0").
  * Returns 0 or -EINVAL. */
 int vfio_bdf_normalize(const char *in, char out[VFIO_BDF_LEN]);
-/* The last component of the symlink at path in buf ("" if there is no such link);
- * -errno for other failures. */
+/* sysfs_path.c: the last component of the symlink at path in buf ("" if there is no
+ * such link); -errno for other failures. */
 int vfio_link_name(const char *path, char *buf, size_t len);
 /* Where the sysfs path sys ("/sys/...") is under root ("/sys" or a fake tree). */
 void vfio_sys_path(const char *root, const char *sys, char *out, size_t len);

@@ -108,33 +108,6 @@ static int write_str(const char *path, const char *s)
 	return ret;
 }
 
-int vfio_link_name(const char *path, char *buf, size_t len)
-{
-	char target[PATH_MAX];
-	ssize_t n = readlink(path, target, sizeof(target) - 1);
-	const char *slash;
-
-	if (n < 0) {
-		buf[0] = 0;
-		return errno == ENOENT ? 0 : -errno;
-	}
-	target[n] = 0;
-	slash = strrchr(target, '/');
-	slash = slash ? slash + 1 : target;
-	if (strlen(slash) >= len)
-		return -ENAMETOOLONG;
-	memcpy(buf, slash, strlen(slash) + 1);
-	return 0;
-}
-
-void vfio_sys_path(const char *root, const char *sys, char *out, size_t len)
-{
-	if (strncmp(sys, "/sys/", 5) == 0)
-		snprintf(out, len, "%s%s", root, sys + 4);
-	else
-		snprintf(out, len, "%s", sys);
-}
-
 static int read_class(const char *root, const char *bdf, uint32_t *class)
 {
 	char path[PATH_MAX], line[32];

@@ -4,12 +4,13 @@
  * a process-wide callback. So we also scan the text ourselves: once up front to reject
  * anything iniparser would misread or complain about (then it never does), and again
  * whenever a message needs the line of a [section] or key. */
-#include "vmm/config_internal.h"
+#include "vmm/config.h"
+#include "vmm/config_devices.h"
+#include "vmm/config_parse.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <iniparser.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,6 @@
 static const char *const reboot_names[] = {"exit", "restart"};
 static const char *const mode_names[] = {"stdio", "file", "none"};
 static const char *const device_names[] = {"serial", "virtio"};
-/* Even indexes are off, odd ones on (as in config_devices.c). */
-const char *const config_onoff_names[8] = {"off", "on", "false", "true", "no", "yes", "0", "1"};
 
 /* [name] and [name.NAME]: the kind of each, or -1 where that form is not allowed. */
 static const struct {
@@ -78,28 +77,6 @@ static const struct {
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Writes "FILE:LINE: ", "FILE: " or "--set ARG: " and the message; returns ret. */
-int config_fail(const struct ctx *c, int ret, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (!c->err || !c->errlen)
-		return ret;
-	if (c->arg)
-		n = snprintf(c->err, c->errlen, "--set %s: ", c->arg);
-	else if (c->line)
-		n = snprintf(c->err, c->errlen, "%s:%d: ", c->cfg->file, c->line);
-	else
-		n = snprintf(c->err, c->errlen, "%s: ", c->cfg->file);
-	if (n >= 0 && (size_t)n < c->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(c->err + n, c->errlen - n, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 static int lookup(enum section sec, const char *key)
 {
@@ -304,37 +281,6 @@ static int set_memory(struct ctx *c, const char *v)
 	return 0;
 }
 
-int config_set_uint(struct ctx *c, const char *key, const char *v, unsigned int min,
-		    unsigned int max, unsigned int *out)
-{
-	unsigned long n = 0;
-
-	if (!*v || strspn(v, "0123456789") != strlen(v))
-		return config_fail(c, -EINVAL, "%s '%s' is not a number (use %u to %u)", key, v,
-				   min, max);
-	for (const char *p = v; *p && n <= max; p++) /* stops before overflow */
-		n = n * 10 + (unsigned long)(*p - '0');
-	if (n < min || n > max)
-		return config_fail(c, -EINVAL, "%s must be between %u and %u", key, min, max);
-	*out = (unsigned int)n;
-	return 0;
-}
-
-int config_set_path(struct ctx *c, const char *key, const char *v, char *dst)
-{
-	const char *sep = c->base[strlen(c->base) - 1] == '/' ? "" : "/";
-	int n;
-
-	if (!*v || *v == '/')
-		n = snprintf(dst, PATH_MAX, "%s", v);
-	else
-		n = snprintf(dst, PATH_MAX, "%s%s%s", c->base, sep, v);
-	if (n < 0 || n >= PATH_MAX)
-		return config_fail(c, -ENAMETOOLONG, "%s path is too long (at most %d characters)",
-				   key, PATH_MAX - 1);
-	return 0;
-}
-
 /* Names ([vm] name, the NAME of [disk.NAME] etc.) may end up in file and thread names:
  * keep them plain. */
 #define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
@@ -342,14 +288,6 @@ int config_set_path(struct ctx *c, const char *key, const char *v, char *dst)
 static bool name_ok(const char *v)
 {
 	return *v && strlen(v) < CONFIG_NAME_MAX && strspn(v, NAME_CHARS) == strlen(v);
-}
-
-int config_pick(const char *v, const char *const *names, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (!strcasecmp(v, names[i]))
-			return i;
-	return -1;
 }
 
 static int set_value(struct ctx *c, int idx, const char *v)
@@ -701,23 +639,6 @@ int config_load(struct config *cfg, const char *path, const char *const *overrid
 		ret = config_check_devices(&c);
 	free(text);
 	return ret;
-}
-
-/* Quotes only when iniparser would otherwise change the value: comment characters, outer
- * spaces or quotes, or empty. A value holding both kinds of quotes cannot round-trip. */
-void config_print_kv(FILE *f, const char *key, const char *v)
-{
-	size_t n = strlen(v);
-	bool quote = !n || strpbrk(v, ";#") || isspace((unsigned char)v[0]) ||
-		     isspace((unsigned char)v[n - 1]) || v[0] == '"' || v[0] == '\'' ||
-		     v[n - 1] == '\\'; /* else it reads as a continuation line */
-
-	if (quote && !strchr(v, '"'))
-		fprintf(f, "%s = \"%s\"\n", key, v);
-	else if (quote && !strchr(v, '\''))
-		fprintf(f, "%s = '%s'\n", key, v);
-	else
-		fprintf(f, "%s = %s\n", key, v);
 }
 
 void config_print(const struct config *cfg, FILE *f)

@@ -4,7 +4,8 @@
  *
  * A [disk.NAME] etc. is made when its section is first met: in the file (then its line
  * is the header's) or by --set (then line is 0 and messages name that argument). */
-#include "vmm/config_internal.h"
+#include "vmm/config_devices.h"
+#include "vmm/config_parse.h"
 
 #include <ctype.h>
 #include <errno.h>

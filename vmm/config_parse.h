@@ -1,8 +1,11 @@
-/* Shared by config.c (reading the INI file and --set, [vm], [console], config_print) and
- * config_devices.c ([rng], [vfio], [disk.NAME], [net.NAME], [vfio.NAME]). Nothing else
- * includes this: the interface is vmm/config.h. */
-#ifndef MINIVMM_CONFIG_INTERNAL_H
-#define MINIVMM_CONFIG_INTERNAL_H
+/* What config.c (the INI file, --set, [vm], [console]) and config_devices.c ([rng],
+ * [vfio], [security], [disk.NAME], [net.NAME], [vfio.NAME]) share while they apply a
+ * configuration: its sections and keys, the load context, messages that point at a line
+ * or a --set argument, and the value parsers several keys use. config_parse.c implements
+ * it and calls neither of them, so that both depend on it and not on each other
+ * (tests/include-cycles.sh). Nothing else includes this: the interface is vmm/config.h. */
+#ifndef MINIVMM_CONFIG_PARSE_H
+#define MINIVMM_CONFIG_PARSE_H
 
 #include "vmm/config.h"
 
@@ -94,18 +97,5 @@ int config_set_path(struct ctx *c, const char *key, const char *v, char *dst);
 
 /* Prints "key = v", quoted when iniparser would otherwise change v. */
 void config_print_kv(FILE *f, const char *key, const char *v);
-
-/* config_devices.c. Enters [rng], [vfio] or the section of the device named name, which
- * is made (from c->line or c->arg) if it is new; sets c->dev. */
-int config_enter_device(struct ctx *c, enum section sec, const char *name);
-
-/* Applies key = v of the section entered last. */
-int config_set_device(struct ctx *c, enum key id, const char *key, const char *v);
-
-/* After the file and the overrides: required keys, one owner per host device. */
-int config_check_devices(struct ctx *c);
-
-/* [rng], [vfio], then [disk.*], [net.*], [vfio.*] in the order they were given. */
-void config_print_devices(const struct config *cfg, FILE *f);
 
 #endif
