@@ -134,11 +134,24 @@ static bool console_input(struct vm *vm, int *escape)
 	return true;
 }
 
-/* Runs until the VM asks to stop; returns why. */
+/* A pending SIGINT or SIGTERM, as a stop reason (VM_RUNNING if none). */
+static enum vm_stop read_signal(int sfd)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sfd, &si, sizeof(si)) != sizeof(si))
+		return VM_RUNNING;
+	return si.ssi_signo == SIGINT ? VM_STOP_SIGINT : VM_STOP_SIGTERM;
+}
+
+/* Runs until the VM asks to stop; returns why. A signal wins over the guest's own
+ * reason: a SIGTERM read in the same wake-up as a guest reset (or just after it) must
+ * stop minivmm, not be dropped while the guest is restarted. */
 static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	int ep = epoll_create1(EPOLL_CLOEXEC), escape = 0;
+	enum vm_stop sig = VM_RUNNING;
 
 	if (ep < 0) {
 		log_err("epoll_create1: %m");
@@ -159,12 +172,12 @@ static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin)
 
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.fd == sfd) {
-				struct signalfd_siginfo si;
+				enum vm_stop got = read_signal(sfd);
 
-				if (read(sfd, &si, sizeof(si)) == sizeof(si))
-					vm_request_stop(vm, si.ssi_signo == SIGINT
-								? VM_STOP_SIGINT
-								: VM_STOP_SIGTERM);
+				if (got != VM_RUNNING) {
+					sig = got;
+					vm_request_stop(vm, sig);
+				}
 			} else if (evs[i].data.fd == STDIN_FILENO) {
 				if (!console_input(vm, &escape))
 					epoll_ctl(ep, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
@@ -172,7 +185,9 @@ static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin)
 		}
 	}
 	close(ep);
-	return atomic_load(&vm->stop);
+	if (sig == VM_RUNNING)
+		sig = read_signal(sfd);
+	return sig != VM_RUNNING ? sig : atomic_load(&vm->stop);
 }
 
 static int open_console(const struct config *cfg)
