@@ -31,6 +31,7 @@
 #define TXQ	     1
 #define VNET_HDR_LEN 12 /* struct virtio_net_hdr_v1: VERSION_1 always has num_buffers */
 #define FRAME_MAX    (VNET_HDR_LEN + 65550)
+#define RX_BATCH     64 /* frames delivered per pass of the receive thread */
 
 struct vnet {
 	struct virtio_dev *vd;
@@ -181,7 +182,11 @@ static void *vnet_rx_thread(void *arg)
 		if (!n->pending)
 			continue;
 		pthread_mutex_lock(&n->vd->lock);
-		while (n->pending && vnet_deliver(n)) {
+		for (unsigned int done = 0; n->pending && vnet_deliver(n);) {
+			/* Back to poll() after a batch, with no frame pending, so that a stop
+			 * request is seen even while frames and buffers keep coming. */
+			if (++done == RX_BATCH)
+				break;
 			n->pending = read(n->tap, n->frame, sizeof(n->frame));
 			if (n->pending < 0)
 				n->pending = 0;

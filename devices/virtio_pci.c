@@ -613,16 +613,23 @@ static void stop_thread(struct virtio_dev *vd)
 	vd->thread_running = false;
 }
 
+/* Teardown order: first every thread that can touch the device, then what they use.
+ * The I/O thread goes first because it calls into the backend (ops->queue_notify);
+ * ops->destroy then stops the backend's own threads (virtio-net's receive thread, which
+ * fills the rings and interrupts the guest under vd->lock up to the last frame) before
+ * freeing its state. Only once no thread is left do the BAR's ioeventfds, the INTx
+ * line, the MSI-X vectors and vd itself go: freeing the vectors earlier let a frame
+ * arriving at shutdown signal freed MSI-X state (issue 13). */
 static void vp_free(struct virtio_dev *vd, bool free_priv)
 {
 	stop_thread(vd);
+	if (free_priv && vd->ops->destroy)
+		vd->ops->destroy(vd->priv);
 	vp_bar_unmap(&vd->pci, VP_BAR, vd->bar_addr);
 	if (vd->intx_high)
 		intx_set(vd, false);
 	if (vd->msix_ready)
 		msix_destroy(&vd->msix);
-	if (free_priv && vd->ops->destroy)
-		vd->ops->destroy(vd->priv);
 	for (unsigned int i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++)
 		if (vd->q[i].kick_fd >= 0)
 			close(vd->q[i].kick_fd);

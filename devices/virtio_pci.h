@@ -55,7 +55,9 @@ struct virtio_backend_ops {
 	void (*queue_notify)(struct virtio_dev *vd, unsigned int q);
 	/* Optional: the driver reset the device (vd->lock held). */
 	void (*reset)(struct virtio_dev *vd);
-	/* Frees the backend's state, after the I/O thread has stopped. */
+	/* Stops the backend's own threads, if it has any, then frees its state. Called
+	 * after the I/O thread has stopped and before the transport frees anything those
+	 * threads may use (queue state, MSI-X, INTx, the virtio_dev itself). */
 	void (*destroy)(void *priv);
 };
 
