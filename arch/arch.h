@@ -17,6 +17,9 @@
 struct vm;
 struct vcpu;
 struct config;
+/* Each architecture's private VM state, vm->arch: defined by arch/ARCH only, made by
+ * arch_vm_init() and freed by arch_vm_destroy(). */
+struct arch_vm;
 
 /* The kernel and initrd files, mapped read-only (vmm/image.c). */
 struct boot_files {

@@ -14,7 +14,9 @@
 #include <stdlib.h>
 
 #include "arch/x86/layout.h"
+#include "vmm/kvmstats.h"
 #include "vmm/log.h"
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 #define I8042_DATA  0x60

@@ -4,7 +4,7 @@
  * the image and guest memory. The image is locked with flock (exclusive when writable,
  * shared when read-only) so that two VMMs cannot both write it, nor one read it while
  * another writes. */
-#include "devices/virtio_pci.h"
+#include "devices/virtio_blk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "devices/virtio_backends.h"
+#include "devices/virtio_pci.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
 

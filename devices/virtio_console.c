@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "devices/virtio_backends.h"
 #include "devices/virtio_pci.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"

@@ -5,11 +5,12 @@
  * Each device belongs to the PCI core once registered (pci_destroy() frees it through
  * its destroy hook); vm->virtio only lists them, so that this list can be dropped in
  * any order relative to pci_destroy(). */
-#include "devices/virtio_pci.h"
+#include "devices/virtio_devices.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
+#include "devices/virtio_backends.h"
 #include "vmm/config.h"
 #include "vmm/vm.h"
 

@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "devices/virtio_backends.h"
 #include "devices/virtio_pci.h"
 #include "vmm/config.h"
 #include "vmm/log.h"

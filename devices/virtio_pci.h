@@ -1,5 +1,8 @@
-/* Virtio 1.x over PCI (modern only; virtio 1.2, section 4.1), with the device types
- * ("backends": block, entropy) kept apart from the transport.
+/* Virtio 1.x over PCI (modern only; virtio 1.2, section 4.1): the transport's contract
+ * with the device types ("backends": block, net, console, entropy), that is what a
+ * backend implements (struct virtio_backend_ops) and what it may call. Nothing else
+ * lives here, so a backend sees only the transport: the backends' constructors are in
+ * virtio_backends.h, the VM's list of devices in virtio_devices.h.
  *
  * The transport is a struct pci_dev with one 64-bit memory BAR (BAR 4, 16 KiB) holding
  * the common configuration, ISR, device configuration and notification regions, each
@@ -22,14 +25,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/virtio_config.h> /* VIRTIO_CONFIG_S_*, VIRTIO_F_*, for backends too */
-#include <sys/uio.h>
 
 #include "devices/msix.h"
 #include "devices/pci.h"
 #include "devices/virtqueue.h"
 
 struct vm;
-struct config_disk;
 struct virtio_dev;
 
 #define VIRTIO_PCI_MAX_QUEUES 8
@@ -125,38 +126,5 @@ void virtio_serve_queue(struct virtio_dev *vd, unsigned int q, virtio_chain_fn f
 void virtio_queue_notify_driver(struct virtio_dev *vd, unsigned int q);
 /* Tells the driver that the device configuration changed. */
 void virtio_config_changed(struct virtio_dev *vd);
-
-/* Backends. */
-
-/* [disk.NAME]: virtio-blk on a raw image (see virtio_blk.c). */
-int virtio_blk_create(struct vm *vm, const struct config_disk *disk, struct virtio_dev **out);
-/* [net.NAME]: virtio-net on a host tap device (see virtio_net.c). */
-struct config_net;
-int virtio_net_create(struct vm *vm, const struct config_net *net, struct virtio_dev **out);
-/* [console] device = virtio: hvc0 on the VMM's console; input from the main thread. */
-int virtio_console_create(struct vm *vm, int out_fd, struct virtio_dev **out);
-size_t virtio_console_input(struct virtio_dev *vd, const uint8_t *buf, size_t len);
-/* [rng]: virtio-rng fed by getrandom(). */
-int virtio_rng_create(struct vm *vm, struct virtio_dev **out);
-
-/* virtio-blk request processing without any transport, for the unit tests. */
-struct virtio_blk_disk {
-	int fd;
-	uint64_t sectors; /* capacity in 512-byte sectors */
-	bool readonly;
-	char id[20]; /* VIRTIO_BLK_ID_BYTES: the serial, NUL-padded */
-};
-/* Serves one request: iov[0, nr_out) driver-readable (header, then data for writes),
- * iov[nr_out, nr_out + nr_in) driver-writable (data for reads, then the status byte,
- * written last). Returns the used length (bytes written), 0 if there is no room for a
- * status byte. */
-uint32_t virtio_blk_request(const struct virtio_blk_disk *d, const struct iovec *iov,
-			    unsigned int nr_out, unsigned int nr_in);
-
-/* Every virtio device of vm->cfg ([disk.*], [rng]); see virtio_devices.c. Call after
- * pci_init() and before the vCPUs start; virtio_devices_destroy() after they have
- * stopped (before or after pci_destroy(), which frees the devices themselves). */
-int virtio_devices_create(struct vm *vm);
-void virtio_devices_destroy(struct vm *vm);
 
 #endif

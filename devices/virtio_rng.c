@@ -5,6 +5,7 @@
 #include <linux/virtio_ids.h>
 #include <sys/random.h>
 
+#include "devices/virtio_backends.h"
 #include "vmm/log.h"
 
 /* Per request: a driver may post a huge buffer; filling a part of it is allowed

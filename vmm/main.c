@@ -22,7 +22,7 @@
 
 #include "arch/arch.h"
 #include "devices/serial.h"
-#include "devices/virtio_pci.h"
+#include "devices/virtio_backends.h"
 #include "vmm/config.h"
 #include "vmm/image.h"
 #include "vmm/log.h"

@@ -3,6 +3,8 @@
  * A vCPU thread never tears anything down. Anything that ends the VM (a guest power-off,
  * a fault, an unhandled exit) becomes vm_request_stop(); the main thread then kicks every
  * vCPU (immediate_exit + SIGUSR1, see vcpu_kick) and joins it. */
+#include "vmm/vcpu.h"
+
 #include <errno.h>
 #include <linux/kvm.h>
 #include <signal.h>

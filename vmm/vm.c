@@ -19,10 +19,11 @@
 #include "devices/pci.h"
 #include "devices/platform.h"
 #include "devices/serial.h"
-#include "devices/virtio_pci.h"
+#include "devices/virtio_devices.h"
 #include "vfio/vfio.h"
 #include "vmm/image.h"
 #include "vmm/log.h"
+#include "vmm/vcpu.h"
 
 /* Every built-in platform device, in creation order. */
 static const struct device_ops *const vm_devices[] = {&rtc_ops, &power_ops};

@@ -1,7 +1,7 @@
 /* struct vm: everything one virtual machine owns. No globals: every function that
  * touches VM state takes a struct vm *.
  *
- * Threads: one per vCPU (vcpu.c) plus the main thread, which runs the event loop
+ * Threads: one per vCPU (vcpu.h) plus the main thread, which runs the event loop
  * (console input, signals, stop requests). vCPU threads never stop the VM themselves:
  * they call vm_request_stop(), and the main thread kicks and joins them. */
 #ifndef MINIVMM_VM_H
@@ -14,9 +14,7 @@
 
 #include "vmm/bus.h"
 #include "vmm/config.h"
-#include "vmm/kvmstats.h"
 #include "vmm/irq.h"
-#include "vmm/kvmstats.h"
 #include "vmm/mem.h"
 
 /* Why the VM stopped; the first request wins. */
@@ -30,20 +28,13 @@ enum vm_stop {
 	VM_STOP_SIGTERM,  /* exit 143 */
 };
 
-struct vcpu {
-	struct vm *vm;
-	unsigned int id;
-	int fd;
-	struct kvm_run *run;
-	pthread_t thread;
-	int started;
-	struct kvm_stats stats; /* with MINIVMM_STATS only; fd -1 otherwise */
-};
-
+struct vcpu; /* vmm/vcpu.h */
 struct serial;
 struct boot_files;
 struct pci_host;
 struct virtio_dev;
+struct virtio_devices; /* private to devices/virtio_devices.c */
+struct arch_vm;	       /* private to arch/ARCH (see arch/arch.h) */
 
 #define VM_MAX_DEVICES 8
 
@@ -61,10 +52,10 @@ struct vm {
 	void *dev_state[VM_MAX_DEVICES]; /* per vm_devices[] entry in vm.c */
 	size_t nr_devs;			 /* how many were created */
 	int buses_ready;
-	void *arch;			/* arch private state */
+	struct arch_vm *arch;		/* arch private state */
 	struct irq_state irq;		/* GSI routes (vmm/irq.c) */
 	struct pci_host *pci;		/* devices/pci.c; NULL until pci_init */
-	void *virtio;			/* devices/virtio_devices.c */
+	struct virtio_devices *virtio;	/* devices/virtio_devices.c */
 	struct virtio_dev *console_dev; /* virtio console, when [console] device = virtio */
 	void *vfio;			/* vfio/ */
 	/* KVM memory slots: 0..nr_ram_slots-1 are guest RAM; the rest are handed out by
@@ -112,11 +103,5 @@ uint64_t vm_now_ns(void);
  * as a new KVM memory slot; returns the slot number or -errno. Thread-safe. */
 int vm_memslot_add(struct vm *vm, gpa_t gpa, uint64_t size, void *hva);
 void vm_memslot_remove(struct vm *vm, int slot);
-
-/* Used by vcpu.c */
-void *vcpu_thread(void *arg);
-int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id);
-void vcpu_destroy(struct vcpu *vcpu);
-void vcpu_kick(struct vcpu *vcpu);
 
 #endif

@@ -14,6 +14,7 @@
 #include "arch/x86/layout.h"
 #include "devices/pci.h"
 #include "vmm/log.h"
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 #define MSR_IA32_MISC_ENABLE	0x1a0
@@ -26,7 +27,8 @@
 #define APIC_MODE_NMI		0x400
 #define APIC_MODE_EXTINT	0x700
 
-struct x86_vm {
+/* arch.h's struct arch_vm: what the x86 side keeps per VM. */
+struct arch_vm {
 	struct kvm_cpuid2 *cpuid; /* as KVM supports it; copied and edited per vCPU */
 };
 
@@ -196,7 +198,7 @@ static int x86_cpu_pm(struct vm *vm)
 int arch_vm_init(struct vm *vm)
 {
 	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
-	struct x86_vm *x;
+	struct arch_vm *x;
 	int ret;
 
 	x = calloc(1, sizeof(*x));
@@ -231,7 +233,7 @@ int arch_vm_init(struct vm *vm)
 
 void arch_vm_destroy(struct vm *vm)
 {
-	struct x86_vm *x = vm->arch;
+	struct arch_vm *x = vm->arch;
 
 	if (!x)
 		return;
@@ -252,7 +254,7 @@ int arch_load_kernel(struct vm *vm)
 
 static int x86_vcpu_cpuid(struct vm *vm, struct vcpu *vcpu)
 {
-	const struct kvm_cpuid2 *sup = ((struct x86_vm *)vm->arch)->cpuid;
+	const struct kvm_cpuid2 *sup = vm->arch->cpuid;
 	size_t size = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
 	struct kvm_cpuid2 *c = malloc(size);
 	int ret;

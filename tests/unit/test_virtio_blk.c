@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devices/virtio_backends.h"
+#include "devices/virtio_blk.h"
 #include "devices/virtio_pci.h"
 #include "vmm/config.h"
 #include "vmm/vm.h"

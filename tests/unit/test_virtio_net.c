@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devices/virtio_backends.h"
 #include "devices/virtio_pci.h"
 #include "vmm/config.h"
 #include "vmm/vm.h"

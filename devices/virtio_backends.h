@@ -1,0 +1,31 @@
+/* The virtio device types ("backends") as the rest of the VMM sees them: one constructor
+ * per config section, and the console's input path. Callers get an opaque struct
+ * virtio_dev; what a backend implements and calls inside is the transport contract in
+ * virtio_pci.h, which callers of these functions do not need. */
+#ifndef MINIVMM_VIRTIO_BACKENDS_H
+#define MINIVMM_VIRTIO_BACKENDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+struct config_disk;
+struct config_net;
+struct virtio_dev;
+
+/* Each constructor registers its device on the VM's PCI bus (see virtio_dev_create():
+ * the device then belongs to the PCI core) and stores it in *out, or returns -errno. */
+
+/* [disk.NAME]: virtio-blk on a raw image (see virtio_blk.c). */
+int virtio_blk_create(struct vm *vm, const struct config_disk *disk, struct virtio_dev **out);
+/* [net.NAME]: virtio-net on a host tap device (see virtio_net.c). */
+int virtio_net_create(struct vm *vm, const struct config_net *net, struct virtio_dev **out);
+/* [console] device = virtio: hvc0 on the VMM's console, writing to out_fd. */
+int virtio_console_create(struct vm *vm, int out_fd, struct virtio_dev **out);
+/* Console input, from the main thread: buffers up to len bytes for the guest and returns
+ * how many it took (fewer when the guest is not reading; the rest is the caller's). */
+size_t virtio_console_input(struct virtio_dev *vd, const uint8_t *buf, size_t len);
+/* [rng]: virtio-rng fed by getrandom(). */
+int virtio_rng_create(struct vm *vm, struct virtio_dev **out);
+
+#endif
