@@ -2,11 +2,13 @@
  * and the pure helpers the unit tests call (sysfs discovery, BAR splitting, config
  * space virtualization) on fake trees and buffers.
  *
- * Files: vfio.c (entry points, KVM-VFIO device), sysfs.c (PCI discovery, checks,
- * bind = auto), mdev.c (mediated devices, VFIO cdevs, the choice of backend; sysfs.c
- * calls it, never the other way), sysfs_path.c (the sysfs helpers both of them use),
- * container.c (legacy IOMMU backend), iommufd.c (iommufd backend), pci.c (the device:
- * regions, BARs), pci_cfg.c (config space), pci_irq.c (INTx, MSI, MSI-X). */
+ * Files: vfio.c (entry points: the start-up phases and their undo), kvm_vfio.c (the
+ * KVM-VFIO device, which vfio.c creates and the backends register with), sysfs.c (PCI
+ * discovery, checks, bind = auto), mdev.c (mediated devices, VFIO cdevs, the choice of
+ * backend; sysfs.c calls it, never the other way), sysfs_path.c (the sysfs helpers
+ * both of them use), container.c (legacy IOMMU backend), iommufd.c (iommufd backend),
+ * pci.c (the device: regions, BARs), pci_cfg.c (config space), pci_irq.c (INTx, MSI,
+ * MSI-X). Calls go one way: vfio.c -> the rest; the backends -> kvm_vfio.c. */
 #ifndef MINIVMM_VFIO_INTERNAL_H
 #define MINIVMM_VFIO_INTERNAL_H
 
@@ -155,8 +157,10 @@ struct vfio_vm {
 	int nr_mapped; /* guest RAM regions mapped in the IOMMU */
 };
 
-/* Drops vp from vv->devs (the PCI core destroyed it first). */
-void vfio_pci_forget(struct vfio_vm *vv, struct vfio_pci *vp);
+/* ---- kvm_vfio.c ---- */
+
+/* Creates the VM's KVM-VFIO device; its fd, or -errno after one message. */
+int vfio_kvm_create(int vm_fd);
 /* Adds (add) or removes a VFIO group or device fd to/from the KVM-VFIO device. */
 int vfio_kvm_file(int kvm_vfio_fd, int fd, bool add);
 

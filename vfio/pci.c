@@ -423,6 +423,17 @@ void vfio_pci_teardown(struct vfio_pci *vp)
 	vp->fd = -1;
 }
 
+/* Drops vp from its VM's list of functions. Here rather than in vfio.c, which creates
+ * them, so that the dependency goes one way: vfio.c -> pci.c. */
+static void vfio_pci_forget(struct vfio_vm *vv, struct vfio_pci *vp)
+{
+	for (unsigned int i = 0; i < vv->nr_devs; i++)
+		if (vv->devs[i] == vp) {
+			vv->devs[i] = vv->devs[--vv->nr_devs];
+			return;
+		}
+}
+
 static void vfio_pci_destroy(struct pci_dev *dev)
 {
 	struct vfio_pci *vp = dev->priv;

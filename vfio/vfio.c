@@ -1,14 +1,25 @@
 /* VFIO passthrough for one VM: the order of everything, from the first sysfs read to
- * the last driver given back.
+ * the last driver given back. vfio_devices_create runs the phases of vfio_phases[]
+ * in order; vfio_devices_destroy, and a failure in any phase, runs their undo steps in
+ * reverse:
  *
- *   checks (sysfs, groups, reserved regions, memlock,   nothing on the host changed
- *     backend = iommufd possible for the devices already on vfio-pci)
- *   -> bind = auto rebinds                              undone by vfio_devices_destroy
- *   -> backend chosen ([vfio] backend; auto: iommufd when /dev/iommu and every device
- *      has a cdev, which a device gets only once on vfio-pci, else legacy)
- *   -> KVM-VFIO device -> IOMMU backend open -> attach every device (group fds or
- *      cdevs added to KVM-VFIO before any device is opened) -> guest RAM mapped at
- *      iova = gpa -> one PCI device per [vfio.NAME], registered with the PCI core.
+ *   probe hosts            each device exists; PCI function or mdev, decided here once
+ *   check hosts            driver, IOMMU group viable, guest RAM clear of reserved IOVA
+ *                          ranges, no device twice
+ *   check memlock          RLIMIT_MEMLOCK covers guest RAM, or CAP_IPC_LOCK
+ *   check backend          backend = iommufd possible for the devices already on
+ *                          vfio-pci (/dev/iommu, cdevs)    -- nothing on the host changed
+ *   bind hosts             bind = auto rebinds                  <- restore hosts
+ *   choose backend         the one place the VM's backend ops are set ([vfio] backend;
+ *                          auto: iommufd when /dev/iommu and every device has a cdev,
+ *                          which a device gets only once on vfio-pci, else legacy)
+ *   create KVM device      the KVM-VFIO device                  <- close KVM device
+ *   open backend           container or IOAS                    <- close backend
+ *   attach devices         group fds or cdevs registered with KVM-VFIO before any
+ *                          device is opened or bound, then the device fds  <- detach
+ *   map RAM                guest RAM at iova = gpa              <- unmap RAM
+ *   create functions       one guest PCI device per [vfio.NAME] (device reset there),
+ *                          registered with the PCI core         <- tear down functions
  *
  * A failure anywhere returns -errno after exactly one message, with everything done so
  * far undone (the caller turns it into exit 2). The VM is recreated on guest reboot, so
@@ -16,11 +27,9 @@
 #include "vfio/vfio.h"
 
 #include <errno.h>
-#include <linux/kvm.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -29,38 +38,15 @@
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
-/* The KVM-VFIO attribute group was renamed from GROUP to FILE in Linux 6.6 (it took
- * device cdevs too); the values are the same. */
-#ifdef KVM_DEV_VFIO_FILE
-#define VFIO_KVM_ATTR_GROUP KVM_DEV_VFIO_FILE
-#define VFIO_KVM_ATTR_ADD   KVM_DEV_VFIO_FILE_ADD
-#define VFIO_KVM_ATTR_DEL   KVM_DEV_VFIO_FILE_DEL
-#else
-#define VFIO_KVM_ATTR_GROUP KVM_DEV_VFIO_GROUP
-#define VFIO_KVM_ATTR_ADD   KVM_DEV_VFIO_GROUP_ADD
-#define VFIO_KVM_ATTR_DEL   KVM_DEV_VFIO_GROUP_DEL
-#endif
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-int vfio_kvm_file(int kvm_vfio_fd, int fd, bool add)
-{
-	int32_t v = fd;
-	struct kvm_device_attr attr = {
-	    .group = VFIO_KVM_ATTR_GROUP,
-	    .attr = add ? VFIO_KVM_ATTR_ADD : VFIO_KVM_ATTR_DEL,
-	    .addr = (uintptr_t)&v,
-	};
-
-	return ioctl(kvm_vfio_fd, KVM_SET_DEVICE_ATTR, &attr) < 0 ? -errno : 0;
-}
-
-/* Everything that can be checked without changing the host. */
-static int vfio_preflight(struct vfio_vm *vv)
+/* Each device as sysfs shows it; vfio_host_probe decides from the config whether it is
+ * a PCI function or a mediated device (h->mdev), and nothing after asks again. */
+static int vfio_probe_hosts(struct vfio_vm *vv)
 {
 	const struct config *cfg = vv->vm->cfg;
-	struct vfio_resv resv[16];
-	struct rlimit rl;
 	char err[1024];
-	int ret, n;
+	int ret;
 
 	for (unsigned int i = 0; i < cfg->nr_vfio; i++) {
 		ret = vfio_host_probe(vv->sysfs, &cfg->vfio[i], &vv->hosts[i], err, sizeof(err));
@@ -70,6 +56,17 @@ static int vfio_preflight(struct vfio_vm *vv)
 		}
 		vv->nr_hosts = i + 1;
 	}
+	return 0;
+}
+
+/* Driver, group viability, reserved regions and duplicates, device by device, so that
+ * the first device's first problem is the one reported. */
+static int vfio_check_hosts(struct vfio_vm *vv)
+{
+	struct vfio_resv resv[16];
+	char err[1024];
+	int ret, n;
+
 	for (unsigned int i = 0; i < vv->nr_hosts; i++) {
 		struct vfio_host *h = &vv->hosts[i];
 
@@ -96,6 +93,15 @@ static int vfio_preflight(struct vfio_vm *vv)
 			return ret;
 		}
 	}
+	return 0;
+}
+
+static int vfio_check_memlock(struct vfio_vm *vv)
+{
+	struct rlimit rl;
+	char err[1024];
+	int ret;
+
 	if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0)
 		rl.rlim_cur = RLIM_INFINITY;
 	ret = vfio_memlock_check(vv->vm->mem.ram_size, rl.rlim_cur, vfio_have_cap_ipc_lock(), err,
@@ -105,26 +111,129 @@ static int vfio_preflight(struct vfio_vm *vv)
 	return ret;
 }
 
-/* Picks the backend; before bind = auto (final false) only refuses what is already
- * known not to work. */
-static int vfio_pick_backend(struct vfio_vm *vv, bool final)
+/* vfio_backend_pick for this VM: /dev/iommu and the devices' cdevs. Before bind = auto
+ * (final false) it only refuses what is already known not to work, and *ops is not
+ * used; final, it is the VM's backend. */
+static int vfio_pick(struct vfio_vm *vv, bool final, const struct vfio_iommu_ops **ops, char *why,
+		     size_t whylen)
 {
-	const struct vfio_iommu_ops *ops = NULL;
-	char path[96], why[256], err[PATH_MAX + 256];
+	char path[96], err[PATH_MAX + 256];
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/iommu", vv->dev_root);
 	ret = vfio_backend_pick(vv->vm->cfg->vfio_backend, access(path, F_OK) == 0, vv->hosts,
-				vv->nr_hosts, final, &ops, why, sizeof(why), err, sizeof(err));
-	if (ret < 0) {
+				vv->nr_hosts, final, ops, why, whylen, err, sizeof(err));
+	if (ret < 0)
 		log_err("%s", err);
-		return ret;
-	}
-	if (final) {
-		vv->iommu_ops = ops;
-		log_info("vfio: IOMMU backend %s (%s)", ops->name, why);
+	return ret;
+}
+
+/* A backend = iommufd that cannot work is refused before bind = auto touches the host;
+ * the devices bind = auto moves have no cdev yet and pass until choose backend. */
+static int vfio_check_backend(struct vfio_vm *vv)
+{
+	const struct vfio_iommu_ops *ops;
+	char why[256];
+
+	return vfio_pick(vv, false, &ops, why, sizeof(why));
+}
+
+static int vfio_bind_hosts(struct vfio_vm *vv)
+{
+	char err[1024];
+	int ret;
+
+	for (unsigned int i = 0; i < vv->nr_hosts; i++) {
+		if (!vv->hosts[i].cfg->bind_auto)
+			continue;
+		ret = vfio_host_bind(vv->sysfs, &vv->hosts[i], err, sizeof(err));
+		if (ret < 0) {
+			log_err("%s", err);
+			return ret;
+		}
 	}
 	return 0;
+}
+
+/* Only now, with no fd left open on them, can the devices change drivers. */
+static void vfio_restore_hosts(struct vfio_vm *vv)
+{
+	for (unsigned int i = 0; i < vv->nr_hosts; i++)
+		vfio_host_restore(vv->sysfs, &vv->hosts[i]);
+}
+
+/* The only place vv->iommu_ops is set: every later phase and undo step goes through
+ * it, and none of them runs with it NULL but the ones that have nothing to undo. */
+static int vfio_choose_backend(struct vfio_vm *vv)
+{
+	const struct vfio_iommu_ops *ops = NULL;
+	char why[256];
+	int ret;
+
+	ret = vfio_pick(vv, true, &ops, why, sizeof(why));
+	if (ret < 0)
+		return ret;
+	vv->iommu_ops = ops;
+	log_info("vfio: IOMMU backend %s (%s)", ops->name, why);
+	return 0;
+}
+
+static int vfio_create_kvm_device(struct vfio_vm *vv)
+{
+	int fd = vfio_kvm_create(vv->vm->vm_fd);
+
+	if (fd < 0)
+		return fd;
+	vv->kvm_vfio_fd = fd;
+	return 0;
+}
+
+static void vfio_close_kvm_device(struct vfio_vm *vv)
+{
+	if (vv->kvm_vfio_fd >= 0)
+		close(vv->kvm_vfio_fd);
+	vv->kvm_vfio_fd = -1;
+}
+
+static int vfio_open_backend(struct vfio_vm *vv)
+{
+	return vv->iommu_ops->open(&vv->iommu, vv->dev_root);
+}
+
+/* Drops every mapping and the groups or cdevs left. */
+static void vfio_close_backend(struct vfio_vm *vv)
+{
+	if (vv->iommu)
+		vv->iommu_ops->close(vv->iommu);
+	vv->iommu = NULL;
+}
+
+/* The backend registers each group or cdev with the KVM-VFIO device before it opens or
+ * binds the device, in the order its kernel API wants (iommu.h). */
+static int vfio_attach_devices(struct vfio_vm *vv)
+{
+	int ret;
+
+	for (unsigned int i = 0; i < vv->nr_hosts; i++) {
+		struct vfio_host *h = &vv->hosts[i];
+
+		ret = vv->iommu_ops->attach(vv->iommu, h, vv->kvm_vfio_fd, &h->device_fd);
+		if (ret < 0)
+			return ret; /* the backend said why */
+	}
+	return 0;
+}
+
+/* Devices that became guest functions were detached by their teardown already. */
+static void vfio_detach_devices(struct vfio_vm *vv)
+{
+	for (unsigned int i = 0; i < vv->nr_hosts; i++) {
+		struct vfio_host *h = &vv->hosts[i];
+
+		if (h->device_fd >= 0)
+			vv->iommu_ops->detach(vv->iommu, h, h->device_fd);
+		h->device_fd = -1;
+	}
 }
 
 static int vfio_map_ram(struct vfio_vm *vv)
@@ -162,16 +271,75 @@ static int vfio_map_ram(struct vfio_vm *vv)
 	return 0;
 }
 
+static void vfio_unmap_ram(struct vfio_vm *vv)
+{
+	const struct guest_mem *m = &vv->vm->mem;
+
+	for (int i = 0; i < vv->nr_mapped; i++)
+		vv->iommu_ops->unmap(vv->iommu, m->regions[i].gpa, m->regions[i].size);
+	vv->nr_mapped = 0;
+}
+
+static int vfio_create_functions(struct vfio_vm *vv)
+{
+	int ret;
+
+	for (unsigned int i = 0; i < vv->nr_hosts; i++) {
+		ret = vfio_pci_create(vv, &vv->hosts[i], &vv->devs[vv->nr_devs]);
+		if (ret < 0)
+			return ret;
+		vv->nr_devs++;
+	}
+	return 0;
+}
+
+/* Interrupts off, BARs unmapped, reset, fds closed; the PCI core frees their memory
+ * when it destroys them, before or after this. */
+static void vfio_teardown_functions(struct vfio_vm *vv)
+{
+	for (unsigned int i = 0; i < vv->nr_devs; i++) {
+		vfio_pci_teardown(vv->devs[i]);
+		vv->devs[i]->vv = NULL;
+	}
+	vv->nr_devs = 0;
+}
+
+/* A phase and what undoes it (NULL: it changed nothing on the host). Each undo step
+ * undoes only what its phase got done, so it also cleans up after its own phase's
+ * failure half-way. */
+static const struct vfio_phase {
+	int (*run)(struct vfio_vm *vv);
+	void (*undo)(struct vfio_vm *vv);
+} vfio_phases[] = {
+    {vfio_probe_hosts, NULL},
+    {vfio_check_hosts, NULL},
+    {vfio_check_memlock, NULL},
+    {vfio_check_backend, NULL},
+    {vfio_bind_hosts, vfio_restore_hosts},
+    {vfio_choose_backend, NULL},
+    {vfio_create_kvm_device, vfio_close_kvm_device},
+    {vfio_open_backend, vfio_close_backend},
+    {vfio_attach_devices, vfio_detach_devices},
+    {vfio_map_ram, vfio_unmap_ram},
+    {vfio_create_functions, vfio_teardown_functions},
+};
+
+/* Undoes phases [0, n) in reverse and frees vv. */
+static void vfio_unwind(struct vfio_vm *vv, size_t n)
+{
+	while (n-- > 0)
+		if (vfio_phases[n].undo)
+			vfio_phases[n].undo(vv);
+	free(vv);
+}
+
 int vfio_devices_create(struct vm *vm)
 {
-	const struct config *cfg = vm->cfg;
-	struct kvm_create_device cd = {.type = KVM_DEV_TYPE_VFIO};
 	struct vfio_vm *vv;
-	char err[1024];
 	int ret;
 
 	vm->vfio = NULL;
-	if (cfg->nr_vfio == 0)
+	if (vm->cfg->nr_vfio == 0)
 		return 0;
 	vv = calloc(1, sizeof(*vv));
 	if (!vv)
@@ -179,103 +347,26 @@ int vfio_devices_create(struct vm *vm)
 	vv->vm = vm;
 	vv->sysfs = "/sys";
 	vv->dev_root = "/dev";
-	vv->iommu_ops = &vfio_container_ops; /* until vfio_pick_backend: nothing to undo */
 	vv->kvm_vfio_fd = -1;
 	for (unsigned int i = 0; i < VFIO_MAX_DEVICES; i++)
 		vv->hosts[i].device_fd = -1;
-
-	ret = vfio_preflight(vv);
-	if (ret == 0)
-		ret = vfio_pick_backend(vv, false);
-	if (ret < 0)
-		goto err;
-	for (unsigned int i = 0; i < vv->nr_hosts; i++) {
-		if (!vv->hosts[i].cfg->bind_auto)
-			continue;
-		ret = vfio_host_bind(vv->sysfs, &vv->hosts[i], err, sizeof(err));
+	for (size_t i = 0; i < ARRAY_SIZE(vfio_phases); i++) {
+		ret = vfio_phases[i].run(vv);
 		if (ret < 0) {
-			log_err("%s", err);
-			goto err;
+			vfio_unwind(vv, i + 1); /* the failed phase may have done part */
+			return ret;
 		}
-	}
-	ret = vfio_pick_backend(vv, true);
-	if (ret < 0)
-		goto err;
-	if (ioctl(vm->vm_fd, KVM_CREATE_DEVICE, &cd) < 0) {
-		ret = -errno;
-		log_err("cannot create the KVM-VFIO device: %s (this host's KVM was built "
-			"without VFIO support)",
-			strerror(-ret));
-		goto err;
-	}
-	vv->kvm_vfio_fd = (int)cd.fd;
-	ret = vv->iommu_ops->open(&vv->iommu, vv->dev_root);
-	if (ret < 0)
-		goto err;
-	for (unsigned int i = 0; i < vv->nr_hosts; i++) {
-		struct vfio_host *h = &vv->hosts[i];
-
-		ret = vv->iommu_ops->attach(vv->iommu, h, vv->kvm_vfio_fd, &h->device_fd);
-		if (ret < 0)
-			goto err; /* the backend said why */
-	}
-	ret = vfio_map_ram(vv);
-	if (ret < 0)
-		goto err;
-	for (unsigned int i = 0; i < vv->nr_hosts; i++) {
-		ret = vfio_pci_create(vv, &vv->hosts[i], &vv->devs[vv->nr_devs]);
-		if (ret < 0)
-			goto err;
-		vv->nr_devs++;
 	}
 	vm->vfio = vv;
 	return 0;
-err:
-	vm->vfio = vv;
-	vfio_devices_destroy(vm);
-	return ret;
 }
 
 void vfio_devices_destroy(struct vm *vm)
 {
 	struct vfio_vm *vv = vm->vfio;
-	const struct guest_mem *m;
 
 	if (!vv)
 		return;
 	vm->vfio = NULL;
-	/* Devices first (interrupts off, BARs unmapped, reset, fds closed); the PCI core
-	 * frees their memory when it destroys them, before or after this. */
-	for (unsigned int i = 0; i < vv->nr_devs; i++) {
-		vfio_pci_teardown(vv->devs[i]);
-		vv->devs[i]->vv = NULL;
-	}
-	vv->nr_devs = 0;
-	for (unsigned int i = 0; i < vv->nr_hosts; i++) {
-		struct vfio_host *h = &vv->hosts[i];
-
-		if (h->device_fd >= 0)
-			vv->iommu_ops->detach(vv->iommu, h, h->device_fd);
-		h->device_fd = -1;
-	}
-	m = &vv->vm->mem;
-	for (int i = 0; i < vv->nr_mapped; i++)
-		vv->iommu_ops->unmap(vv->iommu, m->regions[i].gpa, m->regions[i].size);
-	if (vv->iommu)
-		vv->iommu_ops->close(vv->iommu);
-	if (vv->kvm_vfio_fd >= 0)
-		close(vv->kvm_vfio_fd);
-	/* Only now, with no fd left open on them, can the devices change drivers. */
-	for (unsigned int i = 0; i < vv->nr_hosts; i++)
-		vfio_host_restore(vv->sysfs, &vv->hosts[i]);
-	free(vv);
-}
-
-void vfio_pci_forget(struct vfio_vm *vv, struct vfio_pci *vp)
-{
-	for (unsigned int i = 0; i < vv->nr_devs; i++)
-		if (vv->devs[i] == vp) {
-			vv->devs[i] = vv->devs[--vv->nr_devs];
-			return;
-		}
+	vfio_unwind(vv, ARRAY_SIZE(vfio_phases));
 }
