@@ -2,10 +2,16 @@
  * thread kind calls, glibc's own needs included (malloc, thread creation, stdio). */
 #include "vmm/seccomp.h"
 
+#include <asm/termbits.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -13,6 +19,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "vfio/uapi_compat.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
@@ -30,16 +37,13 @@ static const int common[] = {
     SCMP_SYS(lseek),
     SCMP_SYS(fstat),
     SCMP_SYS(newfstatat),
-    SCMP_SYS(fcntl),
     SCMP_SYS(poll),
     SCMP_SYS(ppoll),
     SCMP_SYS(eventfd2),
     SCMP_SYS(futex),
     SCMP_SYS(brk),
-    SCMP_SYS(mmap),
     SCMP_SYS(munmap),
     SCMP_SYS(mremap),
-    SCMP_SYS(mprotect),
     SCMP_SYS(madvise),
     SCMP_SYS(getrandom),
     SCMP_SYS(clock_gettime),
@@ -121,16 +125,199 @@ static int allow_list(scmp_filter_ctx ctx, const int *nrs, size_t n)
 	return 0;
 }
 
-/* ioctl by request family (bits 15:8): KVM 0xAE; VFIO and iommufd ';'; tun and
- * terminal 'T' (TUNSETIFF, TUNSETOFFLOAD, TCGETS, TCSETS...). */
-static int allow_ioctls(scmp_filter_ctx ctx)
+/* ioctl: exact request numbers, never whole families. The terminal and tun requests
+ * share the 'T' type with TIOCSTI (push bytes into the terminal's input, which the
+ * user's shell reads once minivmm exits), TIOCSETD, TIOCCONS and FIOASYNC; KVM's 0xAE
+ * and VFIO's ';' hold calls that no thread here makes either.
+ *
+ * Filters stack, so the main thread's filter allows all three tables below (a vCPU or
+ * I/O thread can only ever narrow what it inherits), and a request a vCPU or I/O
+ * thread makes must be in its own table. The INTx unmask thread is an I/O thread that
+ * a vCPU starts (the guest enabling INTx): what it calls must be in the vCPU table too.
+ * Who calls what: grep -rn "ioctl(" vmm devices vfio arch; terminal requests come from
+ * glibc's isatty/tcgetattr/tcsetattr in main.c. */
+#define IOCTL(nr)                                                                                  \
+	{                                                                                          \
+		nr, #nr                                                                            \
+	}
+
+/* Only the main thread: it creates and tears down VMs and owns the terminal. */
+static const struct seccomp_ioctl main_ioctls[] = {
+    /* /dev/kvm: capability checks and the VM itself (vm.c, x86.c, cpuid.c) */
+    IOCTL(KVM_GET_API_VERSION),
+    IOCTL(KVM_CHECK_EXTENSION),
+    IOCTL(KVM_GET_VCPU_MMAP_SIZE),
+    IOCTL(KVM_GET_SUPPORTED_CPUID),
+    IOCTL(KVM_CREATE_VM),
+    /* the VM: x86 platform set-up, [vm] cpu_pm, the vCPUs (x86.c, vcpu.c) */
+    IOCTL(KVM_SET_TSS_ADDR),
+    IOCTL(KVM_SET_IDENTITY_MAP_ADDR),
+    IOCTL(KVM_CREATE_IRQCHIP),
+    IOCTL(KVM_CREATE_PIT2),
+    IOCTL(KVM_ENABLE_CAP),
+    IOCTL(KVM_CREATE_VCPU),
+    /* the KVM-VFIO pseudo device that tells KVM about VFIO (kvm_vfio.c) */
+    IOCTL(KVM_CREATE_DEVICE),
+    IOCTL(KVM_SET_DEVICE_ATTR),
+    /* each vCPU's initial state (x86.c) and, with MINIVMM_STATS, its counters
+     * (kvmstats.c) */
+    IOCTL(KVM_SET_CPUID2),
+    IOCTL(KVM_SET_MSRS),
+    IOCTL(KVM_SET_FPU),
+    IOCTL(KVM_GET_LAPIC),
+    IOCTL(KVM_SET_LAPIC),
+    IOCTL(KVM_GET_SREGS),
+    IOCTL(KVM_SET_SREGS),
+    IOCTL(KVM_SET_REGS),
+    IOCTL(KVM_GET_STATS_FD),
+    /* VFIO with the legacy container and groups: set-up and teardown (container.c) */
+    IOCTL(VFIO_GET_API_VERSION),
+    IOCTL(VFIO_CHECK_EXTENSION),
+    IOCTL(VFIO_SET_IOMMU),
+    IOCTL(VFIO_IOMMU_GET_INFO),
+    IOCTL(VFIO_IOMMU_MAP_DMA),
+    IOCTL(VFIO_IOMMU_UNMAP_DMA),
+    IOCTL(VFIO_GROUP_GET_STATUS),
+    IOCTL(VFIO_GROUP_SET_CONTAINER),
+    IOCTL(VFIO_GROUP_UNSET_CONTAINER),
+    IOCTL(VFIO_GROUP_GET_DEVICE_FD),
+    /* VFIO with iommufd and the device cdev (iommufd.c) */
+    IOCTL(IOMMU_IOAS_ALLOC),
+    IOCTL(IOMMU_IOAS_IOVA_RANGES),
+    IOCTL(IOMMU_IOAS_MAP),
+    IOCTL(IOMMU_IOAS_UNMAP),
+    IOCTL(VFIO_DEVICE_BIND_IOMMUFD),
+    IOCTL(VFIO_DEVICE_ATTACH_IOMMUFD_PT),
+    /* the passed-through device: info, regions, reset at start and teardown (pci.c) */
+    IOCTL(VFIO_DEVICE_GET_INFO),
+    IOCTL(VFIO_DEVICE_GET_REGION_INFO),
+    IOCTL(VFIO_DEVICE_RESET),
+    /* virtio-net's tap (virtio_net.c) */
+    IOCTL(TUNSETIFF),
+    IOCTL(TUNSETVNETHDRSZ),
+    /* a disk that is a block device: its size, when a VM is (re)created (virtio_blk.c) */
+    IOCTL(BLKGETSIZE64),
+    /* [console] mode = stdio: isatty and tcgetattr, raw mode and its restore at exit
+     * (tcsetattr TCSAFLUSH); the termios2 forms are what newer glibc uses for both. */
+    IOCTL(TCGETS),
+    IOCTL(TCSETS),
+    IOCTL(TCSETSW),
+    IOCTL(TCSETSF),
+    IOCTL(TCGETS2),
+    IOCTL(TCSETS2),
+    IOCTL(TCSETSW2),
+    IOCTL(TCSETSF2),
+};
+
+/* vCPU threads: KVM_RUN and the device emulation that a guest's PIO/MMIO access runs. */
+static const struct seccomp_ioctl vcpu_ioctls[] = {
+    IOCTL(KVM_RUN),
+    /* why a VM entry failed, for the log (x86.c) */
+    IOCTL(KVM_GET_VCPU_EVENTS),
+    /* level interrupts: serial port, virtio INTx (serial.c, virtio_pci.c) */
+    IOCTL(KVM_IRQ_LINE),
+    /* MSI-X table writes and MSI/INTx switches of passed-through devices: routes and
+     * irqfds (msix.c, pci_irq.c via irq.c) */
+    IOCTL(KVM_SET_GSI_ROUTING),
+    IOCTL(KVM_IRQFD),
+    /* the guest moves a virtio BAR: its notify ioeventfds follow (virtio_pci.c) */
+    IOCTL(KVM_IOEVENTFD),
+    /* the guest moves a passed-through BAR: its mmap'd parts follow (pci.c via vm.c) */
+    IOCTL(KVM_SET_USER_MEMORY_REGION),
+    /* the guest enables or masks INTx, MSI or MSI-X of a passed-through device, and the
+     * INTx unmask thread a vCPU starts (pci_irq.c) */
+    IOCTL(VFIO_DEVICE_SET_IRQS),
+};
+
+/* Device I/O threads: virtio queues, the tap receive thread, the INTx unmask thread. */
+static const struct seccomp_ioctl io_ioctls[] = {
+    /* virtio INTx when the guest has no MSI-X (virtio_pci.c) */
+    IOCTL(KVM_IRQ_LINE),
+    /* the tap's offloads, once the guest's features are known (virtio_net.c) */
+    IOCTL(TUNSETOFFLOAD),
+    /* INTx unmask on guest EOI, for drivers without an unmask eventfd (pci_irq.c) */
+    IOCTL(VFIO_DEVICE_SET_IRQS),
+};
+
+size_t seccomp_ioctls(enum seccomp_thread kind, const struct seccomp_ioctl **table)
 {
-	static const unsigned int families[] = {0xae, ';', 'T'};
+	switch (kind) {
+	case SECCOMP_THREAD_VCPU:
+		*table = vcpu_ioctls;
+		return sizeof(vcpu_ioctls) / sizeof(vcpu_ioctls[0]);
+	case SECCOMP_THREAD_IO:
+		*table = io_ioctls;
+		return sizeof(io_ioctls) / sizeof(io_ioctls[0]);
+	default:
+		*table = main_ioctls;
+		return sizeof(main_ioctls) / sizeof(main_ioctls[0]);
+	}
+}
+
+/* The kernel reads the request as an unsigned int: compare those 32 bits, so that a
+ * request passed sign-extended is still the same request. */
+static int allow_ioctl_table(scmp_filter_ctx ctx, const struct seccomp_ioctl *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+					   SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, t[i].nr));
+
+		/* -EEXIST: the same request in two tables (the main filter adds all) */
+		if (ret < 0 && ret != -EEXIST)
+			return ret;
+	}
+	return 0;
+}
+
+static int allow_ioctls(scmp_filter_ctx ctx, enum seccomp_thread kind)
+{
+	static const enum seccomp_thread kinds[] = {SECCOMP_THREAD_MAIN, SECCOMP_THREAD_VCPU,
+						    SECCOMP_THREAD_IO};
+	const struct seccomp_ioctl *t;
 	int ret = 0;
 
-	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]) && ret == 0; i++)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, families[i] << 8));
+	if (kind != SECCOMP_THREAD_MAIN)
+		return allow_ioctl_table(ctx, t, seccomp_ioctls(kind, &t));
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && ret == 0; i++) {
+		size_t n = seccomp_ioctls(kinds[i], &t);
+
+		ret = allow_ioctl_table(ctx, t, n);
+	}
+	return ret;
+}
+
+/* fcntl: reading and setting the descriptor flags (FD_CLOEXEC) and the file status
+ * flags (O_NONBLOCK), as glibc and non-blocking set-up do; nothing that sends signals
+ * (F_SETOWN, F_SETOWN_EX, F_SETSIG, or O_ASYNC through F_SETFL), duplicates
+ * descriptors or takes record locks (the disk lock is flock). The code itself makes
+ * no fcntl call today: these are the harmless ones, for glibc's paths. */
+static int allow_fcntl(scmp_filter_ctx ctx)
+{
+	static const int cmds[] = {F_GETFD, F_SETFD, F_GETFL};
+	int ret = 0;
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]) && ret == 0; i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, cmds[i]));
+	if (ret == 0)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
+				       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETFL),
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, O_ASYNC, 0));
+	return ret;
+}
+
+/* mmap and mprotect, never executable: all our code is mapped at start (the dynamic
+ * loader runs before any filter), guest memory, vCPU run areas and BARs are data, and
+ * glibc's thread stacks are PROT_NONE then PROT_READ|PROT_WRITE (GNU_STACK is RW in
+ * the binary and its libraries). */
+static int allow_memory(scmp_filter_ctx ctx)
+{
+	int ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				   SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+
+	if (ret == 0)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	return ret;
 }
 
@@ -161,17 +348,15 @@ int seccomp_install(enum seccomp_mode mode, enum seccomp_thread kind)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 				       SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS));
 	if (ret == 0)
-		ret = allow_ioctls(ctx);
+		ret = allow_ioctls(ctx, kind);
+	if (ret == 0)
+		ret = allow_fcntl(ctx);
+	if (ret == 0)
+		ret = allow_memory(ctx);
 	if (ret == 0 && kind != SECCOMP_THREAD_IO)
 		ret = allow_threads(ctx); /* vCPUs start VFIO's INTx unmask thread */
 	if (ret == 0 && kind == SECCOMP_THREAD_MAIN)
 		ret = allow_list(ctx, main_only, sizeof(main_only) / sizeof(main_only[0]));
-	/* A disk that is a block device (a partition, an LVM volume, the emulated host's
-	 * /dev/vda in the Debian scenarios) has its size from this one request, when a VM
-	 * is (re)created. */
-	if (ret == 0 && kind == SECCOMP_THREAD_MAIN)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				       SCMP_A1(SCMP_CMP_EQ, BLKGETSIZE64));
 	if (ret == 0 && kind == SECCOMP_THREAD_IO)
 		ret = allow_list(ctx, io_only, sizeof(io_only) / sizeof(io_only[0]));
 	if (ret == 0)

@@ -4,7 +4,9 @@
  * ([security] seccomp = on), or is allowed and logged by the kernel (log). Filters
  * stack: a thread inherits its creator's filter and adds its own, so vCPU and I/O
  * threads end up with the intersection of the main thread's list and theirs. ioctl is
- * allowed only for the KVM, VFIO/iommufd and tun/terminal request families.
+ * allowed only for the exact requests each kind of thread makes (seccomp.c's tables),
+ * fcntl only for FD and status flags (no F_SETOWN, F_SETSIG, O_ASYNC), mmap and
+ * mprotect never with PROT_EXEC.
  *
  * log mode, for debugging a denial: the call is not made; the thread gets SIGSYS, whose
  * handler prints the system call's number and makes the call fail with ENOSYS. */
@@ -12,6 +14,7 @@
 #define MINIVMM_SECCOMP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "vmm/config.h"
 
@@ -20,6 +23,16 @@ enum seccomp_thread {
 	SECCOMP_THREAD_VCPU, /* KVM_RUN and the device emulation it calls */
 	SECCOMP_THREAD_IO,   /* device I/O threads: virtio queues, tap, INTx unmask */
 };
+
+/* An ioctl request a filter allows, and its name (for tests and messages). */
+struct seccomp_ioctl {
+	unsigned long nr;
+	const char *name;
+};
+
+/* The requests kind's own table allows; *table gets it, the count is returned. The
+ * main thread's filter allows all three tables (its threads inherit it). */
+size_t seccomp_ioctls(enum seccomp_thread kind, const struct seccomp_ioctl **table);
 
 /* Installs the filter for the calling thread. Returns 0 or -errno (mode off: 0). */
 int seccomp_install(enum seccomp_mode mode, enum seccomp_thread kind);
