@@ -290,6 +290,13 @@ static bool name_ok(const char *v)
 	return *v && strlen(v) < CONFIG_NAME_MAX && strspn(v, NAME_CHARS) == strlen(v);
 }
 
+/* Remembers where the key being applied comes from (see struct config_origin). */
+static void note_origin(const struct ctx *c, struct config_origin *o)
+{
+	o->line = c->arg ? 0 : c->line;
+	snprintf(o->arg, sizeof(o->arg), "%s", c->arg ? c->arg : "");
+}
+
 static int set_value(struct ctx *c, int idx, const char *v)
 {
 	struct config *cfg = c->cfg;
@@ -310,8 +317,10 @@ static int set_value(struct ctx *c, int idx, const char *v)
 	case K_VCPUS:
 		return config_set_uint(c, key, v, 1, CONFIG_VCPUS_MAX, &cfg->vcpus);
 	case K_KERNEL:
+		note_origin(c, &cfg->kernel_at);
 		return config_set_path(c, key, v, cfg->kernel);
 	case K_INITRD:
+		note_origin(c, &cfg->initrd_at);
 		return config_set_path(c, key, v, cfg->initrd);
 	case K_PATH:
 		return config_set_path(c, key, v, cfg->console.path);
@@ -639,6 +648,18 @@ int config_load(struct config *cfg, const char *path, const char *const *overrid
 		ret = config_check_devices(&c);
 	free(text);
 	return ret;
+}
+
+const char *config_origin_prefix(const struct config *cfg, const struct config_origin *o, char *buf,
+				 size_t len)
+{
+	if (o->arg[0])
+		snprintf(buf, len, "--set %s: ", o->arg);
+	else if (o->line)
+		snprintf(buf, len, "%s:%d: ", cfg->file, o->line);
+	else
+		snprintf(buf, len, "%s: ", cfg->file);
+	return buf;
 }
 
 void config_print(const struct config *cfg, FILE *f)

@@ -103,6 +103,13 @@ struct config_vfio {
 	int line;
 };
 
+/* Where a key got its value, for messages about it made after config_load(): the kernel
+ * and initrd files are only read later, and their errors must point at the key too. */
+struct config_origin {
+	int line;		 /* its line in the file; 0 when --set gave it (or nothing did) */
+	char arg[PATH_MAX + 16]; /* the --set argument that gave it, or "" */
+};
+
 struct config {
 	char file[PATH_MAX]; /* the INI file as given */
 	char name[CONFIG_NAME_MAX];
@@ -110,6 +117,7 @@ struct config {
 	unsigned int vcpus;    /* 1..CONFIG_VCPUS_MAX */
 	char kernel[PATH_MAX]; /* absolute (see above for the folder it resolves against) */
 	char initrd[PATH_MAX]; /* absolute, or "" when absent */
+	struct config_origin kernel_at, initrd_at;
 	char cmdline[CONFIG_CMDLINE_MAX];
 	enum on_reboot on_reboot;
 	bool hugepages; /* [vm] hugepages = on|off; default off */
@@ -150,6 +158,11 @@ int config_load(struct config *cfg, const char *path, const char *const *overrid
  * INI cannot express; a line over 1022 characters, iniparser's limit, which only a long
  * cmdline or path given with --set can make; and a uuid comes back as its sysfs). */
 void config_print(const struct config *cfg, FILE *f);
+
+/* Writes the prefix of a message about a key whose origin is o into buf: "FILE:LINE: ",
+ * "--set ARG: " or "FILE: ", as config_load()'s own messages begin. Returns buf. */
+const char *config_origin_prefix(const struct config *cfg, const struct config_origin *o, char *buf,
+				 size_t len);
 
 /* Parses "512M", "2G", "1048576", "64K" (binary multiples; K, M, G, T in either case;
  * digits only, no sign or spaces). Returns 0 or -EINVAL (junk, overflow, empty); "0" is

@@ -355,6 +355,18 @@ int config_check_devices(struct ctx *c)
 		if (!v->host[0] && !v->sysfs[0])
 			return config_fail(c, -EINVAL, "[vfio.%s] needs one of host, sysfs or uuid",
 					   v->name);
+		/* bind = auto gives the device back at exit through sysfs, which is not there
+		 * inside the chroot, and the device is in use until then, so it cannot be
+		 * given back earlier either. (With user, privdrop_prepare() refuses it for
+		 * the lost root rights.) */
+		if (v->bind_auto && cfg->chroot[0] && !cfg->user[0])
+			return config_fail(
+			    c, -EINVAL,
+			    "[vfio.%s] bind = auto cannot give the device back at exit "
+			    "from inside [security] chroot = %s (no sysfs there); bind "
+			    "it to vfio-pci beforehand and remove bind = auto, or remove "
+			    "chroot",
+			    v->name, cfg->chroot);
 		for (unsigned int j = 0; j < i; j++)
 			if ((v->host[0] && !strcmp(v->host, cfg->vfio[j].host)) ||
 			    (v->sysfs[0] && !strcmp(v->sysfs, cfg->vfio[j].sysfs)))

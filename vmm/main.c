@@ -34,7 +34,7 @@
 
 enum exit_code {
 	EXIT_OK = 0,
-	EXIT_CONFIG = 1, /* usage or config error, bad kernel/initrd */
+	EXIT_CONFIG = 1, /* usage or config error, bad kernel/initrd (also at a reboot) */
 	EXIT_HOST = 2,	 /* host set-up error: KVM, memory, devices */
 	EXIT_GUEST = 3,	 /* guest fault: triple fault (on_reboot = exit), KVM error */
 	EXIT_SIGINT = 130,
@@ -220,11 +220,12 @@ int main(int argc, char **argv)
 	const char *overrides[MAX_OVERRIDES];
 	int n_overrides = 0, dry_run = 0, opt, console_fd, sfd, code;
 	struct config cfg;
-	struct boot_files boot;
+	struct boot_images boot;
 	struct privdrop drop;
 	bool dropped = false;
 	unsigned int triples = 0; /* triple-fault restarts in a row */
-	char err[512];
+	bool rebooting = false;
+	char err[PATH_MAX * 2 + 512], where[PATH_MAX + 64];
 	enum vm_stop why;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -258,9 +259,15 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		return EXIT_CONFIG;
 	}
-	if (boot_files_open(&boot, &cfg, err, sizeof(err)) < 0 ||
-	    arch_check_kernel(&boot, &cfg, err, sizeof(err)) < 0) {
+	if (boot_files_open(&boot, &cfg, err, sizeof(err)) < 0) {
 		log_err("%s", err);
+		return EXIT_CONFIG;
+	}
+	/* Its messages name the kernel (and say when the initrd is the problem): point
+	 * them at the kernel key like every other config error. */
+	if (arch_check_kernel(&boot.files, &cfg, err, sizeof(err)) < 0) {
+		log_err("%s%s", config_origin_prefix(&cfg, &cfg.kernel_at, where, sizeof(where)),
+			err);
 		boot_files_close(&boot);
 		return EXIT_CONFIG;
 	}
@@ -305,7 +312,15 @@ int main(int argc, char **argv)
 	for (;;) {
 		struct vm vm;
 
-		if (vm_create(&vm, &cfg, &boot, console_fd, t_start) < 0) {
+		/* A reboot loads the files again: they must still be what was checked at
+		 * start. */
+		if (rebooting && boot_files_reload(&boot, &cfg, err, sizeof(err)) < 0) {
+			log_err("%s", err);
+			code = EXIT_CONFIG;
+			break;
+		}
+		rebooting = true;
+		if (vm_create(&vm, &cfg, &boot.files, console_fd, t_start) < 0) {
 			code = EXIT_HOST;
 			break;
 		}
@@ -355,6 +370,7 @@ int main(int argc, char **argv)
 	tty_restore();
 	log_info("%s (exit %d)",
 		 code == EXIT_HOST	   ? "stopped: host set-up failed"
+		 : code == EXIT_CONFIG	   ? "stopped: cannot restart the guest"
 		 : why == VM_STOP_POWEROFF ? "guest powered off"
 		 : why == VM_STOP_RESET	   ? "guest rebooted (on_reboot = exit)"
 		 : why == VM_STOP_SIGINT   ? "stopped by SIGINT"

@@ -604,6 +604,35 @@ START_TEST(parse_size)
 }
 END_TEST
 
+/* The kernel and initrd files are checked after loading: their messages start with
+ * where the key was given, like the loader's own ("vm.ini:3: ", "--set ARG: "). */
+START_TEST(kernel_and_initrd_origins)
+{
+	const char *ov[] = {"vm.kernel=/other"};
+	char buf[PATH_MAX + 64], want[PATH_MAX + 64];
+	struct config cfg;
+	struct tmp t;
+	char path[PATH_MAX];
+
+	tmp_make(&t);
+	tmp_write(&t, "vm.ini", "[vm]\nmemory = 64M\nkernel = /k\n\ninitrd = /i\n", path);
+	ck_assert_int_eq(config_load(&cfg, path, NULL, 0, NULL, 0), 0);
+	ck_assert_int_eq(cfg.kernel_at.line, 3);
+	ck_assert_int_eq(cfg.initrd_at.line, 5);
+	snprintf(want, sizeof(want), "%s:3: ", path);
+	ck_assert_str_eq(config_origin_prefix(&cfg, &cfg.kernel_at, buf, sizeof(buf)), want);
+	snprintf(want, sizeof(want), "%s:5: ", path);
+	ck_assert_str_eq(config_origin_prefix(&cfg, &cfg.initrd_at, buf, sizeof(buf)), want);
+
+	/* --set wins over the file, and its message names the argument. */
+	ck_assert_int_eq(config_load(&cfg, path, ov, 1, NULL, 0), 0);
+	ck_assert_int_eq(cfg.kernel_at.line, 0);
+	ck_assert_str_eq(config_origin_prefix(&cfg, &cfg.kernel_at, buf, sizeof(buf)),
+			 "--set vm.kernel=/other: ");
+	tmp_remove(&t);
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -625,6 +654,7 @@ Suite *config_suite(void)
 	tcase_add_loop_test(tc, bad_override, 0, sizeof(bad_overrides) / sizeof(bad_overrides[0]));
 	tcase_add_test(tc, file_errors_come_first);
 	tcase_add_test(tc, parse_size);
+	tcase_add_test(tc, kernel_and_initrd_origins);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,7 +6,15 @@
 #include "tests/unit/unit.h"
 #include "vfio/internal.h"
 
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm/vm.h"
 
 struct fake_dev {
 	uint8_t cfg[PCI_CFG_SIZE];
@@ -291,6 +299,80 @@ START_TEST(msi_multi_vector_masking)
 }
 END_TEST
 
+/* vfio/pci.c's device ops: what the PCI core calls when the guest moves a BAR. */
+extern const struct pci_dev_ops vfio_pci_ops;
+
+/* A guest that places a passed-through BAR onto its RAM: each config write that maps it
+ * fails (KVM refuses the overlapping memslot), and the log must not grow by a line per
+ * write (it did: log_err). */
+START_TEST(bar_over_ram_log_is_rate_limited)
+{
+	struct kvm_userspace_memory_region ram = {.slot = 0, .memory_size = 2 << 20};
+	char log[] = "/tmp/minivmm-vfio-log-XXXXXX", text[32768], *p;
+	int kvm, log_fd, saved, lines = 0, occurrences = 0;
+	struct vfio_vm vv = {0};
+	struct fake_dev f;
+	struct vfio_pci vp;
+	struct vm *vm;
+	void *mem, *bar;
+	ssize_t n;
+
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		UNIT_SKIP("no usable /dev/kvm on this machine");
+	vm = calloc(1, sizeof(*vm));
+	ck_assert_ptr_nonnull(vm);
+	vm->vm_fd = ioctl(kvm, KVM_CREATE_VM, 0);
+	ck_assert_int_ge(vm->vm_fd, 0);
+	pthread_mutex_init(&vm->slot_lock, NULL);
+	mem =
+	    mmap(NULL, ram.memory_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bar = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert(mem != MAP_FAILED && bar != MAP_FAILED);
+	ram.userspace_addr = (uintptr_t)mem;
+	ck_assert_int_eq(ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &ram), 0);
+	vm->used_slots[0] = 1; /* slot 0: the RAM */
+
+	fake_e1000e(&f);
+	vp_init(&vp, &f);
+	vp.vv = &vv;
+	vp.vm = vm;
+	vp.bars[0].nr_parts = 1;
+	vp.bars[0].parts[0] = (struct vfio_bar_part){
+	    .vp = &vp, .bar = 0, .off = 0, .len = 4096, .mmap = true, .hva = bar, .slot = -1};
+
+	log_fd = mkstemp(log);
+	ck_assert_int_ge(log_fd, 0);
+	saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(dup2(log_fd, STDERR_FILENO), 0);
+	for (int i = 0; i < 200; i++)
+		if (vfio_pci_ops.bar_map(&vp.pci, 0, 0x100000) >= 0)
+			break;
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(log_fd, text, sizeof(text) - 1, 0);
+	close(log_fd);
+	unlink(log);
+	text[n > 0 ? n : 0] = 0;
+	for (p = text; (p = strstr(p, "cannot map BAR0 part")); p++)
+		lines++;
+	for (p = text; (p = strstr(p, "(occurrence ")); p++)
+		occurrences++;
+	ck_assert_ptr_nonnull(strstr(text, "File exists")); /* it did fail, over RAM */
+	ck_assert_msg(lines >= 1 && lines <= 10, "%d lines for 200 writes:\n%.400s", lines, text);
+	ck_assert_int_eq(occurrences, lines);
+	ck_assert(!vp.bars[0].parts[0].mapped);
+
+	vp_fini(&vp);
+	munmap(bar, 4096);
+	munmap(mem, ram.memory_size);
+	close(vm->vm_fd);
+	pthread_mutex_destroy(&vm->slot_lock);
+	free(vm);
+	close(kvm);
+}
+END_TEST
+
 Suite *vfio_cfg_suite(void)
 {
 	Suite *s = suite_create("vfio_cfg");
@@ -300,6 +382,7 @@ Suite *vfio_cfg_suite(void)
 	tcase_add_test(tc, passthrough_and_header);
 	tcase_add_test(tc, msi_and_msix_modes);
 	tcase_add_test(tc, msi_multi_vector_masking);
+	tcase_add_test(tc, bar_over_ram_log_is_rate_limited);
 	suite_add_tcase(s, tc);
 	return s;
 }

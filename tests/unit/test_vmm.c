@@ -475,3 +475,203 @@ Suite *vmm_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+/* ---- The kernel file rewritten while the guest runs (on_reboot = restart) ---- */
+
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
+
+/* Prints 'a', waits for a byte on COM1 (LSR data ready), then resets the machine. */
+static const uint8_t wait_then_reset[] = {OUTB(COM1, 'a'),
+					  0x66,
+					  0xba,
+					  0xfd,
+					  0x03, /* wait: mov dx, COM1 + 5 (LSR) */
+					  0xec, /* in al, dx */
+					  0xa8,
+					  0x01, /* test al, 1 (data ready) */
+					  0x74,
+					  0xf7, /* jz wait */
+					  0x66,
+					  0xba,
+					  0xf8,
+					  0x03,		     /* mov dx, COM1 */
+					  0xec,		     /* in al, dx (take the byte) */
+					  OUTB(0x602, 0x01), /* reset */
+					  HALT};
+
+struct live_vmm {
+	pid_t pid;
+	int in, out; /* the guest's console: its input, its output */
+	char dir[32];
+	char console[256];
+	size_t console_len;
+};
+
+/* Starts minivmm with a stdio console on pipes; NULL or why it cannot run here. */
+static const char *live_start(struct live_vmm *v, const char *extra)
+{
+	const char *bin = getenv("MINIVMM_BIN") ? getenv("MINIVMM_BIN") : "build/minivmm";
+	char ini[64], cmd[1024];
+	int to[2], from[2];
+	FILE *f;
+
+	if (access("/dev/kvm", R_OK | W_OK) != 0)
+		return "no usable /dev/kvm on this machine";
+	memset(v, 0, sizeof(*v));
+	strcpy(v->dir, "/tmp/minivmm-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(v->dir));
+	write_kernel(v->dir, wait_then_reset, sizeof(wait_then_reset));
+	snprintf(ini, sizeof(ini), "%s/vm.ini", v->dir);
+	f = fopen(ini, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[vm]\nkernel = kernel\nmemory = 32M\non_reboot = restart\n%s\n", extra);
+	fclose(f);
+	ck_assert_int_eq(pipe(to), 0);
+	ck_assert_int_eq(pipe(from), 0);
+	/* exec: the shell becomes minivmm (or env, which execs it), so that its pid and
+	 * its wait status are minivmm's own (a signal shows as one). */
+	snprintf(cmd, sizeof(cmd), "exec %s %s 2>%s/stderr", bin, ini, v->dir);
+	v->pid = fork();
+	ck_assert_int_ge(v->pid, 0);
+	if (v->pid == 0) {
+		dup2(to[0], STDIN_FILENO);
+		dup2(from[1], STDOUT_FILENO);
+		close(to[0]), close(to[1]), close(from[0]), close(from[1]);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(to[0]);
+	close(from[1]);
+	v->in = to[1];
+	v->out = from[0];
+	return NULL;
+}
+
+/* Reads the console until it holds n 'a's or ends (or 30 s pass); returns the count. */
+static int live_wait_for(struct live_vmm *v, int n)
+{
+	time_t end = time(NULL) + 30;
+	int count = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = v->out, .events = POLLIN};
+		ssize_t got;
+
+		count = 0;
+		for (size_t i = 0; i < v->console_len; i++)
+			count += v->console[i] == 'a';
+		if (count >= n || time(NULL) > end || poll(&p, 1, 1000) < 0)
+			return count;
+		if (!(p.revents & (POLLIN | POLLHUP)))
+			continue;
+		got = read(v->out, v->console + v->console_len,
+			   sizeof(v->console) - 1 - v->console_len);
+		if (got <= 0)
+			return count;
+		v->console_len += (size_t)got;
+	}
+}
+
+/* Waits for minivmm to end (SIGKILL after 30 s); returns its wait status. */
+static int live_end(struct live_vmm *v, char *err, size_t errlen)
+{
+	char path[64], cmd[64];
+	int status = 0;
+
+	for (int i = 0; i < 300 && waitpid(v->pid, &status, WNOHANG) == 0; i++) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+		if (i == 299) {
+			kill(v->pid, SIGKILL);
+			waitpid(v->pid, &status, 0);
+		}
+	}
+	close(v->in);
+	close(v->out);
+	snprintf(path, sizeof(path), "%s/stderr", v->dir);
+	read_file(path, err, errlen);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", v->dir);
+	ck_assert_int_eq(system(cmd), 0);
+	return status;
+}
+
+/* What cp(1) over the running kernel does, caught half-way: truncated to nothing, then
+ * only the first len bytes back (len 0: all of them, the same bytes as before). */
+static void rewrite_kernel(const struct live_vmm *v, size_t len)
+{
+	uint8_t img[8192];
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/kernel", v->dir);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	n = pread(fd, img, sizeof(img), 0);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	if (len == 0 || len > (size_t)n)
+		len = (size_t)n;
+	ck_assert_int_eq(pwrite(fd, img, len, 0), (ssize_t)len);
+	close(fd);
+}
+
+/* The reboot found a shorter file where it had mapped the kernel: SIGBUS (135). Now it
+ * stops with exit 1, saying why. */
+START_TEST(kernel_rewritten_before_a_reboot_stops_cleanly)
+{
+	struct live_vmm v;
+	char err[4096];
+	const char *skip = live_start(&v, "");
+	int status;
+
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_int_eq(live_wait_for(&v, 1), 1);
+	rewrite_kernel(&v, 1000);
+	ck_assert_int_eq(write(v.in, "r", 1), 1); /* the guest resets */
+	status = live_end(&v, err, sizeof(err));
+	ck_assert_msg(!WIFSIGNALED(status), "killed by signal %d: %s", WTERMSIG(status), err);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status 0x%x: %s", status,
+		      err);
+	ck_assert_msg(strstr(err, "/kernel changed since minivmm started"), "%s", err);
+	ck_assert_msg(strstr(err, "stopped: cannot restart the guest (exit 1)"), "%s", err);
+}
+END_TEST
+
+/* The same bytes written back (a rebuild that changed nothing): the reboot boots it. */
+START_TEST(kernel_rewritten_identically_still_reboots)
+{
+	struct live_vmm v;
+	char err[4096];
+	const char *skip = live_start(&v, "");
+	int status;
+
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_int_eq(live_wait_for(&v, 1), 1);
+	rewrite_kernel(&v, 0);
+	ck_assert_int_eq(write(v.in, "r", 1), 1);
+	ck_assert_int_eq(live_wait_for(&v, 2), 2); /* booted again */
+	kill(v.pid, SIGTERM);
+	status = live_end(&v, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 143, "status 0x%x: %s", status,
+		      err);
+	ck_assert_msg(strstr(err, "guest rebooted; restarting it"), "%s", err);
+}
+END_TEST
+
+Suite *vmm_reboot_suite(void)
+{
+	Suite *s = suite_create("vmm_reboot");
+	TCase *tc = tcase_create("kernel-rewritten");
+
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, kernel_rewritten_before_a_reboot_stops_cleanly);
+	tcase_add_test(tc, kernel_rewritten_identically_still_reboots);
+	suite_add_tcase(s, tc);
+	return s;
+}
