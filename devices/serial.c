@@ -3,13 +3,23 @@
  *
  * Locking: a vCPU thread (register access) and the main thread (console input) both
  * touch the state, so everything is under s->lock. The interrupt line is raised and
- * lowered only on changes, so that an edge-triggered IOAPIC pin sees clean edges. */
+ * lowered only on changes, so that an edge-triggered IOAPIC pin sees clean edges.
+ *
+ * Output goes through struct console_out, which virtio-console shares: it never waits
+ * for the console's reader, because the vCPU writes with s->lock held and the main
+ * thread's console input takes that lock; a console nobody read used to stall the
+ * guest and then the main loop, which so never read SIGTERM. */
 #include "devices/serial.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/log.h"
@@ -39,7 +49,7 @@ struct serial {
 	pthread_mutex_t lock;
 	uint16_t base;
 	unsigned int irq;
-	int out_fd;
+	struct console_out out;
 	bool irq_level;
 	bool thre_pending; /* THR empty interrupt not yet acknowledged */
 	uint8_t ier, fcr, lcr, mcr, scr, dll, dlm;
@@ -56,6 +66,123 @@ static uint8_t serial_iir(const struct serial *s)
 	if ((s->ier & IER_THRI) && s->thre_pending)
 		return fifo | IIR_THRI;
 	return fifo | IIR_NONE;
+}
+
+/* Non-blocking output without touching the fd's O_NONBLOCK: the console is usually
+ * the user's terminal or a pipe shared with other processes (and with our own stderr),
+ * whose open file description we must not change under them, nor leave changed if we
+ * are killed. Instead each write is preceded by a poll() with no timeout and carries no
+ * more than what POLLOUT guarantees room for: one byte on a terminal (the tty layer
+ * only promises some room), PIPE_BUF on a pipe (POLLOUT means a free page, and a write
+ * of up to PIPE_BUF bytes takes one) or a socket (POLLOUT means at most a quarter of
+ * the send buffer in use). Regular files, block devices and /dev/null have no reader
+ * to wait for: no poll. The bounded buffer is the kernel's (pipe, tty or socket buffer); what
+ * does not fit now is dropped, so nothing is left over to flush later. The one case
+ * left that can block is another process filling the same pipe between our poll()
+ * and write(). */
+void console_out_init(struct console_out *o, int fd, const char *name)
+{
+	struct stat st;
+
+	*o = (struct console_out){.fd = fd, .chunk = 1, .name = name};
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return;
+	/* Major 1 character devices are /dev/null and its kin, which never block. */
+	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) ||
+	    (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1))
+		o->chunk = 0;
+	else if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+		o->chunk = PIPE_BUF;
+}
+
+/* Reports drops at once the first time, then at most every 10 s (the guest decides how
+ * much it writes: the log must not follow), and whatever is left at teardown. */
+static void console_out_report(struct console_out *o, bool final)
+{
+	struct timespec now;
+
+	if (o->dropped == o->reported)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!final && now.tv_sec < o->next_report)
+		return;
+	log_warn("%s: the console is not being read: %llu bytes of guest output dropped so "
+		 "far",
+		 o->name, (unsigned long long)o->dropped);
+	o->reported = o->dropped;
+	o->next_report = now.tv_sec + 10;
+}
+
+/* Writes what fits now of [buf, buf + len); returns the bytes written, and false in
+ * *more when the console took less than asked (full, or failed). */
+static size_t out_some(struct console_out *o, const uint8_t *buf, size_t len, bool *more)
+{
+	size_t done = 0;
+
+	while (o->fd >= 0 && done < len) {
+		size_t n = len - done;
+		ssize_t w;
+
+		if (o->chunk) {
+			struct pollfd p = {.fd = o->fd, .events = POLLOUT};
+
+			/* POLLERR or POLLHUP: let write() say what went wrong. */
+			if (poll(&p, 1, 0) != 1)
+				break;
+			if (n > o->chunk)
+				n = o->chunk;
+		}
+		w = write(o->fd, buf + done, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			/* EAGAIN: someone else's O_NONBLOCK on a full console, a drop. Anything
+			 * else is a console that went away: best effort, stop writing. */
+			if (errno != EAGAIN) {
+				log_warn("%s: console write failed: %m; guest output is discarded "
+					 "from now on",
+					 o->name);
+				o->fd = -1;
+			}
+			break;
+		}
+		done += (size_t)w;
+	}
+	*more = done == len;
+	return done;
+}
+
+size_t console_out_writev(struct console_out *o, const struct iovec *iov, unsigned int n)
+{
+	size_t done = 0, left = 0;
+	bool more = true;
+	unsigned int i;
+
+	for (i = 0; i < n && more; i++) {
+		size_t w = out_some(o, iov[i].iov_base, iov[i].iov_len, &more);
+
+		done += w;
+		left += iov[i].iov_len - w;
+	}
+	for (; i < n; i++) /* nothing after a gap: the console sees whole runs */
+		left += iov[i].iov_len;
+	if (left && o->fd >= 0) {
+		o->dropped += left;
+		console_out_report(o, false);
+	}
+	return done;
+}
+
+size_t console_out_write(struct console_out *o, const void *buf, size_t len)
+{
+	struct iovec iov = {(void *)buf, len};
+
+	return console_out_writev(o, &iov, 1);
+}
+
+void console_out_fini(struct console_out *o)
+{
+	console_out_report(o, true);
 }
 
 /* Called with the lock held after every state change. On PCs OUT2 gates the IRQ. */
@@ -81,10 +208,8 @@ static void serial_out(struct serial *s, uint8_t c)
 		rx_push(s, c);
 		return;
 	}
-	/* Console output is best effort: a closed or full console must not stop the
-	 * guest, and a short write to a tty is not worth retrying for one byte. */
-	if (s->out_fd >= 0 && write(s->out_fd, &c, 1) < 0 && errno != EAGAIN)
-		s->out_fd = -1;
+	/* Best effort: a full console drops the byte (counted), it never waits. */
+	console_out_write(&s->out, &c, 1);
 }
 
 static uint8_t serial_read(struct serial *s, unsigned int reg)
@@ -191,7 +316,7 @@ struct serial *serial_create(struct vm *vm, uint16_t base, unsigned int irq, int
 	s->vm = vm;
 	s->base = base;
 	s->irq = irq;
-	s->out_fd = out_fd;
+	console_out_init(&s->out, out_fd, "serial");
 	pthread_mutex_init(&s->lock, NULL);
 	ret = bus_register(&vm->pio, base, 8, serial_io, s);
 	if (ret < 0) {
@@ -208,6 +333,7 @@ void serial_destroy(struct serial *s)
 	if (!s)
 		return;
 	bus_unregister(&s->vm->pio, s->base);
+	console_out_fini(&s->out);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -220,6 +346,16 @@ size_t serial_input(struct serial *s, const uint8_t *buf, size_t len)
 	for (n = 0; n < len && s->rx_count < RX_SIZE; n++)
 		rx_push(s, buf[n]);
 	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+uint64_t serial_output_dropped(struct serial *s)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->out.dropped;
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }

@@ -25,6 +25,8 @@ int virtio_console_create(struct vm *vm, int out_fd, struct virtio_dev **out);
 /* Console input, from the main thread: buffers up to len bytes for the guest and returns
  * how many it took (fewer when the guest is not reading; the rest is the caller's). */
 size_t virtio_console_input(struct virtio_dev *vd, const uint8_t *buf, size_t len);
+/* Bytes of the guest's console output dropped because the console was full. */
+uint64_t virtio_console_output_dropped(struct virtio_dev *vd);
 /* [rng]: virtio-rng fed by getrandom(). */
 int virtio_rng_create(struct vm *vm, struct virtio_dev **out);
 

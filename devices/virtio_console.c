@@ -1,13 +1,16 @@
 /* virtio-console ([console] device = virtio): one port, the guest's hvc0, wired to the
- * VMM's console like the UART. Output (transmitq) is written straight to the console
- * fd on the I/O thread. Input arrives from the main thread; it is kept in a small buffer
- * and copied into the guest's receive buffers as they come (under vd->lock), so typing
- * ahead of the guest's driver loses nothing up to the buffer's size. */
+ * VMM's console like the UART. Output (transmitq) is written to the console fd on the
+ * I/O thread through the UART's struct console_out, so it never waits for the reader:
+ * the I/O thread holds vd->lock there, which the main thread's console input needs.
+ * Input arrives from the main thread; it is kept in a small buffer and copied into the
+ * guest's receive buffers as they come (under vd->lock), so typing ahead of the guest's
+ * driver loses nothing up to the buffer's size. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "devices/serial.h"
 #include "devices/virtio_backends.h"
 #include "devices/virtio_pci.h"
 #include "vmm/log.h"
@@ -19,7 +22,7 @@
 
 struct vcon {
 	struct virtio_dev *vd;
-	int out_fd;
+	struct console_out out; /* used on the I/O thread, under vd->lock */
 	uint8_t in[IN_SIZE];
 	size_t in_head, in_count;
 	struct virtq_chain chain;
@@ -37,8 +40,7 @@ static uint32_t vcon_tx_chain(struct virtio_dev *vd, unsigned int q, struct virt
 	struct vcon *v = vd->priv;
 
 	(void)q;
-	if (v->out_fd >= 0 && writev(v->out_fd, c->iov, (int)c->nr_out) < 0 && errno != EAGAIN)
-		v->out_fd = -1; /* best effort, as for the UART */
+	console_out_writev(&v->out, c->iov, c->nr_out); /* best effort, as for the UART */
 	return 0;
 }
 
@@ -89,7 +91,10 @@ static void vcon_queue_notify(struct virtio_dev *vd, unsigned int q)
 
 static void vcon_destroy(void *priv)
 {
-	free(priv);
+	struct vcon *v = priv;
+
+	console_out_fini(&v->out);
+	free(v);
 }
 
 static const struct virtio_backend_ops vcon_ops = {
@@ -124,7 +129,7 @@ int virtio_console_create(struct vm *vm, int out_fd, struct virtio_dev **out)
 
 	if (!v)
 		return -ENOMEM;
-	v->out_fd = out_fd;
+	console_out_init(&v->out, out_fd, "virtio-console");
 	ret = virtio_dev_create(vm, &vcon_ops, v, 0, "virtio-console", out);
 	if (ret < 0) {
 		free(v);
@@ -132,4 +137,15 @@ int virtio_console_create(struct vm *vm, int out_fd, struct virtio_dev **out)
 	}
 	v->vd = *out;
 	return 0;
+}
+
+uint64_t virtio_console_output_dropped(struct virtio_dev *vd)
+{
+	struct vcon *v = vd->priv;
+	uint64_t n;
+
+	pthread_mutex_lock(&vd->lock);
+	n = v->out.dropped;
+	pthread_mutex_unlock(&vd->lock);
+	return n;
 }

@@ -8,6 +8,12 @@
  * posted no buffers it stops reading (the tap queues, then drops) and waits for the
  * receive queue's kick. One queue pair; the structures take more (multiqueue-ready).
  *
+ * A tap deleted on the host (`ip link del`) leaves our fd detached: poll() reports
+ * POLLERR on it for ever and reads and writes fail with EBADFD. The device then says
+ * its link is down (VIRTIO_NET_S_LINK_UP cleared, with a config interrupt), the
+ * receive thread stops polling the tap (it only waits for the stop request and kicks)
+ * and transmitted frames are dropped, as on an unplugged cable; the VM keeps running.
+ *
  * Locking: the receive thread takes vd->lock around ring accesses, like the I/O thread. */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +21,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -37,8 +44,12 @@
 struct vnet {
 	struct virtio_dev *vd;
 	char name[CONFIG_NAME_MAX + 8];
+	char tap_name[IFNAMSIZ];
 	uint8_t mac[6];
 	int tap;
+	/* The tap is gone: set once, by whichever thread sees it first; read by
+	 * config_read on vCPU threads without a lock. */
+	atomic_bool link_down;
 	int rx_kick; /* eventfd: the guest posted receive buffers */
 	int stop;    /* eventfd: stop the receive thread */
 	pthread_t rx_thread;
@@ -53,7 +64,7 @@ static void vnet_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data,
 {
 	struct vnet *n = vd->priv;
 	uint8_t cfg[8];
-	uint16_t status = VIRTIO_NET_S_LINK_UP;
+	uint16_t status = atomic_load(&n->link_down) ? 0 : VIRTIO_NET_S_LINK_UP;
 
 	memcpy(cfg, n->mac, 6);
 	memcpy(cfg + 6, &status, 2);
@@ -83,6 +94,26 @@ static void vnet_offloads(struct vnet *n)
 	n->offloads_set = true;
 }
 
+/* The tap was deleted under us (why: what showed it): one log line, and the guest is
+ * told its link went down. vd->lock held. */
+static void vnet_link_down(struct vnet *n, const char *why)
+{
+	if (atomic_exchange(&n->link_down, true))
+		return;
+	log_warn("%s: tap '%s' is gone (%s; deleted on the host?): link down, frames are "
+		 "dropped from now on; recreate the tap and restart the VM to reconnect",
+		 n->name, n->tap_name, why);
+	/* Before DRIVER_OK the driver reads the status when it starts: nothing to say. */
+	if (n->vd->status & VIRTIO_CONFIG_S_DRIVER_OK)
+		virtio_config_changed(n->vd);
+}
+
+/* A read or write error that means the tap itself is gone, not a full or empty queue. */
+static bool tap_dead_errno(int err)
+{
+	return err == EBADFD || err == ENODEV || err == EIO || err == ENXIO;
+}
+
 static uint32_t vnet_tx_chain(struct virtio_dev *vd, unsigned int q, struct virtq_chain *c)
 {
 	struct vnet *n = vd->priv;
@@ -92,9 +123,15 @@ static uint32_t vnet_tx_chain(struct virtio_dev *vd, unsigned int q, struct virt
 		log_guest("%s: transmit chain without a header", n->name);
 		return 0;
 	}
+	if (atomic_load(&n->link_down))
+		return 0; /* no wire: dropped */
 	/* A full tap (host side not reading) drops the frame, as a wire would. */
-	if (writev(n->tap, c->iov, (int)c->nr_out) < 0 && errno != EAGAIN)
-		log_guest("%s: tap write: %m", n->name);
+	if (writev(n->tap, c->iov, (int)c->nr_out) < 0 && errno != EAGAIN) {
+		if (tap_dead_errno(errno))
+			vnet_link_down(n, "write failed");
+		else
+			log_guest("%s: tap write: %m", n->name);
+	}
 	return 0;
 }
 
@@ -155,9 +192,21 @@ static bool vnet_deliver(struct vnet *n)
 	return true;
 }
 
+/* Reads the next frame from the tap into n->frame (n->pending: its length, 0: none).
+ * Returns false if the tap is gone. */
+static bool vnet_read(struct vnet *n)
+{
+	n->pending = read(n->tap, n->frame, sizeof(n->frame));
+	if (n->pending >= 0)
+		return true;
+	n->pending = 0;
+	return !tap_dead_errno(errno);
+}
+
 static void *vnet_rx_thread(void *arg)
 {
 	struct vnet *n = arg;
+	bool tap_ok = true; /* false: only the stop request and kicks are polled */
 
 	if (!seccomp_enter(n->vd->vm, SECCOMP_THREAD_IO, n->name))
 		return NULL;
@@ -166,33 +215,44 @@ static void *vnet_rx_thread(void *arg)
 			      {.fd = n->tap, .events = POLLIN}};
 
 	for (;;) {
+		const char *gone = NULL; /* why the tap is dead, if it is */
 		eventfd_t v;
 
-		/* Only read the tap while a frame can go somewhere. */
-		if (poll(p, n->pending ? 2 : 3, -1) < 0 && errno != EINTR)
+		/* Only read the tap while a frame can go somewhere. POLLERR and POLLHUP
+		 * come whether asked for or not: a deleted tap reports them for ever. */
+		p[2].revents = 0;
+		if (poll(p, n->pending || !tap_ok ? 2 : 3, -1) < 0 && errno != EINTR)
 			break;
 		if (p[0].revents)
 			break;
 		if (p[1].revents)
 			eventfd_read(n->rx_kick, &v);
-		if (!n->pending && (p[2].revents & POLLIN)) {
-			n->pending = read(n->tap, n->frame, sizeof(n->frame));
-			if (n->pending < 0)
-				n->pending = 0;
+		if (p[2].revents & (POLLERR | POLLHUP | POLLNVAL))
+			gone = "poll error";
+		else if (!n->pending && (p[2].revents & POLLIN) && !vnet_read(n))
+			gone = "read failed";
+		if (n->pending) {
+			pthread_mutex_lock(&n->vd->lock);
+			for (unsigned int done = 0; n->pending && vnet_deliver(n);) {
+				/* Back to poll() after a batch, with no frame pending, so that
+				 * a stop request is seen even while frames and buffers keep
+				 * coming. */
+				if (++done == RX_BATCH)
+					break;
+				if (!vnet_read(n)) {
+					gone = "read failed";
+					break;
+				}
+			}
+			pthread_mutex_unlock(&n->vd->lock);
 		}
-		if (!n->pending)
-			continue;
-		pthread_mutex_lock(&n->vd->lock);
-		for (unsigned int done = 0; n->pending && vnet_deliver(n);) {
-			/* Back to poll() after a batch, with no frame pending, so that a stop
-			 * request is seen even while frames and buffers keep coming. */
-			if (++done == RX_BATCH)
-				break;
-			n->pending = read(n->tap, n->frame, sizeof(n->frame));
-			if (n->pending < 0)
-				n->pending = 0;
+		if (gone && tap_ok) {
+			tap_ok = false;
+			n->pending = 0;
+			pthread_mutex_lock(&n->vd->lock);
+			vnet_link_down(n, gone);
+			pthread_mutex_unlock(&n->vd->lock);
 		}
-		pthread_mutex_unlock(&n->vd->lock);
 	}
 	return NULL;
 }
@@ -269,6 +329,7 @@ int virtio_net_create(struct vm *vm, const struct config_net *cfg, struct virtio
 	n->tap = n->rx_kick = n->stop = -1;
 	snprintf(n->name, sizeof(n->name), "net.%s", cfg->name);
 	memcpy(n->mac, cfg->mac, 6);
+	snprintf(n->tap_name, sizeof(n->tap_name), "%s", cfg->tap);
 	ret = vnet_open_tap(n, cfg->tap);
 	if (ret < 0)
 		goto err;

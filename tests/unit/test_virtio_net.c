@@ -13,6 +13,9 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/virtio_net.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
@@ -35,6 +38,10 @@
 #define DESC_GPA   0x10000
 #define AVAIL_GPA  0x11000
 #define USED_GPA   0x12000
+#define TX_DESC	   0x13000 /* the transmit queue's rings (tap_gone only) */
+#define TX_AVAIL   0x14000
+#define TX_USED	   0x15000
+#define TX_BUF	   0x30000
 #define BUF_GPA	   0x20000
 #define BUF_LEN	   2048
 #define QSIZE	   256
@@ -141,9 +148,11 @@ static void flood_stop(struct flood *f)
 struct bed {
 	struct vm vm;
 	struct virtio_dev *vd;
-	uint64_t common, notify;
+	uint64_t common, notify, device;
+	uint32_t notify_mult;
 	uint32_t msix_cap;
 	pthread_t guest;
+	bool guest_started;
 	_Atomic bool guest_stop;
 	/* Whether the guest thread may still notify the device: like a vCPU, it must be
 	 * out of the device's BAR before the device goes. */
@@ -208,8 +217,12 @@ static void find_caps(struct bed *b)
 		addr += cfg_read(b, cap + 8, 4);
 		if (type == VIRTIO_PCI_CAP_COMMON_CFG)
 			b->common = addr;
-		else if (type == VIRTIO_PCI_CAP_NOTIFY_CFG)
+		else if (type == VIRTIO_PCI_CAP_DEVICE_CFG)
+			b->device = addr;
+		else if (type == VIRTIO_PCI_CAP_NOTIFY_CFG) {
 			b->notify = addr; /* the receive queue is queue 0: offset 0 */
+			b->notify_mult = cfg_read(b, cap + 16, 4);
+		}
 	}
 	ck_assert_uint_ne(b->common, 0);
 	ck_assert_uint_ne(b->notify, 0);
@@ -231,6 +244,8 @@ static void driver_start(struct bed *b)
 	cfg_write(b, b->msix_cap + 2, 0x8000, 2);
 	wr(b, b->common + VIRTIO_PCI_COMMON_STATUS, 0, 1);
 	wr(b, b->common + VIRTIO_PCI_COMMON_STATUS, s, 1);
+	wr(b, b->common + VIRTIO_PCI_COMMON_GFSELECT, 0, 4);
+	wr(b, b->common + VIRTIO_PCI_COMMON_GF, 1u << VIRTIO_NET_F_STATUS, 4);
 	wr(b, b->common + VIRTIO_PCI_COMMON_GFSELECT, 1, 4);
 	wr(b, b->common + VIRTIO_PCI_COMMON_GF, 1u << (VIRTIO_F_VERSION_1 - 32), 4);
 	wr(b, b->common + VIRTIO_PCI_COMMON_STATUS, s | VIRTIO_CONFIG_S_FEATURES_OK, 1);
@@ -241,6 +256,14 @@ static void driver_start(struct bed *b)
 	wr(b, b->common + VIRTIO_PCI_COMMON_Q_DESCLO, DESC_GPA, 8);
 	wr(b, b->common + VIRTIO_PCI_COMMON_Q_AVAILLO, AVAIL_GPA, 8);
 	wr(b, b->common + VIRTIO_PCI_COMMON_Q_USEDLO, USED_GPA, 8);
+	wr(b, b->common + VIRTIO_PCI_COMMON_Q_ENABLE, 1, 2);
+	/* The transmit queue, small: only tap_gone sends on it. */
+	memset(gpa(b, TX_AVAIL), 0, 4 + 2 * 16);
+	wr(b, b->common + VIRTIO_PCI_COMMON_Q_SELECT, 1, 2);
+	wr(b, b->common + VIRTIO_PCI_COMMON_Q_SIZE, 16, 2);
+	wr(b, b->common + VIRTIO_PCI_COMMON_Q_DESCLO, TX_DESC, 8);
+	wr(b, b->common + VIRTIO_PCI_COMMON_Q_AVAILLO, TX_AVAIL, 8);
+	wr(b, b->common + VIRTIO_PCI_COMMON_Q_USEDLO, TX_USED, 8);
 	wr(b, b->common + VIRTIO_PCI_COMMON_Q_ENABLE, 1, 2);
 	wr(b, b->common + VIRTIO_PCI_COMMON_STATUS,
 	   s | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK, 1);
@@ -291,6 +314,21 @@ static struct bed *bed_create(void)
 	return b;
 }
 
+/* As vm_destroy() does once the vCPUs have stopped, then the VM itself. */
+static void bed_destroy(struct bed *b)
+{
+	pci_destroy(&b->vm);
+	if (b->guest_started) {
+		b->guest_stop = true;
+		pthread_join(b->guest, NULL);
+	}
+	pthread_mutex_destroy(&b->kick_lock);
+	mem_destroy(&b->vm.mem);
+	bus_destroy(&b->vm.pio);
+	bus_destroy(&b->vm.mmio);
+	free(b);
+}
+
 START_TEST(destroy_while_receiving)
 {
 	char log[] = "/tmp/minivmm-net-log-XXXXXX";
@@ -320,6 +358,7 @@ START_TEST(destroy_while_receiving)
 		start = used_idx(b);
 		b->kick = true;
 		ck_assert_int_eq(pthread_create(&b->guest, NULL, guest_thread, b), 0);
+		b->guest_started = true;
 		for (i = 0; i < 5000 && (uint16_t)(used_idx(b) - start) < MIN_FRAMES; i++)
 			nanosleep(&(struct timespec){0, 1000000}, NULL);
 		ck_assert_msg((uint16_t)(used_idx(b) - start) >= MIN_FRAMES,
@@ -331,20 +370,124 @@ START_TEST(destroy_while_receiving)
 		pthread_mutex_lock(&b->kick_lock);
 		b->kick = false;
 		pthread_mutex_unlock(&b->kick_lock);
-		pci_destroy(&b->vm);
-		b->guest_stop = true;
-		pthread_join(b->guest, NULL);
-		pthread_mutex_destroy(&b->kick_lock);
-		mem_destroy(&b->vm.mem);
-		bus_destroy(&b->vm.pio);
-		bus_destroy(&b->vm.mmio);
-		free(b);
+		bed_destroy(b);
 	}
 	flood_stop(&f);
 	dup2(saved_stderr, STDERR_FILENO);
 	close(saved_stderr);
 	close(log_fd);
 	unlink(log);
+}
+END_TEST
+
+/* What `ip link del TAP` does: RTM_DELLINK over rtnetlink, waiting for the answer. */
+static int tap_delete(void)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifinfomsg i;
+	} req = {.h = {.nlmsg_len = sizeof(req),
+		       .nlmsg_type = RTM_DELLINK,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
+		       .nlmsg_seq = 1},
+		 .i = {.ifi_family = AF_UNSPEC, .ifi_index = (int)if_nametoindex(tap_name)}};
+	struct {
+		struct nlmsghdr h;
+		struct nlmsgerr e;
+	} ack;
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), ret = -EIO;
+
+	if (s < 0)
+		return -errno;
+	if (req.i.ifi_index <= 0)
+		ret = -ENODEV;
+	else if (send(s, &req, sizeof(req), 0) == (ssize_t)sizeof(req) &&
+		 recv(s, &ack, sizeof(ack), 0) >= (ssize_t)sizeof(ack.h) &&
+		 ack.h.nlmsg_type == NLMSG_ERROR)
+		ret = ack.e.error;
+	close(s);
+	return ret;
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Whether MSI-X vector v is pending (masked and signalled): the PBA, as a driver sees
+ * it through the BAR the capability names. */
+static bool msix_pending(struct bed *b, unsigned int v)
+{
+	uint32_t pba = cfg_read(b, b->msix_cap + 8, 4), bar = pba & 7;
+	uint64_t addr = (cfg_read(b, 0x10 + 4 * bar, 4) & ~0xfu) |
+			(uint64_t)cfg_read(b, 0x14 + 4 * bar, 4) << 32;
+
+	return rd(b, addr + (pba & ~7u) + v / 64 * 8, 8) >> (v % 64) & 1;
+}
+
+static uint16_t link_status(struct bed *b)
+{
+	return (uint16_t)rd(b, b->device + offsetof(struct virtio_net_config, status), 2);
+}
+
+/* Issue 14: the tap is deleted on the host under a running device. The receive thread
+ * must stop polling it (it used to spin on POLLERR at 100% CPU), the guest must see its
+ * link go down with a config interrupt, transmitting must drop frames, and the device
+ * must still go away cleanly. */
+START_TEST(tap_gone)
+{
+	struct virtio_net_hdr_v1 hdr = {0};
+	uint8_t frame[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0, 0x12, 0x34, 0x56};
+	struct vring_desc d[2] = {{TX_BUF, sizeof(hdr), VRING_DESC_F_NEXT, 1},
+				  {TX_BUF + 64, sizeof(frame), 0, 0}};
+	struct bed *b;
+	double cpu;
+	int i, ret;
+
+	if (tap_skip)
+		UNIT_SKIP(tap_skip);
+	b = bed_create();
+	wr(b, b->common + VIRTIO_PCI_COMMON_DFSELECT, 0, 4);
+	ck_assert_msg(rd(b, b->common + VIRTIO_PCI_COMMON_DF, 4) & (1u << VIRTIO_NET_F_STATUS),
+		      "VIRTIO_NET_F_STATUS not offered: the guest cannot see the link go down");
+	driver_start(b);
+	wr(b, b->common + VIRTIO_PCI_COMMON_MSIX, 0, 2); /* config changes: vector 0 */
+	ck_assert_uint_eq(rd(b, b->common + VIRTIO_PCI_COMMON_MSIX, 2), 0);
+	ck_assert_uint_eq(link_status(b) & VIRTIO_NET_S_LINK_UP, VIRTIO_NET_S_LINK_UP);
+	ck_assert(!msix_pending(b, 0));
+
+	ret = tap_delete();
+	ck_assert_msg(ret == 0, "cannot delete tap %s: %s", tap_name, strerror(-ret));
+	nanosleep(&(struct timespec){0, 100000000}, NULL);
+	/* The test thread sleeps and nothing else runs: the process's CPU time is the
+	 * device's threads'. A spinning receive thread takes the whole second. */
+	cpu = cpu_seconds();
+	nanosleep(&(struct timespec){1, 0}, NULL);
+	cpu = cpu_seconds() - cpu;
+	ck_assert_msg(cpu < 0.05, "%.3f s of CPU in 1 s with the tap gone: spinning", cpu);
+
+	ck_assert_msg(!(link_status(b) & VIRTIO_NET_S_LINK_UP), "the link still reads up");
+	ck_assert_msg(msix_pending(b, 0), "no config-change interrupt for the link change");
+
+	/* Transmit on the dead tap: the frame is dropped and its buffer returned. */
+	ck_assert_int_eq(mem_write(&b->vm.mem, TX_DESC, d, sizeof(d)), 0);
+	ck_assert_int_eq(mem_write(&b->vm.mem, TX_BUF, &hdr, sizeof(hdr)), 0);
+	ck_assert_int_eq(mem_write(&b->vm.mem, TX_BUF + 64, frame, sizeof(frame)), 0);
+	*(uint16_t *)gpa(b, TX_AVAIL + 4) = 0;
+	__atomic_store_n((uint16_t *)gpa(b, TX_AVAIL + 2), 1, __ATOMIC_RELEASE);
+	wr(b, b->common + VIRTIO_PCI_COMMON_Q_SELECT, 1, 2);
+	wr(b, b->notify + rd(b, b->common + VIRTIO_PCI_COMMON_Q_NOFF, 2) * (uint64_t)b->notify_mult,
+	   1, 2);
+	for (i = 0;
+	     i < 2000 && __atomic_load_n((uint16_t *)gpa(b, TX_USED + 2), __ATOMIC_ACQUIRE) != 1;
+	     i++)
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	ck_assert_msg(i < 2000, "the transmit buffer was never returned");
+
+	bed_destroy(b);
 }
 END_TEST
 
@@ -356,6 +499,13 @@ Suite *virtio_net_suite(void)
 	tcase_add_unchecked_fixture(tc, tap_setup, tap_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, destroy_while_receiving);
+	suite_add_tcase(s, tc);
+	/* Its own tap: the test deletes it (the fixture's teardown then has nothing to
+	 * delete, and the next case's setup makes a new one). */
+	tc = tcase_create("tap_gone");
+	tcase_add_unchecked_fixture(tc, tap_setup, tap_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, tap_gone);
 	suite_add_tcase(s, tc);
 	return s;
 }
