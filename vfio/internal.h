@@ -286,4 +286,8 @@ void vfio_irq_update(struct vfio_pci *vp);
 void vfio_irq_msix_enable(struct msix *m, bool enabled, void *opaque);
 void vfio_irq_teardown(struct vfio_pci *vp);
 
+/* The guest-side PCI function of a passed-through device (pci.c); the unit tests drive
+ * its BAR mapping directly. */
+extern const struct pci_dev_ops vfio_pci_ops;
+
 #endif

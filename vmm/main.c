@@ -226,7 +226,7 @@ int main(int argc, char **argv)
 	unsigned int triples = 0; /* triple-fault restarts in a row */
 	bool rebooting = false;
 	char err[PATH_MAX * 2 + 512], where[PATH_MAX + 64];
-	enum vm_stop why;
+	enum vm_stop why = VM_RUNNING;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {

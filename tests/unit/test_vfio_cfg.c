@@ -300,7 +300,6 @@ START_TEST(msi_multi_vector_masking)
 END_TEST
 
 /* vfio/pci.c's device ops: what the PCI core calls when the guest moves a BAR. */
-extern const struct pci_dev_ops vfio_pci_ops;
 
 /* A guest that places a passed-through BAR onto its RAM: each config write that maps it
  * fails (KVM refuses the overlapping memslot), and the log must not grow by a line per
