@@ -8,6 +8,7 @@
  * a guest writing to COM1 for ever, stdout a full pipe and console input pending, and
  * expects SIGTERM to stop it. */
 #include "tests/unit/unit.h"
+#include "tests/unit/virtio_fixture.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -138,33 +139,19 @@ struct vcon_bed {
 	uint32_t notify_mult;
 };
 
-static const struct pci_windows windows = {.io_base = 0xc000,
-					   .io_end = 0x10000,
-					   .m32_base = 0xc0000000,
-					   .m32_end = 0xe0000000,
-					   .m64_base = 0x1000000000ULL,
-					   .m64_end = 0x1800000000ULL,
-					   .ecam_base = 0xe0000000};
-
 static uint32_t cfg_read(struct vcon_bed *b, uint32_t off, uint32_t len)
 {
-	uint32_t v = 0;
-
-	pci_cfg_access(&b->vm, b->vd->pci.devfn, off, (uint8_t *)&v, len, false);
-	return v;
+	return vt_cfg_read(&b->vm, b->vd, off, len);
 }
 
 static uint64_t rd(struct vcon_bed *b, uint64_t addr, uint32_t len)
 {
-	uint64_t v = 0;
-
-	ck_assert(bus_access(&b->vm.mmio, addr, (uint8_t *)&v, len, false));
-	return v;
+	return vt_rd(&b->vm, addr, len);
 }
 
 static void wr(struct vcon_bed *b, uint64_t addr, uint64_t v, uint32_t len)
 {
-	ck_assert(bus_access(&b->vm.mmio, addr, (uint8_t *)&v, len, true));
+	vt_wr(&b->vm, addr, v, len);
 }
 
 static void vcon_driver_start(struct vcon_bed *b)
@@ -257,7 +244,7 @@ START_TEST(virtio_console_not_read)
 	bus_init(&b->vm.pio, "pio");
 	bus_init(&b->vm.mmio, "mmio");
 	ck_assert_int_eq(mem_init(&b->vm.mem, &base, &size, 1, 0), 0);
-	ck_assert_int_eq(pci_init(&b->vm, &windows), 0);
+	ck_assert_int_eq(pci_init(&b->vm, &vt_windows), 0);
 	ck_assert_int_eq(virtio_console_create(&b->vm, fds[1], &b->vd), 0);
 	vcon_driver_start(b);
 	memset(mem_gpa_to_hva(&b->vm.mem, TX_BUF, OUT_BYTES), 'v', OUT_BYTES);

@@ -3,6 +3,7 @@
  * would (capabilities, feature negotiation, queue setup, notify, ISR, reset) on a VM
  * without KVM: notifications take the MMIO path to the device's I/O thread. */
 #include "tests/unit/unit.h"
+#include "tests/unit/virtio_fixture.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -214,33 +215,19 @@ struct bed {
 	uint16_t avail_idx;
 };
 
-static const struct pci_windows windows = {.io_base = 0xc000,
-					   .io_end = 0x10000,
-					   .m32_base = 0xc0000000,
-					   .m32_end = 0xe0000000,
-					   .m64_base = 0x1000000000ULL,
-					   .m64_end = 0x1800000000ULL,
-					   .ecam_base = 0xe0000000};
-
 static uint32_t cfg_read(struct bed *b, uint32_t off, uint32_t len)
 {
-	uint32_t v = 0;
-
-	pci_cfg_access(&b->vm, b->vd->pci.devfn, off, (uint8_t *)&v, len, false);
-	return v;
+	return vt_cfg_read(&b->vm, b->vd, off, len);
 }
 
 static uint64_t rd(struct bed *b, uint64_t addr, uint32_t len)
 {
-	uint64_t v = 0;
-
-	ck_assert(bus_access(&b->vm.mmio, addr, (uint8_t *)&v, len, false));
-	return v;
+	return vt_rd(&b->vm, addr, len);
 }
 
 static void wr(struct bed *b, uint64_t addr, uint64_t v, uint32_t len)
 {
-	ck_assert(bus_access(&b->vm.mmio, addr, (uint8_t *)&v, len, true));
+	vt_wr(&b->vm, addr, v, len);
 }
 
 /* Finds the regions through the vendor capabilities, as Linux does. */
@@ -284,7 +271,7 @@ static struct bed *bed_create(const struct config_disk *disk)
 	bus_init(&b->vm.pio, "pio");
 	bus_init(&b->vm.mmio, "mmio");
 	ck_assert_int_eq(mem_init(&b->vm.mem, &gpa, &size, 1, 0), 0);
-	ck_assert_int_eq(pci_init(&b->vm, &windows), 0);
+	ck_assert_int_eq(pci_init(&b->vm, &vt_windows), 0);
 	ck_assert_int_eq(virtio_blk_create(&b->vm, disk, &b->vd), 0);
 	find_caps(b);
 	return b;

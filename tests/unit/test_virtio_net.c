@@ -6,6 +6,7 @@
  * goes away. Any state freed under a running device thread crashes here (or shows up
  * under ASan). Needs root and /dev/net/tun; skipped, with the reason, without them. */
 #include "tests/unit/unit.h"
+#include "tests/unit/virtio_fixture.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -160,38 +161,24 @@ struct bed {
 	bool kick;
 };
 
-static const struct pci_windows windows = {.io_base = 0xc000,
-					   .io_end = 0x10000,
-					   .m32_base = 0xc0000000,
-					   .m32_end = 0xe0000000,
-					   .m64_base = 0x1000000000ULL,
-					   .m64_end = 0x1800000000ULL,
-					   .ecam_base = 0xe0000000};
-
 static uint32_t cfg_read(struct bed *b, uint32_t off, uint32_t len)
 {
-	uint32_t v = 0;
-
-	pci_cfg_access(&b->vm, b->vd->pci.devfn, off, (uint8_t *)&v, len, false);
-	return v;
+	return vt_cfg_read(&b->vm, b->vd, off, len);
 }
 
 static void cfg_write(struct bed *b, uint32_t off, uint32_t v, uint32_t len)
 {
-	pci_cfg_access(&b->vm, b->vd->pci.devfn, off, (uint8_t *)&v, len, true);
+	vt_cfg_write(&b->vm, b->vd, off, v, len);
 }
 
 static uint64_t rd(struct bed *b, uint64_t addr, uint32_t len)
 {
-	uint64_t v = 0;
-
-	ck_assert(bus_access(&b->vm.mmio, addr, (uint8_t *)&v, len, false));
-	return v;
+	return vt_rd(&b->vm, addr, len);
 }
 
 static void wr(struct bed *b, uint64_t addr, uint64_t v, uint32_t len)
 {
-	ck_assert(bus_access(&b->vm.mmio, addr, (uint8_t *)&v, len, true));
+	vt_wr(&b->vm, addr, v, len);
 }
 
 static void *gpa(struct bed *b, gpa_t a)
@@ -308,7 +295,7 @@ static struct bed *bed_create(void)
 	bus_init(&b->vm.pio, "pio");
 	bus_init(&b->vm.mmio, "mmio");
 	ck_assert_int_eq(mem_init(&b->vm.mem, &base, &size, 1, 0), 0);
-	ck_assert_int_eq(pci_init(&b->vm, &windows), 0);
+	ck_assert_int_eq(pci_init(&b->vm, &vt_windows), 0);
 	ck_assert_int_eq(virtio_net_create(&b->vm, &net, &b->vd), 0);
 	find_caps(b);
 	return b;
