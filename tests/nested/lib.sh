@@ -162,6 +162,20 @@ debian_check() {
 	[ "$n" = "$boots" ] || { echo "no TSC-deadline timer in $((boots - n)) boots"; return 1; }
 }
 
+# debian_expect INI VCPUS ON_REBOOT PLAN LIMIT BOOTS RESTARTS LAST [CONFIG]: writes the
+# config (debian_ini, then the extra CONFIG text), runs it, and checks that minivmm
+# exited 0 with the log line LAST after BOOTS boots and RESTARTS restarts (debian_check).
+debian_expect() {
+	local ini=$1 rc
+	debian_ini "$ini" "$2" "$3" "$4"
+	printf '%b' "${9:-}" >>"$ini"
+	debian_run "$ini" "$5"
+	rc=$?
+	[ "$rc" = 0 ] || { echo "minivmm exited $rc"; show_console "$ini"; return 1; }
+	grep -qF "$8" "$ini.err" || { echo "no '$8' in minivmm's log"; return 1; }
+	debian_check "$ini" "$6" "$7"
+}
+
 # debian_warnings INI: every kernel warning the guest logged (journalctl -k -p warning)
 # is on the list of known ones that our machine does not cause
 # (tests/nested/debian-warnings.allow, one extended regex per line, with why).

@@ -10,13 +10,8 @@
 # disk: debian
 
 run_reboots() {
-	local ini=/tmp/deb2.ini rc
-	debian_ini "$ini" 2 restart reboot,reboot,poweroff
-	printf '[vfio.nvme]\nhost = 0000:00:04.0\n' >>"$ini"
-	debian_run "$ini" 1200
-	rc=$?
-	[ "$rc" = 0 ] || { echo "minivmm exited $rc"; show_console "$ini"; return 1; }
-	grep -q "guest powered off (exit 0)" "$ini.err" && debian_check "$ini" 3 2
+	debian_expect /tmp/deb2.ini 2 restart reboot,reboot,poweroff 1200 3 2 \
+		"guest powered off (exit 0)" '[vfio.nvme]\nhost = 0000:00:04.0\n'
 }
 
 nvme_data() {

@@ -10,21 +10,12 @@
 # Boot 1 kexecs into Debian's kernel again (no reset: minivmm sees nothing), boot 2
 # reboots, which with on_reboot = exit ends minivmm.
 one_vcpu_kexec_then_reboot_exits() {
-	local ini=/tmp/deb1.ini rc
-	debian_ini "$ini" 1 exit kexec,reboot
-	debian_run "$ini" 900
-	rc=$?
-	[ "$rc" = 0 ] || { echo "minivmm exited $rc"; show_console "$ini"; return 1; }
-	grep -q "guest rebooted (on_reboot = exit) (exit 0)" "$ini.err" && debian_check "$ini" 2 0
+	debian_expect /tmp/deb1.ini 1 exit kexec,reboot 900 2 0 \
+		"guest rebooted (on_reboot = exit) (exit 0)"
 }
 
 four_vcpus() {
-	local ini=/tmp/deb4.ini rc
-	debian_ini "$ini" 4 restart reboot,poweroff
-	debian_run "$ini" 900
-	rc=$?
-	[ "$rc" = 0 ] || { echo "minivmm exited $rc"; show_console "$ini"; return 1; }
-	grep -q "guest powered off (exit 0)" "$ini.err" && debian_check "$ini" 2 1
+	debian_expect /tmp/deb4.ini 4 restart reboot,poweroff 900 2 1 "guest powered off (exit 0)"
 }
 
 l1() {
