@@ -13,7 +13,6 @@
 #define L1_EBX_APIC_ID_SHIFT 24
 #define L1_EBX_NPROC_SHIFT   16
 #define L1_EBX_TOPO_MASK     0xffff0000u
-#define L1_ECX_TSC_DEADLINE  (1u << 24)
 #define L1_ECX_HYPERVISOR    (1u << 31)
 #define L1_EDX_HTT	     (1u << 28)
 
@@ -183,19 +182,6 @@ static void add_core_subleaves(struct kvm_cpuid2 *c)
 						      .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX};
 }
 
-/* KVM emulates the local APIC's TSC-deadline mode but leaves it out of
- * KVM_GET_SUPPORTED_CPUID (it depends on the in-kernel LAPIC, which is the VMM's
- * choice): the VMM announces it when KVM has the capability. Without it Linux programs
- * its timer in one-shot mode and calibrates it at boot against another clock. */
-static void add_tsc_deadline(struct kvm_cpuid2 *c, int kvm_fd)
-{
-	if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) <= 0)
-		return;
-	for (uint32_t i = 0; i < c->nent; i++)
-		if (c->entries[i].function == 1)
-			c->entries[i].ecx |= L1_ECX_TSC_DEADLINE;
-}
-
 int x86_cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out)
 {
 	/* KVM does not say how many entries it needs, only E2BIG; today ~60 suffice.
@@ -213,7 +199,6 @@ int x86_cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out)
 		c->nent = nent;
 		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
 			add_core_subleaves(c);
-			add_tsc_deadline(c, kvm_fd);
 			*out = c;
 			return 0;
 		}

@@ -37,8 +37,7 @@ void x86_cpuid_set_kvm_hints(struct kvm_cpuid2 *cpuid, uint32_t hints);
 
 /* KVM_GET_SUPPORTED_CPUID on the /dev/kvm fd into a buffer allocated here (grown while
  * KVM answers E2BIG); free() it. KVM lists leaf 0xB/0x1F with subleaf 0 only; an empty
- * subleaf 1 is added for x86_cpuid_for_vcpu() to fill in. Leaf 1 gains TSC-deadline
- * when KVM has KVM_CAP_TSC_DEADLINE_TIMER. Returns 0 or -errno. */
+ * subleaf 1 is added for x86_cpuid_for_vcpu() to fill in. Returns 0 or -errno. */
 int x86_cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out);
 
 #endif

@@ -157,9 +157,6 @@ debian_check() {
 	# MTRRs on with WB by default, so the kernel keeps PAT (write-combining).
 	n=$(agent_lines "$ini.console" | grep -c "^AGENT info: x86/PAT: Configuration \[0-7\]: WB  WC ")
 	[ "$n" = "$boots" ] || { echo "PAT was off in $((boots - n)) boots"; return 1; }
-	# The LAPIC's TSC-deadline mode, which KVM emulates and the VMM must announce.
-	n=$(agent_lines "$ini.console" | grep -c "^AGENT info: TSC deadline timer available")
-	[ "$n" = "$boots" ] || { echo "no TSC-deadline timer in $((boots - n)) boots"; return 1; }
 }
 
 # debian_expect INI VCPUS ON_REBOOT PLAN LIMIT BOOTS RESTARTS LAST [CONFIG]: writes the
