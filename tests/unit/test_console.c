@@ -8,6 +8,7 @@
  * a guest writing to COM1 for ever, stdout a full pipe and console input pending, and
  * expects SIGTERM to stop it. */
 #include "tests/unit/unit.h"
+#include "tests/unit/tiny_kernel.h"
 #include "tests/unit/virtio_fixture.h"
 
 #include <errno.h>
@@ -265,36 +266,6 @@ START_TEST(virtio_console_not_read)
 	close(fds[1]);
 }
 END_TEST
-
-/* Writes dir/kernel: a bzImage whose 64-bit entry (load address + 0x200) is code (the
- * same minimal image as test_vmm.c's). */
-static void write_kernel(const char *dir, const uint8_t *code, size_t len)
-{
-	static uint8_t img[2 * 512 + 0x1000];
-	uint32_t v;
-	char path[256];
-	int fd;
-
-	memset(img, 0, sizeof(img));
-	img[0x1f1] = 1; /* setup_sects */
-	img[0x1fe] = 0x55, img[0x1ff] = 0xaa;
-	img[0x200] = 0xeb, img[0x201] = 0x66;
-	memcpy(img + 0x202, "HdrS", 4);
-	img[0x206] = 0x0f, img[0x207] = 0x02; /* protocol 2.15 */
-	img[0x211] = 0x01;		      /* LOADED_HIGH */
-	v = 0x7fffffff, memcpy(img + 0x22c, &v, 4);
-	v = 0x200000, memcpy(img + 0x230, &v, 4);
-	img[0x234] = 1; /* relocatable */
-	img[0x236] = 1; /* XLF_KERNEL_64 */
-	v = 255, memcpy(img + 0x238, &v, 4);
-	v = 0x1000, memcpy(img + 0x260, &v, 4);
-	memcpy(img + 2 * 512 + 0x200, code, len);
-	snprintf(path, sizeof(path), "%s/kernel", dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, img, sizeof(img)), (ssize_t)sizeof(img));
-	close(fd);
-}
 
 /* Waits up to ms for pid to end; returns its status, or -1 if it still runs. */
 static int wait_ms(pid_t pid, int ms)
