@@ -11,7 +11,7 @@
 #include "devices/pci.h"
 #include "vmm/irq.h"
 #include "vmm/log.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define MSIX_CAP_ID	 0x11
 #define MSIX_CTRL_ENABLE 0x8000
@@ -72,25 +72,26 @@ static void msix_update(struct msix *m, unsigned int i)
 {
 	struct msix_vector *v = &m->v[i];
 	bool want = m->enabled && !m->fn_masked && !(v->ctrl & MSIX_VEC_MASKED);
-	struct vm *vm = m->dev->vm;
+	struct machine *mach = m->dev->mach;
 	int ret;
 
 	if (!want) {
 		if (v->live)
-			irq_irqfd(vm, v->efd, (uint32_t)v->gsi, -1, false);
+			irq_irqfd(mach, v->efd, (uint32_t)v->gsi, -1, false);
 		v->live = false;
 		return;
 	}
 	if (v->gsi < 0) {
-		v->gsi = irq_msi_alloc(vm);
+		v->gsi = irq_msi_alloc(mach);
 		if (v->gsi < 0) {
 			log_guest("%s: out of GSIs for MSI-X vector %u", m->dev->name, i);
 			return;
 		}
 	}
-	ret = irq_msi_route(vm, (uint32_t)v->gsi, (uint64_t)v->addr_hi << 32 | v->addr_lo, v->data);
+	ret =
+	    irq_msi_route(mach, (uint32_t)v->gsi, (uint64_t)v->addr_hi << 32 | v->addr_lo, v->data);
 	if (ret == 0 && !v->live)
-		ret = irq_irqfd(vm, v->efd, (uint32_t)v->gsi, -1, true);
+		ret = irq_irqfd(mach, v->efd, (uint32_t)v->gsi, -1, true);
 	if (ret < 0)
 		log_guest("%s: MSI-X vector %u not routed: %s", m->dev->name, i, strerror(-ret));
 	else
@@ -105,9 +106,9 @@ void msix_destroy(struct msix *m)
 		struct msix_vector *v = &m->v[i];
 
 		if (v->live)
-			irq_irqfd(m->dev->vm, v->efd, (uint32_t)v->gsi, -1, false);
+			irq_irqfd(m->dev->mach, v->efd, (uint32_t)v->gsi, -1, false);
 		if (v->gsi >= 0)
-			irq_msi_free(m->dev->vm, (uint32_t)v->gsi);
+			irq_msi_free(m->dev->mach, (uint32_t)v->gsi);
 		if (v->efd >= 0)
 			close(v->efd);
 	}

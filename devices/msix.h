@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct vm;
+struct machine;
 struct pci_dev;
 
 #define MSIX_ENTRY_SIZE 16
@@ -33,7 +33,7 @@ struct msix_vector {
 };
 
 struct msix {
-	struct vm *vm;
+	struct machine *mach;
 	struct pci_dev *dev;
 	pthread_mutex_t lock;
 	unsigned int nr;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "vmm/log.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define PCI_COMMAND	    0x04
 #define PCI_STATUS	    0x06
@@ -28,10 +28,9 @@
 #define ECAM_BUS0_SIZE	    (1 << 20)
 
 struct pci_host {
-	struct vm *vm;
+	struct machine *mach;
 	pthread_mutex_t lock;
 	struct pci_windows w;
-	uint64_t io_next, m32_next, m64_next;
 	uint32_t cf8;
 	uint8_t rcr; /* reset control register (0xcf9) */
 	struct pci_dev *devs[256];
@@ -150,7 +149,7 @@ static void pci_bar_unmap(struct pci_dev *dev, int i)
 	if (dev->ops->bar_map)
 		dev->ops->bar_unmap(dev, i, b->addr);
 	else
-		bus_unregister(b->type == PCI_BAR_IO ? &dev->vm->pio : &dev->vm->mmio, b->addr);
+		bus_unregister(b->type == PCI_BAR_IO ? &dev->mach->pio : &dev->mach->mmio, b->addr);
 	b->mapped = false;
 }
 
@@ -169,8 +168,8 @@ static void pci_bar_update(struct pci_dev *dev, int i)
 	if (dev->ops->bar_map)
 		ret = dev->ops->bar_map(dev, i, b->addr);
 	else
-		ret = bus_register(b->type == PCI_BAR_IO ? &dev->vm->pio : &dev->vm->mmio, b->addr,
-				   b->size, pci_bar_io, b);
+		ret = bus_register(b->type == PCI_BAR_IO ? &dev->mach->pio : &dev->mach->mmio,
+				   b->addr, b->size, pci_bar_io, b);
 	if (ret < 0) {
 		log_guest("%s: BAR%d at %#llx not mapped: %s", dev->name, i,
 			  (unsigned long long)b->addr, strerror(-ret));
@@ -264,10 +263,10 @@ static void pci_cfg_write_locked(struct pci_dev *dev, uint32_t off, const uint8_
 		dev->ops->cfg_write(dev, off, data, len);
 }
 
-void pci_cfg_access(struct vm *vm, uint8_t devfn, uint32_t off, uint8_t *data, uint32_t len,
+void pci_cfg_access(struct machine *mach, uint8_t devfn, uint32_t off, uint8_t *data, uint32_t len,
 		    bool is_write)
 {
-	struct pci_host *h = vm->pci;
+	struct pci_host *h = mach->pci;
 	struct pci_dev *dev;
 
 	if (!is_write)
@@ -304,7 +303,7 @@ static void pci_conf1_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len
 		}
 		__atomic_store_n(&h->rcr, data[0] & RCR_SYS_RST, __ATOMIC_RELAXED);
 		if (data[0] & RCR_RST_CPU)
-			vm_request_stop(h->vm, VM_STOP_RESET);
+			machine_request_stop(h->mach, VM_STOP_RESET);
 		return;
 	}
 	if (off < 4) {
@@ -321,47 +320,79 @@ static void pci_conf1_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len
 	reg = (cf8 & 0xfc) | (uint32_t)(off - 4);
 	if (!(cf8 & 0x80000000u) || ((cf8 >> 16) & 0xff) != 0 || (off - 4) + len > 4)
 		return;
-	pci_cfg_access(h->vm, (uint8_t)(cf8 >> 8), reg, data, len, is_write);
+	pci_cfg_access(h->mach, (uint8_t)(cf8 >> 8), reg, data, len, is_write);
 }
 
 static void pci_ecam_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct pci_host *h = opaque;
 
-	pci_cfg_access(h->vm, (uint8_t)(off >> 12), (uint32_t)(off & 0xfff), data, len, is_write);
+	pci_cfg_access(h->mach, (uint8_t)(off >> 12), (uint32_t)(off & 0xfff), data, len, is_write);
 }
 
 /* ---- registration -------------------------------------------------------------- */
 
-static int pci_place_bar(struct pci_host *h, struct pci_bar *b)
+/* The first address of b's window, aligned to its size, where b overlaps no BAR of the
+ * same space that a device on the bus (or an earlier BAR of b's own device) holds now:
+ * first fit, so the space of a removed device is taken again. BARs the guest moved are
+ * seen where it put them. */
+static bool pci_bar_clashes(const struct pci_bar *x, bool io, uint64_t addr, uint64_t size)
 {
-	uint64_t *next, end;
+	return x->type != PCI_BAR_NONE && (x->type == PCI_BAR_IO) == io && x->addr != 0 &&
+	       addr < x->addr + x->size && x->addr < addr + size;
+}
 
-	if (b->type == PCI_BAR_IO) {
-		next = &h->io_next;
+static int pci_place_bar(struct pci_host *h, struct pci_dev *dev, struct pci_bar *b)
+{
+	bool io = b->type == PCI_BAR_IO;
+	uint64_t base, end, addr;
+	bool moved;
+
+	if (io) {
+		base = h->w.io_base;
 		end = h->w.io_end;
 	} else if (b->type == PCI_BAR_MEM64 && b->size >= (64ULL << 20)) {
-		next = &h->m64_next; /* large BARs go above 4 GiB */
+		base = h->w.m64_base; /* large BARs go above 4 GiB */
 		end = h->w.m64_end;
 	} else {
-		next = &h->m32_next;
+		base = h->w.m32_base;
 		end = h->w.m32_end;
 	}
-	b->addr = (*next + b->size - 1) & ~(b->size - 1);
-	if (b->addr + b->size > end)
-		return -ENOSPC;
-	*next = b->addr + b->size;
+	addr = (base + b->size - 1) & ~(b->size - 1);
+	do {
+		moved = false;
+		for (int d = 0; d < 256 && !moved; d++) {
+			const struct pci_dev *o = d == 0 ? dev : h->devs[d];
+
+			if (!o || (d > 0 && o == dev))
+				continue;
+			for (int i = 0; i < PCI_NR_BARS; i++) {
+				const struct pci_bar *x = &o->bars[i];
+
+				if (x == b || (o == dev && i >= b->index))
+					break;
+				if (pci_bar_clashes(x, io, addr, b->size)) {
+					addr = (x->addr + x->size + b->size - 1) & ~(b->size - 1);
+					moved = true;
+					break;
+				}
+			}
+		}
+		if (addr < base || addr + b->size > end || addr + b->size < addr)
+			return -ENOSPC;
+	} while (moved);
+	b->addr = addr;
 	return 0;
 }
 
-int pci_register(struct vm *vm, struct pci_dev *dev, int slot, int fn)
+int pci_register(struct machine *mach, struct pci_dev *dev, int slot, int fn)
 {
-	struct pci_host *h = vm->pci;
+	struct pci_host *h = mach->pci;
 	int ret = 0;
 
 	if (!h || fn < 0 || fn > 7 || slot >= PCI_NR_SLOTS || (slot < 0 && fn != 0))
 		return -EINVAL;
-	dev->vm = vm;
+	dev->mach = mach;
 	pthread_mutex_lock(&h->lock);
 	if (slot < 0) {
 		for (slot = 1; slot < PCI_NR_SLOTS && h->devs[PCI_DEVFN(slot, 0)]; slot++)
@@ -390,7 +421,7 @@ int pci_register(struct vm *vm, struct pci_dev *dev, int slot, int fn)
 		b->index = i;
 		if (b->type == PCI_BAR_NONE)
 			continue;
-		ret = pci_place_bar(h, b);
+		ret = pci_place_bar(h, dev, b);
 		if (ret < 0) {
 			log_err("%s: no room for BAR%d (%llu bytes) in the PCI window", dev->name,
 				i, (unsigned long long)b->size);
@@ -412,62 +443,84 @@ out:
 
 static const struct pci_dev_ops pci_bridge_ops = {0};
 
-int pci_init(struct vm *vm, const struct pci_windows *w)
+int pci_init(struct machine *mach, const struct pci_windows *w)
 {
 	struct pci_host *h = calloc(1, sizeof(*h));
 	int ret;
 
 	if (!h)
 		return -ENOMEM;
-	h->vm = vm;
+	h->mach = mach;
 	h->w = *w;
-	h->io_next = w->io_base;
-	h->m32_next = w->m32_base;
-	h->m64_next = w->m64_base;
 	pthread_mutex_init(&h->lock, NULL);
-	vm->pci = h;
-	ret = bus_register(&vm->pio, CF8_PORT, 8, pci_conf1_io, h);
+	mach->pci = h;
+	ret = bus_register(&mach->pio, CF8_PORT, 8, pci_conf1_io, h);
 	if (ret < 0)
 		goto err;
-	ret = bus_register(&vm->mmio, w->ecam_base, ECAM_BUS0_SIZE, pci_ecam_io, h);
+	ret = bus_register(&mach->mmio, w->ecam_base, ECAM_BUS0_SIZE, pci_ecam_io, h);
 	if (ret < 0) {
-		bus_unregister(&vm->pio, CF8_PORT);
+		bus_unregister(&mach->pio, CF8_PORT);
 		goto err;
 	}
 	/* 00:00.0, the host bridge: a neutral id (no guest quirks), class 06 00 00. */
 	h->bridge.name = "host bridge";
 	h->bridge.ops = &pci_bridge_ops;
 	pci_dev_init(&h->bridge, 0x1b36, 0x0008, 0x060000, 0, 0x1b36, 0x0008);
-	h->bridge.vm = vm;
+	h->bridge.mach = mach;
 	h->devs[0] = &h->bridge;
 	return 0;
 err:
-	vm->pci = NULL;
+	mach->pci = NULL;
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 	return ret;
 }
 
-void pci_destroy(struct vm *vm)
+void pci_unregister(struct pci_dev *dev)
 {
-	struct pci_host *h = vm->pci;
+	struct pci_host *h = dev->mach ? dev->mach->pci : NULL;
+	uint8_t slot0 = PCI_DEVFN(dev->devfn >> 3, 0);
+
+	if (!h || h->devs[dev->devfn] != dev)
+		return;
+	pthread_mutex_lock(&h->lock);
+	for (int b = 0; b < PCI_NR_BARS; b++)
+		pci_bar_unmap(dev, b);
+	h->devs[dev->devfn] = NULL;
+	/* The slot stops being multifunction when only function 0 is left in it. */
+	if (h->devs[slot0]) {
+		bool others = false;
+
+		for (int f = 1; f < 8; f++)
+			others |= h->devs[PCI_DEVFN(dev->devfn >> 3, f)] != NULL;
+		if (!others)
+			h->devs[slot0]->cfg[0x0e] &= 0x7f;
+	}
+	pthread_mutex_unlock(&h->lock);
+	log_info("pci 0000:00:%02x.%x removed (%s)", dev->devfn >> 3, dev->devfn & 7, dev->name);
+}
+
+void pci_destroy(struct machine *mach)
+{
+	struct pci_host *h = mach->pci;
 
 	if (!h)
 		return;
+	/* Every device's owner has unregistered it by now (vm.c destroys devices first);
+	 * one still here is a bug, but its BARs must not outlive the bus either way. */
 	for (int i = 1; i < 256; i++) {
 		struct pci_dev *dev = h->devs[i];
 
 		if (!dev)
 			continue;
+		log_err("pci: %s still on the bus at teardown", dev->name);
 		for (int b = 0; b < PCI_NR_BARS; b++)
 			pci_bar_unmap(dev, b);
 		h->devs[i] = NULL;
-		if (dev->ops && dev->ops->destroy)
-			dev->ops->destroy(dev);
 	}
-	bus_unregister(&vm->mmio, h->w.ecam_base);
-	bus_unregister(&vm->pio, CF8_PORT);
+	bus_unregister(&mach->mmio, h->w.ecam_base);
+	bus_unregister(&mach->pio, CF8_PORT);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
-	vm->pci = NULL;
+	mach->pci = NULL;
 }

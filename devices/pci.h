@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct vm;
+struct machine;
 struct pci_dev;
 
 #define PCI_CFG_SIZE	    4096
@@ -54,12 +54,10 @@ struct pci_dev_ops {
 	 * the mmap-able parts, bus ranges for the trapped ones). Return 0 or -errno. */
 	int (*bar_map)(struct pci_dev *dev, int bar, uint64_t addr);
 	void (*bar_unmap)(struct pci_dev *dev, int bar, uint64_t addr);
-	/* Frees the device; called after every vCPU has stopped. */
-	void (*destroy)(struct pci_dev *dev);
 };
 
 struct pci_dev {
-	struct vm *vm;
+	struct machine *mach;
 	const struct pci_dev_ops *ops;
 	void *priv;
 	const char *name; /* for messages, e.g. "virtio-blk disk0" */
@@ -78,8 +76,9 @@ struct pci_dev {
 struct pci_windows {
 	uint64_t io_base, io_end, m32_base, m32_end, m64_base, m64_end, ecam_base;
 };
-int pci_init(struct vm *vm, const struct pci_windows *w);
-void pci_destroy(struct vm *vm); /* destroys every device too */
+int pci_init(struct machine *mach, const struct pci_windows *w);
+/* Frees the host bridge; every device must have been unregistered by its owner. */
+void pci_destroy(struct machine *mach);
 
 /* Fills the type-0 header: ids, class (24 bits: base, sub, prog-if), revision,
  * subsystem ids; the status register says "has a capability list" once a capability
@@ -107,7 +106,12 @@ int pci_dev_add_ext_cap(struct pci_dev *dev, uint16_t id, uint8_t version, const
  * name their slot), assigns its BARs in the windows and enables them as firmware would
  * (command register I/O + memory + bus master left for the guest to set). Returns 0,
  * -EEXIST if the devfn is taken, -ENOSPC if a BAR window is full. */
-int pci_register(struct vm *vm, struct pci_dev *dev, int slot, int fn);
+int pci_register(struct machine *mach, struct pci_dev *dev, int slot, int fn);
+/* Takes the device off the bus: BARs unmapped (through bar_unmap for devices that map
+ * their own), its devfn and BAR space free for the next pci_register. The device stays
+ * its owner's to free; pci_register and pci_unregister are its only two contacts with
+ * the core. No-op for a device not on the bus. */
+void pci_unregister(struct pci_dev *dev);
 
 /* Config space accessors for devices and tests (little-endian in dev->cfg). */
 static inline uint32_t pci_cfg_read32(const struct pci_dev *d, uint32_t off)
@@ -128,7 +132,7 @@ static inline void pci_cfg_write32(struct pci_dev *d, uint32_t off, uint32_t v)
 
 /* One config access as the guest makes it, for bus 0 devfn (used by the CF8/CFC and
  * ECAM handlers, and by unit tests). Reads of absent functions return all ones. */
-void pci_cfg_access(struct vm *vm, uint8_t devfn, uint32_t off, uint8_t *data, uint32_t len,
+void pci_cfg_access(struct machine *mach, uint8_t devfn, uint32_t off, uint8_t *data, uint32_t len,
 		    bool is_write);
 
 /* Interrupt pin -> IOAPIC input for INTx: slot-swizzled over four lines (_PRT). */

@@ -1,21 +1,11 @@
-/* Platform devices with no guest-visible state worth a file of their own, and the
- * device_ops table every built-in device provides. */
+/* Platform devices with no guest-visible state worth a header of their own: the CMOS
+ * clock (rtc.c) and power, reset and the boot marks (power.c). */
 #ifndef MINIVMM_PLATFORM_H
 #define MINIVMM_PLATFORM_H
 
-#include <errno.h>
+#include "devices/device.h"
 
-struct vm;
-
-struct device_ops {
-	const char *name;
-	/* Registers the device on vm's buses; returns 0 or -errno. */
-	int (*init)(struct vm *vm, void **state);
-	/* Unregisters and frees; only called after every vCPU thread has been joined. */
-	void (*exit)(struct vm *vm, void *state);
-};
-
-extern const struct device_ops rtc_ops;
-extern const struct device_ops power_ops;
+extern const struct device_ops rtc_device_ops;
+extern const struct device_ops power_device_ops;
 
 #endif

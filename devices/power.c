@@ -8,7 +8,7 @@
  *  - X86_PORT_STATS_MARK: with MINIVMM_STATS set, each byte written there logs the
  *    VMM's exit counters, numbered, so a benchmark in the guest can bracket a phase and
  *    count the exits it cost (tests/bench/nvme.sh).
- * Stateless: everything goes straight to vm_request_stop() or to fields of the vm. */
+ * Stateless: everything goes straight to machine_request_stop() or to the machine's stats. */
 #include "devices/platform.h"
 
 #include <stdlib.h>
@@ -16,8 +16,7 @@
 #include "arch/x86/layout.h"
 #include "vmm/kvmstats.h"
 #include "vmm/log.h"
-#include "vmm/vcpu.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define I8042_DATA  0x60
 #define I8042_CMD   0x64
@@ -27,7 +26,7 @@
 
 static void acpi_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
-	struct vm *vm = opaque;
+	struct machine *mach = opaque;
 
 	if (!is_write) {
 		data[0] = 0; /* sleep status: never "woken" */
@@ -37,14 +36,14 @@ static void acpi_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, boo
 		return;
 	if (off == X86_PORT_SLEEP_CTL - X86_PORT_SLEEP_CTL && (data[0] & SLP_EN) &&
 	    SLP_TYP(data[0]) == X86_SLP_TYP_S5)
-		vm_request_stop(vm, VM_STOP_POWEROFF);
+		machine_request_stop(mach, VM_STOP_POWEROFF);
 	else if (off == X86_PORT_RESET - X86_PORT_SLEEP_CTL && data[0] == X86_RESET_VALUE)
-		vm_request_stop(vm, VM_STOP_RESET);
+		machine_request_stop(mach, VM_STOP_RESET);
 }
 
 static void i8042_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
-	struct vm *vm = opaque;
+	struct machine *mach = opaque;
 
 	(void)len;
 	if (!is_write) {
@@ -52,28 +51,29 @@ static void i8042_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bo
 		return;
 	}
 	if (off == I8042_CMD - I8042_DATA && data[0] == I8042_RESET)
-		vm_request_stop(vm, VM_STOP_RESET);
+		machine_request_stop(mach, VM_STOP_RESET);
 }
 
 static void mark_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
-	struct vm *vm = opaque;
+	struct machine *mach = opaque;
 	uint64_t zero = 0;
 
 	(void)off, (void)data, (void)len;
-	if (is_write && atomic_compare_exchange_strong(&vm->t_userspace, &zero, vm_now_ns()))
+	if (is_write &&
+	    atomic_compare_exchange_strong(&mach->stats.t_userspace, &zero, machine_now_ns()))
 		log_info("boot: first KVM_RUN %.1f ms, guest userspace %.1f ms after VMM start",
-			 (vm->t_first_run - vm->t_start) / 1e6,
-			 (vm->t_userspace - vm->t_start) / 1e6);
+			 (mach->stats.t_first_run - mach->stats.t_start) / 1e6,
+			 (mach->stats.t_userspace - mach->stats.t_start) / 1e6);
 }
 
 static void stats_mark_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
-	struct vm *vm = opaque;
+	struct machine *mach = opaque;
 
 	(void)off, (void)data, (void)len;
 	/* Off by default: otherwise a guest could fill the VMM's log one exit per line. */
-	if (!is_write || !vm->stats_log)
+	if (!is_write || !mach->stats.log)
 		return;
 	/* Relaxed loads: this vCPU's own exit (the one that brought us here) is already
 	 * counted; other vCPUs' exits in flight may or may not be, which a benchmark run
@@ -81,53 +81,58 @@ static void stats_mark_io(void *opaque, uint64_t off, uint8_t *data, uint32_t le
 	uint64_t kvm[KVM_STAT_COUNT] = {0};
 	char kbuf[512];
 
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
-		kvm_stats_add(&vm->vcpus[i].stats, kvm);
-	log_info("stats: mark %u: exits io=%llu mmio=%llu all=%llu kvm: %s",
-		 atomic_fetch_add_explicit(&vm->stats_marks, 1, memory_order_relaxed) + 1,
-		 (unsigned long long)atomic_load_explicit(&vm->exits_io, memory_order_relaxed),
-		 (unsigned long long)atomic_load_explicit(&vm->exits_mmio, memory_order_relaxed),
-		 (unsigned long long)atomic_load_explicit(&vm->exits, memory_order_relaxed),
-		 kvm_stats_format(kvm, kbuf, sizeof(kbuf)));
+	if (mach->stats.kvm_sum)
+		mach->stats.kvm_sum(mach, kvm);
+	log_info(
+	    "stats: mark %u: exits io=%llu mmio=%llu all=%llu kvm: %s",
+	    atomic_fetch_add_explicit(&mach->stats.marks, 1, memory_order_relaxed) + 1,
+	    (unsigned long long)atomic_load_explicit(&mach->stats.exits_io, memory_order_relaxed),
+	    (unsigned long long)atomic_load_explicit(&mach->stats.exits_mmio, memory_order_relaxed),
+	    (unsigned long long)atomic_load_explicit(&mach->stats.exits, memory_order_relaxed),
+	    kvm_stats_format(kvm, kbuf, sizeof(kbuf)));
 }
 
-static int power_init(struct vm *vm, void **state)
+/* The state is only the machine the handlers act on; it is what destroy needs. */
+static int power_create(struct machine *mach, const struct device_spec *spec, void **state)
 {
 	int ret;
 
-	*state = NULL;
-	ret = bus_register(&vm->pio, X86_PORT_SLEEP_CTL, 3, acpi_io, vm);
+	(void)spec;
+	ret = bus_register(&mach->pio, X86_PORT_SLEEP_CTL, 3, acpi_io, mach);
 	if (ret < 0)
 		return ret;
 	/* One range covering 0x60..0x64: port 0x61 inside it belongs to the in-kernel
 	 * PIT (speaker), which KVM handles before we ever see it. */
-	ret = bus_register(&vm->pio, I8042_DATA, 5, i8042_io, vm);
+	ret = bus_register(&mach->pio, I8042_DATA, 5, i8042_io, mach);
 	if (ret < 0)
 		goto err_acpi;
-	ret = bus_register(&vm->pio, X86_PORT_BOOT_MARK, 1, mark_io, vm);
+	ret = bus_register(&mach->pio, X86_PORT_BOOT_MARK, 1, mark_io, mach);
 	if (ret < 0)
 		goto err_i8042;
-	vm->stats_log = getenv("MINIVMM_STATS") != NULL;
-	ret = bus_register(&vm->pio, X86_PORT_STATS_MARK, 1, stats_mark_io, vm);
+	mach->stats.log = getenv("MINIVMM_STATS") != NULL;
+	ret = bus_register(&mach->pio, X86_PORT_STATS_MARK, 1, stats_mark_io, mach);
 	if (ret < 0)
 		goto err_mark;
+	*state = mach;
 	return 0;
 err_mark:
-	bus_unregister(&vm->pio, X86_PORT_BOOT_MARK);
+	bus_unregister(&mach->pio, X86_PORT_BOOT_MARK);
 err_i8042:
-	bus_unregister(&vm->pio, I8042_DATA);
+	bus_unregister(&mach->pio, I8042_DATA);
 err_acpi:
-	bus_unregister(&vm->pio, X86_PORT_SLEEP_CTL);
+	bus_unregister(&mach->pio, X86_PORT_SLEEP_CTL);
 	return ret;
 }
 
-static void power_exit(struct vm *vm, void *state)
+static void power_destroy(void *state)
 {
-	(void)state;
-	bus_unregister(&vm->pio, X86_PORT_STATS_MARK);
-	bus_unregister(&vm->pio, X86_PORT_BOOT_MARK);
-	bus_unregister(&vm->pio, I8042_DATA);
-	bus_unregister(&vm->pio, X86_PORT_SLEEP_CTL);
+	struct machine *mach = state;
+
+	bus_unregister(&mach->pio, X86_PORT_STATS_MARK);
+	bus_unregister(&mach->pio, X86_PORT_BOOT_MARK);
+	bus_unregister(&mach->pio, I8042_DATA);
+	bus_unregister(&mach->pio, X86_PORT_SLEEP_CTL);
 }
 
-const struct device_ops power_ops = {.name = "power", .init = power_init, .exit = power_exit};
+const struct device_ops power_device_ops = {
+    .kind = "power", .create = power_create, .destroy = power_destroy};

@@ -5,17 +5,18 @@
  * lock because any vCPU may use the ports. */
 #include "devices/platform.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define RTC_PORT 0x70
 
 struct rtc {
-	struct vm *vm;
+	struct machine *mach;
 	pthread_mutex_t lock;
 	uint8_t index;
 	uint8_t ram[128]; /* CMOS bytes the guest may use as scratch */
@@ -83,16 +84,17 @@ static void rtc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool
 	pthread_mutex_unlock(&r->lock);
 }
 
-static int rtc_init(struct vm *vm, void **state)
+static int rtc_create(struct machine *mach, const struct device_spec *spec, void **state)
 {
 	struct rtc *r = calloc(1, sizeof(*r));
 	int ret;
 
+	(void)spec;
 	if (!r)
 		return -ENOMEM;
-	r->vm = vm;
+	r->mach = mach;
 	pthread_mutex_init(&r->lock, NULL);
-	ret = bus_register(&vm->pio, RTC_PORT, 2, rtc_io, r);
+	ret = bus_register(&mach->pio, RTC_PORT, 2, rtc_io, r);
 	if (ret < 0) {
 		free(r);
 		return ret;
@@ -101,13 +103,14 @@ static int rtc_init(struct vm *vm, void **state)
 	return 0;
 }
 
-static void rtc_exit(struct vm *vm, void *state)
+static void rtc_destroy(void *state)
 {
 	struct rtc *r = state;
 
-	bus_unregister(&vm->pio, RTC_PORT);
+	bus_unregister(&r->mach->pio, RTC_PORT);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
 
-const struct device_ops rtc_ops = {.name = "rtc", .init = rtc_init, .exit = rtc_exit};
+const struct device_ops rtc_device_ops = {
+    .kind = "rtc", .create = rtc_create, .destroy = rtc_destroy};

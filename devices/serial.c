@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "vmm/log.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 #include "vmm/irq.h"
 
 enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
@@ -45,7 +45,7 @@ enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SC
 #define RX_SIZE	     4096
 
 struct serial {
-	struct vm *vm;
+	struct machine *mach;
 	pthread_mutex_t lock;
 	uint16_t base;
 	unsigned int irq;
@@ -192,7 +192,7 @@ static void serial_update_irq(struct serial *s)
 
 	if (level != s->irq_level) {
 		s->irq_level = level;
-		irq_line(s->vm, s->irq, level);
+		irq_line(s->mach, s->irq, level);
 	}
 }
 
@@ -306,19 +306,19 @@ static void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 	pthread_mutex_unlock(&s->lock);
 }
 
-struct serial *serial_create(struct vm *vm, uint16_t base, unsigned int irq, int out_fd)
+struct serial *serial_create(struct machine *mach, uint16_t base, unsigned int irq, int out_fd)
 {
 	struct serial *s = calloc(1, sizeof(*s));
 	int ret;
 
 	if (!s)
 		return NULL;
-	s->vm = vm;
+	s->mach = mach;
 	s->base = base;
 	s->irq = irq;
 	console_out_init(&s->out, out_fd, "serial");
 	pthread_mutex_init(&s->lock, NULL);
-	ret = bus_register(&vm->pio, base, 8, serial_io, s);
+	ret = bus_register(&mach->pio, base, 8, serial_io, s);
 	if (ret < 0) {
 		pthread_mutex_destroy(&s->lock);
 		free(s);
@@ -332,11 +332,35 @@ void serial_destroy(struct serial *s)
 {
 	if (!s)
 		return;
-	bus_unregister(&s->vm->pio, s->base);
+	bus_unregister(&s->mach->pio, s->base);
 	console_out_fini(&s->out);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
+
+/* COM1, as every PC has it: what Linux's console=ttyS0 expects. */
+#define COM1_BASE 0x3f8
+#define COM1_IRQ  4
+
+static int serial_dev_create(struct machine *mach, const struct device_spec *spec, void **state)
+{
+	struct serial *s = serial_create(mach, COM1_BASE, COM1_IRQ, spec->fd);
+
+	if (!s) {
+		log_err("cannot create the serial port: %m");
+		return -errno;
+	}
+	*state = s;
+	return 0;
+}
+
+static void serial_dev_destroy(void *state)
+{
+	serial_destroy(state);
+}
+
+const struct device_ops serial_device_ops = {
+    .kind = "serial", .create = serial_dev_create, .destroy = serial_dev_destroy};
 
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len)
 {

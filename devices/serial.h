@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-struct vm;
+#include "devices/device.h"
+
+struct machine;
 struct serial;
 
 /* Guest console output to the VMM's console fd (the UART's and virtio-console's), that
@@ -32,10 +34,12 @@ size_t console_out_writev(struct console_out *o, const struct iovec *iov, unsign
 /* Logs drops not reported yet (at teardown). */
 void console_out_fini(struct console_out *o);
 
-/* Registers the UART at base on vm->pio; transmitted bytes go to out_fd (-1: dropped);
+/* Registers the UART at base on mach->pio; transmitted bytes go to out_fd (-1: dropped);
  * its interrupt is ISA irq. Returns NULL with errno set on failure. */
-struct serial *serial_create(struct vm *vm, uint16_t base, unsigned int irq, int out_fd);
+struct serial *serial_create(struct machine *mach, uint16_t base, unsigned int irq, int out_fd);
 void serial_destroy(struct serial *s);
+/* The device kind: COM1 (0x3f8, IRQ 4), output to spec->fd; its state is the serial. */
+extern const struct device_ops serial_device_ops;
 
 /* Queues console input for the guest (main thread). Returns how many bytes were taken;
  * the rest do not fit the receive buffer now. */

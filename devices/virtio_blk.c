@@ -266,7 +266,7 @@ err:
 	return ret;
 }
 
-int virtio_blk_create(struct vm *vm, const struct config_disk *disk, struct virtio_dev **out)
+int virtio_blk_create(struct machine *mach, const struct config_disk *disk, struct virtio_dev **out)
 {
 	uint64_t size, features;
 	struct blk *b;
@@ -299,7 +299,7 @@ int virtio_blk_create(struct vm *vm, const struct config_disk *disk, struct virt
 	if (disk->readonly)
 		features |= 1ULL << VIRTIO_BLK_F_RO;
 	snprintf(b->name, sizeof(b->name), "virtio-blk %s", disk->name);
-	ret = virtio_dev_create(vm, &blk_ops, b, features, b->name, out);
+	ret = virtio_dev_create(mach, &blk_ops, b, features, b->name, out);
 	if (ret < 0)
 		blk_free(b);
 	return ret;

@@ -14,7 +14,7 @@
 #include "devices/virtio_backends.h"
 #include "devices/virtio_pci.h"
 #include "vmm/log.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define RXQ	0
 #define TXQ	1
@@ -122,7 +122,7 @@ size_t virtio_console_input(struct virtio_dev *vd, const uint8_t *buf, size_t le
 	return n;
 }
 
-int virtio_console_create(struct vm *vm, int out_fd, struct virtio_dev **out)
+int virtio_console_create(struct machine *mach, int out_fd, struct virtio_dev **out)
 {
 	struct vcon *v = calloc(1, sizeof(*v));
 	int ret;
@@ -130,7 +130,7 @@ int virtio_console_create(struct vm *vm, int out_fd, struct virtio_dev **out)
 	if (!v)
 		return -ENOMEM;
 	console_out_init(&v->out, out_fd, "virtio-console");
-	ret = virtio_dev_create(vm, &vcon_ops, v, 0, "virtio-console", out);
+	ret = virtio_dev_create(mach, &vcon_ops, v, 0, "virtio-console", out);
 	if (ret < 0) {
 		free(v);
 		return ret;

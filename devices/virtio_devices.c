@@ -1,65 +1,42 @@
-/* The VM's virtio devices, from its config: the virtio console ([console] device =
- * virtio), one virtio-blk per [disk.NAME], one virtio-net per [net.NAME], one virtio-rng
- * for [rng].
- *
- * Each device belongs to the PCI core once registered (pci_destroy() frees it through
- * its destroy hook); vm->virtio only lists them, so that this list can be dropped in
- * any order relative to pci_destroy(). */
+/* The virtio kinds of the device model: each creates one virtio PCI function through
+ * its backend's constructor and destroys it through virtio_dev_destroy(). */
 #include "devices/virtio_devices.h"
 
-#include <errno.h>
-#include <stdlib.h>
-
 #include "devices/virtio_backends.h"
-#include "vmm/config.h"
-#include "vmm/vm.h"
 
-struct virtio_devices {
-	unsigned int nr;
-	struct virtio_dev *devs[CONFIG_MAX_DISKS + CONFIG_MAX_NETS + 2];
-};
-
-int virtio_devices_create(struct vm *vm)
+static void virtio_device_destroy(void *state)
 {
-	const struct config *cfg = vm->cfg;
-	struct virtio_devices *list;
-	int ret;
-
-	list = calloc(1, sizeof(*list));
-	if (!list)
-		return -ENOMEM;
-	vm->virtio = list;
-	/* On failure the devices made so far stay registered: vm_destroy() frees them
-	 * with everything else. Each creator has printed what went wrong. */
-	if (cfg->console.device == CONSOLE_DEV_VIRTIO) {
-		ret = virtio_console_create(vm, vm->console_out, &list->devs[list->nr]);
-		if (ret < 0)
-			return ret;
-		vm->console_dev = list->devs[list->nr++];
-	}
-	for (unsigned int i = 0; i < cfg->nr_disks && i < CONFIG_MAX_DISKS; i++) {
-		ret = virtio_blk_create(vm, &cfg->disks[i], &list->devs[list->nr]);
-		if (ret < 0)
-			return ret;
-		list->nr++;
-	}
-	for (unsigned int i = 0; i < cfg->nr_nets && i < CONFIG_MAX_NETS; i++) {
-		ret = virtio_net_create(vm, &cfg->nets[i], &list->devs[list->nr]);
-		if (ret < 0)
-			return ret;
-		list->nr++;
-	}
-	if (cfg->rng) {
-		ret = virtio_rng_create(vm, &list->devs[list->nr]);
-		if (ret < 0)
-			return ret;
-		list->nr++;
-	}
-	return 0;
+	virtio_dev_destroy(state);
 }
 
-void virtio_devices_destroy(struct vm *vm)
+static int console_create(struct machine *mach, const struct device_spec *spec, void **state)
 {
-	free(vm->virtio);
-	vm->virtio = NULL;
+	return virtio_console_create(mach, spec->fd, (struct virtio_dev **)state);
 }
+
+static int blk_create(struct machine *mach, const struct device_spec *spec, void **state)
+{
+	return virtio_blk_create(mach, spec->conf, (struct virtio_dev **)state);
+}
+
+static int net_create(struct machine *mach, const struct device_spec *spec, void **state)
+{
+	return virtio_net_create(mach, spec->conf, (struct virtio_dev **)state);
+}
+
+static int rng_create(struct machine *mach, const struct device_spec *spec, void **state)
+{
+	(void)spec;
+	return virtio_rng_create(mach, (struct virtio_dev **)state);
+}
+
+const struct device_ops virtio_console_device_ops = {.kind = "virtio-console",
+						     .pci = true,
+						     .create = console_create,
+						     .destroy = virtio_device_destroy};
+const struct device_ops virtio_blk_device_ops = {
+    .kind = "virtio-blk", .pci = true, .create = blk_create, .destroy = virtio_device_destroy};
+const struct device_ops virtio_net_device_ops = {
+    .kind = "virtio-net", .pci = true, .create = net_create, .destroy = virtio_device_destroy};
+const struct device_ops virtio_rng_device_ops = {
+    .kind = "virtio-rng", .pci = true, .create = rng_create, .destroy = virtio_device_destroy};

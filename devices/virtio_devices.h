@@ -1,15 +1,14 @@
-/* The VM's virtio devices as one set, made from vm->cfg (see virtio_devices.c): what
- * vm.c calls, so that it needs neither the backends nor the transport. */
+/* The virtio device kinds of the device model (devices/device.h): what the catalog
+ * lists, so that it needs neither the backends nor the transport. Each instance's state
+ * is its struct virtio_dev (virtio_backends.h has what callers may do with one). */
 #ifndef MINIVMM_VIRTIO_DEVICES_H
 #define MINIVMM_VIRTIO_DEVICES_H
 
-struct vm;
+#include "devices/device.h"
 
-/* Every virtio device of vm->cfg ([console] device = virtio, [disk.*], [net.*], [rng]),
- * listed in vm->virtio. Call after pci_init() and before the vCPUs start;
- * virtio_devices_destroy() after they have stopped (before or after pci_destroy(),
- * which frees the devices themselves). */
-int virtio_devices_create(struct vm *vm);
-void virtio_devices_destroy(struct vm *vm);
+extern const struct device_ops virtio_console_device_ops; /* spec->fd: console output */
+extern const struct device_ops virtio_blk_device_ops;	  /* spec->conf: config_disk */
+extern const struct device_ops virtio_net_device_ops;	  /* spec->conf: config_net */
+extern const struct device_ops virtio_rng_device_ops;	  /* no spec fields */
 
 #endif

@@ -32,8 +32,7 @@
 #include "devices/virtio_pci.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
-#include "vmm/seccomp.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define RXQ	     0
 #define TXQ	     1
@@ -208,7 +207,7 @@ static void *vnet_rx_thread(void *arg)
 	struct vnet *n = arg;
 	bool tap_ok = true; /* false: only the stop request and kicks are polled */
 
-	if (!seccomp_enter(n->vd->vm, SECCOMP_THREAD_IO, n->name))
+	if (!machine_thread_enter(n->vd->mach, SECCOMP_THREAD_IO, n->name))
 		return NULL;
 	struct pollfd p[3] = {{.fd = n->stop, .events = POLLIN},
 			      {.fd = n->rx_kick, .events = POLLIN},
@@ -315,7 +314,7 @@ static int vnet_open_tap(struct vnet *n, const char *ifname)
 	return 0;
 }
 
-int virtio_net_create(struct vm *vm, const struct config_net *cfg, struct virtio_dev **out)
+int virtio_net_create(struct machine *mach, const struct config_net *cfg, struct virtio_dev **out)
 {
 	uint64_t features = 1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_NET_F_STATUS |
 			    1ULL << VIRTIO_NET_F_CSUM | 1ULL << VIRTIO_NET_F_GUEST_CSUM |
@@ -339,14 +338,18 @@ int virtio_net_create(struct vm *vm, const struct config_net *cfg, struct virtio
 		ret = -errno;
 		goto err;
 	}
-	ret = virtio_dev_create(vm, &vnet_ops, n, features, n->name, out);
+	ret = virtio_dev_create(mach, &vnet_ops, n, features, n->name, out);
 	if (ret < 0)
 		goto err;
 	n->vd = *out;
-	/* From here the device owns n: vnet_destroy runs from pci_destroy. */
+	/* From here the device owns n: virtio_dev_destroy runs vnet_destroy. */
 	ret = -pthread_create(&n->rx_thread, NULL, vnet_rx_thread, n);
-	if (ret < 0)
+	if (ret < 0) {
+		log_err("%s: cannot start its receive thread: %s", n->name, strerror(-ret));
+		virtio_dev_destroy(*out);
+		*out = NULL;
 		return ret;
+	}
 	n->rx_running = true;
 	return 0;
 err:

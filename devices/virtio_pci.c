@@ -25,8 +25,7 @@
 
 #include "vmm/irq.h"
 #include "vmm/log.h"
-#include "vmm/seccomp.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define VP_BAR	      4
 #define VP_BAR_SIZE   0x4000
@@ -83,7 +82,7 @@ static void intx_set(struct virtio_dev *vd, bool level)
 	if (level == vd->intx_high)
 		return;
 	vd->intx_high = level;
-	irq_line(vd->vm, pci_intx_gsi(vd->pci.devfn, 1), level);
+	irq_line(vd->mach, pci_intx_gsi(vd->pci.devfn, 1), level);
 }
 
 static void vp_interrupt(struct virtio_dev *vd, uint16_t vector, uint8_t isr_bit)
@@ -265,7 +264,7 @@ static void enable_queue(struct virtio_dev *vd, struct virtio_queue *q)
 
 	if (q->enabled)
 		return;
-	ret = virtq_start(&q->vq, &vd->vm->mem, q->name, q->size, q->desc, q->driver, q->device,
+	ret = virtq_start(&q->vq, &vd->mach->mem, q->name, q->size, q->desc, q->driver, q->device,
 			  vd->driver_features);
 	if (ret < 0 || q->size > vd->ops->queue_size) {
 		virtq_stop(&q->vq);
@@ -437,7 +436,7 @@ static int set_ioeventfd(struct virtio_dev *vd, unsigned int q, uint64_t bar_add
 	    .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
 	};
 
-	return ioctl(vd->vm->vm_fd, KVM_IOEVENTFD, &e) < 0 ? -errno : 0;
+	return ioctl(vd->mach->vm_fd, KVM_IOEVENTFD, &e) < 0 ? -errno : 0;
 }
 
 /* We map BAR 4 ourselves (rather than letting the core put it on the bus) so that the
@@ -454,7 +453,7 @@ static void vp_bar_unmap(struct pci_dev *dev, int bar, uint64_t addr)
 			log_err("%s: cannot remove the ioeventfd of queue %u: %m", vd->name, i);
 		vd->q[i].ioeventfd = false;
 	}
-	bus_unregister(&vd->vm->mmio, vd->bar_addr);
+	bus_unregister(&vd->mach->mmio, vd->bar_addr);
 	vd->bar_mapped = false;
 }
 
@@ -466,7 +465,7 @@ static int vp_bar_map(struct pci_dev *dev, int bar, uint64_t addr)
 	if (bar != VP_BAR)
 		return -EINVAL;
 	vp_bar_unmap(dev, bar, vd->bar_addr);
-	ret = bus_register(&vd->vm->mmio, addr, VP_BAR_SIZE, vp_mmio, vd);
+	ret = bus_register(&vd->mach->mmio, addr, VP_BAR_SIZE, vp_mmio, vd);
 	if (ret < 0)
 		return ret;
 	vd->bar_addr = addr;
@@ -527,26 +526,12 @@ static void vp_cfg_write(struct pci_dev *dev, uint32_t off, const uint8_t *data,
 		pcicfg_bar_access(vd, true);
 }
 
-static void vp_free(struct virtio_dev *vd, bool free_priv);
-
-static void vp_destroy(struct pci_dev *dev)
-{
-	struct virtio_dev *vd = dev->priv;
-
-	if (getenv("MINIVMM_STATS"))
-		log_info("stats: %s: %llu requests, %llu notifications, %llu interrupts", vd->name,
-			 (unsigned long long)vd->stat_chains, (unsigned long long)vd->stat_kicks,
-			 (unsigned long long)vd->stat_irqs);
-	vp_free(vd, true);
-}
-
 static const struct pci_dev_ops vp_pci_ops = {
     .cfg_read = vp_cfg_read,
     .cfg_write = vp_cfg_write,
     .bar_io = vp_bar_io,
     .bar_map = vp_bar_map,
     .bar_unmap = vp_bar_unmap,
-    .destroy = vp_destroy,
 };
 
 /* The I/O thread */
@@ -558,7 +543,7 @@ static void *vp_thread(void *arg)
 	unsigned int nq = vd->ops->nr_queues;
 	eventfd_t n;
 
-	if (!seccomp_enter(vd->vm, SECCOMP_THREAD_IO, vd->name))
+	if (!machine_thread_enter(vd->mach, SECCOMP_THREAD_IO, vd->name))
 		return NULL;
 	pfd[0] = (struct pollfd){.fd = vd->stop_fd, .events = POLLIN};
 	for (unsigned int i = 0; i < nq; i++)
@@ -681,12 +666,13 @@ static int add_caps(struct virtio_dev *vd)
 	return cap < 0 ? cap : 0;
 }
 
-static int vp_init(struct virtio_dev *vd, struct vm *vm, const struct virtio_backend_ops *ops,
-		   void *priv, uint64_t features, const char *name)
+static int vp_init(struct virtio_dev *vd, struct machine *mach,
+		   const struct virtio_backend_ops *ops, void *priv, uint64_t features,
+		   const char *name)
 {
 	int ret;
 
-	vd->vm = vm;
+	vd->mach = mach;
 	vd->ops = ops;
 	vd->priv = priv;
 	vd->features = features | VP_TRANSPORT_FEATURES;
@@ -713,7 +699,7 @@ static int vp_init(struct virtio_dev *vd, struct vm *vm, const struct virtio_bac
 
 	pci_dev_init(&vd->pci, 0x1af4, (uint16_t)(0x1040 + ops->device_id), ops->pci_class, 1,
 		     0x1af4, 0x1100);
-	vd->pci.vm = vm;
+	vd->pci.mach = mach;
 	vd->pci.ops = &vp_pci_ops;
 	vd->pci.priv = vd;
 	vd->pci.name = vd->name;
@@ -737,7 +723,7 @@ static int vp_init(struct virtio_dev *vd, struct vm *vm, const struct virtio_bac
 	return start_thread(vd);
 }
 
-int virtio_dev_create(struct vm *vm, const struct virtio_backend_ops *ops, void *priv,
+int virtio_dev_create(struct machine *mach, const struct virtio_backend_ops *ops, void *priv,
 		      uint64_t features, const char *name, struct virtio_dev **out)
 {
 	struct virtio_dev *vd = calloc(1, sizeof(*vd));
@@ -745,10 +731,10 @@ int virtio_dev_create(struct vm *vm, const struct virtio_backend_ops *ops, void 
 
 	if (!vd)
 		return -ENOMEM;
-	ret = vp_init(vd, vm, ops, priv, features, name);
+	ret = vp_init(vd, mach, ops, priv, features, name);
 	if (ret < 0)
 		goto err;
-	ret = pci_register(vm, &vd->pci, -1, 0);
+	ret = pci_register(mach, &vd->pci, -1, 0);
 	if (ret < 0)
 		goto err;
 	if (out)
@@ -758,4 +744,18 @@ err:
 	log_err("cannot create %s: %s", name, strerror(-ret));
 	vp_free(vd, false);
 	return ret;
+}
+
+void virtio_dev_destroy(struct virtio_dev *vd)
+{
+	if (!vd)
+		return;
+	if (getenv("MINIVMM_STATS"))
+		log_info("stats: %s: %llu requests, %llu notifications, %llu interrupts", vd->name,
+			 (unsigned long long)vd->stat_chains, (unsigned long long)vd->stat_kicks,
+			 (unsigned long long)vd->stat_irqs);
+	/* Off the bus first (its BAR unmapped: no new notifications), then vp_free stops
+	 * the threads before it frees what they use. */
+	pci_unregister(&vd->pci);
+	vp_free(vd, true);
 }

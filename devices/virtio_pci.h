@@ -30,7 +30,7 @@
 #include "devices/pci.h"
 #include "devices/virtqueue.h"
 
-struct vm;
+struct machine;
 struct virtio_dev;
 
 #define VIRTIO_PCI_MAX_QUEUES 8
@@ -76,7 +76,7 @@ struct virtio_queue {
 struct virtio_dev {
 	struct pci_dev pci; /* pci.priv points back here */
 	struct msix msix;
-	struct vm *vm;
+	struct machine *mach;
 	const struct virtio_backend_ops *ops;
 	void *priv;
 	char name[64];
@@ -108,10 +108,10 @@ struct virtio_dev {
 };
 
 /* Creates the PCI function for a backend and registers it on the VM's PCI bus (first
- * free slot); features are the backend's device-specific bits. On success the device
- * belongs to the PCI core: pci_destroy() stops its I/O thread and calls ops->destroy(
- * priv). On failure returns -errno and priv is still the caller's. */
-int virtio_dev_create(struct vm *vm, const struct virtio_backend_ops *ops, void *priv,
+ * free slot); features are the backend's device-specific bits. On success priv belongs
+ * to the device: virtio_dev_destroy() stops the I/O thread, calls ops->destroy(priv)
+ * and frees the rest. On failure returns -errno and priv is still the caller's. */
+int virtio_dev_create(struct machine *mach, const struct virtio_backend_ops *ops, void *priv,
 		      uint64_t features, const char *name, struct virtio_dev **out);
 
 /* Handles one chain; returns the bytes written into its driver-writable part. */

@@ -58,7 +58,7 @@ static const struct virtio_backend_ops rng_ops = {
     .queue_notify = rng_queue_notify,
 };
 
-int virtio_rng_create(struct vm *vm, struct virtio_dev **out)
+int virtio_rng_create(struct machine *mach, struct virtio_dev **out)
 {
-	return virtio_dev_create(vm, &rng_ops, NULL, 0, "virtio-rng", out);
+	return virtio_dev_create(mach, &rng_ops, NULL, 0, "virtio-rng", out);
 }

@@ -18,12 +18,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "devices/device.h"
 #include "devices/msix.h"
 #include "devices/pci.h"
 #include "vmm/config.h"
 #include "vmm/mem.h"
 
-struct vm;
+struct machine;
 struct vfio_iommu;
 struct vfio_iommu_ops;
 
@@ -144,16 +145,15 @@ void vfio_map_failed(const char *op, uint64_t iova, uint64_t size, int ret);
 struct vfio_pci;
 
 struct vfio_vm {
-	struct vm *vm;
-	const char *sysfs;    /* "/sys" */
-	const char *dev_root; /* "/dev" */
+	struct machine *mach;
+	const struct config *cfg; /* its [vfio] and [vfio.NAME] sections */
+	const char *sysfs;	  /* "/sys" */
+	const char *dev_root;	  /* "/dev" */
 	const struct vfio_iommu_ops *iommu_ops;
 	struct vfio_iommu *iommu;
 	int kvm_vfio_fd; /* KVM_DEV_TYPE_VFIO, one per VM */
 	struct vfio_host hosts[VFIO_MAX_DEVICES];
 	unsigned int nr_hosts;
-	struct vfio_pci *devs[VFIO_MAX_DEVICES];
-	unsigned int nr_devs;
 	int nr_mapped; /* guest RAM regions mapped in the IOMMU */
 };
 
@@ -235,9 +235,9 @@ struct vfio_cfg_io {
 
 struct vfio_pci {
 	struct pci_dev pci;
-	struct vfio_vm *vv; /* NULL once torn down by vfio_devices_destroy */
+	struct vfio_vm *vv;
 	struct vfio_host *host;
-	struct vm *vm;
+	struct machine *mach;
 	char name[CONFIG_NAME_MAX + VFIO_ADDR_LEN + 8]; /* "vfio.nvme (0000:00:04.0)" */
 	int fd; /* VFIO device fd (host->device_fd); -1 in unit tests */
 	struct vfio_device_info info;
@@ -260,16 +260,13 @@ struct vfio_pci {
 	enum vfio_irq_mode mode;
 	unsigned int mode_logs; /* mode switches logged so far */
 	pthread_mutex_t irq_lock;
-	bool torn_down;
 };
 
 /* pci.c */
 /* Builds the guest's PCI device for h (attached: h->device_fd is open) and registers
- * it with the PCI core, which then owns its memory. Returns 0 or -errno after one
- * message. */
+ * it with the PCI core. Returns 0 or -errno after one message, nothing left behind. */
 int vfio_pci_create(struct vfio_vm *vv, struct vfio_host *h, struct vfio_pci **out);
-/* Stops interrupts, unmaps BARs, resets the device and hands the fd back to the
- * backend. Idempotent. */
+/* Stops interrupts, unmaps BARs and resets the device; the fd stays attached. */
 void vfio_pci_teardown(struct vfio_pci *vp);
 
 /* pci_cfg.c: builds the guest's view in vp->pci (ids, capabilities; BARs are pci.c's)
@@ -277,14 +274,14 @@ void vfio_pci_teardown(struct vfio_pci *vp);
 int vfio_cfg_build(struct vfio_pci *vp);
 void vfio_cfg_read(struct pci_dev *dev, uint32_t off, uint8_t *data, uint32_t len);
 void vfio_cfg_write(struct pci_dev *dev, uint32_t off, const uint8_t *data, uint32_t len);
-/* The MSI data value vector i of nr sends, given what the guest wrote. */
-uint32_t vfio_msi_data(uint32_t data, unsigned int nr, unsigned int i);
 
 /* pci_irq.c: puts the device's interrupts in the mode the guest's config asks for
  * (MSI-X if enabled, else MSI if enabled, else INTx if it has a pin). */
 void vfio_irq_update(struct vfio_pci *vp);
 void vfio_irq_msix_enable(struct msix *m, bool enabled, void *opaque);
 void vfio_irq_teardown(struct vfio_pci *vp);
+/* The MSI data value vector i of nr sends, given what the guest wrote. */
+uint32_t vfio_msi_data(uint32_t data, unsigned int nr, unsigned int i);
 
 /* The guest-side PCI function of a passed-through device (pci.c); the unit tests drive
  * its BAR mapping directly. */

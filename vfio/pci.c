@@ -14,10 +14,11 @@
  * it calls bar_map / bar_unmap and we install or remove the parts. The device's own
  * BARs keep whatever the host gave them.
  *
- * Lifetime: created by vfio_devices_create; after pci_register the PCI core owns the
- * memory and frees it through ops->destroy. Teardown of what it holds on the host
- * (interrupts, mappings, reset, fd) is vfio_pci_teardown, run by whichever of
- * ops->destroy and vfio_devices_destroy comes first. */
+ * Lifetime: one instance of the device kind vfio_pci_device_ops (devices/device.h),
+ * its only owner. Destroying it takes it off the PCI bus, then turns its interrupts off,
+ * unmaps its BARs and resets the device; the device fd stays with the VM's vfio backend
+ * instance (vfio.c), which attached it and detaches it, so the same function can be
+ * added again while the VM runs. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +28,11 @@
 
 #include "vfio/internal.h"
 #include "vfio/iommu.h"
+#include "vfio/vfio.h"
 #include "vmm/bus.h"
 #include "vmm/irq.h"
 #include "vmm/log.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define VFIO_MAX_AREAS 16
 
@@ -230,9 +232,9 @@ static void bar_unmap(struct pci_dev *dev, int bar, uint64_t addr)
 		if (!p->mapped)
 			continue;
 		if (p->slot >= 0)
-			vm_memslot_remove(vp->vm, p->slot);
+			machine_memslot_remove(vp->mach, p->slot);
 		else
-			bus_unregister(b->io ? &vp->vm->pio : &vp->vm->mmio, p->gpa);
+			bus_unregister(b->io ? &vp->mach->pio : &vp->mach->mmio, p->gpa);
 		p->slot = -1;
 		p->mapped = false;
 	}
@@ -265,10 +267,10 @@ static int bar_map(struct pci_dev *dev, int bar, uint64_t addr)
 
 		p->gpa = addr + p->off;
 		if (p->hva) {
-			ret = vm_memslot_add(vp->vm, p->gpa, p->len, p->hva);
+			ret = machine_memslot_add(vp->mach, p->gpa, p->len, p->hva);
 			p->slot = ret;
 		} else {
-			ret = bus_register(b->io ? &vp->vm->pio : &vp->vm->mmio, p->gpa, p->len,
+			ret = bus_register(b->io ? &vp->mach->pio : &vp->mach->mmio, p->gpa, p->len,
 					   bar_trap, p);
 			p->slot = -1;
 		}
@@ -398,9 +400,6 @@ static int cfg_pwrite(void *opaque, uint32_t off, const void *buf, uint32_t len)
 
 void vfio_pci_teardown(struct vfio_pci *vp)
 {
-	if (vp->torn_down)
-		return;
-	vp->torn_down = true;
 	vfio_irq_teardown(vp);
 	for (int i = 0; i < PCI_NR_BARS; i++) {
 		struct vfio_bar *b = &vp->bars[i];
@@ -418,34 +417,7 @@ void vfio_pci_teardown(struct vfio_pci *vp)
 	if (vp->fd >= 0 && (vp->info.flags & VFIO_DEVICE_FLAGS_RESET) &&
 	    ioctl(vp->fd, VFIO_DEVICE_RESET) < 0)
 		log_warn("%s: VFIO_DEVICE_RESET at teardown failed: %m", vp->name);
-	if (vp->vv && vp->host->device_fd >= 0) {
-		vp->vv->iommu_ops->detach(vp->vv->iommu, vp->host, vp->host->device_fd);
-		vp->host->device_fd = -1;
-	}
 	vp->fd = -1;
-}
-
-/* Drops vp from its VM's list of functions. Here rather than in vfio.c, which creates
- * them, so that the dependency goes one way: vfio.c -> pci.c. */
-static void vfio_pci_forget(struct vfio_vm *vv, struct vfio_pci *vp)
-{
-	for (unsigned int i = 0; i < vv->nr_devs; i++)
-		if (vv->devs[i] == vp) {
-			vv->devs[i] = vv->devs[--vv->nr_devs];
-			return;
-		}
-}
-
-static void vfio_pci_destroy(struct pci_dev *dev)
-{
-	struct vfio_pci *vp = dev->priv;
-
-	if (vp->vv) {
-		vfio_pci_teardown(vp);
-		vfio_pci_forget(vp->vv, vp);
-	}
-	pthread_mutex_destroy(&vp->irq_lock);
-	free(vp);
 }
 
 /* Not static: tests/unit/test_vfio_cfg.c maps BARs through it without a VFIO device. */
@@ -454,7 +426,6 @@ const struct pci_dev_ops vfio_pci_ops = {
     .cfg_write = vfio_cfg_write,
     .bar_map = bar_map,
     .bar_unmap = bar_unmap,
-    .destroy = vfio_pci_destroy,
 };
 
 /* Device info, reset, config region: what the rest is built on. */
@@ -506,7 +477,7 @@ int vfio_pci_create(struct vfio_vm *vv, struct vfio_host *h, struct vfio_pci **o
 		return -ENOMEM;
 	vp->vv = vv;
 	vp->host = h;
-	vp->vm = vv->vm;
+	vp->mach = vv->mach;
 	vp->fd = h->device_fd;
 	vp->intx_efd = vp->intx_resample = vp->intx_stop = -1;
 	pthread_mutex_init(&vp->irq_lock, NULL);
@@ -530,16 +501,15 @@ int vfio_pci_create(struct vfio_vm *vv, struct vfio_host *h, struct vfio_pci **o
 			goto err;
 		}
 	}
-	vp->pci.vm = vv->vm;
+	vp->pci.mach = vv->mach;
 	vp->pci.ops = &vfio_pci_ops;
 	vp->pci.priv = vp;
 	vp->pci.name = vp->name;
-	ret = pci_register(vv->vm, &vp->pci, -1, 0);
+	ret = pci_register(vv->mach, &vp->pci, -1, 0);
 	if (ret < 0) {
 		log_err("%s: cannot place it on the guest's PCI bus: %s", vp->name, strerror(-ret));
 		goto err;
 	}
-	/* From here the PCI core owns vp (ops->destroy frees it). */
 	if (vp->pin)
 		vp->intx_gsi = pci_intx_gsi(vp->pci.devfn, vp->pin);
 	if (vp->rom_size)
@@ -557,3 +527,35 @@ err:
 	free(vp);
 	return ret;
 }
+
+/* The device kind: spec->parent is the VM's vfio backend instance, spec->index the
+ * [vfio.NAME] it attached. */
+static int vfio_pci_dev_create(struct machine *mach, const struct device_spec *spec, void **state)
+{
+	struct vfio_vm *vv = spec->parent ? spec->parent->state : NULL;
+	struct vfio_host *h;
+
+	(void)mach;
+	if (!vv || spec->index >= vv->nr_hosts || vv->hosts[spec->index].device_fd < 0) {
+		log_err("%s: its VFIO backend has not attached it", spec->name);
+		return -ENODEV;
+	}
+	h = &vv->hosts[spec->index];
+	return vfio_pci_create(vv, h, (struct vfio_pci **)state);
+}
+
+/* Off the bus first, so no guest access reaches what teardown releases. */
+static void vfio_pci_dev_destroy(void *state)
+{
+	struct vfio_pci *vp = state;
+
+	pci_unregister(&vp->pci);
+	vfio_pci_teardown(vp);
+	pthread_mutex_destroy(&vp->irq_lock);
+	free(vp);
+}
+
+const struct device_ops vfio_pci_device_ops = {.kind = "vfio-pci",
+					       .pci = true,
+					       .create = vfio_pci_dev_create,
+					       .destroy = vfio_pci_dev_destroy};

@@ -44,13 +44,6 @@ static uint32_t rd32(const uint8_t *b, uint32_t off)
 	return (uint32_t)rd16(b, off) | (uint32_t)rd16(b, off + 2) << 16;
 }
 
-uint32_t vfio_msi_data(uint32_t data, unsigned int nr, unsigned int i)
-{
-	/* With nr vectors the device replaces the low log2(nr) bits of data by the
-	 * vector number. */
-	return (data & ~(uint32_t)(nr - 1)) | i;
-}
-
 static int cap_add_passthrough(struct vfio_pci *vp, const uint8_t *real, uint32_t doff,
 			       uint32_t len, bool ext, uint16_t id, uint8_t ver)
 {

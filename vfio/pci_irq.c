@@ -32,7 +32,7 @@
 #include "vfio/internal.h"
 #include "vmm/irq.h"
 #include "vmm/log.h"
-#include "vmm/seccomp.h"
+#include "vmm/machine.h"
 
 static const char *const mode_names[] = {"none", "INTx", "MSI", "MSI-X"};
 
@@ -67,6 +67,13 @@ static void drain(int efd)
 		log_guest("eventfd read failed: %m");
 }
 
+uint32_t vfio_msi_data(uint32_t data, unsigned int nr, unsigned int i)
+{
+	/* With nr vectors the device replaces the low log2(nr) bits of data by the
+	 * vector number. */
+	return (data & ~(uint32_t)(nr - 1)) | i;
+}
+
 /* The unmask thread of a device without an unmask eventfd: each guest EOI (the
  * resample eventfd) becomes an unmask. It touches only the device fd and its own
  * eventfds, never irq_lock, which intx_thread_stop holds while joining it. */
@@ -76,7 +83,7 @@ static void *intx_unmask_thread(void *opaque)
 	struct pollfd p[2] = {{.fd = vp->intx_resample, .events = POLLIN},
 			      {.fd = vp->intx_stop, .events = POLLIN}};
 
-	if (!seccomp_enter(vp->vm, SECCOMP_THREAD_IO, vp->name))
+	if (!machine_thread_enter(vp->mach, SECCOMP_THREAD_IO, vp->name))
 		return NULL;
 	for (;;) {
 		if (poll(p, 2, -1) < 0) {
@@ -148,7 +155,7 @@ static int intx_on(struct vfio_pci *vp)
 		       VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 1, &vp->intx_efd);
 	if (ret < 0)
 		return ret;
-	ret = irq_irqfd(vp->vm, vp->intx_efd, vp->intx_gsi, vp->intx_resample, true);
+	ret = irq_irqfd(vp->mach, vp->intx_efd, vp->intx_gsi, vp->intx_resample, true);
 	if (ret == 0) {
 		ret = set_irqs(vp, VFIO_PCI_INTX_IRQ_INDEX,
 			       VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, 1,
@@ -158,7 +165,7 @@ static int intx_on(struct vfio_pci *vp)
 			ret = intx_thread_start(vp);
 	}
 	if (ret < 0) {
-		irq_irqfd(vp->vm, vp->intx_efd, vp->intx_gsi, vp->intx_resample, false);
+		irq_irqfd(vp->mach, vp->intx_efd, vp->intx_gsi, vp->intx_resample, false);
 		set_irqs(vp, VFIO_PCI_INTX_IRQ_INDEX,
 			 VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, NULL);
 		return ret;
@@ -174,7 +181,7 @@ static void intx_off(struct vfio_pci *vp)
 	intx_thread_stop(vp);
 	set_irqs(vp, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
 		 0, NULL);
-	irq_irqfd(vp->vm, vp->intx_efd, vp->intx_gsi, vp->intx_resample, false);
+	irq_irqfd(vp->mach, vp->intx_efd, vp->intx_gsi, vp->intx_resample, false);
 }
 
 /* Routes and (un)masks the enabled MSI vectors from the emulated capability. */
@@ -194,12 +201,12 @@ static void msi_update(struct vfio_pci *vp)
 	for (unsigned int i = 0; i < m->nr; i++) {
 		bool masked = (m->mask >> i) & 1;
 
-		if (irq_msi_route(vp->vm, (uint32_t)m->gsi[i], m->addr,
+		if (irq_msi_route(vp->mach, (uint32_t)m->gsi[i], m->addr,
 				  vfio_msi_data(m->data, m->nr, i)) < 0)
 			log_guest("%s: cannot route MSI vector %u", vp->name, i);
 		if (masked == !m->live[i]) /* already as wanted */
 			continue;
-		if (irq_irqfd(vp->vm, m->efd[i], (uint32_t)m->gsi[i], -1, !masked) == 0)
+		if (irq_irqfd(vp->mach, m->efd[i], (uint32_t)m->gsi[i], -1, !masked) == 0)
 			m->live[i] = !masked;
 	}
 }
@@ -213,10 +220,10 @@ static void msi_off(struct vfio_pci *vp)
 			 VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, NULL);
 	for (unsigned int i = 0; i < VFIO_MSI_MAX; i++) {
 		if (m->live[i])
-			irq_irqfd(vp->vm, m->efd[i], (uint32_t)m->gsi[i], -1, false);
+			irq_irqfd(vp->mach, m->efd[i], (uint32_t)m->gsi[i], -1, false);
 		m->live[i] = false;
 		if (m->gsi[i] >= 0)
-			irq_msi_free(vp->vm, (uint32_t)m->gsi[i]);
+			irq_msi_free(vp->mach, (uint32_t)m->gsi[i]);
 		if (m->efd[i] >= 0)
 			close(m->efd[i]);
 		m->gsi[i] = m->efd[i] = -1;
@@ -235,7 +242,7 @@ static int msi_on(struct vfio_pci *vp, unsigned int n)
 			ret = -errno;
 			goto err;
 		}
-		m->gsi[i] = irq_msi_alloc(vp->vm);
+		m->gsi[i] = irq_msi_alloc(vp->mach);
 		if (m->gsi[i] < 0) {
 			ret = m->gsi[i];
 			goto err;

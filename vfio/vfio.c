@@ -18,9 +18,10 @@
  *   attach devices         group fds or cdevs registered with KVM-VFIO before any
  *                          device is opened or bound, then the device fds  <- detach
  *   map RAM                guest RAM at iova = gpa              <- unmap RAM
- *   create functions       one guest PCI device per [vfio.NAME] (device reset there),
- *                          registered with the PCI core         <- tear down functions
  *
+ * All of that is one device instance of kind "vfio" (vfio_device_ops), the backend;
+ * the guest's PCI functions are instances of kind "vfio-pci" (vfio/pci.c), one per
+ * [vfio.NAME], made after it and destroyed before it, each removable while the VM runs.
  * A failure anywhere returns -errno after exactly one message, with everything done so
  * far undone (the caller turns it into exit 2). The VM is recreated on guest reboot, so
  * each VM start resets the devices and each teardown gives them back. */
@@ -36,7 +37,7 @@
 #include "vfio/internal.h"
 #include "vfio/iommu.h"
 #include "vmm/log.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -44,7 +45,7 @@
  * a PCI function or a mediated device (h->mdev), and nothing after asks again. */
 static int vfio_probe_hosts(struct vfio_vm *vv)
 {
-	const struct config *cfg = vv->vm->cfg;
+	const struct config *cfg = vv->cfg;
 	char err[1024];
 	int ret;
 
@@ -77,7 +78,7 @@ static int vfio_check_hosts(struct vfio_vm *vv)
 		if (ret == 0) {
 			n = vfio_group_reserved(vv->sysfs, h->group, resv, 16);
 			ret = n < 0 ? 0
-				    : vfio_ram_check_reserved(resv, n, &vv->vm->mem, h, err,
+				    : vfio_ram_check_reserved(resv, n, &vv->mach->mem, h, err,
 							      sizeof(err));
 		}
 		for (unsigned int j = 0; ret == 0 && j < i; j++)
@@ -104,7 +105,7 @@ static int vfio_check_memlock(struct vfio_vm *vv)
 
 	if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0)
 		rl.rlim_cur = RLIM_INFINITY;
-	ret = vfio_memlock_check(vv->vm->mem.ram_size, rl.rlim_cur, vfio_have_cap_ipc_lock(), err,
+	ret = vfio_memlock_check(vv->mach->mem.ram_size, rl.rlim_cur, vfio_have_cap_ipc_lock(), err,
 				 sizeof(err));
 	if (ret < 0)
 		log_err("%s", err);
@@ -121,7 +122,7 @@ static int vfio_pick(struct vfio_vm *vv, bool final, const struct vfio_iommu_ops
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/iommu", vv->dev_root);
-	ret = vfio_backend_pick(vv->vm->cfg->vfio_backend, access(path, F_OK) == 0, vv->hosts,
+	ret = vfio_backend_pick(vv->cfg->vfio_backend, access(path, F_OK) == 0, vv->hosts,
 				vv->nr_hosts, final, ops, why, whylen, err, sizeof(err));
 	if (ret < 0)
 		log_err("%s", err);
@@ -180,7 +181,7 @@ static int vfio_choose_backend(struct vfio_vm *vv)
 
 static int vfio_create_kvm_device(struct vfio_vm *vv)
 {
-	int fd = vfio_kvm_create(vv->vm->vm_fd);
+	int fd = vfio_kvm_create(vv->mach->vm_fd);
 
 	if (fd < 0)
 		return fd;
@@ -238,8 +239,8 @@ static void vfio_detach_devices(struct vfio_vm *vv)
 
 static int vfio_map_ram(struct vfio_vm *vv)
 {
-	const struct guest_mem *m = &vv->vm->mem;
-	uint64_t t0 = vm_now_ns();
+	const struct guest_mem *m = &vv->mach->mem;
+	uint64_t t0 = machine_now_ns();
 	cpu_set_t cpus;
 	int ret;
 
@@ -254,9 +255,9 @@ static int vfio_map_ram(struct vfio_vm *vv)
 		return ret;
 	}
 	log_info("mem: guest RAM (%llu MiB) populated in %.1f ms (%d thread%s)",
-		 (unsigned long long)(m->ram_size >> 20), (double)(vm_now_ns() - t0) / 1e6, ret,
-		 ret == 1 ? "" : "s");
-	t0 = vm_now_ns();
+		 (unsigned long long)(m->ram_size >> 20), (double)(machine_now_ns() - t0) / 1e6,
+		 ret, ret == 1 ? "" : "s");
+	t0 = machine_now_ns();
 	for (int i = 0; i < m->nr_regions; i++) {
 		ret = vv->iommu_ops->map(vv->iommu, m->regions[i].gpa, m->regions[i].size,
 					 m->regions[i].hva);
@@ -266,42 +267,18 @@ static int vfio_map_ram(struct vfio_vm *vv)
 	}
 	log_info("vfio: guest RAM (%llu MiB in %d region%s) mapped for device DMA in %.1f ms (%s)",
 		 (unsigned long long)(m->ram_size >> 20), m->nr_regions,
-		 m->nr_regions == 1 ? "" : "s", (double)(vm_now_ns() - t0) / 1e6,
+		 m->nr_regions == 1 ? "" : "s", (double)(machine_now_ns() - t0) / 1e6,
 		 vv->iommu_ops->name);
 	return 0;
 }
 
 static void vfio_unmap_ram(struct vfio_vm *vv)
 {
-	const struct guest_mem *m = &vv->vm->mem;
+	const struct guest_mem *m = &vv->mach->mem;
 
 	for (int i = 0; i < vv->nr_mapped; i++)
 		vv->iommu_ops->unmap(vv->iommu, m->regions[i].gpa, m->regions[i].size);
 	vv->nr_mapped = 0;
-}
-
-static int vfio_create_functions(struct vfio_vm *vv)
-{
-	int ret;
-
-	for (unsigned int i = 0; i < vv->nr_hosts; i++) {
-		ret = vfio_pci_create(vv, &vv->hosts[i], &vv->devs[vv->nr_devs]);
-		if (ret < 0)
-			return ret;
-		vv->nr_devs++;
-	}
-	return 0;
-}
-
-/* Interrupts off, BARs unmapped, reset, fds closed; the PCI core frees their memory
- * when it destroys them, before or after this. */
-static void vfio_teardown_functions(struct vfio_vm *vv)
-{
-	for (unsigned int i = 0; i < vv->nr_devs; i++) {
-		vfio_pci_teardown(vv->devs[i]);
-		vv->devs[i]->vv = NULL;
-	}
-	vv->nr_devs = 0;
 }
 
 /* A phase and what undoes it (NULL: it changed nothing on the host). Each undo step
@@ -321,7 +298,6 @@ static const struct vfio_phase {
     {vfio_open_backend, vfio_close_backend},
     {vfio_attach_devices, vfio_detach_devices},
     {vfio_map_ram, vfio_unmap_ram},
-    {vfio_create_functions, vfio_teardown_functions},
 };
 
 /* Undoes phases [0, n) in reverse and frees vv. */
@@ -333,18 +309,19 @@ static void vfio_unwind(struct vfio_vm *vv, size_t n)
 	free(vv);
 }
 
-int vfio_devices_create(struct vm *vm)
+/* The backend instance: spec->conf is the whole config (its [vfio] and every
+ * [vfio.NAME]); the state is the struct vfio_vm that the vfio-pci instances use. */
+static int vfio_create(struct machine *mach, const struct device_spec *spec, void **state)
 {
+	const struct config *cfg = spec->conf;
 	struct vfio_vm *vv;
 	int ret;
 
-	vm->vfio = NULL;
-	if (vm->cfg->nr_vfio == 0)
-		return 0;
 	vv = calloc(1, sizeof(*vv));
 	if (!vv)
 		return -ENOMEM;
-	vv->vm = vm;
+	vv->mach = mach;
+	vv->cfg = cfg;
 	vv->sysfs = "/sys";
 	vv->dev_root = "/dev";
 	vv->kvm_vfio_fd = -1;
@@ -357,16 +334,14 @@ int vfio_devices_create(struct vm *vm)
 			return ret;
 		}
 	}
-	vm->vfio = vv;
+	*state = vv;
 	return 0;
 }
 
-void vfio_devices_destroy(struct vm *vm)
+static void vfio_destroy(void *state)
 {
-	struct vfio_vm *vv = vm->vfio;
-
-	if (!vv)
-		return;
-	vm->vfio = NULL;
-	vfio_unwind(vv, ARRAY_SIZE(vfio_phases));
+	vfio_unwind(state, ARRAY_SIZE(vfio_phases));
 }
+
+const struct device_ops vfio_device_ops = {
+    .kind = "vfio", .create = vfio_create, .destroy = vfio_destroy};

@@ -8,7 +8,7 @@
 #include <sys/ioctl.h>
 
 #include "vmm/log.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define IRQ_PIC_PINS 16
 
@@ -17,14 +17,14 @@ static struct kvm_irq_routing_entry *irq_entries(struct irq_state *s)
 	return s->table->entries;
 }
 
-static int irq_commit(struct vm *vm)
+static int irq_commit(struct machine *m)
 {
-	return ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, vm->irq.table) < 0 ? -errno : 0;
+	return ioctl(m->vm_fd, KVM_SET_GSI_ROUTING, m->irq.table) < 0 ? -errno : 0;
 }
 
-int irq_init(struct vm *vm)
+int irq_init(struct machine *m)
 {
-	struct irq_state *s = &vm->irq;
+	struct irq_state *s = &m->irq;
 	/* KVM's own default: ISA GSIs 0-15 reach both the PIC and the IOAPIC, 16-23 only
 	 * the IOAPIC. Replacing the table means restating them. */
 	size_t max = IRQ_IOAPIC_PINS + IRQ_PIC_PINS + IRQ_MAX_GSI;
@@ -52,29 +52,29 @@ int irq_init(struct vm *vm)
 	}
 	s->table->nr = n;
 	s->next_gsi = IRQ_IOAPIC_PINS;
-	return irq_commit(vm);
+	return irq_commit(m);
 }
 
-void irq_destroy(struct vm *vm)
+void irq_destroy(struct machine *m)
 {
-	if (!vm->irq.table)
+	if (!m->irq.table)
 		return;
-	free(vm->irq.table);
-	vm->irq.table = NULL;
-	pthread_mutex_destroy(&vm->irq.lock);
+	free(m->irq.table);
+	m->irq.table = NULL;
+	pthread_mutex_destroy(&m->irq.lock);
 }
 
-void irq_line(struct vm *vm, unsigned int irq, bool level)
+void irq_line(struct machine *m, unsigned int irq, bool level)
 {
 	struct kvm_irq_level l = {.irq = irq, .level = level};
 
-	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+	if (ioctl(m->vm_fd, KVM_IRQ_LINE, &l) < 0)
 		log_guest("KVM_IRQ_LINE %u failed: %m", irq);
 }
 
-int irq_msi_alloc(struct vm *vm)
+int irq_msi_alloc(struct machine *m)
 {
-	struct irq_state *s = &vm->irq;
+	struct irq_state *s = &m->irq;
 	int gsi = -ENOSPC;
 
 	pthread_mutex_lock(&s->lock);
@@ -98,9 +98,9 @@ static int irq_find_msi(struct irq_state *s, uint32_t gsi)
 	return -1;
 }
 
-int irq_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data)
+int irq_msi_route(struct machine *m, uint32_t gsi, uint64_t addr, uint32_t data)
 {
-	struct irq_state *s = &vm->irq;
+	struct irq_state *s = &m->irq;
 	int i, ret;
 
 	if (gsi >= IRQ_MAX_GSI || gsi < IRQ_IOAPIC_PINS)
@@ -114,14 +114,14 @@ int irq_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data)
 	    .type = KVM_IRQ_ROUTING_MSI,
 	    .u.msi = {
 		.address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data}};
-	ret = irq_commit(vm);
+	ret = irq_commit(m);
 	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
 
-void irq_msi_free(struct vm *vm, uint32_t gsi)
+void irq_msi_free(struct machine *m, uint32_t gsi)
 {
-	struct irq_state *s = &vm->irq;
+	struct irq_state *s = &m->irq;
 	int i;
 
 	if (gsi >= IRQ_MAX_GSI)
@@ -130,13 +130,13 @@ void irq_msi_free(struct vm *vm, uint32_t gsi)
 	i = irq_find_msi(s, gsi);
 	if (i >= 0) {
 		irq_entries(s)[i] = irq_entries(s)[--s->table->nr];
-		irq_commit(vm);
+		irq_commit(m);
 	}
 	s->used[gsi / 8] &= (uint8_t) ~(1u << (gsi % 8));
 	pthread_mutex_unlock(&s->lock);
 }
 
-int irq_irqfd(struct vm *vm, int efd, uint32_t gsi, int resample_fd, bool assign)
+int irq_irqfd(struct machine *m, int efd, uint32_t gsi, int resample_fd, bool assign)
 {
 	struct kvm_irqfd fd = {.fd = (uint32_t)efd, .gsi = gsi};
 
@@ -146,13 +146,13 @@ int irq_irqfd(struct vm *vm, int efd, uint32_t gsi, int resample_fd, bool assign
 		fd.flags = KVM_IRQFD_FLAG_RESAMPLE;
 		fd.resamplefd = (uint32_t)resample_fd;
 	}
-	return ioctl(vm->vm_fd, KVM_IRQFD, &fd) < 0 ? -errno : 0;
+	return ioctl(m->vm_fd, KVM_IRQFD, &fd) < 0 ? -errno : 0;
 }
 
-int irq_signal_msi(struct vm *vm, uint64_t addr, uint32_t data)
+int irq_signal_msi(struct machine *m, uint64_t addr, uint32_t data)
 {
 	struct kvm_msi msi = {
 	    .address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data};
 
-	return ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
+	return ioctl(m->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
 }

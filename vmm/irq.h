@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct vm;
+struct machine;
 
 #define IRQ_IOAPIC_PINS 24
 #define IRQ_MAX_GSI	1024
@@ -26,27 +26,27 @@ struct irq_state {
 };
 
 /* Sets up the default routes (IOAPIC pins 0-23, PIC 0-15). After KVM_CREATE_IRQCHIP. */
-int irq_init(struct vm *vm);
-void irq_destroy(struct vm *vm);
+int irq_init(struct machine *m);
+void irq_destroy(struct machine *m);
 
 /* Sets the level of an in-kernel irqchip input (ISA IRQ / IOAPIC pin). */
-void irq_line(struct vm *vm, unsigned int irq, bool level);
+void irq_line(struct machine *m, unsigned int irq, bool level);
 
 /* Allocates a GSI for an MSI route (no route yet: call irq_msi_route). -ENOSPC. */
-int irq_msi_alloc(struct vm *vm);
+int irq_msi_alloc(struct machine *m);
 /* Points gsi at the MSI address/data pair (what the guest wrote in the MSI or MSI-X
  * entry) and commits the table. */
-int irq_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data);
+int irq_msi_route(struct machine *m, uint32_t gsi, uint64_t addr, uint32_t data);
 /* Removes gsi's route and frees it. */
-void irq_msi_free(struct vm *vm, uint32_t gsi);
+void irq_msi_free(struct machine *m, uint32_t gsi);
 
 /* Connects (assign) or disconnects an eventfd to a GSI through KVM_IRQFD. resample_fd
  * >= 0 makes it a level-triggered irqfd whose resample eventfd is signalled when the
  * guest EOIs (INTx). A count already pending on efd when assigned is delivered at once,
  * which is what MSI-X unmasking relies on. */
-int irq_irqfd(struct vm *vm, int efd, uint32_t gsi, int resample_fd, bool assign);
+int irq_irqfd(struct machine *m, int efd, uint32_t gsi, int resample_fd, bool assign);
 
 /* Sends one MSI directly (KVM_SIGNAL_MSI), for a device without an irqfd. */
-int irq_signal_msi(struct vm *vm, uint64_t addr, uint32_t data);
+int irq_signal_msi(struct machine *m, uint64_t addr, uint32_t data);
 
 #endif

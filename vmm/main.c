@@ -156,17 +156,17 @@ static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin)
 	if (ep < 0) {
 		log_err("epoll_create1: %m");
 		vm_request_stop(vm, VM_STOP_FAULT);
-		return atomic_load(&vm->stop);
+		return atomic_load(&vm->m.stop);
 	}
 	ev.data.fd = sfd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
-	ev.data.fd = vm->stop_efd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, vm->stop_efd, &ev);
+	ev.data.fd = vm->m.stop_efd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, vm->m.stop_efd, &ev);
 	ev.data.fd = STDIN_FILENO;
 	/* stdin that is a regular file or /dev/null cannot be polled: skip it. */
 	if (use_stdin && epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0)
 		use_stdin = false;
-	while (atomic_load(&vm->stop) == VM_RUNNING) {
+	while (atomic_load(&vm->m.stop) == VM_RUNNING) {
 		struct epoll_event evs[4];
 		int n = epoll_wait(ep, evs, 4, -1);
 
@@ -187,7 +187,7 @@ static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin)
 	close(ep);
 	if (sig == VM_RUNNING)
 		sig = read_signal(sfd);
-	return sig != VM_RUNNING ? sig : atomic_load(&vm->stop);
+	return sig != VM_RUNNING ? sig : atomic_load(&vm->m.stop);
 }
 
 static int open_console(const struct config *cfg)
@@ -216,7 +216,7 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	uint64_t t_start = vm_now_ns();
+	uint64_t t_start = machine_now_ns();
 	const char *overrides[MAX_OVERRIDES];
 	int n_overrides = 0, dry_run = 0, opt, console_fd, sfd, code;
 	struct config cfg;
@@ -324,7 +324,8 @@ int main(int argc, char **argv)
 			code = EXIT_HOST;
 			break;
 		}
-		vm.seccomp_test = getenv("MINIVMM_SECCOMP_TEST");
+		for (unsigned int i = 0; i < vm.nr_vcpus; i++)
+			vm.vcpus[i].seccomp_test = getenv("MINIVMM_SECCOMP_TEST");
 		/* Every device and file is open now: give up what is no longer needed.
 		 * A reboot later recreates the VM as that user, inside that folder. */
 		if (!dropped && privdrop_apply(&drop, err, sizeof(err)) < 0) {
@@ -352,13 +353,13 @@ int main(int argc, char **argv)
 				    "(on_reboot = restart)%s",
 				    triples,
 				    triples == 3 ? "; further ones logged at powers of 2" : "");
-			t_start = vm_now_ns();
+			t_start = machine_now_ns();
 			continue;
 		}
 		triples = 0;
 		if (why == VM_STOP_RESET && cfg.on_reboot == ON_REBOOT_RESTART) {
 			log_info("guest rebooted; restarting it");
-			t_start = vm_now_ns(); /* boot times of a restart count from here */
+			t_start = machine_now_ns(); /* boot times of a restart count from here */
 			continue;
 		}
 		code = why == VM_STOP_POWEROFF || why == VM_STOP_RESET ? EXIT_OK

@@ -21,7 +21,6 @@
 
 #include "vfio/uapi_compat.h"
 #include "vmm/log.h"
-#include "vmm/vm.h"
 
 /* Every thread. */
 static const int common[] = {
@@ -398,16 +397,4 @@ int seccomp_report_setup(enum seccomp_mode mode)
 		return 0;
 	sigemptyset(&sa.sa_mask);
 	return sigaction(SIGSYS, &sa, NULL) < 0 ? -errno : 0;
-}
-
-bool seccomp_enter(struct vm *vm, enum seccomp_thread kind, const char *who)
-{
-	/* Unit tests drive devices on a VM without a config: no filter there. */
-	int ret = vm->cfg ? seccomp_install(vm->cfg->seccomp, kind) : 0;
-
-	if (ret == 0)
-		return true;
-	log_err("%s: cannot install its seccomp filter: %s", who, strerror(-ret));
-	vm_request_stop(vm, VM_STOP_FAULT);
-	return false;
 }

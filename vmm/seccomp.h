@@ -40,9 +40,4 @@ int seccomp_install(enum seccomp_mode mode, enum seccomp_thread kind);
 /* Installs the SIGSYS reporter for log mode (main thread, before any filter). */
 int seccomp_report_setup(enum seccomp_mode mode);
 
-struct vm;
-/* For a thread's first line: installs vm's mode for kind; on failure logs it for who,
- * asks the VM to stop and returns false (the thread should then return). */
-bool seccomp_enter(struct vm *vm, enum seccomp_thread kind, const char *who);
-
 #endif

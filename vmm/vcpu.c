@@ -1,8 +1,9 @@
 /* vCPU threads: KVM_RUN and the exit switch.
  *
  * A vCPU thread never tears anything down. Anything that ends the VM (a guest power-off,
- * a fault, an unhandled exit) becomes vm_request_stop(); the main thread then kicks every
- * vCPU (immediate_exit + SIGUSR1, see vcpu_kick) and joins it. */
+ * a fault, an unhandled exit) becomes machine_request_stop(); the main thread then kicks
+ * every vCPU (immediate_exit + SIGUSR1, see vcpu_kick) and joins it. A pause kicks the
+ * same way; the thread then parks on the pause condition until resumed. */
 #include "vmm/vcpu.h"
 
 #include <errno.h>
@@ -19,28 +20,27 @@
 
 #include "arch/arch.h"
 #include "vmm/log.h"
-#include "vmm/seccomp.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
-int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id)
+int vcpu_create(struct machine *m, int run_size, struct vcpu_pause *pause, struct vcpu *vcpu,
+		unsigned int id)
 {
 	int ret;
 
-	vcpu->vm = vm;
+	vcpu->mach = m;
+	vcpu->pause = pause;
+	vcpu->run_size = run_size;
 	vcpu->id = id;
 	vcpu->run = MAP_FAILED;
 	vcpu->stats.fd = -1;
-	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
+	vcpu->fd = ioctl(m->vm_fd, KVM_CREATE_VCPU, id);
 	if (vcpu->fd < 0)
 		return -errno;
-	vcpu->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+	vcpu->run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
 	if (vcpu->run == MAP_FAILED) {
 		ret = -errno;
 		goto err;
 	}
-	ret = arch_vcpu_init(vm, vcpu);
-	if (ret < 0)
-		goto err;
 	/* Benchmarks only; a kernel without binary stats logs zeros, not an error. */
 	if (getenv("MINIVMM_STATS"))
 		kvm_stats_open(&vcpu->stats, vcpu->fd);
@@ -53,7 +53,7 @@ err:
 void vcpu_destroy(struct vcpu *vcpu)
 {
 	if (vcpu->run && vcpu->run != MAP_FAILED)
-		munmap(vcpu->run, vcpu->vm->run_size);
+		munmap(vcpu->run, (size_t)vcpu->run_size);
 	vcpu->run = NULL;
 	kvm_stats_close(&vcpu->stats);
 	if (vcpu->fd >= 0)
@@ -78,26 +78,26 @@ static void vcpu_io(struct vcpu *vcpu)
 
 	/* A string instruction (rep outs/ins) arrives as count items of size bytes. */
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
-		bus_access(&vcpu->vm->pio, run->io.port, data, run->io.size, is_write);
+		bus_access(&vcpu->mach->pio, run->io.port, data, run->io.size, is_write);
 }
 
 /* Returns false when the vCPU must stop. */
 static bool vcpu_handle_exit(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
-	struct vm *vm = vcpu->vm;
+	struct machine *m = vcpu->mach;
 
 	/* Counted before dispatch, so a stats mark's own exit is in the totals it logs.
 	 * Relaxed: this is the hot path and the counters order nothing. */
-	atomic_fetch_add_explicit(&vm->exits, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->stats.exits, 1, memory_order_relaxed);
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
-		atomic_fetch_add_explicit(&vm->exits_io, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&m->stats.exits_io, 1, memory_order_relaxed);
 		vcpu_io(vcpu);
 		return true;
 	case KVM_EXIT_MMIO:
-		atomic_fetch_add_explicit(&vm->exits_mmio, 1, memory_order_relaxed);
-		bus_access(&vm->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
+		atomic_fetch_add_explicit(&m->stats.exits_mmio, 1, memory_order_relaxed);
+		bus_access(&m->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
 			   run->mmio.is_write);
 		return true;
 	case KVM_EXIT_INTR:
@@ -105,20 +105,20 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	case KVM_EXIT_SYSTEM_EVENT:
 		switch (run->system_event.type) {
 		case KVM_SYSTEM_EVENT_SHUTDOWN:
-			vm_request_stop(vm, VM_STOP_POWEROFF);
+			machine_request_stop(m, VM_STOP_POWEROFF);
 			return false;
 		case KVM_SYSTEM_EVENT_RESET:
-			vm_request_stop(vm, VM_STOP_RESET);
+			machine_request_stop(m, VM_STOP_RESET);
 			return false;
 		default:
 			log_err("vcpu %u: guest crash event %u", vcpu->id, run->system_event.type);
-			vm_request_stop(vm, VM_STOP_FAULT);
+			machine_request_stop(m, VM_STOP_FAULT);
 			return false;
 		}
 	case KVM_EXIT_SHUTDOWN:
 		/* A PC's chipset turns the CPU's shutdown cycle into a reset; main.c decides
 		 * what that means for us (restart, or exit 3) and logs it, rate-limited. */
-		vm_request_stop(vm, VM_STOP_TRIPLE);
+		machine_request_stop(m, VM_STOP_TRIPLE);
 		return false;
 	case KVM_EXIT_FAIL_ENTRY: {
 		char hint[256];
@@ -128,17 +128,17 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 			arch_vcpu_fail_entry_hint(vcpu,
 						  run->fail_entry.hardware_entry_failure_reason,
 						  hint, sizeof(hint)));
-		vm_request_stop(vm, VM_STOP_FAULT);
+		machine_request_stop(m, VM_STOP_FAULT);
 		return false;
 	}
 	case KVM_EXIT_INTERNAL_ERROR:
 		log_err("vcpu %u: KVM internal error, suberror %u", vcpu->id,
 			run->internal.suberror);
-		vm_request_stop(vm, VM_STOP_FAULT);
+		machine_request_stop(m, VM_STOP_FAULT);
 		return false;
 	default:
 		log_err("vcpu %u: unhandled KVM exit reason %u", vcpu->id, run->exit_reason);
-		vm_request_stop(vm, VM_STOP_FAULT);
+		machine_request_stop(m, VM_STOP_FAULT);
 		return false;
 	}
 }
@@ -148,7 +148,7 @@ static void vcpu_seccomp_test(struct vcpu *vcpu)
 {
 	long ret;
 
-	if (!vcpu->vm->seccomp_test || strcmp(vcpu->vm->seccomp_test, "vcpu") || vcpu->id)
+	if (!vcpu->seccomp_test || strcmp(vcpu->seccomp_test, "vcpu") || vcpu->id)
 		return;
 	ret = syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
 	log_info("seccomp test: vcpu 0 called socket() and lives on (returned %ld)", ret);
@@ -156,25 +156,115 @@ static void vcpu_seccomp_test(struct vcpu *vcpu)
 		close((int)ret);
 }
 
+/* Waits while a pause is requested. The kick that asked for it left immediate_exit set;
+ * it is cleared before the caller looks at the stop flag again, so a stop requested
+ * meanwhile (flag first, then kick) is never lost. */
+static void vcpu_park(struct vcpu *vcpu)
+{
+	struct vcpu_pause *p = vcpu->pause;
+
+	pthread_mutex_lock(&p->lock);
+	p->parked++;
+	pthread_cond_broadcast(&p->cond);
+	while (p->requested && atomic_load(&vcpu->mach->stop) == VM_RUNNING)
+		pthread_cond_wait(&p->cond, &p->lock);
+	p->parked--;
+	pthread_mutex_unlock(&p->lock);
+	__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+}
+
+void vcpu_pause_init(struct vcpu_pause *p)
+{
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->requested = false;
+	p->parked = 0;
+}
+
+void vcpu_pause_destroy(struct vcpu_pause *p)
+{
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+}
+
+static unsigned int vcpus_running(const struct vcpu *vcpus, unsigned int n)
+{
+	unsigned int r = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		r += vcpus[i].started && !vcpus[i].done;
+	return r;
+}
+
+void vcpus_pause(struct vcpu *vcpus, unsigned int n)
+{
+	struct vcpu_pause *p;
+
+	if (n == 0)
+		return;
+	p = vcpus[0].pause;
+	pthread_mutex_lock(&p->lock);
+	__atomic_store_n(&p->requested, true, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned int i = 0; i < n; i++)
+		vcpu_kick(&vcpus[i]);
+	pthread_mutex_lock(&p->lock);
+	/* A thread that ended (a stop) broadcasts too, so this never waits for it. */
+	while (p->parked < vcpus_running(vcpus, n))
+		pthread_cond_wait(&p->cond, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void vcpus_resume(struct vcpu *vcpus, unsigned int n)
+{
+	struct vcpu_pause *p;
+
+	if (n == 0)
+		return;
+	p = vcpus[0].pause;
+	pthread_mutex_lock(&p->lock);
+	p->requested = false;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* The thread is over: tell a pause that waits for it not to. */
+static void vcpu_done(struct vcpu *vcpu)
+{
+	struct vcpu_pause *p = vcpu->pause;
+
+	pthread_mutex_lock(&p->lock);
+	vcpu->done = 1;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
 void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
-	struct vm *vm = vcpu->vm;
+	struct machine *m = vcpu->mach;
 
-	if (!seccomp_enter(vm, SECCOMP_THREAD_VCPU, "vcpu thread"))
+	if (!machine_thread_enter(m, SECCOMP_THREAD_VCPU, "vcpu thread")) {
+		vcpu_done(vcpu);
 		return NULL;
+	}
 	vcpu_seccomp_test(vcpu);
 
-	while (atomic_load(&vm->stop) == VM_RUNNING) {
+	while (atomic_load(&m->stop) == VM_RUNNING) {
 		uint64_t zero = 0;
 
+		if (__atomic_load_n(&vcpu->pause->requested, __ATOMIC_ACQUIRE)) {
+			vcpu_park(vcpu);
+			continue;
+		}
 		if (vcpu->id == 0)
-			atomic_compare_exchange_strong(&vm->t_first_run, &zero, vm_now_ns());
+			atomic_compare_exchange_strong(&m->stats.t_first_run, &zero,
+						       machine_now_ns());
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			log_err("vcpu %u: KVM_RUN failed: %m", vcpu->id);
-			vm_request_stop(vm, VM_STOP_FAULT);
+			machine_request_stop(m, VM_STOP_FAULT);
 			break;
 		}
 		if (!vcpu_handle_exit(vcpu))

@@ -1,4 +1,5 @@
-/* VM lifecycle: create (KVM, memory, devices, kernel, vCPUs), start, stop, destroy.
+/* VM lifecycle: create (KVM, memory, devices, kernel, vCPUs), start, stop, destroy;
+ * devices added and removed while it runs.
  *
  * A guest reboot with on_reboot = restart destroys the whole VM and creates it again
  * (see main.c): nothing of the old guest survives, which is simpler and more certain
@@ -13,28 +14,15 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/sysinfo.h>
+#include <stddef.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
 #include "devices/pci.h"
-#include "devices/platform.h"
+#include "vmm/image.h"
 #include "devices/serial.h"
 #include "devices/virtio_devices.h"
-#include "vfio/vfio.h"
-#include "vmm/image.h"
 #include "vmm/log.h"
-#include "vmm/vcpu.h"
-
-/* Every built-in platform device, in creation order. */
-static const struct device_ops *const vm_devices[] = {&rtc_ops, &power_ops};
-
-uint64_t vm_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static int vm_open_kvm(struct vm *vm)
 {
@@ -81,8 +69,8 @@ static int vm_open_kvm(struct vm *vm)
 	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (vm->run_size <= 0)
 		return -ENOTSUP;
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
-	if (vm->vm_fd < 0) {
+	vm->m.vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->m.vm_fd < 0) {
 		v = -errno;
 		log_err("KVM_CREATE_VM failed: %s", strerror(-v));
 		return v;
@@ -109,7 +97,7 @@ static int vm_init_memory(struct vm *vm)
 	n = arch_mem_layout(vm->cfg->memory, gpas, sizes, MEM_MAX_REGIONS);
 	if (n < 0)
 		return n;
-	ret = mem_init(&vm->mem, gpas, sizes, n, vm->cfg->hugepages ? MEM_HUGETLB : MEM_MEMFD);
+	ret = mem_init(&vm->m.mem, gpas, sizes, n, vm->cfg->hugepages ? MEM_HUGETLB : MEM_MEMFD);
 	if (ret < 0 && vm->cfg->hugepages) {
 		log_err("[vm] hugepages = on: cannot get %llu MiB of guest memory in 2 MiB "
 			"hugepages (%s); reserve %llu of them first (echo %llu > "
@@ -124,9 +112,8 @@ static int vm_init_memory(struct vm *vm)
 			(unsigned long long)(vm->cfg->memory >> 20), strerror(-ret));
 		return ret;
 	}
-	pthread_mutex_init(&vm->slot_lock, NULL);
-	for (int i = 0; i < vm->mem.nr_regions; i++) {
-		const struct mem_region *r = &vm->mem.regions[i];
+	for (int i = 0; i < vm->m.mem.nr_regions; i++) {
+		const struct mem_region *r = &vm->m.mem.regions[i];
 		struct kvm_userspace_memory_region slot = {
 		    .slot = (uint32_t)i,
 		    .guest_phys_addr = r->gpa,
@@ -134,49 +121,53 @@ static int vm_init_memory(struct vm *vm)
 		    .userspace_addr = (uintptr_t)r->hva,
 		};
 
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
+		if (ioctl(vm->m.vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
 			ret = -errno;
 			log_err("KVM_SET_USER_MEMORY_REGION (slot %d) failed: %m", i);
 			return ret;
 		}
-		vm->used_slots[0] |= 1ULL << i;
+		vm->m.used_slots[0] |= 1ULL << i;
 	}
 	return 0;
 }
 
-int vm_memslot_add(struct vm *vm, gpa_t gpa, uint64_t size, void *hva)
+/* The vCPUs' KVM binary stats, for the power device's stats mark. */
+static void vm_kvm_stats(struct machine *m, uint64_t *sum)
 {
-	struct kvm_userspace_memory_region r = {
-	    .guest_phys_addr = gpa, .memory_size = size, .userspace_addr = (uintptr_t)hva};
-	int slot = -ENOSPC;
+	struct vm *vm = (struct vm *)((char *)m - offsetof(struct vm, m));
 
-	pthread_mutex_lock(&vm->slot_lock);
-	for (int i = 0; i < 256; i++) {
-		if (vm->used_slots[i / 64] & (1ULL << (i % 64)))
-			continue;
-		r.slot = (uint32_t)i;
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
-			slot = -errno;
-			break;
-		}
-		vm->used_slots[i / 64] |= 1ULL << (i % 64);
-		slot = i;
-		break;
-	}
-	pthread_mutex_unlock(&vm->slot_lock);
-	return slot;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		kvm_stats_add(&vm->vcpus[i].stats, sum);
 }
 
-void vm_memslot_remove(struct vm *vm, int slot)
+/* The console input targets are two of the devices; main.c asks vm for them. */
+static void vm_note_console(struct vm *vm, struct device *d, bool present)
 {
-	struct kvm_userspace_memory_region r = {.slot = (uint32_t)slot, .memory_size = 0};
+	if (d->spec.ops == &serial_device_ops)
+		vm->serial = present ? d->state : NULL;
+	else if (d->spec.ops == &virtio_console_device_ops)
+		vm->console_dev = present ? d->state : NULL;
+}
 
-	if (slot < 0 || slot >= 256)
+static int vm_device_create(struct vm *vm, struct device *d)
+{
+	int ret = d->spec.ops->create(&vm->m, &d->spec, &d->state);
+
+	if (ret < 0) {
+		d->state = NULL;
+		return ret;
+	}
+	vm_note_console(vm, d, true);
+	return 0;
+}
+
+static void vm_device_destroy(struct vm *vm, struct device *d)
+{
+	if (!d->state)
 		return;
-	pthread_mutex_lock(&vm->slot_lock);
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) == 0)
-		vm->used_slots[slot / 64] &= ~(1ULL << (slot % 64));
-	pthread_mutex_unlock(&vm->slot_lock);
+	vm_note_console(vm, d, false);
+	d->spec.ops->destroy(d->state);
+	d->state = NULL;
 }
 
 int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *boot,
@@ -189,16 +180,16 @@ int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
 	vm->boot = boot;
-	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
-	vm->mem.memfd = -1;
+	vm->kvm_fd = -1;
 	vm->console_out = console_out;
-	vm->t_start = t_start;
-	if (bus_init(&vm->pio, "pio") || bus_init(&vm->mmio, "mmio"))
-		return -ENOMEM;
-	vm->buses_ready = 1;
-	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->stop_efd < 0)
-		return -errno;
+	vcpu_pause_init(&vm->pause);
+	ret = machine_init(&vm->m);
+	if (ret < 0)
+		goto err;
+	vm->m.filters = true;
+	vm->m.seccomp = cfg->seccomp;
+	vm->m.stats.t_start = t_start;
+	vm->m.stats.kvm_sum = vm_kvm_stats;
 
 	ret = vm_open_kvm(vm);
 	if (ret < 0)
@@ -209,37 +200,24 @@ int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *
 	ret = arch_vm_init(vm);
 	if (ret < 0)
 		goto err;
-	ret = irq_init(vm);
+	ret = irq_init(&vm->m);
 	if (ret < 0) {
 		log_err("cannot set up interrupt routing: %s", strerror(-ret));
 		goto err;
 	}
 	arch_pci_windows(cfg->memory, &windows);
-	ret = pci_init(vm, &windows);
+	ret = pci_init(&vm->m, &windows);
 	if (ret < 0) {
 		log_err("cannot create the PCI host bridge: %s", strerror(-ret));
 		goto err;
 	}
-	vm->serial = serial_create(vm, 0x3f8, 4, console_out);
-	if (!vm->serial) {
-		ret = -errno;
-		log_err("cannot create the serial port: %m");
-		goto err;
-	}
-	for (i = 0; i < sizeof(vm_devices) / sizeof(vm_devices[0]); i++) {
-		ret = vm_devices[i]->init(vm, &vm->dev_state[i]);
-		if (ret < 0) {
-			log_err("cannot create device %s: %s", vm_devices[i]->name, strerror(-ret));
+	/* Every device from the one list; each create prints its own message. */
+	vm->nr_devs = vm_devices_plan(cfg, console_out, vm->devs, VM_MAX_DEVICES);
+	for (i = 0; i < vm->nr_devs; i++) {
+		ret = vm_device_create(vm, &vm->devs[i]);
+		if (ret < 0)
 			goto err;
-		}
-		vm->nr_devs = i + 1;
 	}
-	ret = vfio_devices_create(vm); /* prints its one message */
-	if (ret < 0)
-		goto err;
-	ret = virtio_devices_create(vm);
-	if (ret < 0)
-		goto err;
 	ret = arch_load_kernel(vm);
 	if (ret < 0)
 		goto err;
@@ -251,7 +229,14 @@ int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *
 		goto err;
 	}
 	for (i = 0; i < cfg->vcpus; i++) {
-		ret = vcpu_create(vm, &vm->vcpus[i], (unsigned int)i);
+		struct vcpu *v = &vm->vcpus[i];
+
+		ret = vcpu_create(&vm->m, vm->run_size, &vm->pause, v, (unsigned int)i);
+		if (ret == 0) {
+			ret = arch_vcpu_init(vm, v);
+			if (ret < 0)
+				vcpu_destroy(v);
+		}
 		if (ret < 0) {
 			log_err("cannot create vcpu %zu: %s", i, strerror(-ret));
 			goto err;
@@ -279,18 +264,9 @@ int vm_start(struct vm *vm)
 	return 0;
 }
 
-void vm_request_stop(struct vm *vm, enum vm_stop why)
-{
-	int running = VM_RUNNING;
-	uint64_t one = 1;
-
-	if (atomic_compare_exchange_strong(&vm->stop, &running, (int)why) &&
-	    write(vm->stop_efd, &one, sizeof(one)) < 0)
-		log_err("cannot wake the main loop: %m");
-}
-
 void vm_stop_vcpus(struct vm *vm)
 {
+	vcpus_resume(vm->vcpus, vm->nr_vcpus); /* a paused vCPU must see the stop */
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
@@ -300,6 +276,8 @@ void vm_stop_vcpus(struct vm *vm)
 	}
 }
 
+/* Devices go in reverse order of creation, after the vCPUs and before what they use
+ * (the PCI host, GSI table, guest RAM, VM fd). */
 void vm_destroy(struct vm *vm)
 {
 	if (vm->vcpus) {
@@ -310,29 +288,67 @@ void vm_destroy(struct vm *vm)
 		vm->vcpus = NULL;
 	}
 	vm->nr_vcpus = 0;
-	while (vm->nr_devs > 0) {
-		vm->nr_devs--;
-		vm_devices[vm->nr_devs]->exit(vm, vm->dev_state[vm->nr_devs]);
-	}
-	serial_destroy(vm->serial);
-	vm->serial = NULL;
-	virtio_devices_destroy(vm);
-	vm->console_dev = NULL;
-	pci_destroy(vm);
-	vfio_devices_destroy(vm);
-	irq_destroy(vm);
+	while (vm->nr_devs > 0)
+		vm_device_destroy(vm, &vm->devs[--vm->nr_devs]);
+	pci_destroy(&vm->m);
+	irq_destroy(&vm->m);
 	arch_vm_destroy(vm);
-	mem_destroy(&vm->mem);
-	if (vm->vm_fd >= 0)
-		close(vm->vm_fd);
+	mem_destroy(&vm->m.mem);
+	if (vm->m.vm_fd >= 0)
+		close(vm->m.vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
-	if (vm->stop_efd >= 0)
-		close(vm->stop_efd);
-	vm->vm_fd = vm->kvm_fd = vm->stop_efd = -1;
-	if (vm->buses_ready) {
-		bus_destroy(&vm->pio);
-		bus_destroy(&vm->mmio);
-		vm->buses_ready = 0;
+	vm->m.vm_fd = vm->kvm_fd = -1;
+	machine_exit(&vm->m);
+	vcpu_pause_destroy(&vm->pause);
+}
+
+struct device *vm_device_find(struct vm *vm, const char *name)
+{
+	for (size_t i = 0; i < vm->nr_devs; i++)
+		if (!strcmp(vm->devs[i].spec.name, name))
+			return &vm->devs[i];
+	return NULL;
+}
+
+int vm_device_remove(struct vm *vm, const char *name)
+{
+	struct device *d = vm_device_find(vm, name);
+
+	if (!d || !d->state)
+		return -ENOENT;
+	if (!d->spec.ops->pci)
+		return -EPERM;
+	vcpus_pause(vm->vcpus, vm->nr_vcpus);
+	vm_device_destroy(vm, d);
+	vcpus_resume(vm->vcpus, vm->nr_vcpus);
+	log_info("device %s removed", name);
+	return 0;
+}
+
+int vm_device_add(struct vm *vm, const struct device_spec *spec)
+{
+	struct device *d = vm_device_find(vm, spec->name);
+	int ret;
+
+	if (d && d->state)
+		return -EEXIST;
+	if (!spec->ops->pci)
+		return -EPERM;
+	if (!d) {
+		for (size_t i = 0; i < vm->nr_devs && !d; i++)
+			if (!vm->devs[i].state && !vm->devs[i].spec.ops)
+				d = &vm->devs[i];
+		if (!d && vm->nr_devs == VM_MAX_DEVICES)
+			return -ENOSPC;
+		if (!d)
+			d = &vm->devs[vm->nr_devs++];
 	}
+	d->spec = *spec;
+	vcpus_pause(vm->vcpus, vm->nr_vcpus);
+	ret = vm_device_create(vm, d);
+	vcpus_resume(vm->vcpus, vm->nr_vcpus);
+	if (ret == 0)
+		log_info("device %s added", spec->name);
+	return ret;
 }

@@ -1,85 +1,47 @@
 /* struct vm: everything one virtual machine owns. No globals: every function that
- * touches VM state takes a struct vm *.
+ * touches VM state takes a struct vm *. Devices never see this: they get the machine
+ * interface (vmm/machine.h), which struct vm embeds as m.
  *
  * Threads: one per vCPU (vcpu.h) plus the main thread, which runs the event loop
- * (console input, signals, stop requests). vCPU threads never stop the VM themselves:
- * they call vm_request_stop(), and the main thread kicks and joins them. */
+ * (console input, signals, stop requests) and adds and removes devices. vCPU threads
+ * never stop the VM themselves: they call machine_request_stop(), and the main thread
+ * kicks and joins them. */
 #ifndef MINIVMM_VM_H
 #define MINIVMM_VM_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
-#include <time.h>
 
-#include "vmm/bus.h"
+#include "devices/device.h"
 #include "vmm/config.h"
-#include "vmm/irq.h"
-#include "vmm/mem.h"
+#include "vmm/machine.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm_devices.h"
 
-/* Why the VM stopped; the first request wins. */
-enum vm_stop {
-	VM_RUNNING = 0,
-	VM_STOP_POWEROFF, /* guest powered off: exit 0 */
-	VM_STOP_RESET,	  /* guest reboot: restart or exit 0, per on_reboot */
-	VM_STOP_TRIPLE,	  /* triple fault: a reset on a PC; restart, or exit 3 (main.c) */
-	VM_STOP_FAULT,	  /* internal error, unhandled exit: exit 3 */
-	VM_STOP_SIGINT,	  /* exit 130 */
-	VM_STOP_SIGTERM,  /* exit 143 */
-};
-
-struct vcpu; /* vmm/vcpu.h */
 struct serial;
 struct boot_files;
-struct pci_host;
 struct virtio_dev;
-struct virtio_devices; /* private to devices/virtio_devices.c */
-struct arch_vm;	       /* private to arch/ARCH (see arch/arch.h) */
-
-#define VM_MAX_DEVICES 8
+struct arch_vm; /* private to arch/ARCH (see arch/arch.h) */
 
 struct vm {
+	struct machine m; /* what devices see */
 	const struct config *cfg;
-	int kvm_fd, vm_fd;
+	int kvm_fd;
 	int run_size; /* KVM_GET_VCPU_MMAP_SIZE */
-	struct guest_mem mem;
-	struct bus pio, mmio;
 	struct vcpu *vcpus;
 	unsigned int nr_vcpus;
+	struct vcpu_pause pause;
 
 	const struct boot_files *boot; /* kernel and initrd, owned by main */
+	struct arch_vm *arch;	       /* arch private state */
+	/* Every device, in creation order; an entry whose state is NULL is not on the
+	 * machine (not created yet, or removed). */
+	struct device devs[VM_MAX_DEVICES];
+	size_t nr_devs;
+	/* Where console input goes (main.c): the virtio console when there is one, else
+	 * the serial port. States of entries in devs, or NULL. */
 	struct serial *serial;
-	void *dev_state[VM_MAX_DEVICES]; /* per vm_devices[] entry in vm.c */
-	size_t nr_devs;			 /* how many were created */
-	int buses_ready;
-	struct arch_vm *arch;		/* arch private state */
-	struct irq_state irq;		/* GSI routes (vmm/irq.c) */
-	struct pci_host *pci;		/* devices/pci.c; NULL until pci_init */
-	struct virtio_devices *virtio;	/* devices/virtio_devices.c */
-	struct virtio_dev *console_dev; /* virtio console, when [console] device = virtio */
-	void *vfio;			/* vfio/ */
-	/* KVM memory slots: 0..nr_ram_slots-1 are guest RAM; the rest are handed out by
-	 * vm_memslot_add (VFIO BARs). used_slots is a bitmap, under slot_lock. */
-	pthread_mutex_t slot_lock;
-	uint64_t used_slots[4];
-	int console_out; /* fd the serial port writes to, -1 for none */
-
-	/* Test hook (env MINIVMM_SECCOMP_TEST=vcpu): vCPU 0 makes a forbidden system call
-	 * once its filter is in place, to prove the filter is live. NULL normally. */
-	const char *seccomp_test;
-	atomic_int stop; /* enum vm_stop */
-	int stop_efd;	 /* eventfd: wakes the main loop when stop is set */
-
-	/* Boot timing, CLOCK_MONOTONIC ns; t_start is the process start. */
-	uint64_t t_start;
-	_Atomic uint64_t t_first_run, t_userspace;
-
-	/* Exit counters for benchmarks, logged by the stats mark (devices/power.c): every
-	 * return from KVM_RUN, and those for port I/O and MMIO. Relaxed atomic adds: they
-	 * order nothing, and the reader only wants running totals. */
-	_Atomic uint64_t exits, exits_io, exits_mmio;
-	atomic_uint stats_marks; /* stats marks seen so far */
-	bool stats_log;		 /* MINIVMM_STATS is set: the stats mark logs */
+	struct virtio_dev *console_dev;
+	int console_out; /* fd the consoles write to, -1 for none */
 };
 
 /* Creates the VM (KVM fds, memory, devices, kernel loaded, vCPUs created but not
@@ -89,19 +51,27 @@ int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *
 	      int console_out, uint64_t t_start);
 /* Starts one thread per vCPU. */
 int vm_start(struct vm *vm);
-/* Asks the VM to stop for why (first caller wins) and wakes the main loop. Safe from
- * any thread, including vCPU threads and device handlers. */
-void vm_request_stop(struct vm *vm, enum vm_stop why);
+/* Asks the VM to stop for why (first caller wins) and wakes the main loop. */
+static inline void vm_request_stop(struct vm *vm, enum vm_stop why)
+{
+	machine_request_stop(&vm->m, why);
+}
 /* Kicks every vCPU out of KVM_RUN and joins the threads (main thread only). */
 void vm_stop_vcpus(struct vm *vm);
 /* Releases everything vm_create made. Idempotent. */
 void vm_destroy(struct vm *vm);
 
-uint64_t vm_now_ns(void);
-
-/* Maps host memory at hva into the guest at gpa (size and both addresses page aligned)
- * as a new KVM memory slot; returns the slot number or -errno. Thread-safe. */
-int vm_memslot_add(struct vm *vm, gpa_t gpa, uint64_t size, void *hva);
-void vm_memslot_remove(struct vm *vm, int slot);
+/* The device named name ("disk.root", "vfio.nvme"), or NULL. */
+struct device *vm_device_find(struct vm *vm, const char *name);
+/* Takes a PCI device off the running machine: the vCPUs are paused, the device is
+ * destroyed (threads stopped, BARs, memslots, GSI routes, irqfds, ioeventfds and fds
+ * released), the vCPUs resumed. -ENOENT if it is not on the machine, -EPERM if it is
+ * not a PCI device. Main thread only. */
+int vm_device_remove(struct vm *vm, const char *name);
+/* Creates the device of spec on the running machine, vCPUs paused meanwhile; an entry
+ * with the same name that was removed is reused, else a free one. -EEXIST if a device
+ * of that name is on the machine, -ENOSPC if the list is full, or create's -errno
+ * (after its message). Main thread only. */
+int vm_device_add(struct vm *vm, const struct device_spec *spec);
 
 #endif

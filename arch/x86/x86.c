@@ -184,7 +184,7 @@ static int x86_cpu_pm(struct vm *vm)
 			"guest (KVM_CAP_X86_DISABLE_EXITS); set cpu_pm = off");
 		return -EOPNOTSUPP;
 	}
-	if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0) {
+	if (ioctl(vm->m.vm_fd, KVM_ENABLE_CAP, &cap) < 0) {
 		int ret = -errno;
 
 		log_err("[vm] cpu_pm = on: KVM_ENABLE_CAP(X86_DISABLE_EXITS) failed: %s; set "
@@ -207,18 +207,18 @@ int arch_vm_init(struct vm *vm)
 	vm->arch = x;
 	/* Intel VMX needs these two pages for real mode; they lie in the PCI hole, which
 	 * is never RAM, so they cannot shadow guest memory. */
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_ADDR) < 0 ||
-	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){X86_IDENTITY_MAP}) < 0) {
+	if (ioctl(vm->m.vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_ADDR) < 0 ||
+	    ioctl(vm->m.vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){X86_IDENTITY_MAP}) < 0) {
 		ret = -errno;
 		log_err("cannot set the TSS / identity map address: %m");
 		return ret;
 	}
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+	if (ioctl(vm->m.vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
 		ret = -errno;
 		log_err("KVM_CREATE_IRQCHIP failed: %m");
 		return ret;
 	}
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+	if (ioctl(vm->m.vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
 		ret = -errno;
 		log_err("KVM_CREATE_PIT2 failed: %m");
 		return ret;
@@ -245,7 +245,7 @@ void arch_vm_destroy(struct vm *vm)
 int arch_load_kernel(struct vm *vm)
 {
 	char err[256];
-	int ret = x86_load(&vm->mem, vm->boot, vm->cfg, err, sizeof(err));
+	int ret = x86_load(&vm->m.mem, vm->boot, vm->cfg, err, sizeof(err));
 
 	if (ret < 0)
 		log_err("kernel %s: %s", vm->cfg->kernel, err);

@@ -17,7 +17,7 @@
 #include "devices/msix.h"
 #include "devices/pci.h"
 #include "tests/fuzz/fuzz.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 static const struct pci_windows windows = {.io_base = 0xc000,
 					   .io_end = 0x10000,
@@ -28,7 +28,7 @@ static const struct pci_windows windows = {.io_base = 0xc000,
 					   .ecam_base = 0xe0000000};
 
 struct fixture {
-	struct vm vm;
+	struct machine vm;
 	struct pci_dev dev, fn1;
 	struct msix msix;
 };
@@ -114,6 +114,8 @@ static int setup(struct fixture *f, unsigned int vectors)
 
 static void teardown(struct fixture *f)
 {
+	pci_unregister(&f->fn1);
+	pci_unregister(&f->dev);
 	pci_destroy(&f->vm);
 	msix_destroy(&f->msix);
 	bus_destroy(&f->vm.pio);

@@ -23,7 +23,7 @@
 
 #include "tests/fuzz/fuzz.h"
 #include "vfio/internal.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 struct fake_dev {
 	uint8_t cfg[PCI_CFG_SIZE];
@@ -103,7 +103,7 @@ static void check_mode(const struct vfio_pci *vp)
 
 static const uint32_t lens[4] = {1, 2, 4, 4};
 
-static void op(struct vm *vm, struct vfio_pci *vp, struct fake_dev *fd, struct fz *in)
+static void op(struct machine *vm, struct vfio_pci *vp, struct fake_dev *fd, struct fz *in)
 {
 	uint8_t kind = fz_u8(in), lsel = fz_u8(in);
 	uint16_t off = fz_u16(in);
@@ -138,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fake_dev fd;
 	static struct vfio_pci vp;
-	static struct vm vm;
+	static struct machine vm;
 	static int null_fd = -2;
 	struct fz in = {data, size};
 	uint8_t flags = fz_u8(&in);
@@ -159,7 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&vp, 0, sizeof(vp));
 	vp.fd = flags & 2 ? null_fd : -1;
-	vp.vm = &vm;
+	vp.mach = &vm;
 	vp.intx_efd = vp.intx_resample = -1;
 	vp.cfg = (struct vfio_cfg_io){.rd = fake_rd, .wr = fake_wr, .opaque = &fd};
 	vp.pci.priv = &vp;
@@ -175,6 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (int k = 0; in.n && k < 1024; k++)
 			op(&vm, &vp, &fd, &in);
 	}
+	pci_unregister(&vp.pci);
 	pci_destroy(&vm);
 	vfio_irq_teardown(&vp);
 	if (vp.has_msix)

@@ -27,7 +27,7 @@
 #include "devices/serial.h"
 #include "devices/virtio_backends.h"
 #include "devices/virtio_pci.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define COM1	  0x3f8
 #define OUT_BYTES 20000 /* the guest's output, all of it dropped */
@@ -63,7 +63,7 @@ static void join_by(pthread_t t, const struct timespec *start, const char *what)
 }
 
 struct uart_bed {
-	struct vm vm;
+	struct machine vm;
 	struct serial *s;
 };
 
@@ -134,7 +134,7 @@ END_TEST
 #define TX_LEN	  (OUT_BYTES / TX_CHAINS)
 
 struct vcon_bed {
-	struct vm vm;
+	struct machine vm;
 	struct virtio_dev *vd;
 	uint64_t common, notify;
 	uint32_t notify_mult;
@@ -257,6 +257,7 @@ START_TEST(virtio_console_not_read)
 	join_by(input, &start, "virtio_console_input");
 	ck_assert_uint_eq(virtio_console_output_dropped(b->vd), TX_CHAINS * TX_LEN);
 
+	virtio_dev_destroy(b->vd);
 	pci_destroy(&b->vm);
 	mem_destroy(&b->vm.mem);
 	bus_destroy(&b->vm.pio);

@@ -7,10 +7,10 @@
 
 #include "devices/msix.h"
 #include "devices/pci.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 struct fake {
-	struct vm vm;
+	struct machine vm;
 	struct pci_dev dev;
 	struct msix msix;
 	int bar_hits[PCI_NR_BARS];
@@ -76,7 +76,8 @@ static struct fake *fake_create(void)
 
 static void fake_destroy(struct fake *f)
 {
-	pci_destroy(&f->vm); /* unmaps the BARs; fake_ops has no destroy */
+	pci_unregister(&f->dev); /* unmaps the BARs */
+	pci_destroy(&f->vm);
 	msix_destroy(&f->msix);
 	bus_destroy(&f->vm.pio);
 	bus_destroy(&f->vm.mmio);

@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 struct fake_dev {
 	uint8_t cfg[PCI_CFG_SIZE];
@@ -312,7 +312,7 @@ START_TEST(bar_over_ram_log_is_rate_limited)
 	struct vfio_vm vv = {0};
 	struct fake_dev f;
 	struct vfio_pci vp;
-	struct vm *vm;
+	struct machine *vm;
 	void *mem, *bar;
 	ssize_t n;
 
@@ -335,7 +335,7 @@ START_TEST(bar_over_ram_log_is_rate_limited)
 	fake_e1000e(&f);
 	vp_init(&vp, &f);
 	vp.vv = &vv;
-	vp.vm = vm;
+	vp.mach = vm;
 	vp.bars[0].nr_parts = 1;
 	vp.bars[0].parts[0] = (struct vfio_bar_part){
 	    .vp = &vp, .bar = 0, .off = 0, .len = 4096, .mmap = true, .hva = bar, .slot = -1};

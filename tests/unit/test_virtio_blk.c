@@ -20,7 +20,7 @@
 #include "devices/virtio_blk.h"
 #include "devices/virtio_pci.h"
 #include "vmm/config.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define SECTORS 64 /* image size: 32 KiB */
 
@@ -208,7 +208,7 @@ END_TEST
 #define QSIZE	  16
 
 struct bed {
-	struct vm vm;
+	struct machine vm;
 	struct virtio_dev *vd;
 	uint64_t common, isr, devcfg, notify; /* guest addresses, from the capabilities */
 	uint32_t notify_mul;
@@ -279,7 +279,8 @@ static struct bed *bed_create(const struct config_disk *disk)
 
 static void bed_destroy(struct bed *b)
 {
-	pci_destroy(&b->vm); /* stops the I/O thread, closes the image */
+	virtio_dev_destroy(b->vd); /* stops the I/O thread, closes the image */
+	pci_destroy(&b->vm);
 	mem_destroy(&b->vm.mem);
 	bus_destroy(&b->vm.pio);
 	bus_destroy(&b->vm.mmio);

@@ -33,7 +33,7 @@
 #include "devices/virtio_backends.h"
 #include "devices/virtio_pci.h"
 #include "vmm/config.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define RAM	   (16ULL << 20)
 #define DESC_GPA   0x10000
@@ -147,7 +147,7 @@ static void flood_stop(struct flood *f)
 
 /* A VM without KVM with one virtio-net device on the tap, and the guest's view of it. */
 struct bed {
-	struct vm vm;
+	struct machine vm;
 	struct virtio_dev *vd;
 	uint64_t common, notify, device;
 	uint32_t notify_mult;
@@ -304,6 +304,7 @@ static struct bed *bed_create(void)
 /* As vm_destroy() does once the vCPUs have stopped, then the VM itself. */
 static void bed_destroy(struct bed *b)
 {
+	virtio_dev_destroy(b->vd);
 	pci_destroy(&b->vm);
 	if (b->guest_started) {
 		b->guest_stop = true;

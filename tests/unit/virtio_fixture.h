@@ -10,7 +10,7 @@
 #include "devices/virtio_pci.h"
 #include "tests/unit/unit.h"
 #include "vmm/bus.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 static const struct pci_windows vt_windows = {.io_base = 0xc000,
 					      .io_end = 0x10000,
@@ -20,7 +20,8 @@ static const struct pci_windows vt_windows = {.io_base = 0xc000,
 					      .m64_end = 0x1800000000ULL,
 					      .ecam_base = 0xe0000000};
 
-static inline uint32_t vt_cfg_read(struct vm *vm, struct virtio_dev *vd, uint32_t off, uint32_t len)
+static inline uint32_t vt_cfg_read(struct machine *vm, struct virtio_dev *vd, uint32_t off,
+				   uint32_t len)
 {
 	uint32_t v = 0;
 
@@ -28,13 +29,13 @@ static inline uint32_t vt_cfg_read(struct vm *vm, struct virtio_dev *vd, uint32_
 	return v;
 }
 
-static inline void vt_cfg_write(struct vm *vm, struct virtio_dev *vd, uint32_t off, uint32_t v,
+static inline void vt_cfg_write(struct machine *vm, struct virtio_dev *vd, uint32_t off, uint32_t v,
 				uint32_t len)
 {
 	pci_cfg_access(vm, vd->pci.devfn, off, (uint8_t *)&v, len, true);
 }
 
-static inline uint64_t vt_rd(struct vm *vm, uint64_t addr, uint32_t len)
+static inline uint64_t vt_rd(struct machine *vm, uint64_t addr, uint32_t len)
 {
 	uint64_t v = 0;
 
@@ -42,7 +43,7 @@ static inline uint64_t vt_rd(struct vm *vm, uint64_t addr, uint32_t len)
 	return v;
 }
 
-static inline void vt_wr(struct vm *vm, uint64_t addr, uint64_t v, uint32_t len)
+static inline void vt_wr(struct machine *vm, uint64_t addr, uint64_t v, uint32_t len)
 {
 	ck_assert(bus_access(&vm->mmio, addr, (uint8_t *)&v, len, true));
 }

@@ -1,0 +1,53 @@
+/* The device model: every device of a VM, built-in, virtio or VFIO, is one instance of
+ * a kind described by a struct device_ops, made from one struct device_spec.
+ *
+ * vm.c derives the list of specs from the config (devices/catalog.c), creates them in
+ * that order and destroys them in reverse; vm_device_remove / vm_device_add take one
+ * PCI device off a running machine and put one on. Each instance has exactly one owner,
+ * its struct device: the PCI core and the buses only refer to it.
+ *
+ * The contract for a kind:
+ *   create   registers on the machine (buses, PCI, IRQ routes, memslots), starts its
+ *            threads; returns 0 or -errno after one message naming the device and the
+ *            fix, with nothing left registered.
+ *   destroy  stops its threads first, then releases everything create took (BARs,
+ *            memslots, GSI routes, irqfds, ioeventfds, fds, memory). It runs with every
+ *            vCPU stopped or paused, so no vCPU is inside the device; a freed PCI slot
+ *            and its BAR space can be taken by the next device.
+ *   reset, save, load: for snapshot and migration; NULL until that work fills them. */
+#ifndef MINIVMM_DEVICE_H
+#define MINIVMM_DEVICE_H
+
+#include <stdbool.h>
+
+#include "vmm/config.h"
+
+struct machine;
+struct device;
+struct device_stream; /* the snapshot and migration format, when it exists */
+
+struct device_spec {
+	const struct device_ops *ops;
+	char name[CONFIG_NAME_MAX + 16]; /* "serial", "disk.root", "vfio.nvme": messages, API */
+	const void *conf;		 /* its config section (struct config_disk, ...), or NULL */
+	int fd;				 /* console output for serial and virtio console, else -1 */
+	const struct device *parent;	 /* vfio-pci: the VM's vfio backend instance */
+	unsigned int index;		 /* vfio-pci: which [vfio.NAME] of the backend */
+};
+
+struct device_ops {
+	const char *kind; /* "serial", "virtio-blk", "vfio-pci", ... */
+	bool pci;	  /* a PCI function: may be removed and added while vCPUs run */
+	int (*create)(struct machine *m, const struct device_spec *spec, void **state);
+	void (*destroy)(void *state);
+	int (*reset)(void *state);
+	int (*save)(void *state, struct device_stream *out);
+	int (*load)(void *state, struct device_stream *in);
+};
+
+struct device {
+	struct device_spec spec;
+	void *state; /* NULL while the device is not on the machine */
+};
+
+#endif

@@ -1,0 +1,70 @@
+/* The one place that knows every device kind and which config section makes which. */
+#include "vmm/vm_devices.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "devices/platform.h"
+#include "devices/serial.h"
+#include "devices/virtio_devices.h"
+#include "vfio/vfio.h"
+
+static struct device *add(struct device *out, size_t *n, size_t max, const struct device_ops *ops,
+			  const char *kind, const char *name)
+{
+	struct device *d;
+
+	if (*n >= max)
+		return NULL;
+	d = &out[(*n)++];
+	memset(d, 0, sizeof(*d));
+	d->spec.ops = ops;
+	d->spec.fd = -1;
+	if (name)
+		snprintf(d->spec.name, sizeof(d->spec.name), "%s.%s", kind, name);
+	else
+		snprintf(d->spec.name, sizeof(d->spec.name), "%s", kind);
+	return d;
+}
+
+size_t vm_devices_plan(const struct config *cfg, int console_out, struct device *out, size_t max)
+{
+	struct device *d, *vfio;
+	size_t n = 0;
+
+	d = add(out, &n, max, &serial_device_ops, "serial", NULL);
+	if (d)
+		d->spec.fd = console_out; /* early messages, whichever console the guest uses */
+	add(out, &n, max, &rtc_device_ops, "rtc", NULL);
+	add(out, &n, max, &power_device_ops, "power", NULL);
+	if (cfg->nr_vfio > 0) {
+		vfio = add(out, &n, max, &vfio_device_ops, "vfio", NULL);
+		if (vfio)
+			vfio->spec.conf = cfg;
+		for (unsigned int i = 0; vfio && i < cfg->nr_vfio; i++) {
+			d = add(out, &n, max, &vfio_pci_device_ops, "vfio", cfg->vfio[i].name);
+			if (d) {
+				d->spec.parent = vfio;
+				d->spec.index = i;
+			}
+		}
+	}
+	if (cfg->console.device == CONSOLE_DEV_VIRTIO) {
+		d = add(out, &n, max, &virtio_console_device_ops, "console", NULL);
+		if (d)
+			d->spec.fd = console_out;
+	}
+	for (unsigned int i = 0; i < cfg->nr_disks && i < CONFIG_MAX_DISKS; i++) {
+		d = add(out, &n, max, &virtio_blk_device_ops, "disk", cfg->disks[i].name);
+		if (d)
+			d->spec.conf = &cfg->disks[i];
+	}
+	for (unsigned int i = 0; i < cfg->nr_nets && i < CONFIG_MAX_NETS; i++) {
+		d = add(out, &n, max, &virtio_net_device_ops, "net", cfg->nets[i].name);
+		if (d)
+			d->spec.conf = &cfg->nets[i];
+	}
+	if (cfg->rng)
+		add(out, &n, max, &virtio_rng_device_ops, "rng", NULL);
+	return n;
+}
