@@ -497,7 +497,6 @@ void pci_unregister(struct pci_dev *dev)
 			h->devs[slot0]->cfg[0x0e] &= 0x7f;
 	}
 	pthread_mutex_unlock(&h->lock);
-	log_info("pci 0000:00:%02x.%x removed (%s)", dev->devfn >> 3, dev->devfn & 7, dev->name);
 }
 
 void pci_destroy(struct machine *mach)

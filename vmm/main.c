@@ -79,21 +79,12 @@ static void tty_make_raw(void)
 		tty_raw = 1;
 }
 
-static void on_kick(int sig)
-{
-	(void)sig; /* only interrupts KVM_RUN; vcpu_kick set immediate_exit */
-}
-
 /* Blocks SIGINT/SIGTERM in every thread (vCPU threads inherit the mask) and returns a
- * signalfd for them; SIGUSR1 kicks vCPUs out of KVM_RUN. */
+ * signalfd for them (SIGUSR1, which kicks vCPUs, is vcpu.c's). */
 static int signals_setup(void)
 {
-	struct sigaction sa = {.sa_handler = on_kick};
 	sigset_t set;
 
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGUSR1, &sa, NULL) < 0)
-		return -1;
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);

@@ -61,6 +61,19 @@ void vcpu_destroy(struct vcpu *vcpu)
 	vcpu->fd = -1;
 }
 
+static void vcpu_on_kick(int sig)
+{
+	(void)sig; /* only interrupts KVM_RUN; vcpu_kick set immediate_exit */
+}
+
+int vcpu_kick_setup(void)
+{
+	struct sigaction sa = {.sa_handler = vcpu_on_kick};
+
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGUSR1, &sa, NULL) < 0 ? -errno : 0;
+}
+
 void vcpu_kick(struct vcpu *vcpu)
 {
 	/* immediate_exit makes the next (or a restarted) KVM_RUN return at once; the

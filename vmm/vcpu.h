@@ -49,6 +49,9 @@ void vcpu_destroy(struct vcpu *vcpu);
 /* The thread body (arg: the struct vcpu): KVM_RUN until the VM is asked to stop. It
  * never stops the VM itself, only asks (machine_request_stop()). */
 void *vcpu_thread(void *arg);
+/* Installs the handler of the signal that vcpu_kick sends (SIGUSR1), which does
+ * nothing but interrupt KVM_RUN. Before the first vCPU thread starts (vm_start). */
+int vcpu_kick_setup(void);
 /* Gets the thread out of KVM_RUN, now or at its next entry; any thread, once
  * vcpu_create() succeeded, whether or not the thread has started. */
 void vcpu_kick(struct vcpu *vcpu);

@@ -251,6 +251,10 @@ err:
 
 int vm_start(struct vm *vm)
 {
+	if (vcpu_kick_setup() < 0) {
+		log_err("cannot install the vCPU kick signal handler: %m");
+		return -errno;
+	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		int ret = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
 

@@ -78,7 +78,6 @@ static int setup(struct fixture *f, unsigned int vectors)
 
 	memset(f, 0, sizeof(*f));
 	f->vm.vm_fd = -1;
-	f->vm.kvm_fd = -1;
 	bus_init(&f->vm.pio, "pio");
 	bus_init(&f->vm.mmio, "mmio");
 	(void)irq_init(&f->vm); /* the table is made; committing it to KVM fails */

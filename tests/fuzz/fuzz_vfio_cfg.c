@@ -151,7 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd.conventional = flags & 1;
 
 	memset(&vm, 0, sizeof(vm));
-	vm.vm_fd = vm.kvm_fd = -1;
+	vm.vm_fd = -1;
 	bus_init(&vm.pio, "pio");
 	bus_init(&vm.mmio, "mmio");
 	(void)irq_init(&vm); /* the table is made; committing it to KVM fails */
