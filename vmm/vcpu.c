@@ -219,8 +219,11 @@ void vcpus_pause(struct vcpu *vcpus, unsigned int n)
 	pthread_mutex_lock(&p->lock);
 	__atomic_store_n(&p->requested, true, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&p->lock);
+	/* Only running threads: a kick leaves immediate_exit set, which only vcpu_park
+	 * clears; one that has not started would spin on it once it does. */
 	for (unsigned int i = 0; i < n; i++)
-		vcpu_kick(&vcpus[i]);
+		if (vcpus[i].started && !__atomic_load_n(&vcpus[i].done, __ATOMIC_ACQUIRE))
+			vcpu_kick(&vcpus[i]);
 	pthread_mutex_lock(&p->lock);
 	/* A thread that ended (a stop) broadcasts too, so this never waits for it. */
 	while (p->parked < vcpus_running(vcpus, n))
