@@ -1,9 +1,9 @@
 /* virtio-blk (virtio 1.2, 5.2) on a raw image file or block device.
  *
  * Requests are served on the device's I/O thread with preadv/pwritev straight between
- * the image and guest memory. The image is locked with flock (exclusive when writable,
- * shared when read-only) so that two VMMs cannot both write it, nor one read it while
- * another writes. */
+ * the image and guest memory. The image is locked the way QEMU locks its images
+ * (disk_lock.h), so that neither two minivmms nor minivmm and a QEMU, qemu-img or
+ * qemu-io can both write it, nor one read it while another writes. */
 #include "devices/virtio_blk.h"
 
 #include <errno.h>
@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "devices/disk_lock.h"
 #include "devices/virtio_backends.h"
 #include "devices/virtio_pci.h"
 #include "vmm/config.h"
@@ -204,7 +204,7 @@ static void blk_free(void *priv)
 	struct blk *b = priv;
 
 	if (b->disk.fd >= 0)
-		close(b->disk.fd); /* drops the flock too */
+		close(b->disk.fd); /* drops the locks too */
 	free(b);
 }
 
@@ -223,6 +223,7 @@ static const struct virtio_backend_ops blk_ops = {
 /* Opens and locks the image; returns its size in bytes through *size. */
 static int blk_open(const struct config_disk *disk, uint64_t *size)
 {
+	char why[128];
 	struct stat st;
 	int fd, ret;
 
@@ -235,11 +236,15 @@ static int blk_open(const struct config_disk *disk, uint64_t *size)
 			    : "");
 		return ret;
 	}
-	if (flock(fd, (disk->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		log_err("[disk.%s] %s is in use by another process (cannot lock it: %s); two VMs "
-			"must not share a writable image",
-			disk->name, disk->path, strerror(errno));
+	ret = disk_lock(fd, !disk->readonly, why, sizeof(why));
+	if (ret == -EBUSY) {
+		log_err("[disk.%s] %s is in use: %s (a QEMU, qemu-img, qemu-io or another "
+			"minivmm); stop it first: an image must not be written by two at once",
+			disk->name, disk->path, why);
+		goto err;
+	}
+	if (ret < 0) {
+		log_err("[disk.%s] %s: %s", disk->name, disk->path, why);
 		goto err;
 	}
 	if (fstat(fd, &st) < 0) {

@@ -76,7 +76,6 @@ static const int main_only[] = {
     SCMP_SYS(openat),
     SCMP_SYS(memfd_create),
     SCMP_SYS(ftruncate),
-    SCMP_SYS(flock),
     SCMP_SYS(signalfd4),
     SCMP_SYS(epoll_create1),
     SCMP_SYS(epoll_ctl),
@@ -287,14 +286,18 @@ static int allow_ioctls(scmp_filter_ctx ctx, enum seccomp_thread kind)
 
 /* fcntl: reading and setting the descriptor flags (FD_CLOEXEC) and the file status
  * flags (O_NONBLOCK), as glibc and non-blocking set-up do; nothing that sends signals
- * (F_SETOWN, F_SETOWN_EX, F_SETSIG, or O_ASYNC through F_SETFL), duplicates
- * descriptors or takes record locks (the disk lock is flock). The code itself makes
- * no fcntl call today: these are the harmless ones, for glibc's paths. */
-static int allow_fcntl(scmp_filter_ctx ctx)
+ * (F_SETOWN, F_SETOWN_EX, F_SETSIG, or O_ASYNC through F_SETFL) or duplicates
+ * descriptors. The main thread also takes and tests the disk images' OFD locks
+ * (devices/disk_lock.c) when it opens them. */
+static int allow_fcntl(scmp_filter_ctx ctx, enum seccomp_thread kind)
 {
 	static const int cmds[] = {F_GETFD, F_SETFD, F_GETFL};
+	static const int main_cmds[] = {F_OFD_SETLK, F_OFD_GETLK};
 	int ret = 0;
 
+	for (size_t i = 0; kind == SECCOMP_THREAD_MAIN && i < 2 && ret == 0; i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, main_cmds[i]));
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]) && ret == 0; i++)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
 				       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, cmds[i]));
@@ -349,7 +352,7 @@ int seccomp_install(enum seccomp_mode mode, enum seccomp_thread kind)
 	if (ret == 0)
 		ret = allow_ioctls(ctx, kind);
 	if (ret == 0)
-		ret = allow_fcntl(ctx);
+		ret = allow_fcntl(ctx, kind);
 	if (ret == 0)
 		ret = allow_memory(ctx);
 	if (ret == 0 && kind != SECCOMP_THREAD_IO)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "devices/virtio_backends.h"
@@ -444,6 +445,83 @@ START_TEST(image_locking)
 }
 END_TEST
 
+/* Runs qemu-io's command cmd on path (-r: read-only) and returns its output. */
+static void qemu_io(const char *flags, const char *cmd, const char *path, char *out, size_t len)
+{
+	char line[256];
+	FILE *p;
+	size_t n;
+
+	snprintf(line, sizeof(line), "qemu-io %s -f raw -c '%s' %s 2>&1", flags, cmd, path);
+	p = popen(line, "r");
+	ck_assert_ptr_nonnull(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = 0;
+	pclose(p);
+}
+
+/* QEMU's image locks (issue 14, finding 7): minivmm's locks were flock(), which QEMU's
+ * byte-range OFD locks do not see, so both could write one image. Now qemu-io cannot
+ * write an image a minivmm disk holds (it may read it, as it may one a QEMU holds),
+ * and minivmm refuses, read-only or not, an image that qemu-io has open for writing. */
+START_TEST(image_locks_interoperate_with_qemu)
+{
+	struct config_disk rw = {.name = "a"}, ro = {.name = "b", .readonly = true};
+	char path[32], out[1024];
+	int fd, in[2], status;
+	struct virtio_dev *vd;
+	struct bed *b;
+	pid_t pid;
+
+	if (system("command -v qemu-io >/dev/null 2>&1") != 0)
+		UNIT_SKIP(
+		    "qemu-io not found (Debian's qemu-utils; tests/install-deps.sh installs it)");
+	fd = make_image(path);
+	strcpy(rw.path, path);
+	strcpy(ro.path, path);
+	b = bed_create(&rw);
+	qemu_io("", "write 0 512", path, out, sizeof(out));
+	ck_assert_msg(strstr(out, "Failed to get \"write\" lock"), "qemu-io wrote: %s", out);
+	qemu_io("-r", "read 0 512", path, out, sizeof(out));
+	ck_assert_msg(strstr(out, "read 512/512 bytes"), "qemu-io -r: %s", out);
+	bed_destroy(b);
+
+	/* qemu-io holding the image open for writing, waiting for commands on a pipe. */
+	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (dup2(in[0], 0) < 0 || !freopen("/dev/null", "w", stdout))
+			_exit(127);
+		execlp("qemu-io", "qemu-io", "-f", "raw", path, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	/* qemu-io has locked the image once the file shows its locks to us. */
+	for (int i = 0; i < 500; i++) {
+		struct flock fl = {
+		    .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 101, .l_len = 1};
+
+		ck_assert_int_eq(fcntl(fd, F_OFD_GETLK, &fl), 0);
+		if (fl.l_type != F_UNLCK)
+			break;
+		usleep(10000);
+	}
+	b = calloc(1, sizeof(*b));
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(virtio_blk_create(&b->vm, &rw, &vd), -EBUSY);
+	ck_assert_int_eq(virtio_blk_create(&b->vm, &ro, &vd), -EBUSY);
+	ck_assert_int_eq(write(in[1], "quit\n", 5), 5);
+	close(in[1]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	free(b);
+	b = bed_create(&rw); /* free again once qemu-io is gone */
+	bed_destroy(b);
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
 Suite *virtio_blk_suite(void)
 {
 	Suite *s = suite_create("virtio_blk");
@@ -457,6 +535,7 @@ Suite *virtio_blk_suite(void)
 	tcase_add_test(req, get_id);
 	tcase_add_test(pci, transport_end_to_end);
 	tcase_add_test(pci, image_locking);
+	tcase_add_test(pci, image_locks_interoperate_with_qemu);
 	suite_add_tcase(s, req);
 	suite_add_tcase(s, pci);
 	return s;
