@@ -207,7 +207,7 @@ static void *vnet_rx_thread(void *arg)
 	struct vnet *n = arg;
 	bool tap_ok = true; /* false: only the stop request and kicks are polled */
 
-	if (!machine_thread_enter(n->vd->mach, SECCOMP_THREAD_IO, n->name))
+	if (!machine_thread_enter(n->vd->mach, SECCOMP_THREAD_IO_NET, n->name))
 		return NULL;
 	struct pollfd p[3] = {{.fd = n->stop, .events = POLLIN},
 			      {.fd = n->rx_kick, .events = POLLIN},
@@ -283,6 +283,7 @@ static const struct virtio_backend_ops vnet_ops = {
     .config_read = vnet_config_read,
     .queue_notify = vnet_queue_notify,
     .reset = vnet_reset,
+    .io_kind = SECCOMP_THREAD_IO_NET, /* TUNSETOFFLOAD once features are known */
     .destroy = vnet_destroy,
 };
 

@@ -543,7 +543,8 @@ static void *vp_thread(void *arg)
 	unsigned int nq = vd->ops->nr_queues;
 	eventfd_t n;
 
-	if (!machine_thread_enter(vd->mach, SECCOMP_THREAD_IO, vd->name))
+	if (!machine_thread_enter(vd->mach, vd->ops->io_kind ? vd->ops->io_kind : SECCOMP_THREAD_IO,
+				  vd->name))
 		return NULL;
 	pfd[0] = (struct pollfd){.fd = vd->stop_fd, .events = POLLIN};
 	for (unsigned int i = 0; i < nq; i++)

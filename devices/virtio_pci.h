@@ -29,6 +29,7 @@
 #include "devices/msix.h"
 #include "devices/pci.h"
 #include "devices/virtqueue.h"
+#include "vmm/seccomp.h"
 
 struct machine;
 struct virtio_dev;
@@ -56,6 +57,9 @@ struct virtio_backend_ops {
 	void (*queue_notify)(struct virtio_dev *vd, unsigned int q);
 	/* Optional: the driver reset the device (vd->lock held). */
 	void (*reset)(struct virtio_dev *vd);
+	/* The seccomp kind of the I/O thread, which runs queue_notify: what this device's
+	 * calls need (0: SECCOMP_THREAD_IO, for those that make no ioctl of their own). */
+	enum seccomp_thread io_kind;
 	/* Stops the backend's own threads, if it has any, then frees its state. Called
 	 * after the I/O thread has stopped and before the transport frees anything those
 	 * threads may use (queue state, MSI-X, INTx, the virtio_dev itself). */

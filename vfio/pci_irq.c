@@ -83,7 +83,7 @@ static void *intx_unmask_thread(void *opaque)
 	struct pollfd p[2] = {{.fd = vp->intx_resample, .events = POLLIN},
 			      {.fd = vp->intx_stop, .events = POLLIN}};
 
-	if (!machine_thread_enter(vp->mach, SECCOMP_THREAD_IO, vp->name))
+	if (!machine_thread_enter(vp->mach, SECCOMP_THREAD_IO_VFIO, vp->name))
 		return NULL;
 	for (;;) {
 		if (poll(p, 2, -1) < 0) {

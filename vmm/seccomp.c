@@ -107,11 +107,6 @@ static const int main_only[] = {
     SCMP_SYS(chdir),
 };
 
-/* Device I/O threads: queues, images, the tap, the INTx unmask loop. */
-static const int io_only[] = {
-    SCMP_SYS(fallocate),
-};
-
 static int allow_list(scmp_filter_ctx ctx, const int *nrs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -128,10 +123,11 @@ static int allow_list(scmp_filter_ctx ctx, const int *nrs, size_t n)
  * user's shell reads once minivmm exits), TIOCSETD, TIOCCONS and FIOASYNC; KVM's 0xAE
  * and VFIO's ';' hold calls that no thread here makes either.
  *
- * Filters stack, so the main thread's filter allows all three tables below (a vCPU or
- * I/O thread can only ever narrow what it inherits), and a request a vCPU or I/O
- * thread makes must be in its own table. The INTx unmask thread is an I/O thread that
- * a vCPU starts (the guest enabling INTx): what it calls must be in the vCPU table too.
+ * Filters stack, so the main thread's filter allows every table below (a vCPU or I/O
+ * thread can only ever narrow what it inherits), and a request a vCPU or I/O thread
+ * makes must be in its own kind's table: each kind of I/O thread gets only what its
+ * device makes. The INTx unmask thread is one that a vCPU starts (the guest enabling
+ * INTx): what it calls must be in the vCPU table too.
  * Who calls what: grep -rn "ioctl(" vmm devices vfio arch; terminal requests come from
  * glibc's isatty/tcgetattr/tcsetattr in main.c. */
 #define IOCTL(nr)                                                                                  \
@@ -227,25 +223,37 @@ static const struct seccomp_ioctl vcpu_ioctls[] = {
     IOCTL(VFIO_DEVICE_SET_IRQS),
 };
 
-/* Device I/O threads: virtio queues, the tap receive thread, the INTx unmask thread. */
+/* virtio queue threads (blk, console, rng): INTx when the guest has no MSI-X
+ * (virtio_pci.c); MSI-X is an eventfd write. */
 static const struct seccomp_ioctl io_ioctls[] = {
-    /* virtio INTx when the guest has no MSI-X (virtio_pci.c) */
+    IOCTL(KVM_IRQ_LINE),
+};
+
+/* virtio-net's queue thread and its tap receive thread. */
+static const struct seccomp_ioctl io_net_ioctls[] = {
     IOCTL(KVM_IRQ_LINE),
     /* the tap's offloads, once the guest's features are known (virtio_net.c) */
     IOCTL(TUNSETOFFLOAD),
-    /* INTx unmask on guest EOI, for drivers without an unmask eventfd (pci_irq.c) */
+};
+
+/* INTx unmask on guest EOI, for drivers without an unmask eventfd (pci_irq.c). */
+static const struct seccomp_ioctl io_vfio_ioctls[] = {
     IOCTL(VFIO_DEVICE_SET_IRQS),
 };
+
+#define TABLE(t) (*table = (t), sizeof(t) / sizeof((t)[0]))
 
 size_t seccomp_ioctls(enum seccomp_thread kind, const struct seccomp_ioctl **table)
 {
 	switch (kind) {
 	case SECCOMP_THREAD_VCPU:
-		*table = vcpu_ioctls;
-		return sizeof(vcpu_ioctls) / sizeof(vcpu_ioctls[0]);
+		return TABLE(vcpu_ioctls);
 	case SECCOMP_THREAD_IO:
-		*table = io_ioctls;
-		return sizeof(io_ioctls) / sizeof(io_ioctls[0]);
+		return TABLE(io_ioctls);
+	case SECCOMP_THREAD_IO_NET:
+		return TABLE(io_net_ioctls);
+	case SECCOMP_THREAD_IO_VFIO:
+		return TABLE(io_vfio_ioctls);
 	default:
 		*table = main_ioctls;
 		return sizeof(main_ioctls) / sizeof(main_ioctls[0]);
@@ -269,15 +277,13 @@ static int allow_ioctl_table(scmp_filter_ctx ctx, const struct seccomp_ioctl *t,
 
 static int allow_ioctls(scmp_filter_ctx ctx, enum seccomp_thread kind)
 {
-	static const enum seccomp_thread kinds[] = {SECCOMP_THREAD_MAIN, SECCOMP_THREAD_VCPU,
-						    SECCOMP_THREAD_IO};
 	const struct seccomp_ioctl *t;
 	int ret = 0;
 
 	if (kind != SECCOMP_THREAD_MAIN)
 		return allow_ioctl_table(ctx, t, seccomp_ioctls(kind, &t));
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && ret == 0; i++) {
-		size_t n = seccomp_ioctls(kinds[i], &t);
+	for (int k = 0; k < SECCOMP_THREAD_KINDS && ret == 0; k++) {
+		size_t n = seccomp_ioctls((enum seccomp_thread)k, &t);
 
 		ret = allow_ioctl_table(ctx, t, n);
 	}
@@ -355,12 +361,10 @@ int seccomp_install(enum seccomp_mode mode, enum seccomp_thread kind)
 		ret = allow_fcntl(ctx, kind);
 	if (ret == 0)
 		ret = allow_memory(ctx);
-	if (ret == 0 && kind != SECCOMP_THREAD_IO)
+	if (ret == 0 && (kind == SECCOMP_THREAD_MAIN || kind == SECCOMP_THREAD_VCPU))
 		ret = allow_threads(ctx); /* vCPUs start VFIO's INTx unmask thread */
 	if (ret == 0 && kind == SECCOMP_THREAD_MAIN)
 		ret = allow_list(ctx, main_only, sizeof(main_only) / sizeof(main_only[0]));
-	if (ret == 0 && kind == SECCOMP_THREAD_IO)
-		ret = allow_list(ctx, io_only, sizeof(io_only) / sizeof(io_only[0]));
 	if (ret == 0)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);

@@ -19,9 +19,12 @@
 #include "vmm/config.h"
 
 enum seccomp_thread {
-	SECCOMP_THREAD_MAIN, /* main thread: creates and tears down VMs, event loop */
-	SECCOMP_THREAD_VCPU, /* KVM_RUN and the device emulation it calls */
-	SECCOMP_THREAD_IO,   /* device I/O threads: virtio queues, tap, INTx unmask */
+	SECCOMP_THREAD_MAIN,	/* main thread: creates and tears down VMs, event loop */
+	SECCOMP_THREAD_VCPU,	/* KVM_RUN and the device emulation it calls */
+	SECCOMP_THREAD_IO,	/* virtio queue threads: blk, console, rng */
+	SECCOMP_THREAD_IO_NET,	/* virtio-net's queue and tap receive threads */
+	SECCOMP_THREAD_IO_VFIO, /* a passed-through device's INTx unmask thread */
+	SECCOMP_THREAD_KINDS
 };
 
 /* An ioctl request a filter allows, and its name (for tests and messages). */

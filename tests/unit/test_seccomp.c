@@ -26,10 +26,14 @@
 #include "vfio/uapi_compat.h"
 #include "vmm/seccomp.h"
 
-static const char *const kind_names[] = {"main", "vcpu", "io"};
+static const char *const kind_names[SECCOMP_THREAD_KINDS] = {"main", "vcpu", "io", "io-net",
+							     "io-vfio"};
 
 #define KIND(k)	  (1u << (k))
-#define ALL_KINDS (KIND(SECCOMP_THREAD_MAIN) | KIND(SECCOMP_THREAD_VCPU) | KIND(SECCOMP_THREAD_IO))
+#define ALL_KINDS ((1u << SECCOMP_THREAD_KINDS) - 1)
+#define NOT_MAIN  (ALL_KINDS & ~KIND(SECCOMP_THREAD_MAIN))
+#define IO_KINDS                                                                                   \
+	(KIND(SECCOMP_THREAD_IO) | KIND(SECCOMP_THREAD_IO_NET) | KIND(SECCOMP_THREAD_IO_VFIO))
 
 /* What a call may act on, opened before the filter is installed (opening is the main
  * thread's privilege only). */
@@ -195,18 +199,19 @@ static const struct forbidden {
     {"mprotect(PROT_EXEC)", call_mprotect_exec, 0, ALL_KINDS},
     {"socket()", call_socket, 0, ALL_KINDS},
     /* the main thread's set-up requests, in the narrower filters */
-    {"ioctl(KVM_CREATE_VM)", call_ioctl_badfd, KVM_CREATE_VM,
-     KIND(SECCOMP_THREAD_VCPU) | KIND(SECCOMP_THREAD_IO)},
-    {"ioctl(TUNSETIFF)", call_ioctl_badfd, TUNSETIFF,
-     KIND(SECCOMP_THREAD_VCPU) | KIND(SECCOMP_THREAD_IO)},
-    {"ioctl(TCSETSF)", call_ioctl_badfd, TCSETSF,
-     KIND(SECCOMP_THREAD_VCPU) | KIND(SECCOMP_THREAD_IO)},
-    {"ioctl(VFIO_DEVICE_RESET)", call_ioctl_badfd, VFIO_DEVICE_RESET,
-     KIND(SECCOMP_THREAD_VCPU) | KIND(SECCOMP_THREAD_IO)},
-    /* a vCPU's, in an I/O thread; an I/O thread's, in a vCPU */
-    {"ioctl(KVM_RUN)", call_ioctl_badfd, KVM_RUN, KIND(SECCOMP_THREAD_IO)},
-    {"ioctl(KVM_IRQFD)", call_ioctl_badfd, KVM_IRQFD, KIND(SECCOMP_THREAD_IO)},
-    {"ioctl(TUNSETOFFLOAD)", call_ioctl_badfd, TUNSETOFFLOAD, KIND(SECCOMP_THREAD_VCPU)},
+    {"ioctl(KVM_CREATE_VM)", call_ioctl_badfd, KVM_CREATE_VM, NOT_MAIN},
+    {"ioctl(TUNSETIFF)", call_ioctl_badfd, TUNSETIFF, NOT_MAIN},
+    {"ioctl(TCSETSF)", call_ioctl_badfd, TCSETSF, NOT_MAIN},
+    {"ioctl(VFIO_DEVICE_RESET)", call_ioctl_badfd, VFIO_DEVICE_RESET, NOT_MAIN},
+    /* a vCPU's, in an I/O thread; an I/O thread's, in a vCPU; one device's I/O
+     * thread's, in another's */
+    {"ioctl(KVM_RUN)", call_ioctl_badfd, KVM_RUN, IO_KINDS},
+    {"ioctl(KVM_IRQFD)", call_ioctl_badfd, KVM_IRQFD, IO_KINDS},
+    {"ioctl(TUNSETOFFLOAD)", call_ioctl_badfd, TUNSETOFFLOAD,
+     NOT_MAIN & ~KIND(SECCOMP_THREAD_IO_NET)},
+    {"ioctl(VFIO_DEVICE_SET_IRQS)", call_ioctl_badfd, VFIO_DEVICE_SET_IRQS,
+     KIND(SECCOMP_THREAD_IO) | KIND(SECCOMP_THREAD_IO_NET)},
+    {"ioctl(KVM_IRQ_LINE)", call_ioctl_badfd, KVM_IRQ_LINE, KIND(SECCOMP_THREAD_IO_VFIO)},
 };
 
 /* Under ASan the sanitizer runtime itself makes system calls the filters forbid (the
@@ -226,7 +231,7 @@ START_TEST(forbidden_call_kills)
 
 	SKIP_UNDER_ASAN();
 
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < SECCOMP_THREAD_KINDS; k++) {
 		int st = run_filtered((enum seccomp_thread)k, c->call, c->arg);
 
 		if (c->kill & KIND(k))
@@ -243,23 +248,21 @@ END_TEST
 
 /* ---- What each kind does make ---- */
 
-/* Every request in kind's table (for the main thread, all three: its filter is the
+/* Every request in kind's table (for the main thread, all of them: its filter is the
  * union) reaches the kernel: on fd -1 it fails with EBADF. Returns 0, or 1 + the index
  * of the first request that did not, in the order of the tables. */
 static int call_table_ioctls(const struct fds *f, long kind)
 {
-	const enum seccomp_thread order[] = {SECCOMP_THREAD_MAIN, SECCOMP_THREAD_VCPU,
-					     SECCOMP_THREAD_IO};
 	int idx = 0;
 
 	(void)f;
-	for (int t = 0; t < 3; t++) {
+	for (int t = 0; t < SECCOMP_THREAD_KINDS; t++) {
 		const struct seccomp_ioctl *tab;
 		size_t n;
 
-		if (kind != SECCOMP_THREAD_MAIN && order[t] != kind)
+		if (kind != SECCOMP_THREAD_MAIN && t != kind)
 			continue;
-		n = seccomp_ioctls(order[t], &tab);
+		n = seccomp_ioctls((enum seccomp_thread)t, &tab);
 		for (size_t i = 0; i < n; i++, idx++)
 			if (ioctl(-1, tab[i].nr, 0) != -1 || errno != EBADF)
 				return 1 + idx;
@@ -270,7 +273,7 @@ static int call_table_ioctls(const struct fds *f, long kind)
 /* The name of the request call_table_ioctls numbered idx (1-based) for kind. */
 static const char *table_ioctl_name(enum seccomp_thread kind, int idx)
 {
-	for (int t = 0; t < 3; t++) {
+	for (int t = 0; t < SECCOMP_THREAD_KINDS; t++) {
 		const struct seccomp_ioctl *tab;
 		size_t n;
 
@@ -287,7 +290,7 @@ static const char *table_ioctl_name(enum seccomp_thread kind, int idx)
 START_TEST(allowed_ioctls_reach_the_kernel)
 {
 	SKIP_UNDER_ASAN();
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < SECCOMP_THREAD_KINDS; k++) {
 		int st = run_filtered((enum seccomp_thread)k, call_table_ioctls, k);
 
 		ck_assert_msg(!killed_by_sigsys(st),
@@ -317,9 +320,10 @@ static const struct {
     {KVM_IRQFD, "KVM_IRQFD", KIND(SECCOMP_THREAD_MAIN) | KIND(SECCOMP_THREAD_VCPU)},
     {KVM_SET_GSI_ROUTING, "KVM_SET_GSI_ROUTING",
      KIND(SECCOMP_THREAD_MAIN) | KIND(SECCOMP_THREAD_VCPU)},
-    {KVM_IRQ_LINE, "KVM_IRQ_LINE", ALL_KINDS},
-    {VFIO_DEVICE_SET_IRQS, "VFIO_DEVICE_SET_IRQS", ALL_KINDS},
-    {TUNSETOFFLOAD, "TUNSETOFFLOAD", KIND(SECCOMP_THREAD_MAIN) | KIND(SECCOMP_THREAD_IO)},
+    {KVM_IRQ_LINE, "KVM_IRQ_LINE", ALL_KINDS & ~KIND(SECCOMP_THREAD_IO_VFIO)},
+    {VFIO_DEVICE_SET_IRQS, "VFIO_DEVICE_SET_IRQS",
+     KIND(SECCOMP_THREAD_MAIN) | KIND(SECCOMP_THREAD_VCPU) | KIND(SECCOMP_THREAD_IO_VFIO)},
+    {TUNSETOFFLOAD, "TUNSETOFFLOAD", KIND(SECCOMP_THREAD_MAIN) | KIND(SECCOMP_THREAD_IO_NET)},
     {TUNSETIFF, "TUNSETIFF", KIND(SECCOMP_THREAD_MAIN)},
     {BLKGETSIZE64, "BLKGETSIZE64", KIND(SECCOMP_THREAD_MAIN)},
     {TCGETS, "TCGETS", KIND(SECCOMP_THREAD_MAIN)},
@@ -336,7 +340,7 @@ START_TEST(needed_ioctls_are_allowed)
 {
 	SKIP_UNDER_ASAN();
 	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++)
-		for (int k = 0; k < 3; k++) {
+		for (int k = 0; k < SECCOMP_THREAD_KINDS; k++) {
 			int st = run_filtered((enum seccomp_thread)k, call_needed, (long)i);
 			bool allowed = needed[i].kinds & KIND(k);
 
@@ -378,7 +382,7 @@ static int call_allowed_fcntl_mmap(const struct fds *f, long arg)
 START_TEST(fcntl_flags_and_data_mappings_are_allowed)
 {
 	SKIP_UNDER_ASAN();
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < SECCOMP_THREAD_KINDS; k++) {
 		int st = run_filtered((enum seccomp_thread)k, call_allowed_fcntl_mmap, 0);
 
 		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s filter: status %#x",
@@ -394,7 +398,7 @@ static void *io_thread(void *arg)
 {
 	long *ret = arg;
 
-	if (seccomp_install(SECCOMP_ON, SECCOMP_THREAD_IO) < 0)
+	if (seccomp_install(SECCOMP_ON, SECCOMP_THREAD_IO_VFIO) < 0)
 		*ret = 10;
 	else if (ioctl(-1, VFIO_DEVICE_SET_IRQS, 0) != -1 || errno != EBADF)
 		*ret = 11;
