@@ -14,7 +14,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers
 CPPFLAGS += -I. -Iarch/$(ARCH) -I/usr/include/iniparser -D_GNU_SOURCE -MMD -MP
-LDLIBS  := -liniparser -lseccomp -lpthread
+LDLIBS  := -liniparser -lseccomp -ljansson -lpthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 SRCS     := $(wildcard vmm/*.c devices/*.c vfio/*.c arch/$(ARCH)/*.c)
@@ -25,7 +25,7 @@ TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 
 .PHONY: all check check-unit check-nested demo images deps clean format \
 	check-asan asan-bins fuzz fuzz-build fuzz-bins bench
-all: $(BUILD)/minivmm
+all: $(BUILD)/minivmm $(BUILD)/minivmm-ctl
 
 # Installs Debian packages when run as root and something is missing (no-op otherwise).
 deps:
@@ -33,6 +33,11 @@ deps:
 
 $(BUILD)/minivmm: $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The control API's command-line client.
+$(BUILD)/minivmm-ctl: vmm/ctl/minivmm-ctl.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) -o $@ $< -ljansson
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -50,7 +55,7 @@ $(BUILD)/check_minivmm: $(TEST_OBJS) $(LIB_OBJS)
 
 # tests/include-cycles.sh: no new dependency cycle among the sources (the known ones are
 # listed in tests/include-cycles.allow), and the checker itself on fake trees.
-check-unit: deps $(BUILD)/check_minivmm $(BUILD)/minivmm
+check-unit: deps $(BUILD)/check_minivmm $(BUILD)/minivmm $(BUILD)/minivmm-ctl
 	@$(BUILD)/check_minivmm
 	@tests/bad-inputs/run
 	@tests/bench/selftest.sh

@@ -24,6 +24,7 @@
 
 struct machine;
 struct device;
+struct pci_dev;
 struct device_stream; /* the snapshot and migration format, when it exists */
 
 struct device_spec {
@@ -40,6 +41,8 @@ struct device_ops {
 	bool pci;	  /* a PCI function: may be removed and added while vCPUs run */
 	int (*create)(struct machine *m, const struct device_spec *spec, void **state);
 	void (*destroy)(void *state);
+	/* PCI kinds: the function on the bus (for its address in messages and the API). */
+	struct pci_dev *(*pci_dev)(void *state);
 	int (*reset)(void *state);
 	int (*save)(void *state, struct device_stream *out);
 	int (*load)(void *state, struct device_stream *in);

@@ -3,10 +3,16 @@
 #include "devices/virtio_devices.h"
 
 #include "devices/virtio_backends.h"
+#include "devices/virtio_pci.h"
 
 static void virtio_device_destroy(void *state)
 {
 	virtio_dev_destroy(state);
+}
+
+static struct pci_dev *virtio_device_pci(void *state)
+{
+	return &((struct virtio_dev *)state)->pci;
 }
 
 static int console_create(struct machine *mach, const struct device_spec *spec, void **state)
@@ -33,10 +39,20 @@ static int rng_create(struct machine *mach, const struct device_spec *spec, void
 const struct device_ops virtio_console_device_ops = {.kind = "virtio-console",
 						     .pci = true,
 						     .create = console_create,
-						     .destroy = virtio_device_destroy};
-const struct device_ops virtio_blk_device_ops = {
-    .kind = "virtio-blk", .pci = true, .create = blk_create, .destroy = virtio_device_destroy};
-const struct device_ops virtio_net_device_ops = {
-    .kind = "virtio-net", .pci = true, .create = net_create, .destroy = virtio_device_destroy};
-const struct device_ops virtio_rng_device_ops = {
-    .kind = "virtio-rng", .pci = true, .create = rng_create, .destroy = virtio_device_destroy};
+						     .destroy = virtio_device_destroy,
+						     .pci_dev = virtio_device_pci};
+const struct device_ops virtio_blk_device_ops = {.kind = "virtio-blk",
+						 .pci = true,
+						 .create = blk_create,
+						 .destroy = virtio_device_destroy,
+						 .pci_dev = virtio_device_pci};
+const struct device_ops virtio_net_device_ops = {.kind = "virtio-net",
+						 .pci = true,
+						 .create = net_create,
+						 .destroy = virtio_device_destroy,
+						 .pci_dev = virtio_device_pci};
+const struct device_ops virtio_rng_device_ops = {.kind = "virtio-rng",
+						 .pci = true,
+						 .create = rng_create,
+						 .destroy = virtio_device_destroy,
+						 .pci_dev = virtio_device_pci};

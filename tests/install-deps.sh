@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install what minivmm needs from Debian's packages. Idempotent; run as root.
-#   build:   libfdt, libseccomp, iniparser, Check (unit tests), pkg-config
+#   build:   libfdt, libseccomp, iniparser, jansson (the control API's JSON), Check
+#            (unit tests), pkg-config
 #   images:  linux-source-6.12 and its build tools, busybox-static, cpio
 #   testbed: qemu-system-x86 (the emulated host), e2fsprogs (ext2 test disks),
 #            qemu-utils (qemu-io: the disk-lock test against QEMU's locks)
@@ -8,7 +9,7 @@
 #   bench:   gnuplot-nox (make bench draws build/bench/results.png)
 #   debian:  mmdebstrap (the stock Debian guest of the debian-* scenarios)
 set -eu
-PKGS="build-essential pkg-config libfdt-dev libseccomp-dev libiniparser-dev check
+PKGS="build-essential pkg-config libfdt-dev libseccomp-dev libiniparser-dev libjansson-dev check
       linux-source-6.12 bc flex bison libelf-dev libssl-dev xz-utils cpio
       busybox-static qemu-system-x86 qemu-utils e2fsprogs clang libclang-rt-14-dev
       gnuplot-nox mmdebstrap"

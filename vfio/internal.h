@@ -61,6 +61,7 @@ struct vfio_host {
 	char override[VFIO_DRV_LEN]; /* driver_override at start, "" for none */
 	bool rebound;		     /* we moved it to vfio-pci (bind = auto) */
 	int device_fd;		     /* VFIO device fd once attached, else -1 */
+	bool gone;		     /* removed while the VM ran: a free slot */
 };
 
 /* Normalizes "0000:00:04.0" or "00:04.0" (hex, any case) into out ("0000:00:04.0").

@@ -555,7 +555,13 @@ static void vfio_pci_dev_destroy(void *state)
 	free(vp);
 }
 
+static struct pci_dev *vfio_pci_dev_pci(void *state)
+{
+	return &((struct vfio_pci *)state)->pci;
+}
+
 const struct device_ops vfio_pci_device_ops = {.kind = "vfio-pci",
 					       .pci = true,
 					       .create = vfio_pci_dev_create,
-					       .destroy = vfio_pci_dev_destroy};
+					       .destroy = vfio_pci_dev_destroy,
+					       .pci_dev = vfio_pci_dev_pci};

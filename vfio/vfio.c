@@ -50,49 +50,56 @@ static int vfio_probe_hosts(struct vfio_vm *vv)
 	int ret;
 
 	for (unsigned int i = 0; i < cfg->nr_vfio; i++) {
-		ret = vfio_host_probe(vv->sysfs, &cfg->vfio[i], &vv->hosts[i], err, sizeof(err));
+		if (cfg->vfio[i].unplugged) /* removed through the API: not at a reboot */
+			continue;
+		ret = vfio_host_probe(vv->sysfs, &cfg->vfio[i], &vv->hosts[vv->nr_hosts], err,
+				      sizeof(err));
 		if (ret < 0) {
 			log_err("%s", err);
 			return ret;
 		}
-		vv->nr_hosts = i + 1;
+		vv->nr_hosts++;
 	}
 	return 0;
 }
 
-/* Driver, group viability, reserved regions and duplicates, device by device, so that
- * the first device's first problem is the one reported. */
-static int vfio_check_hosts(struct vfio_vm *vv)
+/* Driver, group viability, reserved regions, and no other host of the VM the same. */
+static int vfio_check_host(struct vfio_vm *vv, unsigned int i)
 {
+	struct vfio_host *h = &vv->hosts[i];
 	struct vfio_resv resv[16];
 	char err[1024];
 	int ret, n;
 
-	for (unsigned int i = 0; i < vv->nr_hosts; i++) {
-		struct vfio_host *h = &vv->hosts[i];
+	ret = vfio_host_check_driver(h, err, sizeof(err));
+	if (ret == 0)
+		ret = vfio_group_check(vv->sysfs, h, vv->hosts, vv->nr_hosts, err, sizeof(err));
+	if (ret == 0) {
+		n = vfio_group_reserved(vv->sysfs, h->group, resv, 16);
+		ret = n < 0 ? 0
+			    : vfio_ram_check_reserved(resv, n, &vv->mach->mem, h, err, sizeof(err));
+	}
+	for (unsigned int j = 0; ret == 0 && j < vv->nr_hosts; j++)
+		if (j != i && !vv->hosts[j].gone && strcmp(vv->hosts[j].addr, h->addr) == 0) {
+			snprintf(err, sizeof(err),
+				 "[vfio.%s] and [vfio.%s] both pass through %s; a device can be "
+				 "given to one VM once",
+				 vv->hosts[j].cfg->name, h->cfg->name, h->addr);
+			ret = -EINVAL;
+		}
+	if (ret < 0)
+		log_err("%s", err);
+	return ret;
+}
 
-		ret = vfio_host_check_driver(h, err, sizeof(err));
-		if (ret == 0)
-			ret = vfio_group_check(vv->sysfs, h, vv->hosts, vv->nr_hosts, err,
-					       sizeof(err));
-		if (ret == 0) {
-			n = vfio_group_reserved(vv->sysfs, h->group, resv, 16);
-			ret = n < 0 ? 0
-				    : vfio_ram_check_reserved(resv, n, &vv->mach->mem, h, err,
-							      sizeof(err));
-		}
-		for (unsigned int j = 0; ret == 0 && j < i; j++)
-			if (strcmp(vv->hosts[j].addr, h->addr) == 0) {
-				snprintf(err, sizeof(err),
-					 "[vfio.%s] and [vfio.%s] both pass through %s; a device "
-					 "can be given to one VM once",
-					 vv->hosts[j].cfg->name, h->cfg->name, h->addr);
-				ret = -EINVAL;
-			}
-		if (ret < 0) {
-			log_err("%s", err);
+/* Device by device, so that the first device's first problem is the one reported. */
+static int vfio_check_hosts(struct vfio_vm *vv)
+{
+	for (unsigned int i = 0; i < vv->nr_hosts; i++) {
+		int ret = vfio_check_host(vv, i);
+
+		if (ret < 0)
 			return ret;
-		}
 	}
 	return 0;
 }
@@ -307,6 +314,93 @@ static void vfio_unwind(struct vfio_vm *vv, size_t n)
 		if (vfio_phases[n].undo)
 			vfio_phases[n].undo(vv);
 	free(vv);
+}
+
+/* ---- hosts added and removed while the VM runs (the control API) ---- */
+
+int vfio_host_add(void *backend, const struct config_vfio *c, unsigned int *index)
+{
+	struct vfio_vm *vv = backend;
+	struct vfio_host *h;
+	char err[1024];
+	unsigned int k;
+	bool appended;
+	int ret;
+
+	for (k = 0; k < vv->nr_hosts && !vv->hosts[k].gone; k++)
+		;
+	if (k == VFIO_MAX_DEVICES) {
+		log_err("[vfio.%s] a VM takes at most %d passed-through devices", c->name,
+			VFIO_MAX_DEVICES);
+		return -ENOSPC;
+	}
+	appended = k == vv->nr_hosts;
+	h = &vv->hosts[k];
+	memset(h, 0, sizeof(*h));
+	h->device_fd = -1;
+	ret = vfio_host_probe(vv->sysfs, c, h, err, sizeof(err));
+	if (ret < 0) {
+		log_err("%s", err);
+		goto gone;
+	}
+	if (appended)
+		vv->nr_hosts++;
+	ret = vfio_check_host(vv, k);
+	if (ret == 0 && c->bind_auto) {
+		ret = vfio_host_bind(vv->sysfs, h, err, sizeof(err));
+		if (ret < 0)
+			log_err("%s", err);
+	}
+	if (ret == 0) {
+		vfio_host_find_cdev(vv->sysfs, h);
+		ret = vv->iommu_ops->attach(vv->iommu, h, vv->kvm_vfio_fd, &h->device_fd);
+	}
+	/* The first device since the last one left: guest RAM is mapped again. */
+	if (ret == 0 && vv->nr_mapped == 0)
+		ret = vfio_map_ram(vv);
+	if (ret == 0) {
+		*index = k;
+		return 0;
+	}
+	if (vv->nr_mapped && h->device_fd >= 0) {
+		bool others = false;
+
+		for (unsigned int j = 0; j < vv->nr_hosts; j++)
+			others |= j != k && !vv->hosts[j].gone && vv->hosts[j].device_fd >= 0;
+		if (!others)
+			vfio_unmap_ram(vv);
+	}
+	if (h->device_fd >= 0)
+		vv->iommu_ops->detach(vv->iommu, h, h->device_fd);
+	h->device_fd = -1;
+	vfio_host_restore(vv->sysfs, h);
+gone:
+	h->gone = true;
+	if (appended && vv->nr_hosts == k + 1)
+		vv->nr_hosts = k;
+	return ret;
+}
+
+void vfio_host_remove(void *backend, unsigned int index)
+{
+	struct vfio_vm *vv = backend;
+	struct vfio_host *h = &vv->hosts[index];
+	bool others = false;
+
+	if (index >= vv->nr_hosts || h->gone)
+		return;
+	for (unsigned int j = 0; j < vv->nr_hosts; j++)
+		others |= j != index && !vv->hosts[j].gone && vv->hosts[j].device_fd >= 0;
+	/* The last device leaves: no device can DMA now, so guest RAM is unmapped (and
+	 * unpinned); before the detach, which with the legacy container drops the
+	 * container's IOMMU with its last group. */
+	if (!others)
+		vfio_unmap_ram(vv);
+	if (h->device_fd >= 0)
+		vv->iommu_ops->detach(vv->iommu, h, h->device_fd);
+	h->device_fd = -1;
+	vfio_host_restore(vv->sysfs, h);
+	h->gone = true;
 }
 
 /* The backend instance: spec->conf is the whole config (its [vfio] and every

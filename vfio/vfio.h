@@ -26,4 +26,14 @@
 extern const struct device_ops vfio_device_ops;
 extern const struct device_ops vfio_pci_device_ops;
 
+struct config_vfio;
+/* While the VM runs (the control API's add-device): the vfio instance's state takes
+ * one more host device, checked, bound (bind = auto), attached and DMA-mapped as at
+ * start; its host index for the vfio-pci spec goes to *index. Returns 0 or -errno
+ * after one message, with nothing changed. c must outlive the VM. */
+int vfio_host_add(void *backend, const struct config_vfio *c, unsigned int *index);
+/* After its vfio-pci function is destroyed: detaches the host device (guest RAM
+ * unmapped when it was the last) and gives a bind = auto device back to its driver. */
+void vfio_host_remove(void *backend, unsigned int index);
+
 #endif

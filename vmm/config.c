@@ -41,6 +41,7 @@ static const struct {
     {"disk", -1, SEC_DISK, "root"},
     {"net", -1, SEC_NET, "eth0"},
     {"security", SEC_SECURITY, -1, NULL},
+    {"api", SEC_API, -1, NULL},
 };
 
 static const struct {
@@ -65,6 +66,7 @@ static const struct {
     {SEC_SECURITY, "seccomp", K_SECCOMP},
     {SEC_SECURITY, "user", K_USER},
     {SEC_SECURITY, "chroot", K_CHROOT},
+    {SEC_API, "socket", K_SOCKET},
     {SEC_DISK, "path", K_DISK_PATH},
     {SEC_DISK, "readonly", K_READONLY},
     {SEC_NET, "tap", K_TAP},
@@ -648,6 +650,17 @@ int config_load(struct config *cfg, const char *path, const char *const *overrid
 		ret = config_check_devices(&c);
 	free(text);
 	return ret;
+}
+
+int config_amend(struct config *cfg, const char *const *overrides, int n, char *err, size_t errlen)
+{
+	struct ctx c = {.cfg = cfg, .err = err, .errlen = errlen};
+	int ret;
+
+	if (err && errlen)
+		err[0] = '\0';
+	ret = apply_overrides(&c, overrides, n);
+	return ret ? ret : config_check_devices(&c);
 }
 
 const char *config_origin_prefix(const struct config *cfg, const struct config_origin *o, char *buf,

@@ -82,6 +82,7 @@ struct config_disk {
 	char path[PATH_MAX]; /* required; absolute (resolved like kernel) */
 	bool readonly;	     /* readonly = on|off|true|false|yes|no|1|0; default off */
 	int line;	     /* line of the section header, for messages */
+	bool unplugged;	     /* removed through the control API: not made at a reboot */
 };
 
 /* [net.NAME] */
@@ -101,6 +102,7 @@ struct config_vfio {
 	char sysfs[PATH_MAX]; /* sysfs = /sys/bus/mdev/devices/UUID (mdev); or "" */
 	bool bind_auto;	      /* bind = auto (rebind to vfio-pci, restore at exit) */
 	int line;
+	bool unplugged; /* removed through the control API: not made at a reboot */
 };
 
 /* Where a key got its value, for messages about it made after config_load(): the kernel
@@ -132,6 +134,7 @@ struct config {
 	enum seccomp_mode seccomp;	/* [security] seccomp = on | log | off */
 	char user[64];			/* [security] user: drop to it once set up; or "" */
 	char chroot[PATH_MAX];		/* [security] chroot: a folder to confine to; or "" */
+	char api_socket[PATH_MAX];	/* [api] socket: the control socket (absolute); or "" */
 	struct config_disk disks[CONFIG_MAX_DISKS];
 	unsigned int nr_disks;
 	struct config_net nets[CONFIG_MAX_NETS];
@@ -150,6 +153,12 @@ struct config {
  * *cfg is then unspecified. err may be NULL. */
 int config_load(struct config *cfg, const char *path, const char *const *overrides, int n_overrides,
 		char *err, size_t errlen);
+
+/* Applies more "section.key=value" overrides to a loaded cfg and checks its devices
+ * again, as config_load does with --set (the control API's add-device builds its
+ * device this way). Returns 0 or -errno with one message in err; cfg is then
+ * unspecified, so callers amend a copy. */
+int config_amend(struct config *cfg, const char *const *overrides, int n, char *err, size_t errlen);
 
 /* Prints the effective configuration as INI (what --dry-run shows): every section and
  * key ([vm], [console], [rng], [vfio], [security], [disk.*], [net.*], [vfio.*]), resolved paths,

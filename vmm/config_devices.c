@@ -281,6 +281,8 @@ int config_set_device(struct ctx *c, enum key id, const char *key, const char *v
 		return 0;
 	case K_CHROOT:
 		return config_set_path(c, "chroot", v, cfg->chroot);
+	case K_SOCKET:
+		return config_set_path(c, "socket", v, cfg->api_socket);
 	case K_DISK_PATH:
 		return config_set_path(c, "disk", v, cfg->disks[c->dev].path);
 	case K_READONLY:
@@ -387,6 +389,10 @@ void config_print_devices(const struct config *cfg, FILE *f)
 		config_print_kv(f, "user", cfg->user);
 	if (cfg->chroot[0])
 		config_print_kv(f, "chroot", cfg->chroot);
+	if (cfg->api_socket[0]) {
+		fprintf(f, "\n[api]\n");
+		config_print_kv(f, "socket", cfg->api_socket);
+	}
 	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
 		fprintf(f, "\n[disk.%s]\n", cfg->disks[i].name);
 		config_print_kv(f, "path", cfg->disks[i].path);

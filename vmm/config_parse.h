@@ -20,7 +20,8 @@ enum section {
 	SEC_DISK,
 	SEC_NET,
 	SEC_VFIO_DEV,
-	SEC_SECURITY
+	SEC_SECURITY,
+	SEC_API
 };
 
 enum key {
@@ -46,6 +47,8 @@ enum key {
 	K_SECCOMP,
 	K_USER,
 	K_CHROOT,
+	/* [api] */
+	K_SOCKET,
 	/* [disk.NAME] */
 	K_DISK_PATH,
 	K_READONLY,

@@ -29,6 +29,8 @@
 #include "vmm/privdrop.h"
 #include "vmm/seccomp.h"
 #include "vmm/vm.h"
+#include "vmm/api.h"
+#include "vmm/api_cmds.h"
 
 #define MINIVMM_VERSION "0.1.0"
 
@@ -138,7 +140,7 @@ static enum vm_stop read_signal(int sfd)
 /* Runs until the VM asks to stop; returns why. A signal wins over the guest's own
  * reason: a SIGTERM read in the same wake-up as a guest reset (or just after it) must
  * stop minivmm, not be dropped while the guest is restarted. */
-static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin)
+static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin, struct api_ctx *actx)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	int ep = epoll_create1(EPOLL_CLOEXEC), escape = 0;
@@ -153,6 +155,10 @@ static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin)
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
 	ev.data.fd = vm->m.stop_efd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, vm->m.stop_efd, &ev);
+	if (actx->api) {
+		ev.data.fd = api_wake_fd(actx->api);
+		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
 	ev.data.fd = STDIN_FILENO;
 	/* stdin that is a regular file or /dev/null cannot be polled: skip it. */
 	if (use_stdin && epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0)
@@ -172,6 +178,8 @@ static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin)
 			} else if (evs[i].data.fd == STDIN_FILENO) {
 				if (!console_input(vm, &escape))
 					epoll_ctl(ep, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+			} else if (actx->api && evs[i].data.fd == api_wake_fd(actx->api)) {
+				api_service(actx->api, actx);
 			}
 		}
 	}
@@ -179,6 +187,23 @@ static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin)
 	if (sig == VM_RUNNING)
 		sig = read_signal(sfd);
 	return sig != VM_RUNNING ? sig : atomic_load(&vm->m.stop);
+}
+
+/* The event that tells API clients why the VM stopped. */
+static const char *stop_event(enum vm_stop why)
+{
+	switch (why) {
+	case VM_STOP_POWEROFF:
+		return "POWEROFF";
+	case VM_STOP_RESET:
+	case VM_STOP_TRIPLE:
+		return "RESET";
+	case VM_STOP_SIGINT:
+	case VM_STOP_SIGTERM:
+		return "SIGNALED";
+	default:
+		return "FAULT";
+	}
 }
 
 static int open_console(const struct config *cfg)
@@ -218,6 +243,7 @@ int main(int argc, char **argv)
 	bool rebooting = false;
 	char err[PATH_MAX * 2 + 512], where[PATH_MAX + 64];
 	enum vm_stop why = VM_RUNNING;
+	struct api_ctx actx = {0};
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
@@ -285,6 +311,13 @@ int main(int argc, char **argv)
 	/* glibc reads /etc/localtime on the first time conversion (the RTC's, on a vCPU
 	 * thread, which may not open files): do it now. */
 	tzset();
+	/* The API thread starts before the main thread's filter, which has no socket
+	 * calls: its own filter is its whole filter. */
+	if (cfg.api_socket[0] &&
+	    api_open(&actx.api, cfg.api_socket, api_commands, api_nr_commands, cfg.seccomp) < 0) {
+		boot_files_close(&boot);
+		return EXIT_CONFIG;
+	}
 	/* From here on the main thread may only do what (re)creating and running a VM
 	 * needs; the threads it starts narrow that further. */
 	opt = seccomp_report_setup(cfg.seccomp);
@@ -294,11 +327,13 @@ int main(int argc, char **argv)
 		log_err("cannot install the seccomp filter: %s; [security] seccomp = off runs "
 			"without one",
 			strerror(-opt));
+		api_close(actx.api);
 		boot_files_close(&boot);
 		return EXIT_HOST;
 	}
 	if (cfg.console.mode == CONSOLE_STDIO)
 		tty_make_raw();
+	actx.cfg = &cfg;
 
 	for (;;) {
 		struct vm vm;
@@ -328,8 +363,13 @@ int main(int argc, char **argv)
 		dropped = true;
 		if (vm_start(&vm) < 0)
 			log_err("vCPUs could not all start; stopping");
-		why = event_loop(&vm, sfd, cfg.console.mode == CONSOLE_STDIO);
+		actx.vm = &vm;
+		actx.paused = false;
+		actx.t_boot = machine_now_ns();
+		why = event_loop(&vm, sfd, cfg.console.mode == CONSOLE_STDIO, &actx);
+		actx.vm = NULL;
 		vm_destroy(&vm);
+		api_event(actx.api, stop_event(why), NULL);
 		/* A triple fault resets a PC, and Linux's reboot=triple relies on it, so with
 		 * on_reboot = restart it restarts the guest as QEMU does. With on_reboot =
 		 * exit it is exit 3, not 0: a crashing guest ends the same way, and none of
@@ -370,6 +410,7 @@ int main(int argc, char **argv)
 		 : why == VM_STOP_TRIPLE   ? "stopped: guest triple fault (on_reboot = exit)"
 					   : "stopped: guest fault",
 		 code);
+	api_close(actx.api);
 	if (console_fd > STDOUT_FILENO)
 		close(console_fd);
 	close(sfd);

@@ -107,6 +107,14 @@ static const int main_only[] = {
     SCMP_SYS(chdir),
 };
 
+/* The control API's thread: its clients' sockets and nothing else (vmm/api.c). */
+static const int api_only[] = {
+    SCMP_SYS(accept4),
+    SCMP_SYS(getsockopt), /* SO_PEERCRED */
+    SCMP_SYS(sendto),
+    SCMP_SYS(recvfrom),
+};
+
 static int allow_list(scmp_filter_ctx ctx, const int *nrs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -254,6 +262,9 @@ size_t seccomp_ioctls(enum seccomp_thread kind, const struct seccomp_ioctl **tab
 		return TABLE(io_net_ioctls);
 	case SECCOMP_THREAD_IO_VFIO:
 		return TABLE(io_vfio_ioctls);
+	case SECCOMP_THREAD_API:
+		*table = NULL;
+		return 0; /* none */
 	default:
 		*table = main_ioctls;
 		return sizeof(main_ioctls) / sizeof(main_ioctls[0]);
@@ -365,6 +376,8 @@ int seccomp_install(enum seccomp_mode mode, enum seccomp_thread kind)
 		ret = allow_threads(ctx); /* vCPUs start VFIO's INTx unmask thread */
 	if (ret == 0 && kind == SECCOMP_THREAD_MAIN)
 		ret = allow_list(ctx, main_only, sizeof(main_only) / sizeof(main_only[0]));
+	if (ret == 0 && kind == SECCOMP_THREAD_API)
+		ret = allow_list(ctx, api_only, sizeof(api_only) / sizeof(api_only[0]));
 	if (ret == 0)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);

@@ -24,6 +24,8 @@ enum seccomp_thread {
 	SECCOMP_THREAD_IO,	/* virtio queue threads: blk, console, rng */
 	SECCOMP_THREAD_IO_NET,	/* virtio-net's queue and tap receive threads */
 	SECCOMP_THREAD_IO_VFIO, /* a passed-through device's INTx unmask thread */
+	SECCOMP_THREAD_API,	/* the control API's socket thread (started before the main
+				 * thread's filter: this one is its whole filter) */
 	SECCOMP_THREAD_KINDS
 };
 

@@ -192,6 +192,7 @@ void vcpu_pause_init(struct vcpu_pause *p)
 	pthread_cond_init(&p->cond, NULL);
 	p->requested = false;
 	p->parked = 0;
+	p->depth = 0;
 }
 
 void vcpu_pause_destroy(struct vcpu_pause *p)
@@ -217,6 +218,10 @@ void vcpus_pause(struct vcpu *vcpus, unsigned int n)
 		return;
 	p = vcpus[0].pause;
 	pthread_mutex_lock(&p->lock);
+	if (p->depth++ > 0) { /* already paused */
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
 	__atomic_store_n(&p->requested, true, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&p->lock);
 	/* Only running threads: a kick leaves immediate_exit set, which only vcpu_park
@@ -239,6 +244,22 @@ void vcpus_resume(struct vcpu *vcpus, unsigned int n)
 		return;
 	p = vcpus[0].pause;
 	pthread_mutex_lock(&p->lock);
+	if (p->depth > 0 && --p->depth == 0) {
+		p->requested = false;
+		pthread_cond_broadcast(&p->cond);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void vcpus_resume_all(struct vcpu *vcpus, unsigned int n)
+{
+	struct vcpu_pause *p;
+
+	if (n == 0)
+		return;
+	p = vcpus[0].pause;
+	pthread_mutex_lock(&p->lock);
+	p->depth = 0;
 	p->requested = false;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);

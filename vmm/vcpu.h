@@ -22,6 +22,7 @@ struct vcpu_pause {
 	pthread_cond_t cond;
 	bool requested;
 	unsigned int parked;
+	unsigned int depth; /* pauses not resumed yet: the API's pause, a device change */
 };
 
 struct vcpu {
@@ -59,9 +60,13 @@ void vcpu_kick(struct vcpu *vcpu);
 void vcpu_pause_init(struct vcpu_pause *p);
 void vcpu_pause_destroy(struct vcpu_pause *p);
 /* Parks the n vCPUs (those whose thread has started) outside KVM_RUN and returns once
- * all are parked or gone; vcpus_resume lets them run again. Main thread only; a stop
- * request while paused still ends the threads (vm_stop_vcpus resumes first). */
+ * all are parked or gone; vcpus_resume lets them run again. Pauses nest: the vCPUs run
+ * again at the resume that matches the first pause (a device added while the API has
+ * the VM paused leaves it paused). Main thread only; a stop request while paused still
+ * ends the threads (vm_stop_vcpus resumes them whatever the depth). */
 void vcpus_pause(struct vcpu *vcpus, unsigned int n);
 void vcpus_resume(struct vcpu *vcpus, unsigned int n);
+/* Lets them run whatever the depth (before a stop). */
+void vcpus_resume_all(struct vcpu *vcpus, unsigned int n);
 
 #endif

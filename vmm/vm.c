@@ -270,7 +270,7 @@ int vm_start(struct vm *vm)
 
 void vm_stop_vcpus(struct vm *vm)
 {
-	vcpus_resume(vm->vcpus, vm->nr_vcpus); /* a paused vCPU must see the stop */
+	vcpus_resume_all(vm->vcpus, vm->nr_vcpus); /* a paused vCPU must see the stop */
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {

@@ -38,15 +38,20 @@ size_t vm_devices_plan(const struct config *cfg, int console_out, struct device 
 	add(out, &n, max, &rtc_device_ops, "rtc", NULL);
 	add(out, &n, max, &power_device_ops, "power", NULL);
 	if (cfg->nr_vfio > 0) {
+		unsigned int host = 0; /* the backend's hosts skip unplugged sections */
+
 		vfio = add(out, &n, max, &vfio_device_ops, "vfio", NULL);
 		if (vfio)
 			vfio->spec.conf = cfg;
 		for (unsigned int i = 0; vfio && i < cfg->nr_vfio; i++) {
+			if (cfg->vfio[i].unplugged)
+				continue;
 			d = add(out, &n, max, &vfio_pci_device_ops, "vfio", cfg->vfio[i].name);
 			if (d) {
 				d->spec.parent = vfio;
-				d->spec.index = i;
+				d->spec.index = host;
 			}
+			host++;
 		}
 	}
 	if (cfg->console.device == CONSOLE_DEV_VIRTIO) {
@@ -55,6 +60,8 @@ size_t vm_devices_plan(const struct config *cfg, int console_out, struct device 
 			d->spec.fd = console_out;
 	}
 	for (unsigned int i = 0; i < cfg->nr_disks && i < CONFIG_MAX_DISKS; i++) {
+		if (cfg->disks[i].unplugged)
+			continue;
 		d = add(out, &n, max, &virtio_blk_device_ops, "disk", cfg->disks[i].name);
 		if (d)
 			d->spec.conf = &cfg->disks[i];

@@ -26,8 +26,8 @@
 #include "vfio/uapi_compat.h"
 #include "vmm/seccomp.h"
 
-static const char *const kind_names[SECCOMP_THREAD_KINDS] = {"main", "vcpu", "io", "io-net",
-							     "io-vfio"};
+static const char *const kind_names[SECCOMP_THREAD_KINDS] = {"main",   "vcpu",	  "io",
+							     "io-net", "io-vfio", "api"};
 
 #define KIND(k)	  (1u << (k))
 #define ALL_KINDS ((1u << SECCOMP_THREAD_KINDS) - 1)
@@ -65,7 +65,9 @@ static int run_filtered(enum seccomp_thread kind, int (*call)(const struct fds *
 		struct fds f;
 
 		open_fds(&f);
-		if (seccomp_install(SECCOMP_ON, SECCOMP_THREAD_MAIN) < 0)
+		/* The API thread starts before the main thread's filter: its own is all. */
+		if (kind != SECCOMP_THREAD_API &&
+		    seccomp_install(SECCOMP_ON, SECCOMP_THREAD_MAIN) < 0)
 			_exit(200);
 		if (kind != SECCOMP_THREAD_MAIN && seccomp_install(SECCOMP_ON, kind) < 0)
 			_exit(201);
@@ -205,13 +207,14 @@ static const struct forbidden {
     {"ioctl(VFIO_DEVICE_RESET)", call_ioctl_badfd, VFIO_DEVICE_RESET, NOT_MAIN},
     /* a vCPU's, in an I/O thread; an I/O thread's, in a vCPU; one device's I/O
      * thread's, in another's */
-    {"ioctl(KVM_RUN)", call_ioctl_badfd, KVM_RUN, IO_KINDS},
-    {"ioctl(KVM_IRQFD)", call_ioctl_badfd, KVM_IRQFD, IO_KINDS},
+    {"ioctl(KVM_RUN)", call_ioctl_badfd, KVM_RUN, IO_KINDS | KIND(SECCOMP_THREAD_API)},
+    {"ioctl(KVM_IRQFD)", call_ioctl_badfd, KVM_IRQFD, IO_KINDS | KIND(SECCOMP_THREAD_API)},
     {"ioctl(TUNSETOFFLOAD)", call_ioctl_badfd, TUNSETOFFLOAD,
      NOT_MAIN & ~KIND(SECCOMP_THREAD_IO_NET)},
     {"ioctl(VFIO_DEVICE_SET_IRQS)", call_ioctl_badfd, VFIO_DEVICE_SET_IRQS,
-     KIND(SECCOMP_THREAD_IO) | KIND(SECCOMP_THREAD_IO_NET)},
-    {"ioctl(KVM_IRQ_LINE)", call_ioctl_badfd, KVM_IRQ_LINE, KIND(SECCOMP_THREAD_IO_VFIO)},
+     KIND(SECCOMP_THREAD_IO) | KIND(SECCOMP_THREAD_IO_NET) | KIND(SECCOMP_THREAD_API)},
+    {"ioctl(KVM_IRQ_LINE)", call_ioctl_badfd, KVM_IRQ_LINE,
+     KIND(SECCOMP_THREAD_IO_VFIO) | KIND(SECCOMP_THREAD_API)},
 };
 
 /* Under ASan the sanitizer runtime itself makes system calls the filters forbid (the
@@ -320,7 +323,8 @@ static const struct {
     {KVM_IRQFD, "KVM_IRQFD", KIND(SECCOMP_THREAD_MAIN) | KIND(SECCOMP_THREAD_VCPU)},
     {KVM_SET_GSI_ROUTING, "KVM_SET_GSI_ROUTING",
      KIND(SECCOMP_THREAD_MAIN) | KIND(SECCOMP_THREAD_VCPU)},
-    {KVM_IRQ_LINE, "KVM_IRQ_LINE", ALL_KINDS & ~KIND(SECCOMP_THREAD_IO_VFIO)},
+    {KVM_IRQ_LINE, "KVM_IRQ_LINE",
+     ALL_KINDS & ~KIND(SECCOMP_THREAD_IO_VFIO) & ~KIND(SECCOMP_THREAD_API)},
     {VFIO_DEVICE_SET_IRQS, "VFIO_DEVICE_SET_IRQS",
      KIND(SECCOMP_THREAD_MAIN) | KIND(SECCOMP_THREAD_VCPU) | KIND(SECCOMP_THREAD_IO_VFIO)},
     {TUNSETOFFLOAD, "TUNSETOFFLOAD", KIND(SECCOMP_THREAD_MAIN) | KIND(SECCOMP_THREAD_IO_NET)},

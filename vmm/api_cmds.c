@@ -1,0 +1,374 @@
+/* The control API's commands (see api_cmds.h; README documents them). Each runs on the
+ * main thread between two event-loop wake-ups, so none races a VM being created or
+ * destroyed; the device changes pause the vCPUs themselves (vm_device_add/remove). */
+#include "vmm/api_cmds.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/pci.h"
+#include "devices/virtio_devices.h"
+#include "vfio/vfio.h"
+#include "vmm/log.h"
+#include "vmm/machine.h"
+#include "vmm/vm.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static void fail(struct api_error *err, const char *cls, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(struct api_error *err, const char *cls, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->cls = cls;
+	va_start(ap, fmt);
+	vsnprintf(err->desc, sizeof(err->desc), fmt, ap);
+	va_end(ap);
+}
+
+static struct vm *running(struct api_ctx *c, struct api_error *err)
+{
+	if (!c->vm)
+		fail(err, API_ERR_STATE, "no VM is running (it is being restarted); try again");
+	return c->vm;
+}
+
+static json_t *cmd_ping(void *ctx, json_t *args, struct api_error *err)
+{
+	(void)ctx, (void)args, (void)err;
+	return NULL;
+}
+
+/* Where the device comes from on the host: the image, tap or host device. */
+static const char *device_source(const struct device *d)
+{
+	const char *kind = d->spec.ops->kind;
+
+	if (!strcmp(kind, "virtio-blk"))
+		return ((const struct config_disk *)d->spec.conf)->path;
+	if (!strcmp(kind, "virtio-net"))
+		return ((const struct config_net *)d->spec.conf)->tap;
+	return NULL;
+}
+
+static json_t *device_json(struct api_ctx *c, const struct device *d)
+{
+	json_t *o = json_pack("{s:s, s:s}", "name", d->spec.name, "kind", d->spec.ops->kind);
+	const char *src = device_source(d);
+
+	if (d->spec.ops->pci_dev) {
+		const struct pci_dev *p = d->spec.ops->pci_dev(d->state);
+		char bdf[16];
+
+		snprintf(bdf, sizeof(bdf), "0000:00:%02x.%x", p->devfn >> 3, p->devfn & 7);
+		json_object_set_new(o, "bdf", json_string(bdf));
+	}
+	if (!strcmp(d->spec.ops->kind, "vfio-pci")) {
+		const char *name = d->spec.name + strlen("vfio.");
+
+		for (unsigned int i = 0; i < c->cfg->nr_vfio; i++)
+			if (!strcmp(c->cfg->vfio[i].name, name))
+				src = c->cfg->vfio[i].host[0] ? c->cfg->vfio[i].host
+							      : c->cfg->vfio[i].sysfs;
+	}
+	if (src)
+		json_object_set_new(o, "host", json_string(src));
+	return o;
+}
+
+static json_t *cmd_info(void *ctx, json_t *args, struct api_error *err)
+{
+	struct api_ctx *c = ctx;
+	struct vm *vm = running(c, err);
+	json_t *devs;
+
+	(void)args;
+	if (!vm)
+		return NULL;
+	devs = json_array();
+	for (size_t i = 0; i < vm->nr_devs; i++)
+		if (vm->devs[i].state)
+			json_array_append_new(devs, device_json(c, &vm->devs[i]));
+	return json_pack("{s:s, s:s, s:i, s:I, s:f, s:o}", "name", c->cfg->name, "state",
+			 c->paused ? "paused" : "running", "vcpus", (int)vm->nr_vcpus, "memory",
+			 (json_int_t)c->cfg->memory, "uptime",
+			 (double)(machine_now_ns() - c->t_boot) / 1e9, "devices", devs);
+}
+
+static json_t *cmd_pause(void *ctx, json_t *args, struct api_error *err)
+{
+	struct api_ctx *c = ctx;
+	struct vm *vm = running(c, err);
+
+	(void)args;
+	if (!vm)
+		return NULL;
+	if (c->paused) {
+		fail(err, API_ERR_STATE, "the VM is paused already");
+		return NULL;
+	}
+	vcpus_pause(vm->vcpus, vm->nr_vcpus);
+	c->paused = true;
+	api_event(c->api, "PAUSED", NULL);
+	return NULL;
+}
+
+static json_t *cmd_resume(void *ctx, json_t *args, struct api_error *err)
+{
+	struct api_ctx *c = ctx;
+	struct vm *vm = running(c, err);
+
+	(void)args;
+	if (!vm)
+		return NULL;
+	if (!c->paused) {
+		fail(err, API_ERR_STATE, "the VM is not paused");
+		return NULL;
+	}
+	vcpus_resume(vm->vcpus, vm->nr_vcpus);
+	c->paused = false;
+	api_event(c->api, "RESUMED", NULL);
+	return NULL;
+}
+
+static json_t *cmd_reboot(void *ctx, json_t *args, struct api_error *err)
+{
+	struct api_ctx *c = ctx;
+	struct vm *vm = running(c, err);
+
+	(void)args;
+	if (vm)
+		vm_request_stop(vm, VM_STOP_RESET);
+	return NULL;
+}
+
+static json_t *cmd_shutdown(void *ctx, json_t *args, struct api_error *err)
+{
+	struct api_ctx *c = ctx;
+	struct vm *vm = running(c, err);
+
+	(void)args;
+	if (vm)
+		vm_request_stop(vm, VM_STOP_POWEROFF);
+	return NULL;
+}
+
+/* ---- add-device, remove-device ---- */
+
+static bool name_ok(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (!len || len >= CONFIG_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9') || n[i] == '-' ||
+		      n[i] == '_'))
+			return false;
+	return true;
+}
+
+/* The new section, checked as the config file's own are (a copy of the config is
+ * amended, so that a refused one changes nothing). On success returns its index in
+ * cfg->disks or cfg->vfio: an unplugged section of that name is reused. */
+static int amend(struct api_ctx *c, bool disk, const char *const *set, int n, struct api_error *err)
+{
+	struct config *tmp = malloc(sizeof(*tmp));
+	char msg[1024];
+	int ret, idx = -1;
+	const char *name;
+
+	if (!tmp) {
+		fail(err, API_ERR_GENERIC, "out of memory");
+		return -ENOMEM;
+	}
+	*tmp = *c->cfg;
+	ret = config_amend(tmp, set, n, msg, sizeof(msg));
+	if (ret < 0) {
+		fail(err, API_ERR_ARGS, "%s", msg);
+		free(tmp);
+		return ret;
+	}
+	name = strchr(set[0], '.') + 1; /* "disk.NAME.path=..." */
+	if (disk) {
+		for (unsigned int i = 0; i < tmp->nr_disks; i++)
+			if (!strncmp(tmp->disks[i].name, name, strlen(tmp->disks[i].name)) &&
+			    name[strlen(tmp->disks[i].name)] == '.')
+				idx = (int)i;
+		c->cfg->disks[idx] = tmp->disks[idx];
+		c->cfg->disks[idx].unplugged = false;
+		c->cfg->nr_disks = tmp->nr_disks;
+	} else {
+		for (unsigned int i = 0; i < tmp->nr_vfio; i++)
+			if (!strncmp(tmp->vfio[i].name, name, strlen(tmp->vfio[i].name)) &&
+			    name[strlen(tmp->vfio[i].name)] == '.')
+				idx = (int)i;
+		c->cfg->vfio[idx] = tmp->vfio[idx];
+		c->cfg->vfio[idx].unplugged = false;
+		c->cfg->nr_vfio = tmp->nr_vfio;
+	}
+	free(tmp);
+	return idx;
+}
+
+/* A [vfio.NAME] on the running VM: its host attached to the VM's vfio instance (made
+ * now when the VM has none), then its function created. */
+static int add_vfio(struct api_ctx *c, struct vm *vm, int idx, struct device_spec *spec)
+{
+	struct device *backend = vm_device_find(vm, "vfio");
+	unsigned int host = 0;
+	int ret;
+
+	if (!backend || !backend->state) {
+		struct device_spec b = {
+		    .ops = &vfio_device_ops, .name = "vfio", .conf = c->cfg, .fd = -1};
+
+		/* The new backend takes every [vfio.NAME] not unplugged: this one only. */
+		ret = vm_device_add(vm, &b);
+		if (ret < 0)
+			return ret;
+		backend = vm_device_find(vm, "vfio");
+	} else {
+		ret = vfio_host_add(backend->state, &c->cfg->vfio[idx], &host);
+		if (ret < 0)
+			return ret;
+	}
+	spec->ops = &vfio_pci_device_ops;
+	spec->parent = backend;
+	spec->index = host;
+	ret = vm_device_add(vm, spec);
+	if (ret < 0)
+		vfio_host_remove(backend->state, host);
+	return ret;
+}
+
+static json_t *cmd_add_device(void *ctx, json_t *args, struct api_error *err)
+{
+	struct api_ctx *c = ctx;
+	struct vm *vm = running(c, err);
+	const char *kind = NULL, *name = NULL, *path = NULL, *host = NULL, *uuid = NULL;
+	char set[3][PATH_MAX + 96];
+	const char *sets[3] = {set[0], set[1], set[2]};
+	struct device_spec spec = {.fd = -1};
+	int readonly = 0, n = 0, idx, ret;
+	bool disk;
+
+	if (!vm)
+		return NULL;
+	json_unpack(args, "{s:s, s:s, s?s, s?s, s?s, s?b}", "kind", &kind, "name", &name, "path",
+		    &path, "host", &host, "uuid", &uuid, "readonly", &readonly);
+	if (!name_ok(name)) {
+		fail(err, API_ERR_ARGS,
+		     "name '%.64s': use 1-63 of a-z, 0-9, '-' and '_' (it becomes disk.NAME or "
+		     "vfio.NAME)",
+		     name);
+		return NULL;
+	}
+	disk = !strcmp(kind, "disk");
+	if (disk) {
+		if (!path || host || uuid) {
+			fail(err, API_ERR_ARGS,
+			     "a disk takes path (and readonly), not host or uuid");
+			return NULL;
+		}
+		snprintf(set[n++], sizeof(set[0]), "disk.%s.path=%s", name, path);
+		snprintf(set[n++], sizeof(set[0]), "disk.%s.readonly=%s", name,
+			 readonly ? "on" : "off");
+	} else if (!strcmp(kind, "vfio")) {
+		if (path || readonly || !host == !uuid) {
+			fail(err, API_ERR_ARGS,
+			     "a vfio device takes exactly one of host (a PCI address) and uuid "
+			     "(a mediated device)");
+			return NULL;
+		}
+		snprintf(set[n++], sizeof(set[0]), "vfio.%s.%s=%s", name, host ? "host" : "uuid",
+			 host ? host : uuid);
+	} else {
+		fail(err, API_ERR_ARGS, "kind '%.32s': use disk or vfio", kind);
+		return NULL;
+	}
+	snprintf(spec.name, sizeof(spec.name), "%s.%s", disk ? "disk" : "vfio", name);
+	if (vm_device_find(vm, spec.name) && vm_device_find(vm, spec.name)->state) {
+		fail(err, API_ERR_ARGS, "%s is on the VM already", spec.name);
+		return NULL;
+	}
+	idx = amend(c, disk, sets, n, err);
+	if (idx < 0)
+		return NULL;
+	if (disk) {
+		spec.ops = &virtio_blk_device_ops;
+		spec.conf = &c->cfg->disks[idx];
+		ret = vm_device_add(vm, &spec);
+	} else {
+		ret = add_vfio(c, vm, idx, &spec);
+	}
+	if (ret < 0) {
+		if (disk)
+			c->cfg->disks[idx].unplugged = true;
+		else
+			c->cfg->vfio[idx].unplugged = true;
+		fail(err, API_ERR_GENERIC, "%s could not be added: %s (minivmm's log says why)",
+		     spec.name, strerror(-ret));
+		return NULL;
+	}
+	json_t *d = device_json(c, vm_device_find(vm, spec.name));
+
+	api_event(c->api, "DEVICE_ADDED", json_incref(d));
+	return d;
+}
+
+static json_t *cmd_remove_device(void *ctx, json_t *args, struct api_error *err)
+{
+	struct api_ctx *c = ctx;
+	struct vm *vm = running(c, err);
+	const char *name = NULL;
+	struct device *d;
+	int ret;
+
+	if (!vm)
+		return NULL;
+	json_unpack(args, "{s:s}", "name", &name);
+	d = vm_device_find(vm, name);
+	if (!d || !d->state) {
+		fail(err, API_ERR_NODEV, "no device %.80s on the VM (info lists them)", name);
+		return NULL;
+	}
+	if (!d->spec.ops->pci) {
+		fail(err, API_ERR_ARGS, "%s is a platform device; only PCI devices can be removed",
+		     name);
+		return NULL;
+	}
+	ret = vm_device_remove(vm, name);
+	if (ret < 0) {
+		fail(err, API_ERR_GENERIC, "%s: %s", name, strerror(-ret));
+		return NULL;
+	}
+	if (d->spec.ops == &vfio_pci_device_ops)
+		vfio_host_remove(d->spec.parent->state, d->spec.index);
+	/* Not made again at a reboot either. */
+	for (unsigned int i = 0; i < c->cfg->nr_disks; i++)
+		if (d->spec.conf == &c->cfg->disks[i])
+			c->cfg->disks[i].unplugged = true;
+	for (unsigned int i = 0; i < c->cfg->nr_vfio; i++)
+		if (!strncmp(name, "vfio.", 5) && !strcmp(name + 5, c->cfg->vfio[i].name))
+			c->cfg->vfio[i].unplugged = true;
+	api_event(c->api, "DEVICE_DELETED", json_pack("{s:s}", "name", name));
+	return NULL;
+}
+
+const struct api_command api_commands[] = {
+    {"ping", NULL, cmd_ping},
+    {"info", NULL, cmd_info},
+    {"pause", NULL, cmd_pause},
+    {"resume", NULL, cmd_resume},
+    {"reboot", NULL, cmd_reboot},
+    {"shutdown", NULL, cmd_shutdown},
+    {"add-device", "kind:s name:s path:s? host:s? uuid:s? readonly:b?", cmd_add_device},
+    {"remove-device", "name:s", cmd_remove_device},
+};
+const size_t api_nr_commands = ARRAY_SIZE(api_commands);

@@ -1,0 +1,29 @@
+/* The control API's commands (api_cmds.c), run by the main thread against the VM.
+ * README's "Control API" section documents each one, its arguments and its replies. */
+#ifndef MINIVMM_API_CMDS_H
+#define MINIVMM_API_CMDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/api.h"
+
+struct vm;
+struct config;
+
+/* What the commands act on. main.c owns it: vm changes at each guest reboot, and cfg
+ * is what a reboot rebuilds the VM from, so add-device and remove-device change it
+ * too (a hot-added device is still there after a reboot). */
+struct api_ctx {
+	struct vm *vm; /* NULL between two VMs */
+	struct config *cfg;
+	struct api *api; /* for events */
+	bool paused;
+	uint64_t t_boot; /* CLOCK_MONOTONIC ns when this VM was created */
+};
+
+extern const struct api_command api_commands[];
+extern const size_t api_nr_commands;
+
+#endif
