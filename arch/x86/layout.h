@@ -54,4 +54,18 @@
 #define X86_SERIAL_COM1	    0x3f8
 #define X86_SERIAL_COM1_IRQ 4
 
+/* PCI hotplug and the power button, without firmware (devices/hotplug.c; the DSDT's
+ * GED0, HPRG, PCI0.Sxx and PWRB in acpi.c): four 32-bit registers from this port,
+ *   +0  GEVT  read: pending event bits (X86_GED_*), cleared by the read
+ *   +4  PCIU  read: slots with a device added, bit per slot, cleared by the read
+ *   +8  PCID  read: slots whose device the VMM asks the OS to eject, cleared by the read
+ *   +12 EJCT  write: a slot number; the OS has released that slot's device (_EJ0)
+ * and the ACPI generic event device (ACPI0013) interrupting on ISA IRQ X86_GED_IRQ
+ * (edge, active high) whenever GEVT gains a bit. */
+#define X86_PORT_HOTPLUG     0x610
+#define X86_PORT_HOTPLUG_LEN 16
+#define X86_GED_IRQ	     5
+#define X86_GED_PCI_HOTPLUG  (1u << 1) /* look at PCIU and PCID */
+#define X86_GED_POWER_BUTTON (1u << 2) /* the power button was pressed */
+
 #endif
