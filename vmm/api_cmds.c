@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/hotplug.h"
 #include "devices/pci.h"
 #include "devices/virtio_devices.h"
 #include "vfio/vfio.h"
@@ -56,6 +57,18 @@ static const char *device_source(const struct device *d)
 	return NULL;
 }
 
+static struct hotplug *hotplug_of(struct vm *vm)
+{
+	struct device *d = vm_device_find(vm, "hotplug");
+
+	return d ? d->state : NULL;
+}
+
+static unsigned int slot_of(const struct device *d)
+{
+	return d->spec.ops->pci_dev(d->state)->devfn >> 3;
+}
+
 static json_t *device_json(struct api_ctx *c, const struct device *d)
 {
 	json_t *o = json_pack("{s:s, s:s}", "name", d->spec.name, "kind", d->spec.ops->kind);
@@ -67,6 +80,9 @@ static json_t *device_json(struct api_ctx *c, const struct device *d)
 
 		snprintf(bdf, sizeof(bdf), "0000:00:%02x.%x", p->devfn >> 3, p->devfn & 7);
 		json_object_set_new(o, "bdf", json_string(bdf));
+		if (c->vm && hotplug_of(c->vm) &&
+		    hotplug_eject_pending(hotplug_of(c->vm), p->devfn >> 3))
+			json_object_set_new(o, "eject-pending", json_true());
 	}
 	if (!strcmp(d->spec.ops->kind, "vfio-pci")) {
 		const char *name = d->spec.name + strlen("vfio.");
@@ -144,6 +160,17 @@ static json_t *cmd_reboot(void *ctx, json_t *args, struct api_error *err)
 	(void)args;
 	if (vm)
 		vm_request_stop(vm, VM_STOP_RESET);
+	return NULL;
+}
+
+static json_t *cmd_power_button(void *ctx, json_t *args, struct api_error *err)
+{
+	struct api_ctx *c = ctx;
+	struct vm *vm = running(c, err);
+
+	(void)args;
+	if (vm && hotplug_of(vm))
+		hotplug_power_button(hotplug_of(vm));
 	return NULL;
 }
 
@@ -316,23 +343,69 @@ static json_t *cmd_add_device(void *ctx, json_t *args, struct api_error *err)
 		     spec.name, strerror(-ret));
 		return NULL;
 	}
-	json_t *d = device_json(c, vm_device_find(vm, spec.name));
+	struct device *added = vm_device_find(vm, spec.name);
+	json_t *d = device_json(c, added);
 
+	/* The OS learns of it through the GED: acpiphp rescans the slot. */
+	if (hotplug_of(vm))
+		hotplug_announce(hotplug_of(vm), slot_of(added));
 	api_event(c->api, "DEVICE_ADDED", json_incref(d));
 	return d;
 }
 
+/* Takes d off the machine for good: destroyed, its VFIO host released, not made again at
+ * a reboot, and DEVICE_DELETED sent. */
+static int finish_removal(struct api_ctx *c, struct device *d)
+{
+	char name[sizeof(d->spec.name)];
+	int ret;
+
+	snprintf(name, sizeof(name), "%s", d->spec.name);
+	ret = vm_device_remove(c->vm, name);
+	if (ret < 0)
+		return ret;
+	if (d->spec.ops == &vfio_pci_device_ops)
+		vfio_host_remove(d->spec.parent->state, d->spec.index);
+	for (unsigned int i = 0; i < c->cfg->nr_disks; i++)
+		if (d->spec.conf == &c->cfg->disks[i])
+			c->cfg->disks[i].unplugged = true;
+	for (unsigned int i = 0; i < c->cfg->nr_vfio; i++)
+		if (!strncmp(name, "vfio.", 5) && !strcmp(name + 5, c->cfg->vfio[i].name))
+			c->cfg->vfio[i].unplugged = true;
+	api_event(c->api, "DEVICE_DELETED", json_pack("{s:s}", "name", name));
+	return 0;
+}
+
+void api_cmds_ejected(struct api_ctx *c, uint32_t slots)
+{
+	if (!c->vm)
+		return;
+	for (size_t i = 0; i < c->vm->nr_devs; i++) {
+		struct device *d = &c->vm->devs[i];
+
+		if (!d->state || !d->spec.ops->pci_dev || !(slots & (1u << slot_of(d))))
+			continue;
+		log_info("the guest ejected %s", d->spec.name);
+		if (finish_removal(c, d) < 0)
+			log_err("%s: could not be removed after the guest ejected it",
+				d->spec.name);
+	}
+}
+
+/* Asks the guest to eject the device (ACPI, as a PCI slot's attention button would);
+ * it goes when the guest has let it go. force takes it away at once, as a surprise
+ * removal: for a guest without ACPI hotplug, at the risk of its driver. */
 static json_t *cmd_remove_device(void *ctx, json_t *args, struct api_error *err)
 {
 	struct api_ctx *c = ctx;
 	struct vm *vm = running(c, err);
 	const char *name = NULL;
+	int force = 0, ret;
 	struct device *d;
-	int ret;
 
 	if (!vm)
 		return NULL;
-	json_unpack(args, "{s:s}", "name", &name);
+	json_unpack(args, "{s:s, s?b}", "name", &name, "force", &force);
 	d = vm_device_find(vm, name);
 	if (!d || !d->state) {
 		fail(err, API_ERR_NODEV, "no device %.80s on the VM (info lists them)", name);
@@ -343,21 +416,14 @@ static json_t *cmd_remove_device(void *ctx, json_t *args, struct api_error *err)
 		     name);
 		return NULL;
 	}
-	ret = vm_device_remove(vm, name);
-	if (ret < 0) {
-		fail(err, API_ERR_GENERIC, "%s: %s", name, strerror(-ret));
-		return NULL;
+	if (!force && hotplug_of(vm)) {
+		if (!hotplug_eject_pending(hotplug_of(vm), slot_of(d)))
+			hotplug_request_eject(hotplug_of(vm), slot_of(d));
+		return json_pack("{s:b}", "pending", 1);
 	}
-	if (d->spec.ops == &vfio_pci_device_ops)
-		vfio_host_remove(d->spec.parent->state, d->spec.index);
-	/* Not made again at a reboot either. */
-	for (unsigned int i = 0; i < c->cfg->nr_disks; i++)
-		if (d->spec.conf == &c->cfg->disks[i])
-			c->cfg->disks[i].unplugged = true;
-	for (unsigned int i = 0; i < c->cfg->nr_vfio; i++)
-		if (!strncmp(name, "vfio.", 5) && !strcmp(name + 5, c->cfg->vfio[i].name))
-			c->cfg->vfio[i].unplugged = true;
-	api_event(c->api, "DEVICE_DELETED", json_pack("{s:s}", "name", name));
+	ret = finish_removal(c, d);
+	if (ret < 0)
+		fail(err, API_ERR_GENERIC, "%s: %s", name, strerror(-ret));
 	return NULL;
 }
 
@@ -368,7 +434,8 @@ const struct api_command api_commands[] = {
     {"resume", NULL, cmd_resume},
     {"reboot", NULL, cmd_reboot},
     {"shutdown", NULL, cmd_shutdown},
+    {"power-button", NULL, cmd_power_button},
     {"add-device", "kind:s name:s path:s? host:s? uuid:s? readonly:b?", cmd_add_device},
-    {"remove-device", "name:s", cmd_remove_device},
+    {"remove-device", "name:s force:b?", cmd_remove_device},
 };
 const size_t api_nr_commands = ARRAY_SIZE(api_commands);

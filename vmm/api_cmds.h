@@ -23,6 +23,9 @@ struct api_ctx {
 	uint64_t t_boot; /* CLOCK_MONOTONIC ns when this VM was created */
 };
 
+/* The guest ejected the devices in these slots (bit per slot): take them away. */
+void api_cmds_ejected(struct api_ctx *c, uint32_t slots);
+
 extern const struct api_command api_commands[];
 extern const size_t api_nr_commands;
 

@@ -31,6 +31,7 @@
 #include "vmm/vm.h"
 #include "vmm/api.h"
 #include "vmm/api_cmds.h"
+#include "devices/hotplug.h"
 
 #define MINIVMM_VERSION "0.1.0"
 
@@ -144,6 +145,8 @@ static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin, struct ap
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	int ep = epoll_create1(EPOLL_CLOEXEC), escape = 0;
+	struct device *hpd = vm_device_find(vm, "hotplug");
+	struct hotplug *hp = hpd ? hpd->state : NULL;
 	enum vm_stop sig = VM_RUNNING;
 
 	if (ep < 0) {
@@ -157,6 +160,10 @@ static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin, struct ap
 	epoll_ctl(ep, EPOLL_CTL_ADD, vm->m.stop_efd, &ev);
 	if (actx->api) {
 		ev.data.fd = api_wake_fd(actx->api);
+		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
+	if (hp) {
+		ev.data.fd = hotplug_eject_fd(hp);
 		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	}
 	ev.data.fd = STDIN_FILENO;
@@ -180,6 +187,8 @@ static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin, struct ap
 					epoll_ctl(ep, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
 			} else if (actx->api && evs[i].data.fd == api_wake_fd(actx->api)) {
 				api_service(actx->api, actx);
+			} else if (hp && evs[i].data.fd == hotplug_eject_fd(hp)) {
+				api_cmds_ejected(actx, hotplug_take_ejected(hp));
 			}
 		}
 	}

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "devices/hotplug.h"
 #include "devices/platform.h"
 #include "devices/serial.h"
 #include "devices/virtio_devices.h"
@@ -37,6 +38,7 @@ size_t vm_devices_plan(const struct config *cfg, int console_out, struct device 
 		d->spec.fd = console_out; /* early messages, whichever console the guest uses */
 	add(out, &n, max, &rtc_device_ops, "rtc", NULL);
 	add(out, &n, max, &power_device_ops, "power", NULL);
+	add(out, &n, max, &hotplug_device_ops, "hotplug", NULL);
 	if (cfg->nr_vfio > 0) {
 		unsigned int host = 0; /* the backend's hosts skip unplugged sections */
 

@@ -10,7 +10,7 @@
 #define VM_MAX_DEVICES (8 + CONFIG_MAX_VFIO + CONFIG_MAX_DISKS + CONFIG_MAX_NETS)
 
 /* Fills out[0..n) with one spec per device of cfg and returns n: serial, rtc, power,
- * then the PCI functions in the order they take slots (the vfio backend and its
+ * hotplug (the registers of PCI hotplug and the power button), then the PCI functions in the order they take slots (the vfio backend and its
  * functions, the virtio console, disks, nets, rng). console_out is the fd the serial
  * port or virtio console writes to. out must stay where it is: vfio-pci specs point at
  * the vfio entry. Each state is NULL. */

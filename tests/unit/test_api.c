@@ -95,6 +95,12 @@ END_TEST
 /* loop: mov dx, 0x3ff; out dx, al; jmp loop */
 static const uint8_t guest_loop[] = {0x66, 0xba, 0xff, 0x03, 0xee, 0xeb, 0xf9};
 
+/* A guest that does what an OS's ACPI hotplug driver does when asked to let a slot go:
+ * loop: mov dx, PCID; in eax, dx; test eax, eax; jz loop; bsf eax, eax;
+ *       mov dx, EJCT; out dx, eax; jmp loop */
+static const uint8_t guest_ejects[] = {0x66, 0xba, 0x18, 0x06, 0xed, 0x85, 0xc0, 0x74, 0xf7, 0x0f,
+				       0xbc, 0xc0, 0x66, 0xba, 0x1c, 0x06, 0xef, 0xeb, 0xed};
+
 struct run {
 	char dir[64], sock[128], err[128];
 	pid_t pid;
@@ -105,7 +111,7 @@ static const char *ctl_bin(void)
 	return getenv("MINIVMM_CTL") ? getenv("MINIVMM_CTL") : "build/minivmm-ctl";
 }
 
-static const char *start(struct run *r, const char *vm_extra)
+static const char *start(struct run *r, const char *vm_extra, const uint8_t *code, size_t code_len)
 {
 	const char *bin = getenv("MINIVMM_BIN") ? getenv("MINIVMM_BIN") : "build/minivmm";
 	char path[160], cmd[1024];
@@ -115,7 +121,7 @@ static const char *start(struct run *r, const char *vm_extra)
 		return "no usable /dev/kvm on this machine";
 	snprintf(r->dir, sizeof(r->dir), "/tmp/minivmm-api-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(r->dir));
-	write_kernel(r->dir, guest_loop, sizeof(guest_loop));
+	write_kernel(r->dir, code, code_len);
 	snprintf(r->sock, sizeof(r->sock), "%s/vm.sock", r->dir);
 	snprintf(r->err, sizeof(r->err), "%s/stderr", r->dir);
 	snprintf(cmd, sizeof(cmd), "truncate -s 1M %s/a.img %s/b.img", r->dir, r->dir);
@@ -230,7 +236,7 @@ START_TEST(commands_through_the_socket)
 	struct run r;
 	struct stat st;
 	char args[256];
-	const char *skip = start(&r, "");
+	const char *skip = start(&r, "", guest_loop, sizeof(guest_loop));
 	int fd;
 
 	if (skip)
@@ -292,7 +298,7 @@ START_TEST(commands_through_the_socket)
 	ck_assert_int_eq(write(fd, "{\"execute\": \"pi", 16), 16);
 	close(fd);
 
-	ck_assert_int_eq(ctl(&r, "remove-device name=disk.b", out, sizeof(out)), 0);
+	ck_assert_int_eq(ctl(&r, "remove-device name=disk.b force=true", out, sizeof(out)), 0);
 	ck_assert_int_eq(ctl(&r, "info", out, sizeof(out)), 0);
 	ck_assert_msg(!strstr(out, "disk.b"), "%s", out);
 	ck_assert_msg(ctl(&r, args, out, sizeof(out)) == 0, "again: %s", out); /* re-added */
@@ -310,7 +316,7 @@ START_TEST(events_and_hot_added_disk_survives_reboot)
 	static char out[16384], log[65536];
 	struct run r;
 	char args[256];
-	const char *skip = start(&r, "on_reboot = restart\n");
+	const char *skip = start(&r, "on_reboot = restart\n", guest_loop, sizeof(guest_loop));
 	int fd;
 
 	if (skip)
@@ -321,7 +327,7 @@ START_TEST(events_and_hot_added_disk_survives_reboot)
 		 r.dir);
 	ck_assert_msg(ctl(&r, args, out, sizeof(out)) == 0, "%s", out);
 	ck_assert(raw_expect(fd, "\"event\":\"DEVICE_ADDED\""));
-	ck_assert_int_eq(ctl(&r, "remove-device name=disk.a", out, sizeof(out)), 0);
+	ck_assert_int_eq(ctl(&r, "remove-device name=disk.a force=true", out, sizeof(out)), 0);
 	ck_assert(raw_expect(fd, "\"event\":\"DEVICE_DELETED\""));
 	ck_assert_int_eq(ctl(&r, "reboot", out, sizeof(out)), 0);
 	ck_assert(raw_expect(fd, "\"event\":\"RESET\""));
@@ -337,6 +343,52 @@ START_TEST(events_and_hot_added_disk_survives_reboot)
 }
 END_TEST
 
+/* remove-device asks the guest, through the ACPI hotplug registers, and the device goes
+ * only once the guest ejects it (here a tiny guest that ejects whatever is asked); a
+ * guest that does not eject keeps it, reported as pending. */
+START_TEST(remove_waits_for_the_guest_to_eject)
+{
+	static char out[16384], log[65536];
+	struct run r;
+	const char *skip = start(&r, "", guest_ejects, sizeof(guest_ejects));
+	int fd;
+
+	if (skip)
+		UNIT_SKIP(skip);
+	fd = raw_connect(&r);
+	ck_assert(raw_expect(fd, "{\"greeting\":"));
+	ck_assert_int_eq(ctl(&r, "remove-device name=disk.a", out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "\"pending\": true"), "%s", out);
+	ck_assert(raw_expect(fd, "\"event\":\"DEVICE_DELETED\",\"data\":{\"name\":\"disk.a\"}"));
+	ck_assert_int_eq(ctl(&r, "info", out, sizeof(out)), 0);
+	ck_assert_msg(!strstr(out, "disk.a"), "%s", out);
+	close(fd);
+	ck_assert_int_eq(ctl(&r, "shutdown", out, sizeof(out)), 0);
+	ck_assert_int_eq(finish(&r, log, sizeof(log)), 0);
+	ck_assert_msg(strstr(log, "the guest ejected disk.a"), "%s", log);
+}
+END_TEST
+
+START_TEST(remove_stays_pending_without_an_eject)
+{
+	static char out[16384], log[65536];
+	struct run r;
+	const char *skip = start(&r, "", guest_loop, sizeof(guest_loop));
+
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_int_eq(ctl(&r, "remove-device name=disk.a", out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "\"pending\": true"), "%s", out);
+	usleep(300000);
+	ck_assert_int_eq(ctl(&r, "info", out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "\"disk.a\"") && strstr(out, "\"eject-pending\": true"), "%s",
+		      out);
+	ck_assert_int_eq(ctl(&r, "power-button", out, sizeof(out)), 0);
+	ck_assert_int_eq(ctl(&r, "shutdown", out, sizeof(out)), 0);
+	ck_assert_int_eq(finish(&r, log, sizeof(log)), 0);
+}
+END_TEST
+
 Suite *api_suite(void)
 {
 	Suite *s = suite_create("api");
@@ -348,6 +400,8 @@ Suite *api_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, commands_through_the_socket);
 	tcase_add_test(tc, events_and_hot_added_disk_survives_reboot);
+	tcase_add_test(tc, remove_waits_for_the_guest_to_eject);
+	tcase_add_test(tc, remove_stays_pending_without_an_eject);
 	suite_add_tcase(s, tc);
 	return s;
 }
