@@ -3,7 +3,11 @@
  * destroyed; the device changes pause the vCPUs themselves (vm_device_add/remove). */
 #include "vmm/api_cmds.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +101,40 @@ static json_t *device_json(struct api_ctx *c, const struct device *d)
 	return o;
 }
 
+static int count_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* What minivmm holds now, to see that devices that come and go give everything back. */
+static json_t *resources(struct vm *vm)
+{
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+	int routes;
+
+	if (!f || fscanf(f, "%ld %ld", &pages, &rss) != 2)
+		rss = -1;
+	if (f)
+		fclose(f);
+	pthread_mutex_lock(&vm->m.irq.lock);
+	routes = vm->m.irq.table ? (int)vm->m.irq.table->nr : 0;
+	pthread_mutex_unlock(&vm->m.irq.lock);
+	return json_pack("{s:i, s:i, s:i, s:i, s:I}", "fds", count_dir("/proc/self/fd"),
+			 "threads", count_dir("/proc/self/task"), "memslots",
+			 machine_memslots_used(&vm->m), "gsi-routes", routes, "rss-kib",
+			 (json_int_t)(rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024)));
+}
+
 static json_t *cmd_info(void *ctx, json_t *args, struct api_error *err)
 {
 	struct api_ctx *c = ctx;
@@ -110,10 +148,11 @@ static json_t *cmd_info(void *ctx, json_t *args, struct api_error *err)
 	for (size_t i = 0; i < vm->nr_devs; i++)
 		if (vm->devs[i].state)
 			json_array_append_new(devs, device_json(c, &vm->devs[i]));
-	return json_pack("{s:s, s:s, s:i, s:I, s:f, s:o}", "name", c->cfg->name, "state",
+	return json_pack("{s:s, s:s, s:i, s:I, s:f, s:o, s:o}", "name", c->cfg->name, "state",
 			 c->paused ? "paused" : "running", "vcpus", (int)vm->nr_vcpus, "memory",
 			 (json_int_t)c->cfg->memory, "uptime",
-			 (double)(machine_now_ns() - c->t_boot) / 1e9, "devices", devs);
+			 (double)(machine_now_ns() - c->t_boot) / 1e9, "devices", devs,
+			 "resources", resources(vm));
 }
 
 static json_t *cmd_pause(void *ctx, json_t *args, struct api_error *err)
