@@ -261,6 +261,7 @@ struct vfio_pci {
 	enum vfio_irq_mode mode;
 	unsigned int mode_logs; /* mode switches logged so far */
 	pthread_mutex_t irq_lock;
+	int watch_efd[2]; /* device request, error: eventfds the main thread watches */
 };
 
 /* pci.c */
@@ -281,6 +282,11 @@ void vfio_cfg_write(struct pci_dev *dev, uint32_t off, const uint8_t *data, uint
 void vfio_irq_update(struct vfio_pci *vp);
 void vfio_irq_msix_enable(struct msix *m, bool enabled, void *opaque);
 void vfio_irq_teardown(struct vfio_pci *vp);
+/* The device-request interrupt (the host wants the device back: an unbind from
+ * vfio-pci waits for the VMM) and the error interrupt (AER), as eventfds the main
+ * thread watches (machine_watch); a device without them works without. */
+void vfio_irq_watch_start(struct vfio_pci *vp);
+void vfio_irq_watch_stop(struct vfio_pci *vp);
 /* The MSI data value vector i of nr sends, given what the guest wrote. */
 uint32_t vfio_msi_data(uint32_t data, unsigned int nr, unsigned int i);
 

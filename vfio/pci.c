@@ -400,6 +400,7 @@ static int cfg_pwrite(void *opaque, uint32_t off, const void *buf, uint32_t len)
 
 void vfio_pci_teardown(struct vfio_pci *vp)
 {
+	vfio_irq_watch_stop(vp);
 	vfio_irq_teardown(vp);
 	for (int i = 0; i < PCI_NR_BARS; i++) {
 		struct vfio_bar *b = &vp->bars[i];
@@ -480,6 +481,7 @@ int vfio_pci_create(struct vfio_vm *vv, struct vfio_host *h, struct vfio_pci **o
 	vp->mach = vv->mach;
 	vp->fd = h->device_fd;
 	vp->intx_efd = vp->intx_resample = vp->intx_stop = -1;
+	vp->watch_efd[0] = vp->watch_efd[1] = -1;
 	pthread_mutex_init(&vp->irq_lock, NULL);
 	snprintf(vp->name, sizeof(vp->name), "vfio.%s (%s)", h->cfg->name, h->addr);
 	ret = vfio_pci_open(vp);
@@ -519,6 +521,8 @@ int vfio_pci_create(struct vfio_vm *vv, struct vfio_host *h, struct vfio_pci **o
 		 vp->pci.devfn & 7, desc, vp->has_msix ? vp->msix.nr : 0,
 		 vp->msi.cap ? vp->msi.max : 0, vp->pin ? "yes" : "no");
 	vfio_irq_update(vp); /* INTx until the guest enables MSI or MSI-X */
+	if (vp->fd >= 0)
+		vfio_irq_watch_start(vp);
 	*out = vp;
 	return 0;
 err:

@@ -378,3 +378,48 @@ void vfio_irq_teardown(struct vfio_pci *vp)
 	vp->intx_efd = vp->intx_resample = -1;
 	pthread_mutex_unlock(&vp->irq_lock);
 }
+
+static const struct {
+	uint32_t index;
+	enum machine_watch kind;
+	const char *what;
+} watched[2] = {{VFIO_PCI_REQ_IRQ_INDEX, MACHINE_WATCH_RELEASE, "device request"},
+		{VFIO_PCI_ERR_IRQ_INDEX, MACHINE_WATCH_ERROR, "error"}};
+
+void vfio_irq_watch_start(struct vfio_pci *vp)
+{
+	for (int i = 0; i < 2; i++) {
+		int32_t efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+		vp->watch_efd[i] = -1;
+		if (efd < 0)
+			continue;
+		if (set_irqs(vp, watched[i].index,
+			     VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 1,
+			     &efd) < 0) {
+			log_info("%s: no %s interrupt", vp->name, watched[i].what);
+			close(efd);
+			continue;
+		}
+		if (machine_watch(vp->mach, efd, watched[i].kind, vp->pci.devfn >> 3) < 0) {
+			set_irqs(vp, watched[i].index,
+				 VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, NULL);
+			close(efd);
+			continue;
+		}
+		vp->watch_efd[i] = efd;
+	}
+}
+
+void vfio_irq_watch_stop(struct vfio_pci *vp)
+{
+	for (int i = 0; i < 2; i++) {
+		if (vp->watch_efd[i] < 0)
+			continue;
+		machine_unwatch(vp->mach, vp->watch_efd[i]);
+		set_irqs(vp, watched[i].index, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+			 0, NULL);
+		close(vp->watch_efd[i]);
+		vp->watch_efd[i] = -1;
+	}
+}

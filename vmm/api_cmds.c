@@ -129,9 +129,9 @@ static json_t *resources(struct vm *vm)
 	pthread_mutex_lock(&vm->m.irq.lock);
 	routes = vm->m.irq.table ? (int)vm->m.irq.table->nr : 0;
 	pthread_mutex_unlock(&vm->m.irq.lock);
-	return json_pack("{s:i, s:i, s:i, s:i, s:I}", "fds", count_dir("/proc/self/fd"),
-			 "threads", count_dir("/proc/self/task"), "memslots",
-			 machine_memslots_used(&vm->m), "gsi-routes", routes, "rss-kib",
+	return json_pack("{s:i, s:i, s:i, s:i, s:I}", "fds", count_dir("/proc/self/fd"), "threads",
+			 count_dir("/proc/self/task"), "memslots", machine_memslots_used(&vm->m),
+			 "gsi-routes", routes, "rss-kib",
 			 (json_int_t)(rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024)));
 }
 
@@ -151,8 +151,8 @@ static json_t *cmd_info(void *ctx, json_t *args, struct api_error *err)
 	return json_pack("{s:s, s:s, s:i, s:I, s:f, s:o, s:o}", "name", c->cfg->name, "state",
 			 c->paused ? "paused" : "running", "vcpus", (int)vm->nr_vcpus, "memory",
 			 (json_int_t)c->cfg->memory, "uptime",
-			 (double)(machine_now_ns() - c->t_boot) / 1e9, "devices", devs,
-			 "resources", resources(vm));
+			 (double)(machine_now_ns() - c->t_boot) / 1e9, "devices", devs, "resources",
+			 resources(vm));
 }
 
 static json_t *cmd_pause(void *ctx, json_t *args, struct api_error *err)
@@ -429,6 +429,42 @@ void api_cmds_ejected(struct api_ctx *c, uint32_t slots)
 			log_err("%s: could not be removed after the guest ejected it",
 				d->spec.name);
 	}
+}
+
+static struct device *device_in_slot(struct vm *vm, unsigned int slot)
+{
+	for (size_t i = 0; i < vm->nr_devs; i++) {
+		struct device *d = &vm->devs[i];
+
+		if (d->state && d->spec.ops->pci_dev && slot_of(d) == slot)
+			return d;
+	}
+	return NULL;
+}
+
+void api_cmds_watched(struct api_ctx *c, enum machine_watch kind, unsigned int slot)
+{
+	struct device *d = c->vm ? device_in_slot(c->vm, slot) : NULL;
+
+	if (!d)
+		return;
+	if (kind == MACHINE_WATCH_RELEASE) {
+		/* An unbind from vfio-pci on the host waits until we let the device go. */
+		log_info("the host asks for %s back; asking the guest to eject it", d->spec.name);
+		if (hotplug_of(c->vm) && !hotplug_eject_pending(hotplug_of(c->vm), slot))
+			hotplug_request_eject(hotplug_of(c->vm), slot);
+		api_event(c->api, "DEVICE_RELEASE_REQUESTED",
+			  json_pack("{s:s}", "name", d->spec.name));
+		return;
+	}
+	/* A device error (AER): stop the guest before it acts on bad data, and say so. */
+	log_err("%s reports an error; the VM is paused (resume through the API)", d->spec.name);
+	if (!c->paused) {
+		vcpus_pause(c->vm->vcpus, c->vm->nr_vcpus);
+		c->paused = true;
+		api_event(c->api, "PAUSED", NULL);
+	}
+	api_event(c->api, "DEVICE_ERROR", json_pack("{s:s}", "name", d->spec.name));
 }
 
 /* Asks the guest to eject the device (ACPI, as a PCI slot's attention button would);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "vmm/api.h"
+#include "vmm/machine.h"
 
 struct vm;
 struct config;
@@ -23,6 +24,9 @@ struct api_ctx {
 	uint64_t t_boot; /* CLOCK_MONOTONIC ns when this VM was created */
 };
 
+/* A device's watched event (machine_watch): the host wants it back (the guest is asked
+ * to eject it), or it reported an error (the VM is paused). */
+void api_cmds_watched(struct api_ctx *c, enum machine_watch kind, unsigned int slot);
 /* The guest ejected the devices in these slots (bit per slot): take them away. */
 void api_cmds_ejected(struct api_ctx *c, uint32_t slots);
 

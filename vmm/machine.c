@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <time.h>
@@ -27,6 +28,7 @@ int machine_init(struct machine *m)
 	m->vm_fd = -1;
 	m->mem.memfd = -1;
 	m->stop_efd = -1;
+	m->watch_ep = -1;
 	pthread_mutex_init(&m->slot_lock, NULL);
 	if (bus_init(&m->pio, "pio") < 0) {
 		m->pio.name = NULL;
@@ -37,7 +39,37 @@ int machine_init(struct machine *m)
 		return -ENOMEM;
 	}
 	m->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	return m->stop_efd < 0 ? -errno : 0;
+	if (m->stop_efd < 0)
+		return -errno;
+	m->watch_ep = epoll_create1(EPOLL_CLOEXEC);
+	return m->watch_ep < 0 ? -errno : 0;
+}
+
+int machine_watch(struct machine *m, int fd, enum machine_watch kind, unsigned int slot)
+{
+	struct epoll_event ev = {.events = EPOLLIN,
+				 .data.u64 = (uint64_t)(uint32_t)fd << 32 | kind << 8 | slot};
+
+	return epoll_ctl(m->watch_ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+void machine_unwatch(struct machine *m, int fd)
+{
+	epoll_ctl(m->watch_ep, EPOLL_CTL_DEL, fd, NULL);
+}
+
+int machine_watched(struct machine *m, enum machine_watch *kind, unsigned int *slot)
+{
+	struct epoll_event ev;
+	uint64_t v;
+
+	if (epoll_wait(m->watch_ep, &ev, 1, 0) != 1)
+		return -EAGAIN;
+	if (read((int)(ev.data.u64 >> 32), &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return -errno;
+	*kind = (enum machine_watch)((ev.data.u64 >> 8) & 0xff);
+	*slot = ev.data.u64 & 0xff;
+	return 0;
 }
 
 void machine_exit(struct machine *m)
@@ -45,6 +77,9 @@ void machine_exit(struct machine *m)
 	if (m->stop_efd >= 0)
 		close(m->stop_efd);
 	m->stop_efd = -1;
+	if (m->watch_ep >= 0)
+		close(m->watch_ep);
+	m->watch_ep = -1;
 	if (m->pio.name) {
 		bus_destroy(&m->pio);
 		m->pio.name = NULL;

@@ -65,6 +65,8 @@ struct machine {
 	atomic_int stop; /* enum vm_stop */
 	int stop_efd;	 /* eventfd: wakes the main loop when stop is set */
 	struct machine_stats stats;
+	/* Device events for the main thread (machine_watch): an epoll set it polls. */
+	int watch_ep;
 	/* KVM memory slots: 0..nr_ram_slots-1 are guest RAM; the rest are handed out by
 	 * machine_memslot_add (VFIO BARs). used_slots is a bitmap, under slot_lock. */
 	pthread_mutex_t slot_lock;
@@ -90,6 +92,16 @@ int machine_memslot_add(struct machine *m, gpa_t gpa, uint64_t size, void *hva);
 void machine_memslot_remove(struct machine *m, int slot);
 /* Slots in use (guest RAM included), for tests that count what a device gave back. */
 int machine_memslots_used(struct machine *m);
+
+/* Device events the main thread acts on, not a device thread: an eventfd that a device
+ * (VFIO) signals when the host wants the device back (MACHINE_WATCH_RELEASE) or it
+ * reports an error (MACHINE_WATCH_ERROR), for the device in PCI slot. Main thread.
+ * machine_watched reads one: the fd is drained, kind and slot returned; -EAGAIN when
+ * none is pending. */
+enum machine_watch { MACHINE_WATCH_RELEASE, MACHINE_WATCH_ERROR };
+int machine_watch(struct machine *m, int fd, enum machine_watch kind, unsigned int slot);
+void machine_unwatch(struct machine *m, int fd);
+int machine_watched(struct machine *m, enum machine_watch *kind, unsigned int *slot);
 
 uint64_t machine_now_ns(void);
 

@@ -166,6 +166,8 @@ static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin, struct ap
 		ev.data.fd = hotplug_eject_fd(hp);
 		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	}
+	ev.data.fd = vm->m.watch_ep;
+	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	ev.data.fd = STDIN_FILENO;
 	/* stdin that is a regular file or /dev/null cannot be polled: skip it. */
 	if (use_stdin && epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0)
@@ -189,6 +191,12 @@ static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin, struct ap
 				api_service(actx->api, actx);
 			} else if (hp && evs[i].data.fd == hotplug_eject_fd(hp)) {
 				api_cmds_ejected(actx, hotplug_take_ejected(hp));
+			} else if (evs[i].data.fd == vm->m.watch_ep) {
+				enum machine_watch kind;
+				unsigned int slot;
+
+				while (machine_watched(&vm->m, &kind, &slot) == 0)
+					api_cmds_watched(actx, kind, slot);
 			}
 		}
 	}

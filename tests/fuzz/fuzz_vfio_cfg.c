@@ -161,6 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vp.fd = flags & 2 ? null_fd : -1;
 	vp.mach = &vm;
 	vp.intx_efd = vp.intx_resample = -1;
+	vp.watch_efd[0] = vp.watch_efd[1] = -1;
 	vp.cfg = (struct vfio_cfg_io){.rd = fake_rd, .wr = fake_wr, .opaque = &fd};
 	vp.pci.priv = &vp;
 	vp.pci.name = vp.name;

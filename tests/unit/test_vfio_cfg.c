@@ -92,6 +92,7 @@ static void vp_init(struct vfio_pci *vp, struct fake_dev *f)
 	memset(vp, 0, sizeof(*vp));
 	vp->fd = -1;
 	vp->intx_efd = vp->intx_resample = vp->intx_stop = -1;
+	vp->watch_efd[0] = vp->watch_efd[1] = -1;
 	vp->cfg = (struct vfio_cfg_io){.rd = fake_rd, .wr = fake_wr, .opaque = f};
 	vp->pci.priv = vp;
 	vp->pci.name = vp->name;
