@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install what minivmm needs from Debian's packages. Idempotent; run as root.
 #   build:   libfdt, libseccomp, iniparser, jansson (the control API's JSON), Check
-#            (unit tests), pkg-config
+#            (unit tests), pkg-config, acpica-tools (iasl: the unit tests disassemble
+#            the ACPI tables)
 #   images:  linux-source-6.12 and its build tools, busybox-static, cpio
 #   testbed: qemu-system-x86 (the emulated host), e2fsprogs (ext2 test disks),
 #            qemu-utils (qemu-io: the disk-lock test against QEMU's locks)
@@ -10,6 +11,7 @@
 #   debian:  mmdebstrap (the stock Debian guest of the debian-* scenarios)
 set -eu
 PKGS="build-essential pkg-config libfdt-dev libseccomp-dev libiniparser-dev libjansson-dev check
+      acpica-tools
       linux-source-6.12 bc flex bison libelf-dev libssl-dev xz-utils cpio
       busybox-static qemu-system-x86 qemu-utils e2fsprogs clang libclang-rt-14-dev
       gnuplot-nox mmdebstrap"

@@ -16,7 +16,16 @@
  * The XSDT comes last because it lists the others, the DSDT first because the FADT
  * points to it. A new table (e.g. MCFG) is one more builder called before build_xsdt();
  * new DSDT devices (e.g. a PCI0 host bridge with _CRS and _PRT) go into build_dsdt()'s
- * \_SB scope. */
+ * \_SB scope.
+ *
+ * Hotplug and the power button without firmware, as Cloud Hypervisor does it: a
+ * hardware-reduced platform has no GPE blocks and no fixed power button, so events reach
+ * the OS through a Generic Event Device (ACPI0013, Linux's drivers/acpi/evged.c). It
+ * owns an interrupt (ISA IRQ X86_GED_IRQ); on each edge the OS runs its _EVT, which reads
+ * the cause from the VMM's register block at X86_PORT_HOTPLUG (devices/hotplug.c) and
+ * notifies the device concerned: PCI0.Sxx with Device Check (1) or Eject Request (3), which
+ * Linux's acpiphp turns into a bus rescan or a removal that ends in the slot's _EJ0, or
+ * PWRB (PNP0C0C) with 0x80, which the button driver reports as KEY_POWER. */
 #include "arch/x86/acpi.h"
 #include "arch/x86/aml.h"
 #include "arch/x86/layout.h"
@@ -58,6 +67,11 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "ACPI tables are littl
 /* Generic Address Structure */
 #define GAS_SYSTEM_IO	1
 #define GAS_ACCESS_BYTE 1
+
+/* Notify values (ACPI 6.x 5.6.6). */
+#define NOTIFY_DEVICE_CHECK   1
+#define NOTIFY_EJECT_REQUEST  3
+#define NOTIFY_BUTTON_PRESSED 0x80 /* on a power button device */
 
 /* MADT */
 #define MADT_PCAT_COMPAT   1U /* dual 8259s present (KVM emulates them) */
@@ -273,6 +287,73 @@ static void dsdt_com1(struct aml_buf *b)
 	aml_pkg_end(b, dev);
 }
 
+/* If (And (local, bit, Zero)) { Notify (dev, value) } */
+static void notify_if_bit(struct aml_buf *b, uint8_t local, uint32_t bit, const char *dev,
+			  uint8_t value)
+{
+	size_t i = aml_if_begin(b);
+
+	aml_byte(b, AML_OP_AND);
+	aml_byte(b, local);
+	aml_integer(b, bit);
+	aml_byte(b, AML_OP_ZERO);
+	aml_byte(b, AML_OP_NOTIFY);
+	aml_name_string(b, dev);
+	aml_integer(b, value);
+	aml_pkg_end(b, i);
+}
+
+/* Device names of the hotpluggable slots 1..31: S01..S1F (NameSegs "S01_".."S1F_"). */
+static void slot_name(char name[5], unsigned int slot)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	name[0] = 'S';
+	name[1] = hex[slot >> 4];
+	name[2] = hex[slot & 15];
+	name[3] = 0;
+}
+
+/* Inside PCI0: one device per hotpluggable slot, which is what makes acpiphp manage the
+ * slot (an _ADR device with _EJ0), and PCNT, which _EVT calls on a hotplug event. */
+static void dsdt_pci_slots(struct aml_buf *b)
+{
+	char name[5];
+	size_t m;
+
+	for (unsigned int slot = 1; slot < 32; slot++) {
+		size_t dev;
+
+		slot_name(name, slot);
+		dev = aml_device_begin(b, name);
+		aml_name_integer(b, "_ADR", (uint64_t)slot << 16); /* device slot, function 0 */
+		aml_name_integer(b, "_SUN", slot); /* the slot's user-visible name */
+		/* _EJ0 (Arg0: 1 = eject): the OS has let go of the device; tell the VMM. */
+		m = aml_method_begin(b, "_EJ0", 1, 0);
+		aml_byte(b, AML_OP_STORE);
+		aml_integer(b, slot);
+		aml_name_string(b, "\\_SB.EJCT");
+		aml_pkg_end(b, m);
+		aml_pkg_end(b, dev);
+	}
+
+	/* PCNT: Local0 = PCIU; Local1 = PCID; then per slot Device Check for an added
+	 * device, Eject Request for one the VMM wants back (both read-to-clear). */
+	m = aml_method_begin(b, "PCNT", 0, 1);
+	aml_byte(b, AML_OP_STORE);
+	aml_name_string(b, "\\_SB.PCIU");
+	aml_byte(b, AML_OP_LOCAL0);
+	aml_byte(b, AML_OP_STORE);
+	aml_name_string(b, "\\_SB.PCID");
+	aml_byte(b, AML_OP_LOCAL1);
+	for (unsigned int slot = 1; slot < 32; slot++) {
+		slot_name(name, slot);
+		notify_if_bit(b, AML_OP_LOCAL0, 1U << slot, name, NOTIFY_DEVICE_CHECK);
+		notify_if_bit(b, AML_OP_LOCAL1, 1U << slot, name, NOTIFY_EJECT_REQUEST);
+	}
+	aml_pkg_end(b, m);
+}
+
 /* PCI0: the host bridge with its windows (_CRS) and INTx routing (_PRT: slot-swizzled
  * onto IOAPIC inputs 16-19, as devices/pci.c wires them); and a motherboard resource
  * (PNP0C02) claiming the ECAM, which Linux wants reserved before it trusts MCFG. */
@@ -310,6 +391,7 @@ static void dsdt_pci(struct aml_buf *b, const struct acpi_config *c)
 		}
 	}
 	aml_pkg_end(b, prt);
+	dsdt_pci_slots(b);
 	aml_pkg_end(b, dev);
 
 	dev = aml_device_begin(b, "MRES");
@@ -339,6 +421,67 @@ static void dsdt_rtc(struct aml_buf *b)
 	aml_pkg_end(b, dev);
 }
 
+/* HPRG: the VMM's hotplug register block (layout.h), four read-to-clear or write-only
+ * DWords. WriteAsZeros: a write is a whole DWord anyway, nothing to preserve. */
+static void dsdt_hotplug_regs(struct aml_buf *b)
+{
+	size_t f;
+
+	aml_opregion(b, "HPRG", AML_REGION_IO, X86_PORT_HOTPLUG, X86_PORT_HOTPLUG_LEN);
+	f = aml_field_begin(b, "HPRG",
+			    AML_FIELD_DWORD_ACC | AML_FIELD_NO_LOCK | AML_FIELD_WRITE_AS_ZEROS);
+	aml_field_named(b, "GEVT", 32); /* +0  event bits (X86_GED_*) */
+	aml_field_named(b, "PCIU", 32); /* +4  slots with a device added */
+	aml_field_named(b, "PCID", 32); /* +8  slots to eject */
+	aml_field_named(b, "EJCT", 32); /* +12 write: slot ejected */
+	aml_pkg_end(b, f);
+}
+
+/* PWRB: the power button, a control-method one (the FADT says there is no fixed one). */
+static void dsdt_power_button(struct aml_buf *b)
+{
+	size_t dev = aml_device_begin(b, "PWRB");
+
+	aml_name(b, "_HID");
+	aml_eisaid(b, "PNP0C0C");
+	aml_name_integer(b, "_UID", 0);
+	aml_pkg_end(b, dev);
+}
+
+/* GED0: the generic event device. Its interrupt is an ISA IRQ that the MADT leaves
+ * identity-mapped (no override), edge and active high as ISA IRQs are; _EVT runs on
+ * each edge. The PCI part only exists with PCI0, whose PCNT it calls. */
+static void dsdt_ged(struct aml_buf *b, int pci)
+{
+	size_t dev = aml_device_begin(b, "GED0"), crs, evt, i;
+
+	aml_name(b, "_HID");
+	aml_string(b, "ACPI0013");
+	aml_name_integer(b, "_UID", 0);
+	aml_name(b, "_CRS");
+	crs = aml_restemplate_begin(b);
+	aml_res_interrupt(b, AML_IRQ_CONSUMER | AML_IRQ_EDGE, X86_GED_IRQ);
+	aml_restemplate_end(b, crs);
+
+	/* _EVT (Arg0: the interrupt): Local0 = GEVT (read-to-clear), then each cause. */
+	evt = aml_method_begin(b, "_EVT", 1, 1);
+	aml_byte(b, AML_OP_STORE);
+	aml_name_string(b, "\\_SB.GEVT");
+	aml_byte(b, AML_OP_LOCAL0);
+	if (pci) {
+		i = aml_if_begin(b);
+		aml_byte(b, AML_OP_AND);
+		aml_byte(b, AML_OP_LOCAL0);
+		aml_integer(b, X86_GED_PCI_HOTPLUG);
+		aml_byte(b, AML_OP_ZERO);
+		aml_name_string(b, "\\_SB.PCI0.PCNT"); /* a call: PCNT takes no arguments */
+		aml_pkg_end(b, i);
+	}
+	notify_if_bit(b, AML_OP_LOCAL0, X86_GED_POWER_BUTTON, "\\_SB.PWRB", NOTIFY_BUTTON_PRESSED);
+	aml_pkg_end(b, evt);
+	aml_pkg_end(b, dev);
+}
+
 static gpa_t build_dsdt(struct builder *t)
 {
 	struct acpi_header h = header("DSDT", DSDT_REVISION);
@@ -359,8 +502,13 @@ static gpa_t build_dsdt(struct builder *t)
 	sb = aml_scope_begin(b, "\\_SB");
 	dsdt_com1(b);
 	dsdt_rtc(b);
+	/* Declared before their users (PCI0's _EJ0 and PCNT, GED0's _EVT) so that a
+	 * one-pass reader of the table already knows what each name is. */
+	dsdt_hotplug_regs(b);
 	if (t->cfg->ecam_base)
 		dsdt_pci(b, t->cfg);
+	dsdt_power_button(b);
+	dsdt_ged(b, t->cfg->ecam_base != 0);
 	aml_pkg_end(b, sb);
 	return table_end(t, off);
 }

@@ -18,11 +18,19 @@
 #define AML_SCOPE_OP	  0x10
 #define AML_BUFFER_OP	  0x11
 #define AML_PACKAGE_OP	  0x12
+#define AML_METHOD_OP	  0x14
 #define AML_DUAL_NAME	  0x2e
 #define AML_MULTI_NAME	  0x2f
 #define AML_EXT_OP	  0x5b
+#define AML_OPREGION_OP	  0x80 /* after AML_EXT_OP */
+#define AML_FIELD_OP	  0x81 /* after AML_EXT_OP */
 #define AML_DEVICE_OP	  0x82 /* after AML_EXT_OP */
+#define AML_IF_OP	  0xa0
 #define AML_ONES_OP	  0xff
+
+/* MethodFlags (20.2.5.2): bits 0-2 ArgCount, bit 3 SerializeFlag, bits 4-7 SyncLevel. */
+#define AML_METHOD_MAX_ARGS   7
+#define AML_METHOD_SERIALIZED 0x08
 
 /* Small resource descriptor tags (ACPI 6.x 6.4.2): first byte = (type << 3) | length. */
 #define RES_IRQ_NOFLAGS 0x22 /* IRQ, 2 bytes: no information byte */
@@ -330,6 +338,27 @@ size_t aml_package_begin(struct aml_buf *b, uint8_t nr_elements)
 	return mark;
 }
 
+/* DefMethod := MethodOp PkgLength NameString MethodFlags TermList */
+size_t aml_method_begin(struct aml_buf *b, const char *name, unsigned int nr_args, int serialized)
+{
+	size_t mark;
+
+	if (nr_args > AML_METHOD_MAX_ARGS)
+		set_err(b, -EINVAL);
+	aml_byte(b, AML_METHOD_OP);
+	mark = b->len;
+	aml_name_string(b, name);
+	aml_byte(b, (uint8_t)(nr_args | (serialized ? AML_METHOD_SERIALIZED : 0)));
+	return mark;
+}
+
+/* DefIfElse := IfOp PkgLength Predicate TermList DefElse, DefElse being empty here. */
+size_t aml_if_begin(struct aml_buf *b)
+{
+	aml_byte(b, AML_IF_OP);
+	return b->len;
+}
+
 void aml_pkg_end(struct aml_buf *b, size_t mark)
 {
 	uint8_t enc[4];
@@ -347,6 +376,50 @@ void aml_pkg_end(struct aml_buf *b, size_t mark)
 		return;
 	}
 	aml_insert(b, mark, enc, (size_t)aml_pkglen_encode(len, enc));
+}
+
+/* DefOpRegion := OpRegionOp NameString RegionSpace RegionOffset RegionLen, the space a
+ * byte, offset and length integer terms. */
+void aml_opregion(struct aml_buf *b, const char *name, enum aml_region_space space, uint64_t offset,
+		  uint64_t len)
+{
+	aml_byte(b, AML_EXT_OP);
+	aml_byte(b, AML_OPREGION_OP);
+	aml_name_string(b, name);
+	aml_byte(b, (uint8_t)space);
+	aml_integer(b, offset);
+	aml_integer(b, len);
+}
+
+/* DefField := FieldOp PkgLength NameString FieldFlags FieldList. FieldFlags: bits 0-3
+ * AccessType, bit 4 LockRule, bits 5-6 UpdateRule, bit 7 reserved (zero). */
+size_t aml_field_begin(struct aml_buf *b, const char *region, uint8_t flags)
+{
+	size_t mark;
+
+	if ((flags & 0x0f) > AML_FIELD_QWORD_ACC || (flags & 0x60) == 0x60 || (flags & 0x80))
+		set_err(b, -EINVAL);
+	aml_byte(b, AML_EXT_OP);
+	aml_byte(b, AML_FIELD_OP);
+	mark = b->len;
+	aml_name_string(b, region);
+	aml_byte(b, flags);
+	return mark;
+}
+
+/* NamedField := NameSeg PkgLength, where the "PkgLength" is the field's width in bits
+ * (it does not count its own bytes, unlike a package's). */
+void aml_field_named(struct aml_buf *b, const char *name, uint32_t bits)
+{
+	uint8_t enc[4];
+	int n = aml_pkglen_encode(bits, enc);
+
+	if (!n || !bits || !*name || strpbrk(name, "\\^.")) {
+		set_err(b, -EINVAL);
+		return;
+	}
+	aml_name_string(b, name); /* one segment: exactly a NameSeg, or an error */
+	aml_append(b, enc, (size_t)n);
 }
 
 size_t aml_restemplate_begin(struct aml_buf *b)
@@ -443,4 +516,20 @@ void aml_res_mem32_fixed(struct aml_buf *b, uint32_t base, uint32_t len)
 	put_le(d + 1, base, 4);
 	put_le(d + 5, len, 4);
 	res_large(b, 0x86, d, sizeof(d));
+}
+
+/* Extended Interrupt descriptor (ACPI 6.x 6.4.3.6): large item 0x09, then the interrupt
+ * vector flags, the interrupt table length (1 here) and the 32-bit interrupt numbers; the
+ * optional resource source index and string are left out, so the body is 6 bytes. */
+void aml_res_interrupt(struct aml_buf *b, uint8_t flags, uint32_t irq)
+{
+	uint8_t d[6] = {flags, 1};
+
+	if (flags & ~(AML_IRQ_CONSUMER | AML_IRQ_EDGE | AML_IRQ_ACTIVE_LOW | AML_IRQ_SHARED |
+		      AML_IRQ_WAKE)) {
+		set_err(b, -EINVAL);
+		return;
+	}
+	put_le(d + 2, irq, 4);
+	res_large(b, 0x89, d, sizeof(d));
 }

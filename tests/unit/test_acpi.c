@@ -60,14 +60,26 @@ static const uint8_t *table(const struct guest_mem *m, gpa_t gpa, const char *si
 	return t;
 }
 
-/* Builds at X86_ACPI_BASE and returns the RSDP after checking it. */
-static const uint8_t *build(struct guest_mem *m, unsigned int nr_vcpus)
+/* A configuration with the PCI host bridge, windows as arch/x86/x86.c places them. */
+static struct acpi_config pci_cfg(unsigned int nr_vcpus)
 {
-	const struct acpi_config cfg = {.nr_vcpus = nr_vcpus};
+	return (struct acpi_config){.nr_vcpus = nr_vcpus,
+				    .ecam_base = X86_ECAM_BASE,
+				    .io_base = 0xc000,
+				    .io_end = 0x10000,
+				    .m32_base = X86_HOLE_START,
+				    .m32_end = X86_ECAM_BASE,
+				    .m64_base = X86_HIGH_RAM,
+				    .m64_end = X86_HIGH_RAM + (32ULL << 30)};
+}
+
+/* Builds cfg at X86_ACPI_BASE and returns the RSDP after checking it. */
+static const uint8_t *build_cfg(struct guest_mem *m, const struct acpi_config *cfg)
+{
 	gpa_t rsdp = 0;
 	const uint8_t *r;
 
-	ck_assert_int_eq(acpi_build(m, X86_ACPI_BASE, X86_ACPI_MAX, &cfg, &rsdp), 0);
+	ck_assert_int_eq(acpi_build(m, X86_ACPI_BASE, X86_ACPI_MAX, cfg, &rsdp), 0);
 	ck_assert_uint_eq(rsdp, X86_ACPI_BASE);
 	r = mem_gpa_to_hva(m, rsdp, 36);
 	ck_assert_ptr_nonnull(r);
@@ -77,6 +89,14 @@ static const uint8_t *build(struct guest_mem *m, unsigned int nr_vcpus)
 	ck_assert_uint_eq(r[15], 2);	     /* revision */
 	ck_assert_uint_eq(rd32(r + 20), 36); /* length */
 	return r;
+}
+
+/* Builds without PCI for nr_vcpus. */
+static const uint8_t *build(struct guest_mem *m, unsigned int nr_vcpus)
+{
+	const struct acpi_config cfg = {.nr_vcpus = nr_vcpus};
+
+	return build_cfg(m, &cfg);
 }
 
 /* The table with signature sig listed in the XSDT. */
@@ -255,6 +275,140 @@ START_TEST(aml_encodings)
 }
 END_TEST
 
+/* Method, If, the expression opcodes and the PkgLengths around them. */
+START_TEST(aml_method_and_if)
+{
+	/* Method (_EJ0, 1, NotSerialized) { Store (One, \_SB.EJCT) } */
+	static const char ej0[] = "\x14\x12_EJ0\x01"
+				  "\x70\x01\\\x2e_SB_EJCT";
+	/* If (And (Local0, 0x04, Zero)) { Notify (\_SB.PWRB, 0x80) } */
+	static const char ifn[] = "\xa0\x13\x7b\x60\x0a\x04\x00"
+				  "\x86\\\x2e_SB_PWRB\x0a\x80";
+	/* Method (PCNT, 0, Serialized) { Local1 = Arg0 }; Method (MAXA, 7, Serialized) {} */
+	static const char pcnt[] = "\x14\x09PCNT\x08\x70\x68\x61"
+				   "\x14\x06MAXA\x0f";
+	struct aml_buf b;
+	size_t m, i;
+
+	aml_buf_init(&b, 4096);
+	m = aml_method_begin(&b, "_EJ0", 1, 0);
+	aml_byte(&b, AML_OP_STORE);
+	aml_integer(&b, 1);
+	aml_name_string(&b, "\\_SB.EJCT");
+	aml_pkg_end(&b, m);
+	expect(&b, ej0, sizeof(ej0) - 1);
+
+	i = aml_if_begin(&b);
+	aml_byte(&b, AML_OP_AND);
+	aml_byte(&b, AML_OP_LOCAL0);
+	aml_integer(&b, 4);
+	aml_byte(&b, AML_OP_ZERO);
+	aml_byte(&b, AML_OP_NOTIFY);
+	aml_name_string(&b, "\\_SB.PWRB");
+	aml_integer(&b, 0x80);
+	aml_pkg_end(&b, i);
+	expect(&b, ifn, sizeof(ifn) - 1);
+
+	m = aml_method_begin(&b, "PCNT", 0, 1);
+	aml_byte(&b, AML_OP_STORE);
+	aml_byte(&b, AML_OP_ARG0);
+	aml_byte(&b, AML_OP_LOCAL1);
+	aml_pkg_end(&b, m);
+	aml_pkg_end(&b, aml_method_begin(&b, "MAXA", 7, 1));
+	expect(&b, pcnt, sizeof(pcnt) - 1);
+
+	/* A Method holding an If whose body crosses into the 2-byte PkgLength form: 70
+	 * NoopOps make the If's PkgLength 72 (0x48 0x04), the Method's 80 (0x40 0x05). */
+	m = aml_method_begin(&b, "LONG", 0, 0);
+	i = aml_if_begin(&b);
+	for (int j = 0; j < 70; j++)
+		aml_byte(&b, 0xa3);
+	aml_pkg_end(&b, i);
+	aml_pkg_end(&b, m);
+	ck_assert_int_eq(b.err, 0);
+	ck_assert_uint_eq(b.len, 1 + 2 + 4 + 1 + 1 + 2 + 70);
+	ck_assert_mem_eq(b.data, "\x14\x40\x05LONG\x00\xa0\x48\x04\xa3", 12);
+	b.len = 0;
+
+	aml_method_begin(&b, "ARGS", 8, 0); /* at most 7 arguments */
+	ck_assert_int_eq(b.err, -EINVAL);
+	aml_buf_free(&b);
+}
+END_TEST
+
+/* OperationRegion, Field and its NamedFields, the Extended Interrupt descriptor. */
+START_TEST(aml_region_field_interrupt)
+{
+	static const char region[] = "\x5b\x80HPRG\x01\x0b\x10\x06\x0a\x10";
+	/* Field (HPRG, DWordAcc, NoLock, WriteAsZeros) { GEVT, 32, ... EJCT, 32 } */
+	static const char field[] = "\x5b\x81\x1aHPRG\x43"
+				    "GEVT\x20PCIU\x20PCID\x20"
+				    "EJCT\x20";
+	/* Field (MEMR, ByteAcc, Lock, WriteAsOnes) { BIG, 256, A, 1 }: 2-byte bit count */
+	static const char field2[] = "\x5b\x81\x11MEMR\x31"
+				     "BIG_\x40\x10"
+				     "A___\x01";
+	/* ResourceTemplate () { Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive)
+	 * {5} }, and one with all flags (level, active low, shared, wake) and a large GSI */
+	static const char irq[] = "\x11\x0e\x0a\x0b"
+				  "\x89\x06\x00\x03\x01\x05\x00\x00\x00"
+				  "\x79\x00"
+				  "\x89\x06\x00\x1c\x01\x78\x56\x34\x12";
+	static const char *const bad_fields[] = {"\\GEVT", "^GEV", "A.B", "", "TOOLONG"};
+	struct aml_buf b;
+	size_t m;
+
+	aml_buf_init(&b, 4096);
+	aml_opregion(&b, "HPRG", AML_REGION_IO, X86_PORT_HOTPLUG, X86_PORT_HOTPLUG_LEN);
+	expect(&b, region, sizeof(region) - 1);
+
+	m = aml_field_begin(&b, "HPRG",
+			    AML_FIELD_DWORD_ACC | AML_FIELD_NO_LOCK | AML_FIELD_WRITE_AS_ZEROS);
+	aml_field_named(&b, "GEVT", 32);
+	aml_field_named(&b, "PCIU", 32);
+	aml_field_named(&b, "PCID", 32);
+	aml_field_named(&b, "EJCT", 32);
+	aml_pkg_end(&b, m);
+	expect(&b, field, sizeof(field) - 1);
+
+	m = aml_field_begin(&b, "MEMR",
+			    AML_FIELD_BYTE_ACC | AML_FIELD_LOCK | AML_FIELD_WRITE_AS_ONES);
+	aml_field_named(&b, "BIG", 256);
+	aml_field_named(&b, "A", 1);
+	aml_pkg_end(&b, m);
+	expect(&b, field2, sizeof(field2) - 1);
+
+	m = aml_restemplate_begin(&b);
+	aml_res_interrupt(&b, AML_IRQ_CONSUMER | AML_IRQ_EDGE, 5);
+	aml_restemplate_end(&b, m);
+	aml_res_interrupt(&b, AML_IRQ_ACTIVE_LOW | AML_IRQ_SHARED | AML_IRQ_WAKE, 0x12345678);
+	expect(&b, irq, sizeof(irq) - 1);
+
+	/* Bad arguments: each sets -EINVAL. */
+	aml_field_begin(&b, "HPRG", 0x60); /* update rule 3 is reserved */
+	ck_assert_int_eq(b.err, -EINVAL);
+	b.err = 0;
+	aml_field_begin(&b, "HPRG", 0x06); /* access type 6 */
+	ck_assert_int_eq(b.err, -EINVAL);
+	b.err = 0;
+	aml_res_interrupt(&b, 0x20, 5);
+	ck_assert_int_eq(b.err, -EINVAL);
+	b.len = 0;
+	b.err = 0;
+	for (size_t j = 0; j < sizeof(bad_fields) / sizeof(bad_fields[0]); j++) {
+		aml_field_named(&b, bad_fields[j], 32);
+		ck_assert_msg(b.err == -EINVAL, "field name \"%s\"", bad_fields[j]);
+		b.err = 0;
+	}
+	aml_field_named(&b, "ZERO", 0);
+	ck_assert_int_eq(b.err, -EINVAL);
+	b.err = 0;
+	aml_field_named(&b, "HUGE", AML_PKGLEN_MAX + 1);
+	ck_assert_int_eq(b.err, -EINVAL);
+	aml_buf_free(&b);
+}
+END_TEST
+
 START_TEST(aml_errors_are_sticky)
 {
 	struct aml_buf b;
@@ -376,6 +530,8 @@ START_TEST(madt_entries)
 		case 2: /* Interrupt Source Override */
 			ck_assert_uint_eq(e[1], 10);
 			ck_assert_uint_eq(e[2], 0); /* ISA */
+			/* The GED's IRQ stays identity-mapped, edge, high (ISA defaults). */
+			ck_assert_uint_ne(e[3], X86_GED_IRQ);
 			if (e[3] == 0) {
 				ck_assert_uint_eq(rd32(e + 4), 2);
 				ck_assert_uint_eq(rd16(e + 8) & 0xc, 0x4); /* edge */
@@ -440,6 +596,128 @@ START_TEST(dsdt_s5_and_com1)
 	ck_assert_ptr_nonnull(memfind(d, len, "\x0c\x41\xd0\x05\x01", 5)); /* PNP0501 */
 	ck_assert_ptr_nonnull(memfind(d, len, "\x47\x01\xf8\x03\xf8\x03\x01\x08", 8));
 	ck_assert_ptr_nonnull(memfind(d, len, "\x22\x10\x00\x79\x00", 5)); /* IRQ 4, end */
+	mem_destroy(&m);
+}
+END_TEST
+
+/* Test-side encoding of one slot device in PCI0 (not through aml.c): Device (Sxx) {
+ * Name (_ADR, slot << 16) Name (_SUN, slot) Method (_EJ0, 1) { Store (slot, \_SB.EJCT) } } */
+static size_t slot_device(unsigned int slot, uint8_t *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	uint8_t sun[2] = {0x0a, (uint8_t)slot}; /* BytePrefix slot, or OneOp for slot 1 */
+	size_t nsun = slot == 1 ? 1 : 2, n = 0;
+
+	if (slot == 1)
+		sun[0] = 0x01;
+	out[n++] = 0x5b;
+	out[n++] = 0x82;
+	out[n++] = (uint8_t)(1 + 4 + 10 + 5 + nsun + 2 + 4 + 1 + 1 + nsun + 10);
+	memcpy(out + n, (char[4]){'S', hex[slot >> 4], hex[slot & 15], '_'}, 4);
+	n += 4;
+	memcpy(out + n, "\x08_ADR\x0c\x00\x00", 8); /* DWordPrefix, function 0, device */
+	n += 8;
+	out[n++] = (uint8_t)slot;
+	out[n++] = 0;
+	memcpy(out + n, "\x08_SUN", 5);
+	n += 5;
+	memcpy(out + n, sun, nsun);
+	n += nsun;
+	out[n++] = 0x14;
+	out[n++] = (uint8_t)(1 + 4 + 1 + 1 + nsun + 10);
+	memcpy(out + n, "_EJ0\x01\x70", 6);
+	n += 6;
+	memcpy(out + n, sun, nsun);
+	n += nsun;
+	memcpy(out + n, "\\\x2e_SB_EJCT", 10);
+	return n + 10;
+}
+
+/* String literals as byte strings: found in, or expected at, the DSDT. */
+#define FIND(p, len, lit) memfind(p, len, lit, sizeof(lit) - 1)
+#define AT(p, lit)	  ck_assert_mem_eq(p, lit, sizeof(lit) - 1)
+
+/* The hotplug and power-button objects, found by their encodings (in the largest tables:
+ * with PCI and the most vCPUs), and the same DSDT without PCI0. */
+START_TEST(dsdt_hotplug_and_power_button)
+{
+	struct guest_mem m = small_ram();
+	const struct acpi_config cfg = pci_cfg(ACPI_MAX_VCPUS); /* the largest tables */
+	const uint8_t *d = dsdt(&m, build_cfg(&m, &cfg)), *pci, *p;
+	uint32_t len = rd32(d + 4), plen;
+	uint8_t want[64];
+	int n;
+
+	ck_assert_ptr_nonnull(FIND(d, len, "\x5b\x80HPRG\x01\x0b\x10\x06\x0a\x10"));
+	ck_assert_ptr_nonnull(FIND(d, len,
+				   "\x5b\x81\x1aHPRG\x43GEVT\x20PCIU\x20PCID\x20"
+				   "EJCT\x20"));
+
+	/* PCI0 holds the 31 slot devices and PCNT. */
+	pci = FIND(d, len, "PCI0\x08_HID");
+	ck_assert_ptr_nonnull(pci);
+	for (n = 1; n <= 4; n++) /* DeviceOp, then a PkgLength of n bytes, then PCI0 */
+		if (pci[-n - 2] == 0x5b && pci[-n - 1] == 0x82 && (pci[-n] >> 6) + 1 == n)
+			break;
+	ck_assert_int_le(n, 4);
+	plen = pkglen_decode(pci - n, &n);
+	pci = pci - n + plen; /* the end of PCI0: p below is searched up to it */
+	ck_assert(pci <= d + len);
+	for (unsigned int slot = 1; slot < 32; slot++) {
+		size_t wn = slot_device(slot, want);
+
+		p = memfind(d, (size_t)(pci - d), want, wn);
+		ck_assert_msg(p != NULL, "slot %u device", slot);
+	}
+	p = FIND(d, (size_t)(pci - d), "PCNT\x08\x70\\\x2e_SB_PCIU\x60\x70\\\x2e_SB_PCID\x61");
+	ck_assert_ptr_nonnull(p);
+	/* If (And (Local0, 0x20, Zero)) { Notify (S05, 1) } ... */
+	ck_assert_ptr_nonnull(
+	    FIND(p, (size_t)(pci - p), "\xa0\x0c\x7b\x60\x0a\x20\x00\x86S05_\x01"));
+	/* ... If (And (Local1, 0x80000000, Zero)) { Notify (S1F, 3) } */
+	ck_assert_ptr_nonnull(
+	    FIND(p, (size_t)(pci - p), "\xa0\x10\x7b\x61\x0c\x00\x00\x00\x80\x00\x86S1F_\x0a\x03"));
+
+	/* PWRB: _HID EisaId ("PNP0C0C"), _UID 0 */
+	ck_assert_ptr_nonnull(
+	    FIND(d, len, "\x5b\x82\x15PWRB\x08_HID\x0c\x41\xd0\x0c\x0c\x08_UID\x00"));
+
+	/* GED0: _HID "ACPI0013", _UID 0, _CRS Interrupt () {X86_GED_IRQ}, then _EVT, the
+	 * last object in the table. */
+	p = FIND(d, len,
+		 "GED0\x08_HID\x0d"
+		 "ACPI0013\x00\x08_UID\x00\x08_CRS");
+	ck_assert_ptr_nonnull(p);
+	p += 30;
+	AT(p, "\x11\x0e\x0a\x0b\x89\x06\x00\x03\x01");
+	ck_assert_uint_eq(rd32(p + 9), X86_GED_IRQ);
+	AT(p + 13, "\x79\x00");
+	p += 15;
+	AT(p, "\x14\x3c_EVT\x09\x70\\\x2e_SB_GEVT\x60"); /* PkgLength 60 */
+	ck_assert_ptr_eq(p + 1 + 60, d + len);
+	p += 19;
+	/* If (And (Local0, X86_GED_PCI_HOTPLUG, Zero)) { \_SB.PCI0.PCNT () } */
+	AT(p, "\xa0\x15\x7b\x60\x0a");
+	ck_assert_uint_eq(p[5], X86_GED_PCI_HOTPLUG);
+	AT(p + 6, "\x00\\\x2f\x03_SB_PCI0PCNT");
+	p += 22;
+	/* If (And (Local0, X86_GED_POWER_BUTTON, Zero)) { Notify (\_SB.PWRB, 0x80) } */
+	AT(p, "\xa0\x13\x7b\x60\x0a");
+	ck_assert_uint_eq(p[5], X86_GED_POWER_BUTTON);
+	AT(p + 6, "\x00\x86\\\x2e_SB_PWRB\x0a\x80");
+	ck_assert_ptr_eq(p + 20, d + len);
+	mem_destroy(&m);
+
+	/* Without PCI0, no slots and no PCNT call, but the power button stays. */
+	m = small_ram();
+	d = dsdt(&m, build(&m, 1));
+	len = rd32(d + 4);
+	ck_assert_ptr_null(FIND(d, len, "PCNT"));
+	ck_assert_ptr_null(FIND(d, len, "S01_"));
+	p = FIND(d, len, "\x14\x26_EVT\x09\x70\\\x2e_SB_GEVT\x60\xa0\x13"); /* PkgLength 38 */
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_eq(p + 1 + 38, d + len);
+	ck_assert_ptr_nonnull(FIND(d, len, "\x5b\x82\x15PWRB\x08_HID"));
 	mem_destroy(&m);
 }
 END_TEST
@@ -510,37 +788,102 @@ static int iasl_disassemble(const uint8_t *t, char *out, size_t cap)
 	return pclose(f);
 }
 
-/* Optional: iasl (acpica-tools) disassembles every table without complaint (it exits 0
- * even on bad checksums or malformed AML, but says so in its log). */
+/* Counts the occurrences of what in s. */
+static unsigned int count(const char *s, const char *what)
+{
+	unsigned int n = 0;
+
+	for (const char *p = s; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
+/* The DSDT's disassembly shows every object dsdt_hotplug_and_power_button() finds by its
+ * bytes, as iasl understood them. */
+static void check_dsdt_asl(const char *out, int pci)
+{
+	static const char *const always[] = {
+	    "Name (_S5, Package (0x04)",
+	    "Device (COM1)",
+	    "EisaId (\"PNP0501\")",
+	    "IRQNoFlags ()",
+	    "OperationRegion (HPRG, SystemIO, 0x0610, 0x10)",
+	    "Field (HPRG, DWordAcc, NoLock, WriteAsZeros)",
+	    "GEVT,   32",
+	    "EJCT,   32",
+	    "Device (PWRB)",
+	    "Name (_HID, EisaId (\"PNP0C0C\")",
+	    "Device (GED0)",
+	    "Name (_HID, \"ACPI0013\"",
+	    "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive",
+	    "0x00000005,",
+	    "Method (_EVT, 1, Serialized)",
+	    "Local0 = \\_SB.GEVT",
+	    "If ((Local0 & 0x04))",
+	    "Notify (\\_SB.PWRB, 0x80)",
+	};
+	static const char *const with_pci[] = {
+	    "Device (PCI0)",
+	    "Method (PCNT, 0, Serialized)",
+	    "Local0 = \\_SB.PCIU",
+	    "Local1 = \\_SB.PCID",
+	    "If ((Local0 & 0x02))",
+	    "Notify (S01, One)",
+	    "If ((Local1 & 0x80000000))",
+	    "Notify (S1F, 0x03)",
+	    "Device (S1F)",
+	    "Name (_ADR, 0x001F0000)",
+	    "Name (_SUN, 0x1F)",
+	    "\\_SB.EJCT = 0x1F",
+	    "\\_SB.PCI0.PCNT ()",
+	};
+
+	for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++)
+		ck_assert_msg(strstr(out, always[i]), "no \"%s\" in:\n%s", always[i], out);
+	for (size_t i = 0; i < sizeof(with_pci) / sizeof(with_pci[0]); i++)
+		ck_assert_msg(!strstr(out, with_pci[i]) == !pci, "\"%s\" %s", with_pci[i],
+			      pci ? "missing" : "without PCI");
+	ck_assert_uint_eq(count(out, "Method (_EJ0, 1, NotSerialized)"), pci ? 31 : 0);
+	ck_assert_uint_eq(count(out, "Notify (S"), pci ? 62 : 0);
+}
+
+/* iasl (acpica-tools, installed by tests/install-deps.sh) disassembles every table
+ * without complaint (it exits 0 even on bad checksums or malformed AML, but says so in
+ * its log), with and without the PCI host bridge. Skipped where iasl is missing. */
 START_TEST(iasl_disassembles)
 {
-	static const char *const sigs[] = {"DSDT", "FACP", "APIC", "XSDT"};
-	char out[32768];
-	const uint8_t *tables[4];
-	struct guest_mem m;
-	const uint8_t *r;
+	static const char *const sigs[] = {"DSDT", "FACP", "APIC", "XSDT", "MCFG"};
+	const struct acpi_config cfgs[] = {{.nr_vcpus = 2}, pci_cfg(2)};
+	const size_t cap = 1 << 20;
+	char *out;
 
 	if (system("command -v iasl >/dev/null 2>&1") != 0)
 		UNIT_SKIP("iasl not installed (Debian package acpica-tools)");
-	m = small_ram();
-	r = build(&m, 2);
-	tables[0] = dsdt(&m, r);
-	tables[1] = find(&m, r, "FACP");
-	tables[2] = find(&m, r, "APIC");
-	tables[3] = table(&m, rd64(r + 24), "XSDT");
-	for (size_t i = 0; i < 4; i++) {
-		ck_assert_msg(iasl_disassemble(tables[i], out, sizeof(out)) == 0, "iasl -d %s: %s",
-			      sigs[i], out);
-		ck_assert_msg(!strstr(out, "Warning") && !strstr(out, "Error"), "%s", out);
-		ck_assert_ptr_nonnull(strstr(out, sigs[i]));
-		if (i == 0) {
-			ck_assert_ptr_nonnull(strstr(out, "Name (_S5, Package (0x04)"));
-			ck_assert_ptr_nonnull(strstr(out, "Device (COM1)"));
-			ck_assert_ptr_nonnull(strstr(out, "EisaId (\"PNP0501\")"));
-			ck_assert_ptr_nonnull(strstr(out, "IRQNoFlags ()"));
+	out = malloc(cap);
+	ck_assert_ptr_nonnull(out);
+	for (size_t c = 0; c < 2; c++) {
+		struct guest_mem m = small_ram();
+		const uint8_t *r = build_cfg(&m, &cfgs[c]), *tables[5];
+		size_t nr = cfgs[c].ecam_base ? 5 : 4;
+
+		tables[0] = dsdt(&m, r);
+		tables[1] = find(&m, r, "FACP");
+		tables[2] = find(&m, r, "APIC");
+		tables[3] = table(&m, rd64(r + 24), "XSDT");
+		if (nr == 5)
+			tables[4] = find(&m, r, "MCFG");
+		for (size_t i = 0; i < nr; i++) {
+			ck_assert_msg(iasl_disassemble(tables[i], out, cap) == 0, "iasl -d %s: %s",
+				      sigs[i], out);
+			ck_assert_uint_lt(strlen(out), cap - 1); /* all of it */
+			ck_assert_msg(!strstr(out, "Warning") && !strstr(out, "Error"), "%s", out);
+			ck_assert_ptr_nonnull(strstr(out, sigs[i]));
+			if (i == 0)
+				check_dsdt_asl(out, nr == 5);
 		}
+		mem_destroy(&m);
 	}
-	mem_destroy(&m);
+	free(out);
 }
 END_TEST
 
@@ -554,6 +897,8 @@ Suite *acpi_suite(void)
 	tcase_add_test(aml, pkglen_for_content);
 	tcase_add_test(aml, nested_pkg_lengths);
 	tcase_add_test(aml, aml_encodings);
+	tcase_add_test(aml, aml_method_and_if);
+	tcase_add_test(aml, aml_region_field_interrupt);
 	tcase_add_test(aml, aml_errors_are_sticky);
 	suite_add_tcase(s, aml);
 
@@ -561,6 +906,7 @@ Suite *acpi_suite(void)
 	tcase_add_test(tables, fadt_hw_reduced);
 	tcase_add_loop_test(tables, madt_entries, 0, sizeof(madt_vcpus) / sizeof(madt_vcpus[0]));
 	tcase_add_test(tables, dsdt_s5_and_com1);
+	tcase_add_test(tables, dsdt_hotplug_and_power_button);
 	tcase_add_test(tables, too_small_is_enospc);
 	tcase_add_test(tables, bad_arguments);
 	tcase_add_test(tables, iasl_disassembles);
