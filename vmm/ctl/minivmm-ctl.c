@@ -4,6 +4,8 @@
  *                                               "return" as JSON, exit 0; an error
  *                                               reply: its class and text, exit 1
  *   minivmm-ctl SOCKET events [SECONDS]          prints events, one JSON per line
+ *   minivmm-ctl SOCKET raw TEXT                  sends TEXT as one line, prints the
+ *                                               first reply line as it came (tests)
  *
  * VALUE true/false is a boolean, digits an integer, anything else a string:
  *   minivmm-ctl vm.sock add-device kind=vfio name=nvme host=0000:01:00.0
@@ -84,6 +86,22 @@ int main(int argc, char **argv)
 		return 3;
 	}
 	free(line);
+	if (!strcmp(argv[2], "raw") && argc == 4) {
+		size_t len = strlen(argv[3]);
+
+		if (write(fd, argv[3], len) != (ssize_t)len || write(fd, "\n", 1) != 1)
+			return 3;
+		while (read_line(fd, buf, sizeof(buf), &have, 10000, &line)) {
+			bool event = strstr(line, "{\"event\":") == line;
+
+			if (!event)
+				puts(line);
+			free(line);
+			if (!event)
+				return 0;
+		}
+		return 3;
+	}
 	if (!strcmp(argv[2], "events")) {
 		int secs = argc > 3 ? atoi(argv[3]) : -1;
 		time_t end = time(NULL) + secs;

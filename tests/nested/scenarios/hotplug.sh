@@ -11,7 +11,12 @@
 # unbinds it from vfio-pci while the guest uses it: minivmm asks the guest to eject it
 # (the device-request interrupt), the unbind returns within 10 s, the VM runs on.
 # Last, power-button: the guest's input device sees the press and it powers off.
+# Bad requests each get an error reply naming the problem, the VM unaffected: a
+# device whose IOMMU group is not viable (one edu of the two behind the bridge), a
+# missing BDF, an mdev UUID that does not exist, garbage, an unknown command. pause
+# and resume: the guest's clock is right afterwards.
 # timeout: 900
+# bridge: yes
 
 CHUNKS="0:1 9:2 31:1"
 SOCK=/tmp/hp.sock
@@ -64,6 +69,8 @@ echo "GUEST nc: \$(echo hi | timeout 30 nc 10.0.2.100 1234)"
 for i in \$(seq 1200); do [ -e /sys/class/net/eth0 ] || break; sleep 0.05; done
 [ -e /sys/class/net/eth0 ] && { echo "GUEST FAIL: eth0 still there"; exit 1; }
 echo "GUEST nic gone"
+i=0
+while [ \$i -lt 80 ]; do echo "GUEST tick \$(date +%s)"; sleep 0.5; i=\$((i + 1)); done
 dev=
 for e in /sys/class/input/event*; do
 	grep -q "Power Button" "\$e/device/name" 2>/dev/null && dev=/dev/input/\$(basename "\$e")
@@ -198,8 +205,40 @@ host_unbind() {
 		! ctl info | grep -q '"vfio.nic"'
 }
 
+# expect_error WHAT ARGS...: the request fails with a message containing WHAT.
+expect_error() {
+	local what=$1 out
+	shift
+	out=$(ctl "$@" 2>&1) && { echo "    accepted: $*"; return 1; }
+	echo "$out" | grep -q "$what" || { echo "    $*: $out"; return 1; }
+	echo "    $*: $(echo "$out" | head -c 160)"
+}
+
+bad_requests() {
+	expect_error "not viable\|group" add-device kind=vfio name=edu host=0000:01:01.0 &&
+		expect_error "could not be added\|0000:00:1f.7" add-device kind=vfio name=x \
+			host=0000:00:1f.7 &&
+		expect_error "could not be added\|mdev\|uuid" add-device kind=vfio name=m \
+			uuid=83b8f4f2-509f-382f-3c1e-e6bfe0fa1009 &&
+		expect_error "CommandNotFound" frobnicate &&
+		ctl raw '{"execute": ' | grep -q SyntaxError &&
+		ctl raw '[]' | grep -q SyntaxError &&
+		ctl ping >/dev/null && grep -q "GUEST tick" "$INI.console"
+}
+
+# The guest's clock after a pause of 3 s: what it prints is this host's time.
+pause_resume() {
+	local host guest
+	ctl pause >/dev/null && sleep 3 && ctl resume >/dev/null || return 1
+	sleep 1.5
+	host=$(date +%s)
+	guest=$(grep "GUEST tick" "$INI.console" | tail -1 | tr -d '\r' | cut -d' ' -f3)
+	echo "    guest clock $guest, host $host after a 3 s pause"
+	[ $((host - guest)) -le 1 ] && [ $((guest - host)) -le 1 ]
+}
+
 power_button() {
-	wait_console "GUEST waiting for the power button" 30 || return 1
+	wait_console "GUEST waiting for the power button" 90 || return 1
 	ctl power-button >/dev/null
 	wait "$VMM"
 	local rc=$?
@@ -223,5 +262,7 @@ l1() {
 		check "hot-add the e1000e: DHCP lease and a TCP exchange" nic_add &&
 		check "the host unbinds it: the guest ejects it, the unbind returns in < 10 s" \
 			host_unbind &&
+		check "bad requests: an error reply each, the VM unaffected" bad_requests &&
+		check "pause and resume: the guest's clock is right afterwards" pause_resume &&
 		check "power-button: the guest sees the press and powers off (exit 0)" power_button
 }
