@@ -337,8 +337,6 @@ int vm_device_add(struct vm *vm, const struct device_spec *spec)
 
 	if (d && d->state)
 		return -EEXIST;
-	if (!spec->ops->pci)
-		return -EPERM;
 	if (!d) {
 		for (size_t i = 0; i < vm->nr_devs && !d; i++)
 			if (!vm->devs[i].state && !vm->devs[i].spec.ops)

@@ -69,9 +69,10 @@ struct device *vm_device_find(struct vm *vm, const char *name);
  * not a PCI device. Main thread only. */
 int vm_device_remove(struct vm *vm, const char *name);
 /* Creates the device of spec on the running machine, vCPUs paused meanwhile; an entry
- * with the same name that was removed is reused, else a free one. -EEXIST if a device
- * of that name is on the machine, -ENOSPC if the list is full, or create's -errno
- * (after its message). Main thread only. */
+ * with the same name that was removed is reused, else a free one. Any kind: a PCI
+ * device, or what one needs first (the vfio backend). -EEXIST if a device of that name
+ * is on the machine, -ENOSPC if the list is full, or create's -errno (after its
+ * message). Main thread only. */
 int vm_device_add(struct vm *vm, const struct device_spec *spec);
 
 #endif
