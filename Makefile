@@ -79,9 +79,10 @@ demo: deps $(BUILD)/minivmm
 
 # Benchmarks against QEMU and against native block I/O in the nested bed: one markdown
 # table, CSV in build/bench/results.csv and a chart in build/bench/results.png
-# (tests/bench/side-by-side.sh says what is measured; BENCH_RUNS=N for N rounds).
-bench: deps $(BUILD)/minivmm
-	@tests/bench/run side-by-side
+# (tests/bench/side-by-side.sh says what is measured; BENCH_RUNS=N for N rounds); then
+# PCI hotplug latency, minivmm next to QEMU (tests/bench/hotplug.sh), one bed at a time.
+bench: deps $(BUILD)/minivmm $(BUILD)/minivmm-ctl
+	@NESTED_JOBS=1 tests/bench/run side-by-side hotplug
 
 format:
 	clang-format -i $(SRCS) $(wildcard vmm/*.h devices/*.h vfio/*.h arch/*.h arch/$(ARCH)/*.h) $(TEST_SRCS) \
