@@ -19,11 +19,11 @@
 # bridge: yes
 
 CHUNKS="0:1 9:2 31:1"
-SOCK=/tmp/hp.sock
-INI=/tmp/hp.ini
+SOCK=/tmp/ahp.sock
+INI=/tmp/ahp.ini
 
 guest_script() {
-	cat >/tmp/hp-guest.sh <<G
+	cat >/tmp/ahp-guest.sh <<G
 #!/bin/sh
 here() { [ -b /dev/nvme0n1 ]; }
 wait_in() { for i in \$(seq 1200); do here && return 0; sleep 0.05; done; return 1; }
@@ -51,7 +51,8 @@ done
 echo "GUEST reread"
 k=0
 while [ \$k -lt 20 ]; do
-	wait_out && wait_in || { echo "GUEST FAIL: cycle \$k"; exit 1; }
+	wait_out && echo "GUEST cycle \$k out" && wait_in && echo "GUEST cycle \$k in" ||
+		{ echo "GUEST FAIL: cycle \$k"; exit 1; }
 	k=\$((k + 1))
 done
 echo "GUEST cycles done"
@@ -79,7 +80,7 @@ done
 echo "GUEST waiting for the power button on \$dev"
 dd if="\$dev" bs=24 count=1 >/dev/null 2>&1 && echo "GUEST power button pressed"
 G
-	guest_initrd /tmp/hp-guest.sh /tmp/hp.cpio.gz
+	guest_initrd /tmp/ahp-guest.sh /tmp/ahp.cpio.gz
 }
 
 ctl() { "$MINIVMM_REPO/build/minivmm-ctl" "$SOCK" "$@"; }
@@ -110,9 +111,9 @@ wait_removed() {
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 start_vm() {
-	vm_ini "$INI" "initrd=/tmp/hp.cpio.gz"
+	vm_ini "$INI" "initrd=/tmp/ahp.cpio.gz"
 	printf '[api]\nsocket = %s\n' "$SOCK" >>"$INI"
-	run_vmm 800 "$INI" 2>/tmp/hp.err &
+	run_vmm 800 "$INI" 2>/tmp/ahp.err &
 	VMM=$!
 	wait_console "GUEST ready" 180
 }
@@ -171,8 +172,10 @@ resources() {
 cycles() {
 	local before after k
 	before=$(resources)
-	for k in $(seq 20); do
-		hot_remove >/dev/null && hot_add "GUEST nvme in" >/dev/null || { echo "    cycle $k"; return 1; }
+	# Each step waits for the guest to have seen the last, as a user's script would.
+	for k in $(seq 0 19); do
+		hot_remove >/dev/null && wait_console "GUEST cycle $k out" 60 &&
+			hot_add "GUEST cycle $k in" >/dev/null || { echo "    cycle $k"; return 1; }
 	done
 	wait_console "GUEST cycles done" 60 || return 1
 	after=$(resources)
@@ -242,7 +245,7 @@ power_button() {
 	ctl power-button >/dev/null
 	wait "$VMM"
 	local rc=$?
-	sed 's/^/    /' /tmp/hp.err | grep -v '^    minivmm: pci \|device .* added\|device .* removed' | tail -15
+	sed 's/^/    /' /tmp/ahp.err | grep -v '^    minivmm: pci \|device .* added\|device .* removed' | tail -15
 	[ "$rc" = 0 ] && grep -q "GUEST power button pressed" "$INI.console"
 }
 
