@@ -24,6 +24,7 @@
 #include "devices/virtio_pci.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
+#include "vmm/machine.h"
 
 #define SECTOR	   512u
 #define QUEUE_SIZE 256
@@ -221,7 +222,7 @@ static const struct virtio_backend_ops blk_ops = {
 };
 
 /* Opens and locks the image; returns its size in bytes through *size. */
-static int blk_open(const struct config_disk *disk, uint64_t *size)
+static int blk_open(struct machine *mach, const struct config_disk *disk, uint64_t *size)
 {
 	char why[128];
 	struct stat st;
@@ -230,21 +231,23 @@ static int blk_open(const struct config_disk *disk, uint64_t *size)
 	fd = open(disk->path, (disk->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		log_err("[disk.%s] cannot open %s: %s%s", disk->name, disk->path, strerror(-ret),
-			ret == -EACCES || ret == -EROFS
-			    ? " (set readonly = on for a read-only image)"
-			    : "");
+		machine_error(
+		    mach, "[disk.%s] cannot open %s: %s%s", disk->name, disk->path, strerror(-ret),
+		    ret == -EACCES || ret == -EROFS ? " (set readonly = on for a read-only image)"
+						    : "");
 		return ret;
 	}
 	ret = disk_lock(fd, !disk->readonly, why, sizeof(why));
 	if (ret == -EBUSY) {
-		log_err("[disk.%s] %s is in use: %s (a QEMU, qemu-img, qemu-io or another "
-			"minivmm); stop it first: an image must not be written by two at once",
-			disk->name, disk->path, why);
+		machine_error(
+		    mach,
+		    "[disk.%s] %s is in use: %s (a QEMU, qemu-img, qemu-io or another "
+		    "minivmm); stop it first: an image must not be written by two at once",
+		    disk->name, disk->path, why);
 		goto err;
 	}
 	if (ret < 0) {
-		log_err("[disk.%s] %s: %s", disk->name, disk->path, why);
+		machine_error(mach, "[disk.%s] %s: %s", disk->name, disk->path, why);
 		goto err;
 	}
 	if (fstat(fd, &st) < 0) {
@@ -254,15 +257,16 @@ static int blk_open(const struct config_disk *disk, uint64_t *size)
 	if (S_ISBLK(st.st_mode)) {
 		if (ioctl(fd, BLKGETSIZE64, size) < 0) {
 			ret = -errno;
-			log_err("[disk.%s] cannot get the size of %s: %m", disk->name, disk->path);
+			machine_error(mach, "[disk.%s] cannot get the size of %s: %m", disk->name,
+				      disk->path);
 			goto err;
 		}
 	} else if (S_ISREG(st.st_mode)) {
 		*size = (uint64_t)st.st_size;
 	} else {
 		ret = -EINVAL;
-		log_err("[disk.%s] %s is neither a regular file nor a block device", disk->name,
-			disk->path);
+		machine_error(mach, "[disk.%s] %s is neither a regular file nor a block device",
+			      disk->name, disk->path);
 		goto err;
 	}
 	return fd;
@@ -280,7 +284,7 @@ int virtio_blk_create(struct machine *mach, const struct config_disk *disk, stru
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	ret = blk_open(disk, &size);
+	ret = blk_open(mach, disk, &size);
 	if (ret < 0) {
 		free(b);
 		return ret;

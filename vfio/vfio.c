@@ -55,7 +55,7 @@ static int vfio_probe_hosts(struct vfio_vm *vv)
 		ret = vfio_host_probe(vv->sysfs, &cfg->vfio[i], &vv->hosts[vv->nr_hosts], err,
 				      sizeof(err));
 		if (ret < 0) {
-			log_err("%s", err);
+			machine_error(vv->mach, "%s", err);
 			return ret;
 		}
 		vv->nr_hosts++;
@@ -88,7 +88,7 @@ static int vfio_check_host(struct vfio_vm *vv, unsigned int i)
 			ret = -EINVAL;
 		}
 	if (ret < 0)
-		log_err("%s", err);
+		machine_error(vv->mach, "%s", err);
 	return ret;
 }
 
@@ -115,7 +115,7 @@ static int vfio_check_memlock(struct vfio_vm *vv)
 	ret = vfio_memlock_check(vv->mach->mem.ram_size, rl.rlim_cur, vfio_have_cap_ipc_lock(), err,
 				 sizeof(err));
 	if (ret < 0)
-		log_err("%s", err);
+		machine_error(vv->mach, "%s", err);
 	return ret;
 }
 
@@ -132,7 +132,7 @@ static int vfio_pick(struct vfio_vm *vv, bool final, const struct vfio_iommu_ops
 	ret = vfio_backend_pick(vv->cfg->vfio_backend, access(path, F_OK) == 0, vv->hosts,
 				vv->nr_hosts, final, ops, why, whylen, err, sizeof(err));
 	if (ret < 0)
-		log_err("%s", err);
+		machine_error(vv->mach, "%s", err);
 	return ret;
 }
 
@@ -156,7 +156,7 @@ static int vfio_bind_hosts(struct vfio_vm *vv)
 			continue;
 		ret = vfio_host_bind(vv->sysfs, &vv->hosts[i], err, sizeof(err));
 		if (ret < 0) {
-			log_err("%s", err);
+			machine_error(vv->mach, "%s", err);
 			return ret;
 		}
 	}
@@ -256,9 +256,11 @@ static int vfio_map_ram(struct vfio_vm *vv)
 	ret =
 	    mem_populate(m, sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1);
 	if (ret < 0) {
-		log_err("vfio: cannot allocate all %llu MiB of guest RAM to map it for device "
-			"DMA: %s; lower [vm] memory or free host memory",
-			(unsigned long long)(m->ram_size >> 20), strerror(-ret));
+		machine_error(
+		    vv->mach,
+		    "vfio: cannot allocate all %llu MiB of guest RAM to map it for device "
+		    "DMA: %s; lower [vm] memory or free host memory",
+		    (unsigned long long)(m->ram_size >> 20), strerror(-ret));
 		return ret;
 	}
 	log_info("mem: guest RAM (%llu MiB) populated in %.1f ms (%d thread%s)",
@@ -330,8 +332,8 @@ int vfio_host_add(void *backend, const struct config_vfio *c, unsigned int *inde
 	for (k = 0; k < vv->nr_hosts && !vv->hosts[k].gone; k++)
 		;
 	if (k == VFIO_MAX_DEVICES) {
-		log_err("[vfio.%s] a VM takes at most %d passed-through devices", c->name,
-			VFIO_MAX_DEVICES);
+		machine_error(vv->mach, "[vfio.%s] a VM takes at most %d passed-through devices",
+			      c->name, VFIO_MAX_DEVICES);
 		return -ENOSPC;
 	}
 	appended = k == vv->nr_hosts;
@@ -340,7 +342,7 @@ int vfio_host_add(void *backend, const struct config_vfio *c, unsigned int *inde
 	h->device_fd = -1;
 	ret = vfio_host_probe(vv->sysfs, c, h, err, sizeof(err));
 	if (ret < 0) {
-		log_err("%s", err);
+		machine_error(vv->mach, "%s", err);
 		goto gone;
 	}
 	if (appended)
@@ -349,7 +351,7 @@ int vfio_host_add(void *backend, const struct config_vfio *c, unsigned int *inde
 	if (ret == 0 && c->bind_auto) {
 		ret = vfio_host_bind(vv->sysfs, h, err, sizeof(err));
 		if (ret < 0)
-			log_err("%s", err);
+			machine_error(vv->mach, "%s", err);
 	}
 	if (ret == 0) {
 		vfio_host_find_cdev(vv->sysfs, h);

@@ -366,6 +366,7 @@ static json_t *cmd_add_device(void *ctx, json_t *args, struct api_error *err)
 	idx = amend(c, disk, sets, n, err);
 	if (idx < 0)
 		return NULL;
+	vm->m.last_err[0] = 0;
 	if (disk) {
 		spec.ops = &virtio_blk_device_ops;
 		spec.conf = &c->cfg->disks[idx];
@@ -378,8 +379,13 @@ static json_t *cmd_add_device(void *ctx, json_t *args, struct api_error *err)
 			c->cfg->disks[idx].unplugged = true;
 		else
 			c->cfg->vfio[idx].unplugged = true;
-		fail(err, API_ERR_GENERIC, "%s could not be added: %s (minivmm's log says why)",
-		     spec.name, strerror(-ret));
+		if (vm->m.last_err[0])
+			fail(err, API_ERR_GENERIC, "%s could not be added: %s", spec.name,
+			     vm->m.last_err);
+		else
+			fail(err, API_ERR_GENERIC,
+			     "%s could not be added: %s (minivmm's log says why)", spec.name,
+			     strerror(-ret));
 		return NULL;
 	}
 	struct device *added = vm_device_find(vm, spec.name);

@@ -2,6 +2,8 @@
 #include "vmm/machine.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <linux/kvm.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -43,6 +45,16 @@ int machine_init(struct machine *m)
 		return -errno;
 	m->watch_ep = epoll_create1(EPOLL_CLOEXEC);
 	return m->watch_ep < 0 ? -errno : 0;
+}
+
+void machine_error(struct machine *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m->last_err, sizeof(m->last_err), fmt, ap);
+	va_end(ap);
+	log_err("%s", m->last_err);
 }
 
 int machine_watch(struct machine *m, int fd, enum machine_watch kind, unsigned int slot)

@@ -67,6 +67,9 @@ struct machine {
 	struct machine_stats stats;
 	/* Device events for the main thread (machine_watch): an epoll set it polls. */
 	int watch_ep;
+	/* The last message of a device that could not be created (machine_error), so that
+	 * the control API can return it; main thread only. */
+	char last_err[512];
 	/* KVM memory slots: 0..nr_ram_slots-1 are guest RAM; the rest are handed out by
 	 * machine_memslot_add (VFIO BARs). used_slots is a bitmap, under slot_lock. */
 	pthread_mutex_t slot_lock;
@@ -102,6 +105,9 @@ enum machine_watch { MACHINE_WATCH_RELEASE, MACHINE_WATCH_ERROR };
 int machine_watch(struct machine *m, int fd, enum machine_watch kind, unsigned int slot);
 void machine_unwatch(struct machine *m, int fd);
 int machine_watched(struct machine *m, enum machine_watch *kind, unsigned int *slot);
+
+/* A device that cannot be created says why: logged, and kept in m->last_err. */
+void machine_error(struct machine *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 uint64_t machine_now_ns(void);
 

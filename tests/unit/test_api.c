@@ -268,7 +268,9 @@ START_TEST(commands_through_the_socket)
 	ck_assert_msg(strstr(out, "disk.b is on the VM already"), "%s", out);
 	ck_assert_int_eq(
 	    ctl(&r, "add-device kind=disk name=c path=/nonexistent/c.img", out, sizeof(out)), 1);
-	ck_assert_msg(strstr(out, "could not be added"), "%s", out);
+	ck_assert_msg(strstr(out, "could not be added: [disk.c] cannot open /nonexistent/c.img: No "
+			      "such file or directory"),
+		      "%s", out);
 	ck_assert_int_eq(ctl(&r, "add-device kind=disk name=Bad! path=/x", out, sizeof(out)), 1);
 	ck_assert_msg(strstr(out, "InvalidArguments"), "%s", out);
 	ck_assert_int_eq(ctl(&r, "add-device kind=vfio name=v host=0000:7f:1f.7", out, sizeof(out)),
