@@ -10,7 +10,8 @@
 # Then the e1000e (00:05.0) is hot-added: DHCP lease and a TCP exchange; and this host
 # unbinds it from vfio-pci while the guest uses it: minivmm asks the guest to eject it
 # (the device-request interrupt), the unbind returns within 10 s, the VM runs on.
-# Last, power-button: the guest's input device sees the press and it powers off.
+# A reboot through the API keeps the hot-added NVMe. Last, power-button: the guest's
+# input device sees the press and it powers off.
 # Bad requests each get an error reply naming the problem, the VM unaffected: a
 # device whose IOMMU group is not viable (edu 01:01.0 on vfio-pci while its group mate,
 # the e1000e 01:03.0 behind the same bridge, is on its host driver), a
@@ -28,7 +29,27 @@ guest_script() {
 #!/bin/sh
 here() { [ -b /dev/nvme0n1 ]; }
 wait_in() { for i in \$(seq 1200); do here && return 0; sleep 0.05; done; return 1; }
+power_wait() {
+	dev=
+	for e in /sys/class/input/event*; do
+		grep -q "Power Button" "\$e/device/name" 2>/dev/null && dev=/dev/input/\$(basename "\$e")
+	done
+	[ -n "\$dev" ] || { echo "GUEST FAIL: no power button input device"; exit 1; }
+	echo "GUEST waiting for the power button on \$dev"
+	dd if="\$dev" bs=24 count=1 >/dev/null 2>&1 && echo "GUEST power button pressed"
+}
 wait_out() { for i in \$(seq 1200); do here || return 0; sleep 0.05; done; return 1; }
+# The second boot (the API's reboot, on_reboot = restart) starts with the device that
+# was hot-added before it: the data must still be there.
+if here; then
+	echo "GUEST rebooted with nvme0n1 present"
+	for c in $CHUNKS; do
+		off=\${c%%:*} n=\${c##*:}
+		echo "GUEST boot2 \$off \$n \$(dd if=/dev/nvme0n1 bs=1M skip=\$off count=\$n iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)"
+	done
+	power_wait
+	exit 0
+fi
 echo "GUEST ready"
 wait_in || { echo "GUEST FAIL: no nvme0n1 after the hot-add"; exit 1; }
 echo "GUEST nvme in"
@@ -73,13 +94,7 @@ for i in \$(seq 1200); do [ -e /sys/class/net/eth0 ] || break; sleep 0.05; done
 echo "GUEST nic gone"
 i=0
 while [ \$i -lt 80 ]; do echo "GUEST tick \$(date +%s)"; sleep 0.5; i=\$((i + 1)); done
-dev=
-for e in /sys/class/input/event*; do
-	grep -q "Power Button" "\$e/device/name" 2>/dev/null && dev=/dev/input/\$(basename "\$e")
-done
-[ -n "\$dev" ] || { echo "GUEST FAIL: no power button input device"; exit 1; }
-echo "GUEST waiting for the power button on \$dev"
-dd if="\$dev" bs=24 count=1 >/dev/null 2>&1 && echo "GUEST power button pressed"
+power_wait
 G
 	guest_initrd /tmp/ahp-guest.sh /tmp/ahp.cpio.gz
 }
@@ -112,7 +127,7 @@ wait_removed() {
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 start_vm() {
-	vm_ini "$INI" "initrd=/tmp/ahp.cpio.gz"
+	vm_ini "$INI" "initrd=/tmp/ahp.cpio.gz" on_reboot=restart
 	printf '[api]\nsocket = %s\n' "$SOCK" >>"$INI"
 	run_vmm 800 "$INI" 2>/tmp/ahp.err &
 	VMM=$!
@@ -242,6 +257,20 @@ pause_resume() {
 	[ $((host - guest)) -le 1 ] && [ $((guest - host)) -le 1 ]
 }
 
+# A reboot keeps the hot-added NVMe (the VM is rebuilt from the current device set).
+reboot_keeps_it() {
+	local c off n sum
+	ctl info | grep -q '"vfio.nvme"' || { echo "    vfio.nvme not on the VM before"; return 1; }
+	ctl reboot >/dev/null || return 1
+	wait_console "GUEST rebooted with nvme0n1 present" 120 || return 1
+	for c in $CHUNKS; do
+		off=${c%%:*} n=${c##*:}
+		sum=$(grep "GUEST chunk $off $n " "$INI.console" | tr -d '\r' | cut -d' ' -f5)
+		grep -q "GUEST boot2 $off $n $sum" "$INI.console" || { echo "    chunk $off differs"; return 1; }
+	done
+	ctl info | grep -q '"vfio.nvme"' && grep -q "guest rebooted; restarting it" /tmp/ahp.err
+}
+
 power_button() {
 	wait_console "GUEST waiting for the power button" 90 || return 1
 	ctl power-button >/dev/null
@@ -258,6 +287,7 @@ l1() {
 		check "hot-add: the guest's nvme driver binds, writes and reads back" \
 			hot_add "GUEST nvme in" &&
 		check "the guest wrote its chunks" wait_console "GUEST written" 120 &&
+		grep "^GUEST chunk" "$INI.console" | tr -d '\r' | cut -d' ' -f3- >"$OUT/chunks" &&
 		check "hot-remove: the guest ejects it, minivmm releases it" hot_remove &&
 		check "the guest no longer has it" wait_console "GUEST nvme out" 30 &&
 		check "the emulated host's nvme driver reads the pattern" native_read &&
@@ -269,5 +299,17 @@ l1() {
 			host_unbind &&
 		check "bad requests: an error reply each, the VM unaffected" bad_requests &&
 		check "pause and resume: the guest's clock is right afterwards" pause_resume &&
+		check "reboot: the hot-added NVMe is there after it, with the data" reboot_keeps_it &&
 		check "power-button: the guest sees the press and powers off (exit 0)" power_button
+}
+
+# Here, after QEMU: the emulated NVMe's backing file holds what the guest wrote.
+l0_after() {
+	local off n sum
+	[ -s "$OUT/chunks" ] || { echo "no chunk list"; return 1; }
+	while read -r off n sum; do
+		[ "$(dd if="$OUT/nvme.img" bs=1M skip="$off" count="$n" 2>/dev/null | md5sum | cut -d' ' -f1)" = "$sum" ] ||
+			{ echo "chunk at $off MiB: not in nvme.img"; return 1; }
+	done <"$OUT/chunks"
+	echo "nvme.img holds the guest's $(wc -l <"$OUT/chunks") chunks"
 }
