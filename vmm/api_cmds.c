@@ -492,8 +492,11 @@ static json_t *cmd_remove_device(void *ctx, json_t *args, struct api_error *err)
 		fail(err, API_ERR_NODEV, "no device %.80s on the VM (info lists them)", name);
 		return NULL;
 	}
-	if (!d->spec.ops->pci) {
-		fail(err, API_ERR_ARGS, "%s is a platform device; only PCI devices can be removed",
+	/* What add-device can put back; the rest would also come back at a reboot. */
+	if (d->spec.ops != &virtio_blk_device_ops && d->spec.ops != &vfio_pci_device_ops) {
+		fail(err, API_ERR_ARGS,
+		     "%s: only disks and vfio devices can be removed (they are "
+		     "what add-device can put back)",
 		     name);
 		return NULL;
 	}

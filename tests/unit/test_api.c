@@ -269,7 +269,7 @@ START_TEST(commands_through_the_socket)
 	ck_assert_int_eq(
 	    ctl(&r, "add-device kind=disk name=c path=/nonexistent/c.img", out, sizeof(out)), 1);
 	ck_assert_msg(strstr(out, "could not be added: [disk.c] cannot open /nonexistent/c.img: No "
-			      "such file or directory"),
+				  "such file or directory"),
 		      "%s", out);
 	ck_assert_int_eq(ctl(&r, "add-device kind=disk name=Bad! path=/x", out, sizeof(out)), 1);
 	ck_assert_msg(strstr(out, "InvalidArguments"), "%s", out);
@@ -278,6 +278,7 @@ START_TEST(commands_through_the_socket)
 	ck_assert_int_eq(ctl(&r, "remove-device name=disk.zz", out, sizeof(out)), 1);
 	ck_assert_msg(strstr(out, "DeviceNotFound"), "%s", out);
 	ck_assert_int_eq(ctl(&r, "remove-device name=rtc", out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, "only disks and vfio devices"), "%s", out);
 	ck_assert_int_eq(ctl(&r, "frobnicate", out, sizeof(out)), 1);
 	ck_assert_msg(strstr(out, "CommandNotFound"), "%s", out);
 
