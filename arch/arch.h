@@ -57,4 +57,19 @@ const char *arch_vcpu_fail_entry_hint(struct vcpu *vcpu, uint64_t reason, char *
 /* Frees what arch_vm_init made; idempotent. */
 void arch_vm_destroy(struct vm *vm);
 
+/* What KVM holds of the VM and of each vCPU, for snapshot, restore and migration
+ * (arch/ARCH/state.c, which documents the order and the layout). Save with every vCPU
+ * outside KVM_RUN; restore into a VM made from the same config, after arch_vcpu_init
+ * and before the vCPUs first run. The states are arch-private blobs of
+ * arch_*_state_size() bytes (a snapshot stores them as they are, with
+ * ARCH_STATE_VERSION). All return 0 or -errno. */
+struct arch_vm_state;
+struct arch_vcpu_state;
+size_t arch_vm_state_size(void);
+size_t arch_vcpu_state_size(void);
+int arch_vm_save(struct vm *vm, struct arch_vm_state *s);
+int arch_vm_restore(struct vm *vm, const struct arch_vm_state *s);
+int arch_vcpu_save(struct vm *vm, struct vcpu *vcpu, struct arch_vcpu_state *s);
+int arch_vcpu_restore(struct vm *vm, struct vcpu *vcpu, const struct arch_vcpu_state *s);
+
 #endif
