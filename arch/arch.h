@@ -65,6 +65,8 @@ void arch_vm_destroy(struct vm *vm);
  * ARCH_STATE_VERSION). All return 0 or -errno. */
 struct arch_vm_state;
 struct arch_vcpu_state;
+/* The arch's name and the version of its state layout, for a snapshot's header. */
+const char *arch_state_name(int *version);
 size_t arch_vm_state_size(void);
 size_t arch_vcpu_state_size(void);
 int arch_vm_save(struct vm *vm, struct arch_vm_state *s);

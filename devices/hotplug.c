@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "arch/x86/layout.h"
+#include "devices/stream.h"
 #include "vmm/irq.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
@@ -162,5 +163,35 @@ static void hotplug_destroy(void *state)
 	free(h);
 }
 
-const struct device_ops hotplug_device_ops = {
-    .kind = "hotplug", .create = hotplug_create, .destroy = hotplug_destroy};
+/* What the OS has not read yet and the eject requests it has not completed. */
+static int hotplug_save(void *state, struct device_stream *out)
+{
+	struct hotplug *h = state;
+	uint32_t v[4];
+
+	pthread_mutex_lock(&h->lock);
+	v[0] = h->gevt, v[1] = h->pciu, v[2] = h->pcid, v[3] = h->pending;
+	pthread_mutex_unlock(&h->lock);
+	stream_put(out, v, sizeof(v));
+	return out->err;
+}
+
+static int hotplug_load(void *state, struct device_stream *in)
+{
+	struct hotplug *h = state;
+	uint32_t v[4];
+
+	stream_get(in, v, sizeof(v));
+	if (in->err)
+		return in->err;
+	pthread_mutex_lock(&h->lock);
+	h->gevt = v[0], h->pciu = v[1], h->pcid = v[2], h->pending = v[3];
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+const struct device_ops hotplug_device_ops = {.kind = "hotplug",
+					      .create = hotplug_create,
+					      .destroy = hotplug_destroy,
+					      .save = hotplug_save,
+					      .load = hotplug_load};

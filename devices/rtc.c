@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "devices/stream.h"
 #include "vmm/machine.h"
 
 #define RTC_PORT 0x70
@@ -112,5 +113,36 @@ static void rtc_destroy(void *state)
 	free(r);
 }
 
-const struct device_ops rtc_device_ops = {
-    .kind = "rtc", .create = rtc_create, .destroy = rtc_destroy};
+/* The index register and the CMOS scratch bytes; the clock itself is the host's. */
+static int rtc_save(void *state, struct device_stream *out)
+{
+	struct rtc *r = state;
+
+	pthread_mutex_lock(&r->lock);
+	stream_put(out, &r->index, 1);
+	stream_put(out, r->ram, sizeof(r->ram));
+	pthread_mutex_unlock(&r->lock);
+	return out->err;
+}
+
+static int rtc_load(void *state, struct device_stream *in)
+{
+	struct rtc *r = state;
+	uint8_t index, ram[sizeof(r->ram)];
+
+	stream_get(in, &index, 1);
+	stream_get(in, ram, sizeof(ram));
+	if (in->err)
+		return in->err;
+	pthread_mutex_lock(&r->lock);
+	r->index = index;
+	memcpy(r->ram, ram, sizeof(ram));
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+const struct device_ops rtc_device_ops = {.kind = "rtc",
+					  .create = rtc_create,
+					  .destroy = rtc_destroy,
+					  .save = rtc_save,
+					  .load = rtc_load};

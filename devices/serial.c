@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devices/stream.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 #include "vmm/irq.h"
@@ -359,8 +360,55 @@ static void serial_dev_destroy(void *state)
 	serial_destroy(state);
 }
 
-const struct device_ops serial_device_ops = {
-    .kind = "serial", .create = serial_dev_create, .destroy = serial_dev_destroy};
+/* The UART's registers and what the guest has not read yet. */
+static int serial_save(void *state, struct device_stream *out)
+{
+	struct serial *s = state;
+	uint8_t regs[7], flags;
+	uint32_t n;
+
+	pthread_mutex_lock(&s->lock);
+	regs[0] = s->ier, regs[1] = s->fcr, regs[2] = s->lcr, regs[3] = s->mcr;
+	regs[4] = s->scr, regs[5] = s->dll, regs[6] = s->dlm;
+	flags = (uint8_t)(s->irq_level | s->thre_pending << 1);
+	n = (uint32_t)s->rx_count;
+	stream_put(out, regs, sizeof(regs));
+	stream_put(out, &flags, 1);
+	stream_put(out, &n, sizeof(n));
+	for (uint32_t i = 0; i < n; i++)
+		stream_put(out, &s->rx[(s->rx_head + i) % RX_SIZE], 1);
+	pthread_mutex_unlock(&s->lock);
+	return out->err;
+}
+
+static int serial_load(void *state, struct device_stream *in)
+{
+	struct serial *s = state;
+	uint8_t regs[7], flags;
+	uint32_t n;
+
+	stream_get(in, regs, sizeof(regs));
+	stream_get(in, &flags, 1);
+	stream_get(in, &n, sizeof(n));
+	if (in->err || n > RX_SIZE)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	s->ier = regs[0], s->fcr = regs[1], s->lcr = regs[2], s->mcr = regs[3];
+	s->scr = regs[4], s->dll = regs[5], s->dlm = regs[6];
+	s->thre_pending = flags & 2;
+	s->rx_head = 0;
+	stream_get(in, s->rx, n);
+	s->rx_count = in->err ? 0 : n;
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return in->err;
+}
+
+const struct device_ops serial_device_ops = {.kind = "serial",
+					     .create = serial_dev_create,
+					     .destroy = serial_dev_destroy,
+					     .save = serial_save,
+					     .load = serial_load};
 
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len)
 {

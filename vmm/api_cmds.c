@@ -19,6 +19,7 @@
 #include "vfio/vfio.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -189,6 +190,30 @@ static json_t *cmd_resume(void *ctx, json_t *args, struct api_error *err)
 	c->paused = false;
 	api_event(c->api, "RESUMED", NULL);
 	return NULL;
+}
+
+/* With the VM paused: its state and memory into the existing directory path. */
+static json_t *cmd_snapshot(void *ctx, json_t *args, struct api_error *err)
+{
+	struct api_ctx *c = ctx;
+	struct vm *vm = running(c, err);
+	const char *path = NULL;
+	char msg[512];
+	uint64_t t0 = machine_now_ns();
+
+	if (!vm)
+		return NULL;
+	if (!c->paused) {
+		fail(err, API_ERR_STATE, "pause the VM first (snapshot saves a paused VM)");
+		return NULL;
+	}
+	json_unpack(args, "{s:s}", "path", &path);
+	if (snapshot_save(vm, c->cfg, path, msg, sizeof(msg)) < 0) {
+		fail(err, API_ERR_GENERIC, "%s", msg);
+		return NULL;
+	}
+	log_info("snapshot written to %s in %.1f ms", path, (machine_now_ns() - t0) / 1e6);
+	return json_pack("{s:s, s:f}", "path", path, "ms", (machine_now_ns() - t0) / 1e6);
 }
 
 static json_t *cmd_reboot(void *ctx, json_t *args, struct api_error *err)
@@ -519,6 +544,7 @@ const struct api_command api_commands[] = {
     {"reboot", NULL, cmd_reboot},
     {"shutdown", NULL, cmd_shutdown},
     {"power-button", NULL, cmd_power_button},
+    {"snapshot", "path:s", cmd_snapshot},
     {"add-device", "kind:s name:s path:s? host:s? uuid:s? readonly:b?", cmd_add_device},
     {"remove-device", "name:s force:b?", cmd_remove_device},
 };

@@ -28,6 +28,7 @@
 #include "vmm/log.h"
 #include "vmm/privdrop.h"
 #include "vmm/seccomp.h"
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 #include "vmm/api.h"
 #include "vmm/api_cmds.h"
@@ -49,12 +50,15 @@ enum exit_code {
 
 static const char usage[] =
     "usage: minivmm [--set SECTION.KEY=VALUE]... [--dry-run] CONFIG.ini\n"
+    "       minivmm [--set SECTION.KEY=VALUE]... --restore SNAPSHOT-DIR\n"
     "       minivmm --help | --version\n"
     "\n"
     "Boots the Linux guest that CONFIG.ini describes; exits when it powers off.\n"
     "  --set S.K=V  override key K of section [S] (repeatable)\n"
     "  --dry-run    validate everything, print the effective config and the guest\n"
     "               memory map, and exit without running\n"
+    "  --restore D  resume the VM saved in snapshot directory D (the API's snapshot);\n"
+    "               its config is D/config.ini, which --set may override (paths)\n"
     "On the console, Ctrl-A x stops the VM (exit 130); Ctrl-A Ctrl-A sends Ctrl-A.\n"
     "Exit codes: 0 guest powered off (or rebooted with on_reboot = exit), 1 usage or\n"
     "config error, 2 host set-up error, 3 guest fault, 130/143 SIGINT/SIGTERM.\n";
@@ -243,11 +247,9 @@ static int open_console(const struct config *cfg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"set", required_argument, NULL, 's'},
-	    {"dry-run", no_argument, NULL, 'n'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+	    {"set", required_argument, NULL, 's'},     {"dry-run", no_argument, NULL, 'n'},
+	    {"restore", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
 	};
 	uint64_t t_start = machine_now_ns();
 	const char *overrides[MAX_OVERRIDES];
@@ -261,6 +263,8 @@ int main(int argc, char **argv)
 	char err[PATH_MAX * 2 + 512], where[PATH_MAX + 64];
 	enum vm_stop why = VM_RUNNING;
 	struct api_ctx actx = {0};
+	const char *restore = NULL, *config_path = NULL;
+	char restore_ini[PATH_MAX];
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
@@ -274,6 +278,9 @@ int main(int argc, char **argv)
 		case 'n':
 			dry_run = 1;
 			break;
+		case 'r':
+			restore = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return EXIT_OK;
@@ -285,11 +292,17 @@ int main(int argc, char **argv)
 			return EXIT_CONFIG;
 		}
 	}
-	if (optind != argc - 1) {
+	if (restore && optind == argc &&
+	    snprintf(restore_ini, sizeof(restore_ini), "%s/config.ini", restore) <
+		(int)sizeof(restore_ini)) {
+		config_path = restore_ini;
+	} else if (restore || optind != argc - 1) {
 		fputs(usage, stderr);
 		return EXIT_CONFIG;
 	}
-	if (config_load(&cfg, argv[optind], overrides, n_overrides, err, sizeof(err)) < 0) {
+	if (!config_path)
+		config_path = argv[optind];
+	if (config_load(&cfg, config_path, overrides, n_overrides, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return EXIT_CONFIG;
 	}
@@ -369,6 +382,16 @@ int main(int argc, char **argv)
 		}
 		for (unsigned int i = 0; i < vm.nr_vcpus; i++)
 			vm.vcpus[i].seccomp_test = getenv("MINIVMM_SECCOMP_TEST");
+		/* --restore: the first VM resumes the saved one; a reboot later boots anew. */
+		if (restore && snapshot_load(&vm, restore, err, sizeof(err)) < 0) {
+			log_err("%s", err);
+			vm_destroy(&vm);
+			code = EXIT_CONFIG;
+			break;
+		}
+		if (restore)
+			log_info("restored the VM saved in %s", restore);
+		restore = NULL;
 		/* Every device and file is open now: give up what is no longer needed.
 		 * A reboot later recreates the VM as that user, inside that folder. */
 		if (!dropped && privdrop_apply(&drop, err, sizeof(err)) < 0) {

@@ -62,9 +62,6 @@
  *   +12 EJCT  write: a slot number; the OS has released that slot's device (_EJ0)
  * and the ACPI generic event device (ACPI0013) interrupting on ISA IRQ X86_GED_IRQ
  * (edge, active high) whenever GEVT gains a bit. */
-/* The layout of the saved VM and vCPU state (arch/x86/state.c). */
-#define ARCH_STATE_VERSION 1
-
 #define X86_PORT_HOTPLUG     0x610
 #define X86_PORT_HOTPLUG_LEN 16
 #define X86_GED_IRQ	     5

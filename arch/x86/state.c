@@ -20,9 +20,9 @@
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
-/* The layouts are KVM's own x86 structures; a change here is a new
- * ARCH_STATE_VERSION (layout.h). */
-#define ARCH_MAX_MSRS 256
+/* The layouts are KVM's own x86 structures; a change here is a new version. */
+#define ARCH_STATE_VERSION 1
+#define ARCH_MAX_MSRS	   256
 
 struct arch_vcpu_state {
 	struct kvm_regs regs;
@@ -42,6 +42,12 @@ struct arch_vm_state {
 	struct kvm_pit_state2 pit;
 	struct kvm_clock_data clock;
 };
+
+const char *arch_state_name(int *version)
+{
+	*version = ARCH_STATE_VERSION;
+	return "x86_64";
+}
 
 size_t arch_vm_state_size(void)
 {

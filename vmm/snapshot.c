@@ -1,0 +1,395 @@
+/* Snapshot and restore (see snapshot.h). */
+#include "vmm/snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "devices/stream.h"
+#include "vmm/vm.h"
+
+#define PAGE	  4096
+#define STATE_MAX (64u << 20) /* far above what any VM's state takes */
+
+int snapshot_next(const uint8_t *data, size_t len, size_t *pos, uint32_t *tag,
+		  const uint8_t **payload, uint32_t *plen, char *err, size_t errlen)
+{
+	uint32_t hdr[2];
+
+	if (*pos == len)
+		return 0;
+	if (len - *pos < sizeof(hdr)) {
+		snprintf(err, errlen, "state: a record header cut short at byte %zu", *pos);
+		return -EINVAL;
+	}
+	memcpy(hdr, data + *pos, sizeof(hdr));
+	if (hdr[1] > len - *pos - sizeof(hdr)) {
+		snprintf(err, errlen, "state: a record at byte %zu claims %u bytes, %zu are left",
+			 *pos, hdr[1], len - *pos - sizeof(hdr));
+		return -EINVAL;
+	}
+	*tag = hdr[0];
+	*plen = hdr[1];
+	*payload = data + *pos + sizeof(hdr);
+	*pos += sizeof(hdr) + hdr[1];
+	return 1;
+}
+
+static void record(struct device_stream *s, uint32_t tag, const void *a, size_t alen, const void *b,
+		   size_t blen)
+{
+	uint32_t hdr[2] = {tag, (uint32_t)(alen + blen)};
+
+	stream_put(s, hdr, sizeof(hdr));
+	stream_put(s, a, alen);
+	if (blen)
+		stream_put(s, b, blen);
+}
+
+static int write_file(const char *dir, const char *name, const void *p, size_t len, char *err,
+		      size_t errlen)
+{
+	char path[PATH_MAX];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, p, len) != (ssize_t)len) {
+		ret = -errno;
+		snprintf(err, errlen, "snapshot: cannot write %s: %s", path, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* Guest RAM, regions back to back; a page of zeros is left a hole. */
+static int write_memory(struct vm *vm, const char *dir, char *err, size_t errlen)
+{
+	static const uint8_t zero[PAGE];
+	char path[PATH_MAX];
+	uint64_t off = 0;
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/memory", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto fail;
+	for (int r = 0; r < vm->m.mem.nr_regions; r++) {
+		const struct mem_region *reg = &vm->m.mem.regions[r];
+
+		for (uint64_t p = 0; p < reg->size; p += PAGE, off += PAGE)
+			if (memcmp(reg->hva + p, zero, PAGE) &&
+			    pwrite(fd, reg->hva + p, PAGE, (off_t)off) != PAGE)
+				goto fail;
+	}
+	if (ftruncate(fd, (off_t)off) < 0)
+		goto fail;
+	close(fd);
+	return 0;
+fail:
+	ret = -errno;
+	snprintf(err, errlen, "snapshot: cannot write %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int snapshot_save(struct vm *vm, const struct config *cfg, const char *dir, char *err,
+		  size_t errlen)
+{
+	struct device_stream st = {0}, dev = {0};
+	char head[256], *cfgtext = NULL;
+	size_t cfglen = 0;
+	const char *arch;
+	void *buf = NULL;
+	FILE *f;
+	int ret, sv;
+
+	for (size_t i = 0; i < vm->nr_devs; i++)
+		if (vm->devs[i].state && !vm->devs[i].spec.ops->save) {
+			snprintf(err, errlen,
+				 "snapshot: %s (%s) cannot be saved by this version; remove it "
+				 "first (remove-device) or snapshot a VM without it",
+				 vm->devs[i].spec.name, vm->devs[i].spec.ops->kind);
+			return -ENOTSUP;
+		}
+	buf = calloc(1, arch_vm_state_size() + arch_vcpu_state_size());
+	if (!buf)
+		return -ENOMEM;
+	ret = arch_vm_save(vm, buf);
+	if (ret == 0)
+		record(&st, SNAP_VM, buf, arch_vm_state_size(), NULL, 0);
+	for (unsigned int i = 0; ret == 0 && i < vm->nr_vcpus; i++) {
+		uint32_t id = i;
+
+		ret = arch_vcpu_save(vm, &vm->vcpus[i], buf);
+		if (ret == 0)
+			record(&st, SNAP_VCPU, &id, sizeof(id), buf, arch_vcpu_state_size());
+	}
+	free(buf);
+	if (ret < 0) {
+		snprintf(err, errlen, "snapshot: cannot read the VM's state from KVM: %s",
+			 strerror(-ret));
+		goto out;
+	}
+	for (size_t i = 0; i < vm->nr_devs && ret == 0; i++) {
+		struct device *d = &vm->devs[i];
+
+		if (!d->state)
+			continue;
+		dev.len = 0;
+		ret = d->spec.ops->save(d->state, &dev);
+		if (ret == 0)
+			record(&st, SNAP_DEVICE, d->spec.name, strlen(d->spec.name) + 1, dev.data,
+			       dev.len);
+		else
+			snprintf(err, errlen, "snapshot: %s could not be saved: %s", d->spec.name,
+				 strerror(-ret));
+	}
+	if (ret < 0)
+		goto out;
+	if (st.err) {
+		ret = st.err;
+		snprintf(err, errlen, "snapshot: %s", strerror(-ret));
+		goto out;
+	}
+	f = open_memstream(&cfgtext, &cfglen);
+	if (!f) {
+		ret = -errno;
+		goto out;
+	}
+	config_print(cfg, f);
+	fclose(f);
+	arch = arch_state_name(&sv);
+	snprintf(head, sizeof(head), "minivmm-snapshot %d\narch %s %d\nvcpus %u\nmemory %llu\n",
+		 SNAPSHOT_VERSION, arch, sv, vm->nr_vcpus,
+		 (unsigned long long)vm->m.mem.ram_size);
+	ret = write_file(dir, "config.ini", cfgtext, cfglen, err, errlen);
+	if (ret == 0)
+		ret = write_file(dir, "state", st.data, st.len, err, errlen);
+	if (ret == 0)
+		ret = write_memory(vm, dir, err, errlen);
+	/* The header last: a snapshot cut short by a crash has none and is refused. */
+	if (ret == 0)
+		ret = write_file(dir, "header", head, strlen(head), err, errlen);
+out:
+	free(cfgtext);
+	stream_free(&st);
+	stream_free(&dev);
+	return ret;
+}
+
+/* Reads dir/name whole (at most max bytes) into a new buffer. */
+static int read_file(const char *dir, const char *name, size_t max, uint8_t **out, size_t *len,
+		     char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "snapshot %s: no %s (%s); not a complete snapshot", dir, name,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -ENOENT;
+	}
+	if ((uint64_t)st.st_size > max) {
+		snprintf(err, errlen, "snapshot %s: %s is %lld bytes, more than a snapshot's", dir,
+			 name, (long long)st.st_size);
+		close(fd);
+		return -EINVAL;
+	}
+	*out = malloc((size_t)st.st_size + 1);
+	n = *out ? read(fd, *out, (size_t)st.st_size) : -1;
+	close(fd);
+	if (n != st.st_size) {
+		free(*out);
+		snprintf(err, errlen, "snapshot %s: cannot read %s", dir, name);
+		return -EIO;
+	}
+	(*out)[n] = 0;
+	*len = (size_t)n;
+	return 0;
+}
+
+static int check_header(struct vm *vm, const char *dir, char *err, size_t errlen)
+{
+	unsigned int vcpus = 0;
+	int version = 0, sv = 0, my_sv;
+	const char *my_arch = arch_state_name(&my_sv);
+	unsigned long long mem = 0;
+	char arch[32] = "";
+	uint8_t *text;
+	size_t len;
+	int ret = read_file(dir, "header", 4096, &text, &len, err, errlen);
+
+	if (ret < 0)
+		return ret;
+	if (sscanf((char *)text, "minivmm-snapshot %d\narch %31s %d\nvcpus %u\nmemory %llu",
+		   &version, arch, &sv, &vcpus, &mem) != 5) {
+		snprintf(err, errlen, "snapshot %s: not a minivmm snapshot (bad header)", dir);
+		ret = -EINVAL;
+	} else if (version != SNAPSHOT_VERSION || strcmp(arch, my_arch) || sv != my_sv) {
+		snprintf(err, errlen,
+			 "snapshot %s: made by another version (snapshot %d, %s state %d; this "
+			 "minivmm reads snapshot %d, %s state %d)",
+			 dir, version, arch, sv, SNAPSHOT_VERSION, my_arch, my_sv);
+		ret = -EINVAL;
+	} else if (vcpus != vm->nr_vcpus || mem != vm->m.mem.ram_size) {
+		snprintf(err, errlen,
+			 "snapshot %s: %u vCPUs and %llu bytes of memory, but its config.ini "
+			 "makes %u and %llu; it was changed",
+			 dir, vcpus, mem, vm->nr_vcpus, (unsigned long long)vm->m.mem.ram_size);
+		ret = -EINVAL;
+	}
+	free(text);
+	return ret;
+}
+
+static int load_memory(struct vm *vm, const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	uint64_t off = 0;
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/memory", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_size != vm->m.mem.ram_size) {
+		snprintf(err, errlen, "snapshot %s: memory is missing or not %llu bytes", dir,
+			 (unsigned long long)vm->m.mem.ram_size);
+		ret = -EINVAL;
+		goto out;
+	}
+	for (int r = 0; r < vm->m.mem.nr_regions; r++) {
+		const struct mem_region *reg = &vm->m.mem.regions[r];
+
+		for (uint64_t done = 0; done < reg->size;) {
+			ssize_t n =
+			    pread(fd, reg->hva + done, reg->size - done, (off_t)(off + done));
+
+			if (n <= 0) {
+				snprintf(err, errlen, "snapshot %s: cannot read memory", dir);
+				ret = -EIO;
+				goto out;
+			}
+			done += (uint64_t)n;
+		}
+		off += reg->size;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* Every record of the state, in order; each device of the VM exactly once. */
+static int load_state(struct vm *vm, const uint8_t *data, size_t len, char *err, size_t errlen)
+{
+	size_t pos = 0, loaded = 0;
+	unsigned int vcpus = 0;
+	bool vm_done = false;
+	const uint8_t *p;
+	uint32_t tag, plen;
+	int ret;
+
+	while ((ret = snapshot_next(data, len, &pos, &tag, &p, &plen, err, errlen)) == 1) {
+		if (tag == SNAP_VM && !vm_done && plen == arch_vm_state_size()) {
+			void *s = malloc(plen);
+
+			ret = s ? (memcpy(s, p, plen), arch_vm_restore(vm, s)) : -ENOMEM;
+			free(s);
+			vm_done = true;
+		} else if (tag == SNAP_VCPU && vm_done && vcpus < vm->nr_vcpus &&
+			   plen == 4 + arch_vcpu_state_size()) {
+			uint32_t id;
+			void *s = malloc(plen - 4);
+
+			memcpy(&id, p, 4);
+			ret = !s	    ? -ENOMEM
+			      : id != vcpus ? -EINVAL
+					    : (memcpy(s, p + 4, plen - 4),
+					       arch_vcpu_restore(vm, &vm->vcpus[id], s));
+			free(s);
+			vcpus++;
+		} else if (tag == SNAP_DEVICE && vcpus == vm->nr_vcpus && memchr(p, 0, plen)) {
+			struct device *d = vm_device_find(vm, (const char *)p);
+			size_t nl = strlen((const char *)p) + 1;
+			struct device_stream in;
+
+			if (!d || !d->state || !d->spec.ops->load) {
+				snprintf(err, errlen,
+					 "snapshot: it has a device %.64s that this VM does not",
+					 p);
+				return -EINVAL;
+			}
+			stream_reader(&in, p + nl, plen - nl);
+			ret = d->spec.ops->load(d->state, &in);
+			if (ret == 0 && in.pos != in.len)
+				ret = -EINVAL; /* more than the device reads: not its state */
+			loaded++;
+		} else {
+			snprintf(err, errlen,
+				 "snapshot: unexpected record (tag %u, %u bytes) at byte %zu", tag,
+				 plen, pos - plen - 8);
+			return -EINVAL;
+		}
+		if (ret < 0) {
+			if (!err[0])
+				snprintf(err, errlen,
+					 "snapshot: a record at byte %zu was refused: %s",
+					 pos - plen - 8, strerror(-ret));
+			return ret;
+		}
+	}
+	if (ret < 0)
+		return ret;
+	size_t devices = 0;
+
+	for (size_t i = 0; i < vm->nr_devs; i++)
+		devices += vm->devs[i].state != NULL;
+	if (!vm_done || vcpus != vm->nr_vcpus || loaded != devices) {
+		snprintf(err, errlen,
+			 "snapshot: the state is incomplete (VM %s, %u of %u vCPUs, %zu of %zu "
+			 "devices)",
+			 vm_done ? "yes" : "no", vcpus, vm->nr_vcpus, loaded, devices);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int snapshot_load(struct vm *vm, const char *dir, char *err, size_t errlen)
+{
+	uint8_t *state;
+	size_t len;
+	int ret;
+
+	err[0] = 0;
+	ret = check_header(vm, dir, err, errlen);
+	if (ret == 0)
+		ret = read_file(dir, "state", STATE_MAX, &state, &len, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = load_memory(vm, dir, err, errlen);
+	if (ret == 0) {
+		char why[512] = "";
+
+		ret = load_state(vm, state, len, why, sizeof(why));
+		if (ret < 0)
+			snprintf(err, errlen, "snapshot %s: %s; it cannot be restored", dir,
+				 strncmp(why, "snapshot: ", 10) ? why : why + 10);
+	}
+	free(state);
+	return ret;
+}
