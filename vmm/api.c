@@ -27,6 +27,7 @@ struct api_client {
 	char in[API_MAX_LINE];
 	size_t in_len;
 	bool skipping; /* the rest of an over-long line */
+	bool dead;     /* to be dropped by the API thread (output overflowed) */
 	char *out;     /* what is queued for it, under api->lock */
 	size_t out_len, out_cap;
 };
@@ -209,6 +210,17 @@ static void client_drop(struct api_client *c)
 	c->gen++;
 	c->in_len = 0;
 	c->skipping = false;
+	c->dead = false;
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_cap = 0;
+}
+
+/* Its output goes and the API thread drops it at its next turn: only that thread
+ * closes a client's fd or touches its input, whichever thread queues. */
+static void client_kill(struct api_client *c)
+{
+	c->dead = true;
 	free(c->out);
 	c->out = NULL;
 	c->out_len = c->out_cap = 0;
@@ -222,13 +234,13 @@ static void client_queue(struct api_client *c, json_t *msg)
 	size_t len = s ? strlen(s) + 1 : 0;
 
 	json_decref(msg);
-	if (!s || c->fd < 0) {
+	if (!s || c->fd < 0 || c->dead) {
 		free(s);
 		return;
 	}
 	if (c->out_len + len > API_MAX_OUTPUT) {
 		log_warn("api: a client is not reading its replies; disconnecting it");
-		client_drop(c);
+		client_kill(c);
 		free(s);
 		return;
 	}
@@ -237,7 +249,7 @@ static void client_queue(struct api_client *c, json_t *msg)
 		char *p = realloc(c->out, cap);
 
 		if (!p) {
-			client_drop(c);
+			client_kill(c);
 			free(s);
 			return;
 		}
@@ -505,6 +517,8 @@ static void *api_thread(void *arg)
 			break;
 		}
 		for (int i = 0; i < API_MAX_CLIENTS; i++) {
+			if (api->clients[i].dead)
+				client_drop(&api->clients[i]);
 			if (api->clients[i].fd < 0)
 				continue;
 			map[np - 2] = i;

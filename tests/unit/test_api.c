@@ -300,6 +300,18 @@ START_TEST(commands_through_the_socket)
 	fd = raw_connect(&r);
 	ck_assert_int_eq(write(fd, "{\"execute\": \"pi", 16), 16);
 	close(fd);
+	/* A client that asks and asks and never reads: dropped once 1 MiB of replies
+	 * waits for it; the others are served meanwhile. */
+	fd = raw_connect(&r);
+	for (int i = 0; i < 4000; i++) {
+		static const char req[] = "{\"execute\": \"info\"}\n";
+
+		if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != sizeof(req) - 1)
+			break; /* dropped already */
+		if (i % 500 == 0)
+			ck_assert_int_eq(ctl(&r, "ping", out, sizeof(out)), 0);
+	}
+	close(fd);
 
 	ck_assert_int_eq(ctl(&r, "remove-device name=disk.b force=true", out, sizeof(out)), 0);
 	ck_assert_int_eq(ctl(&r, "info", out, sizeof(out)), 0);
@@ -309,6 +321,8 @@ START_TEST(commands_through_the_socket)
 	ck_assert_int_eq(ctl(&r, "shutdown", out, sizeof(out)), 0);
 	ck_assert_int_eq(finish(&r, log, sizeof(log)), 0);
 	ck_assert_msg(strstr(log, "api: listening on"), "%s", log);
+	ck_assert_msg(strstr(log, "api: a client is not reading its replies; disconnecting it"),
+		      "%s", log);
 }
 END_TEST
 
