@@ -14,7 +14,13 @@
  *            memslots, GSI routes, irqfds, ioeventfds, fds, memory). It runs with every
  *            vCPU stopped or paused, so no vCPU is inside the device; a freed PCI slot
  *            and its BAR space can be taken by the next device.
- *   reset, save, load: for snapshot and migration; NULL until that work fills them. */
+ *   save     with the vCPUs paused: writes the device's state, and stops it touching
+ *            guest memory until thaw (so that memory saved after it agrees with it).
+ *   thaw     lets a saved device run again (after the snapshot, or a failed one).
+ *   load     into a device just created from the same config, before the vCPUs run;
+ *            every length and value checked (the state is untrusted input).
+ *   reset: for migration; NULL until that work fills it. A kind without save cannot
+ *   be snapshotted (the snapshot is refused, naming the device). */
 #ifndef MINIVMM_DEVICE_H
 #define MINIVMM_DEVICE_H
 
@@ -46,6 +52,7 @@ struct device_ops {
 	int (*reset)(void *state);
 	int (*save)(void *state, struct device_stream *out);
 	int (*load)(void *state, struct device_stream *in);
+	void (*thaw)(void *state);
 };
 
 struct device {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "devices/pci.h"
+#include "devices/stream.h"
 #include "vmm/irq.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
@@ -231,5 +232,44 @@ int msix_notify(struct msix *m, unsigned int vector)
 	/* Counted in the eventfd even while masked; KVM delivers it on unmask. */
 	if (write(m->v[vector].efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		return -errno;
+	return 0;
+}
+
+void msix_save(struct msix *m, struct device_stream *out)
+{
+	uint32_t nr = m->nr;
+
+	pthread_mutex_lock(&m->lock);
+	stream_put(out, &nr, sizeof(nr));
+	for (unsigned int i = 0; i < m->nr; i++) {
+		const struct msix_vector *v = &m->v[i];
+		uint32_t e[4] = {v->addr_lo, v->addr_hi, v->data, v->ctrl};
+
+		stream_put(out, e, sizeof(e));
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+int msix_load(struct msix *m, struct device_stream *in)
+{
+	uint32_t nr;
+
+	stream_get(in, &nr, sizeof(nr));
+	if (in->err || nr != m->nr)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	for (unsigned int i = 0; i < m->nr; i++) {
+		struct msix_vector *v = &m->v[i];
+		uint32_t e[4];
+
+		stream_get(in, e, sizeof(e));
+		v->addr_lo = e[0], v->addr_hi = e[1], v->data = e[2];
+		v->ctrl = e[3] & MSIX_VEC_MASKED;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (in->err)
+		return in->err;
+	/* Enable and function mask from the restored config space; routes follow. */
+	msix_cfg_write(m, m->cap + 2, 2);
 	return 0;
 }

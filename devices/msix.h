@@ -67,6 +67,13 @@ uint32_t msix_pba_size(const struct msix *m);
 void msix_cfg_write(struct msix *m, uint32_t off, uint32_t len);
 
 bool msix_enabled(const struct msix *m);
+
+struct device_stream;
+/* The table (address, data, mask per vector) into out, and back; load then applies the
+ * enable and function-mask bits of the (already restored) config space, which routes
+ * the unmasked vectors. -EINVAL for another vector count or a short stream. */
+void msix_save(struct msix *m, struct device_stream *out);
+int msix_load(struct msix *m, struct device_stream *in);
 /* Signals vector (virtio). Returns 0, or -EINVAL for MSIX_NO_VECTOR / out of range. */
 int msix_notify(struct msix *m, unsigned int vector);
 

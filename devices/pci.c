@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/stream.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 
@@ -522,4 +523,64 @@ void pci_destroy(struct machine *mach)
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 	mach->pci = NULL;
+}
+
+/* ---- saved state --------------------------------------------------------------- */
+
+void pci_save(struct pci_dev *dev, struct device_stream *out)
+{
+	struct pci_host *h = dev->mach->pci;
+
+	pthread_mutex_lock(&h->lock);
+	stream_put(out, dev->cfg, sizeof(dev->cfg));
+	pthread_mutex_unlock(&h->lock);
+}
+
+int pci_load(struct pci_dev *dev, struct device_stream *in)
+{
+	struct pci_host *h = dev->mach->pci;
+	uint8_t *cfg = malloc(PCI_CFG_SIZE);
+
+	if (!cfg)
+		return -ENOMEM;
+	stream_get(in, cfg, PCI_CFG_SIZE);
+	/* The same device: its identity (ids, class, header type) must match. */
+	if (in->err || memcmp(cfg, dev->cfg, 4) || memcmp(cfg + 8, dev->cfg + 8, 8)) {
+		free(cfg);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&h->lock);
+	for (int i = 0; i < PCI_NR_BARS; i++)
+		pci_bar_unmap(dev, i);
+	/* What the guest may change (and the core's BARs and command); the rest stays
+	 * what this minivmm built, so a doctored snapshot cannot redefine the device. */
+	for (uint32_t i = 0; i < PCI_CFG_SIZE; i++)
+		dev->cfg[i] = (uint8_t)((dev->cfg[i] & ~dev->wmask[i]) | (cfg[i] & dev->wmask[i]));
+	for (int i = 0; i < PCI_NR_BARS; i++) {
+		struct pci_bar *b = &dev->bars[i];
+		uint64_t addr;
+
+		if (b->type == PCI_BAR_NONE)
+			continue;
+		addr = 0;
+		memcpy(&addr, &cfg[PCI_BAR0 + 4 * i], 4);
+		addr &= b->type == PCI_BAR_IO ? ~3ull : ~0xfull;
+		addr &= 0xffffffffull;
+		if (b->type == PCI_BAR_MEM64) {
+			uint32_t hi;
+
+			memcpy(&hi, &cfg[PCI_BAR0 + 4 * (i + 1)], 4);
+			addr |= (uint64_t)hi << 32;
+		}
+		b->addr = addr & ~(b->size - 1);
+		pci_bar_sync_cfg(dev, i);
+	}
+	pci_cfg_write16(dev, PCI_COMMAND,
+			(uint16_t)((cfg[PCI_COMMAND] | cfg[PCI_COMMAND + 1] << 8) & PCI_CMD_MASK));
+	for (int i = 0; i < PCI_NR_BARS; i++)
+		if (dev->bars[i].type != PCI_BAR_NONE)
+			pci_bar_update(dev, i);
+	pthread_mutex_unlock(&h->lock);
+	free(cfg);
+	return 0;
 }

@@ -113,6 +113,14 @@ int pci_register(struct machine *mach, struct pci_dev *dev, int slot, int fn);
  * the core. No-op for a device not on the bus. */
 void pci_unregister(struct pci_dev *dev);
 
+struct device_stream;
+/* The guest's view of the function (config space, BAR addresses, decode) into out, and
+ * back: load keeps the bits the guest cannot write from this device, places the BARs
+ * where the saved guest had them and maps them as its command register says.
+ * -EINVAL for a config space of another device or a short stream. */
+void pci_save(struct pci_dev *dev, struct device_stream *out);
+int pci_load(struct pci_dev *dev, struct device_stream *in);
+
 /* Config space accessors for devices and tests (little-endian in dev->cfg). */
 static inline uint32_t pci_cfg_read32(const struct pci_dev *d, uint32_t off)
 {

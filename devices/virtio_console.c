@@ -115,7 +115,7 @@ size_t virtio_console_input(struct virtio_dev *vd, const uint8_t *buf, size_t le
 	size_t n;
 
 	pthread_mutex_lock(&vd->lock);
-	for (n = 0; n < len && v->in_count < IN_SIZE; n++)
+	for (n = 0; n < len && v->in_count < IN_SIZE && !vd->frozen; n++)
 		v->in[(v->in_head + v->in_count++) % IN_SIZE] = buf[n];
 	vcon_fill(v);
 	pthread_mutex_unlock(&vd->lock);

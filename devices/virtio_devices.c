@@ -10,6 +10,21 @@ static void virtio_device_destroy(void *state)
 	virtio_dev_destroy(state);
 }
 
+static int virtio_device_save(void *state, struct device_stream *out)
+{
+	return virtio_dev_save(state, out);
+}
+
+static int virtio_device_load(void *state, struct device_stream *in)
+{
+	return virtio_dev_load(state, in);
+}
+
+static void virtio_device_thaw(void *state)
+{
+	virtio_dev_thaw(state);
+}
+
 static struct pci_dev *virtio_device_pci(void *state)
 {
 	return &((struct virtio_dev *)state)->pci;
@@ -40,19 +55,31 @@ const struct device_ops virtio_console_device_ops = {.kind = "virtio-console",
 						     .pci = true,
 						     .create = console_create,
 						     .destroy = virtio_device_destroy,
-						     .pci_dev = virtio_device_pci};
+						     .pci_dev = virtio_device_pci,
+						     .save = virtio_device_save,
+						     .load = virtio_device_load,
+						     .thaw = virtio_device_thaw};
 const struct device_ops virtio_blk_device_ops = {.kind = "virtio-blk",
 						 .pci = true,
 						 .create = blk_create,
 						 .destroy = virtio_device_destroy,
-						 .pci_dev = virtio_device_pci};
+						 .pci_dev = virtio_device_pci,
+						 .save = virtio_device_save,
+						 .load = virtio_device_load,
+						 .thaw = virtio_device_thaw};
 const struct device_ops virtio_net_device_ops = {.kind = "virtio-net",
 						 .pci = true,
 						 .create = net_create,
 						 .destroy = virtio_device_destroy,
-						 .pci_dev = virtio_device_pci};
+						 .pci_dev = virtio_device_pci,
+						 .save = virtio_device_save,
+						 .load = virtio_device_load,
+						 .thaw = virtio_device_thaw};
 const struct device_ops virtio_rng_device_ops = {.kind = "virtio-rng",
 						 .pci = true,
 						 .create = rng_create,
 						 .destroy = virtio_device_destroy,
-						 .pci_dev = virtio_device_pci};
+						 .pci_dev = virtio_device_pci,
+						 .save = virtio_device_save,
+						 .load = virtio_device_load,
+						 .thaw = virtio_device_thaw};

@@ -163,6 +163,8 @@ static bool vnet_deliver(struct vnet *n)
 	size_t done = 0;
 	int ret;
 
+	if (vd->frozen)
+		return false; /* kept pending: thawing kicks the receive queue */
 	if (!(vd->status & VIRTIO_CONFIG_S_DRIVER_OK) || !vq->ready) {
 		n->pending = 0; /* nobody to give it to */
 		return true;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "vmm/irq.h"
+#include "devices/stream.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 
@@ -564,8 +565,10 @@ static void *vp_thread(void *arg)
 			eventfd_read(vd->q[i].kick_fd, &n); /* nonblocking; just clears */
 			vd->stat_kicks++;
 			pthread_mutex_lock(&vd->lock);
-			/* No buffers are used before DRIVER_OK (virtio 1.2, 3.1.1). */
-			if ((vd->status & VIRTIO_CONFIG_S_DRIVER_OK) && vd->q[i].enabled)
+			/* No buffers are used before DRIVER_OK (virtio 1.2, 3.1.1); none while
+			 * frozen (virtio_dev_thaw kicks every queue again). */
+			if ((vd->status & VIRTIO_CONFIG_S_DRIVER_OK) && vd->q[i].enabled &&
+			    !vd->frozen)
 				vd->ops->queue_notify(vd, i);
 			pthread_mutex_unlock(&vd->lock);
 		}
@@ -759,4 +762,129 @@ void virtio_dev_destroy(struct virtio_dev *vd)
 	 * the threads before it frees what they use. */
 	pci_unregister(&vd->pci);
 	vp_free(vd, true);
+}
+
+/* ---- snapshot and restore ---- */
+
+#define VP_STATE_VERSION 1
+
+int virtio_dev_save(struct virtio_dev *vd, struct device_stream *out)
+{
+	uint32_t version = VP_STATE_VERSION, nq = vd->ops->nr_queues;
+
+	pthread_mutex_lock(&vd->lock);
+	vd->frozen = true;
+	stream_put(out, &version, sizeof(version));
+	pci_save(&vd->pci, out);
+	msix_save(&vd->msix, out);
+	stream_put(out, &vd->features, sizeof(vd->features));
+	stream_put(out, &vd->driver_features, sizeof(vd->driver_features));
+	stream_put(out, &vd->dfselect, sizeof(vd->dfselect));
+	stream_put(out, &vd->gfselect, sizeof(vd->gfselect));
+	stream_put(out, &vd->status, sizeof(vd->status));
+	stream_put(out, &vd->queue_select, sizeof(vd->queue_select));
+	stream_put(out, &vd->config_vector, sizeof(vd->config_vector));
+	stream_put(out, &vd->isr, sizeof(vd->isr));
+	stream_put(out, &nq, sizeof(nq));
+	for (unsigned int i = 0; i < nq; i++) {
+		const struct virtio_queue *q = &vd->q[i];
+		uint8_t flags =
+		    (uint8_t)(q->enabled | q->vq.signalled_valid << 1 | q->vq.broken << 2);
+
+		stream_put(out, &q->size, sizeof(q->size));
+		stream_put(out, &q->msix_vector, sizeof(q->msix_vector));
+		stream_put(out, &flags, 1);
+		stream_put(out, &q->desc, sizeof(q->desc));
+		stream_put(out, &q->driver, sizeof(q->driver));
+		stream_put(out, &q->device, sizeof(q->device));
+		stream_put(out, &q->vq.last_avail, sizeof(q->vq.last_avail));
+		stream_put(out, &q->vq.used_idx, sizeof(q->vq.used_idx));
+		stream_put(out, &q->vq.signalled_used, sizeof(q->vq.signalled_used));
+	}
+	pthread_mutex_unlock(&vd->lock);
+	return out->err;
+}
+
+void virtio_dev_thaw(struct virtio_dev *vd)
+{
+	pthread_mutex_lock(&vd->lock);
+	vd->frozen = false;
+	if (vd->status & VIRTIO_CONFIG_S_DRIVER_OK)
+		for (unsigned int i = 0; i < vd->ops->nr_queues; i++)
+			if (vd->q[i].enabled)
+				kick(vd, i);
+	pthread_mutex_unlock(&vd->lock);
+}
+
+int virtio_dev_load(struct virtio_dev *vd, struct device_stream *in)
+{
+	uint32_t version = 0, nq = 0;
+	uint64_t features;
+	int ret;
+
+	stream_get(in, &version, sizeof(version));
+	if (in->err || version != VP_STATE_VERSION)
+		return -EINVAL;
+	ret = pci_load(&vd->pci, in);
+	if (ret == 0)
+		ret = msix_load(&vd->msix, in);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&vd->lock);
+	vp_reset(vd);
+	stream_get(in, &features, sizeof(features));
+	stream_get(in, &vd->driver_features, sizeof(vd->driver_features));
+	stream_get(in, &vd->dfselect, sizeof(vd->dfselect));
+	stream_get(in, &vd->gfselect, sizeof(vd->gfselect));
+	stream_get(in, &vd->status, sizeof(vd->status));
+	stream_get(in, &vd->queue_select, sizeof(vd->queue_select));
+	stream_get(in, &vd->config_vector, sizeof(vd->config_vector));
+	stream_get(in, &vd->isr, sizeof(vd->isr));
+	stream_get(in, &nq, sizeof(nq));
+	/* The same device, offering the same features; the driver accepted only those. */
+	if (in->err || features != vd->features || (vd->driver_features & ~vd->features) ||
+	    nq != vd->ops->nr_queues)
+		ret = -EINVAL;
+	for (unsigned int i = 0; ret == 0 && i < nq; i++) {
+		struct virtio_queue *q = &vd->q[i];
+		uint16_t last_avail, used_idx, signalled;
+		uint8_t flags;
+
+		stream_get(in, &q->size, sizeof(q->size));
+		stream_get(in, &q->msix_vector, sizeof(q->msix_vector));
+		stream_get(in, &flags, 1);
+		stream_get(in, &q->desc, sizeof(q->desc));
+		stream_get(in, &q->driver, sizeof(q->driver));
+		stream_get(in, &q->device, sizeof(q->device));
+		stream_get(in, &last_avail, sizeof(last_avail));
+		stream_get(in, &used_idx, sizeof(used_idx));
+		stream_get(in, &signalled, sizeof(signalled));
+		if (in->err || q->size > vd->ops->queue_size) {
+			ret = -EINVAL;
+			break;
+		}
+		q->msix_vector = checked_vector(vd, q->msix_vector);
+		if (flags & 1) {
+			/* As the driver enabled it, checked the same way; then the indices. */
+			enable_queue(vd, q);
+			if (!q->enabled) {
+				ret = -EINVAL;
+				break;
+			}
+			q->vq.last_avail = last_avail;
+			q->vq.used_idx = used_idx;
+			q->vq.signalled_used = signalled;
+			q->vq.signalled_valid = flags & 2;
+			q->vq.broken = flags & 4;
+		}
+	}
+	vd->config_vector = checked_vector(vd, vd->config_vector);
+	if (ret < 0)
+		vp_reset(vd);
+	else if (vd->isr && !msix_enabled(&vd->msix))
+		intx_set(vd, true); /* the guest had not acknowledged its interrupt yet */
+	pthread_mutex_unlock(&vd->lock);
+	if (ret == 0)
+		virtio_dev_thaw(vd);
+	return ret;
 }

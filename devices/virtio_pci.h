@@ -109,6 +109,9 @@ struct virtio_dev {
 	_Atomic uint64_t stat_chains, stat_kicks, stat_irqs;
 	uint64_t bar_addr; /* where BAR 4 is mapped, when bar_mapped */
 	bool bar_mapped;
+	/* Saved (virtio_dev_save) and not thawed yet: no thread touches the rings or
+	 * guest memory (under lock); kicks are left for virtio_dev_thaw. */
+	bool frozen;
 };
 
 /* Creates the PCI function for a backend and registers it on the VM's PCI bus (first
@@ -117,6 +120,18 @@ struct virtio_dev {
  * and frees the rest. On failure returns -errno and priv is still the caller's. */
 int virtio_dev_create(struct machine *mach, const struct virtio_backend_ops *ops, void *priv,
 		      uint64_t features, const char *name, struct virtio_dev **out);
+
+struct device_stream;
+/* Snapshot and restore of the transport (config space, MSI-X table, status, features,
+ * queues with their addresses and indices). save also freezes the device: from then
+ * on nothing touches guest memory until virtio_dev_thaw, which kicks every enabled
+ * queue to serve what came meanwhile. load restores into a device just created from
+ * the same config, then thaws it. Backends keep no state worth saving (a virtio-net
+ * frame in flight is dropped and resent by TCP). -EINVAL for a state that is not this
+ * device's or does not hold together. */
+int virtio_dev_save(struct virtio_dev *vd, struct device_stream *out);
+int virtio_dev_load(struct virtio_dev *vd, struct device_stream *in);
+void virtio_dev_thaw(struct virtio_dev *vd);
 
 /* Handles one chain; returns the bytes written into its driver-writable part. */
 typedef uint32_t (*virtio_chain_fn)(struct virtio_dev *vd, unsigned int q, struct virtq_chain *c);

@@ -169,8 +169,7 @@ int snapshot_save(struct vm *vm, const struct config *cfg, const char *dir, char
 	fclose(f);
 	arch = arch_state_name(&sv);
 	snprintf(head, sizeof(head), "minivmm-snapshot %d\narch %s %d\nvcpus %u\nmemory %llu\n",
-		 SNAPSHOT_VERSION, arch, sv, vm->nr_vcpus,
-		 (unsigned long long)vm->m.mem.ram_size);
+		 SNAPSHOT_VERSION, arch, sv, vm->nr_vcpus, (unsigned long long)vm->m.mem.ram_size);
 	ret = write_file(dir, "config.ini", cfgtext, cfglen, err, errlen);
 	if (ret == 0)
 		ret = write_file(dir, "state", st.data, st.len, err, errlen);
@@ -180,6 +179,10 @@ int snapshot_save(struct vm *vm, const struct config *cfg, const char *dir, char
 	if (ret == 0)
 		ret = write_file(dir, "header", head, strlen(head), err, errlen);
 out:
+	/* The devices run again (they stop touching guest memory when saved). */
+	for (size_t i = 0; i < vm->nr_devs; i++)
+		if (vm->devs[i].state && vm->devs[i].spec.ops->thaw)
+			vm->devs[i].spec.ops->thaw(vm->devs[i].state);
 	free(cfgtext);
 	stream_free(&st);
 	stream_free(&dev);

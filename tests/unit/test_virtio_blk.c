@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "devices/virtio_backends.h"
+#include "devices/stream.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_pci.h"
 #include "vmm/config.h"
@@ -445,6 +446,78 @@ START_TEST(image_locking)
 }
 END_TEST
 
+/* Snapshot and restore of the transport: a device saved mid-run is frozen (a request
+ * posted then is not served), a new device from the same config loads the state and
+ * serves that request and the next ones with the indices going on; a state that is not
+ * this device's is refused. */
+START_TEST(state_survives_save_and_load)
+{
+	char path[32];
+	int fd = make_image(path);
+	struct config_disk disk = {.name = "disk0"};
+	struct device_stream s = {0}, in;
+	uint8_t pattern[1024];
+	uint16_t *used_idx;
+	struct bed *b;
+
+	strcpy(disk.path, path);
+	b = bed_create(&disk);
+	ck_assert(negotiate(b, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_BLK_F_FLUSH) &
+		  VIRTIO_CONFIG_S_FEATURES_OK);
+	setup_queue(b);
+	for (size_t i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (uint8_t)(i * 7);
+	ck_assert_int_eq(mem_write(&b->vm.mem, DATA_GPA, pattern, sizeof(pattern)), 0);
+	submit(b, VIRTIO_BLK_T_OUT, 8, sizeof(pattern));
+
+	ck_assert_int_eq(virtio_dev_save(b->vd, &s), 0);
+	/* Frozen: a read posted now waits. */
+	{
+		struct virtio_blk_outhdr hdr = {.type = VIRTIO_BLK_T_IN, .sector = 8};
+		struct vring_desc d[3] = {
+		    {HDR_GPA, sizeof(hdr), VRING_DESC_F_NEXT, 1},
+		    {DATA_GPA, sizeof(pattern), VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2},
+		    {ST_GPA, 1, VRING_DESC_F_WRITE, 0},
+		};
+
+		memset(gpa(b, DATA_GPA), 0, sizeof(pattern));
+		ck_assert_int_eq(mem_write(&b->vm.mem, HDR_GPA, &hdr, sizeof(hdr)), 0);
+		ck_assert_int_eq(mem_write(&b->vm.mem, DESC_GPA, d, sizeof(d)), 0);
+		*(uint16_t *)gpa(b, AVAIL_GPA + 4 + 2 * (b->avail_idx % QSIZE)) = 0;
+		__atomic_store_n((uint16_t *)gpa(b, AVAIL_GPA + 2), ++b->avail_idx,
+				 __ATOMIC_RELEASE);
+		wr(b, b->notify, 0, 2);
+	}
+	used_idx = gpa(b, USED_GPA + 2);
+	nanosleep(&(struct timespec){0, 50000000}, NULL);
+	ck_assert_uint_eq(__atomic_load_n(used_idx, __ATOMIC_ACQUIRE), b->avail_idx - 1);
+
+	/* Into a new device from the same config: the request is served after load. */
+	virtio_dev_destroy(b->vd);
+	ck_assert_int_eq(virtio_blk_create(&b->vm, &disk, &b->vd), 0);
+	stream_reader(&in, s.data, s.len);
+	ck_assert_int_eq(virtio_dev_load(b->vd, &in), 0);
+	for (int i = 0; i < 5000 && __atomic_load_n(used_idx, __ATOMIC_ACQUIRE) != b->avail_idx;
+	     i++)
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	ck_assert_uint_eq(__atomic_load_n(used_idx, __ATOMIC_ACQUIRE), b->avail_idx);
+	ck_assert_int_eq(memcmp(gpa(b, DATA_GPA), pattern, sizeof(pattern)), 0);
+	submit(b, VIRTIO_BLK_T_IN, 8, sizeof(pattern)); /* and on */
+	ck_assert_uint_eq(*(uint8_t *)gpa(b, ST_GPA), VIRTIO_BLK_S_OK);
+
+	/* Offered features changed (a state from another device): refused. */
+	s.data[4 + 4096 + 4 + 2 * 16] ^= 0x40; /* past version, config, MSI-X: features */
+	stream_reader(&in, s.data, s.len);
+	virtio_dev_destroy(b->vd);
+	ck_assert_int_eq(virtio_blk_create(&b->vm, &disk, &b->vd), 0);
+	ck_assert_int_eq(virtio_dev_load(b->vd, &in), -EINVAL);
+	stream_free(&s);
+	bed_destroy(b);
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
 /* Runs qemu-io's command cmd on path (-r: read-only) and returns its output. */
 static void qemu_io(const char *flags, const char *cmd, const char *path, char *out, size_t len)
 {
@@ -536,6 +609,7 @@ Suite *virtio_blk_suite(void)
 	tcase_add_test(pci, transport_end_to_end);
 	tcase_add_test(pci, image_locking);
 	tcase_add_test(pci, image_locks_interoperate_with_qemu);
+	tcase_add_test(pci, state_survives_save_and_load);
 	suite_add_tcase(s, req);
 	suite_add_tcase(s, pci);
 	return s;
