@@ -342,7 +342,8 @@ static json_t *cmd_add_device(void *ctx, json_t *args, struct api_error *err)
 {
 	struct api_ctx *c = ctx;
 	struct vm *vm = running(c, err);
-	const char *kind = NULL, *name = NULL, *path = NULL, *host = NULL, *uuid = NULL;
+	const char *kind = NULL, *name = NULL, *path = NULL, *host = NULL, *uuid = NULL,
+		   *bind = NULL;
 	char set[3][PATH_MAX + 96];
 	const char *sets[3] = {set[0], set[1], set[2]};
 	struct device_spec spec = {.fd = -1};
@@ -351,8 +352,9 @@ static json_t *cmd_add_device(void *ctx, json_t *args, struct api_error *err)
 
 	if (!vm)
 		return NULL;
-	json_unpack(args, "{s:s, s:s, s?s, s?s, s?s, s?b}", "kind", &kind, "name", &name, "path",
-		    &path, "host", &host, "uuid", &uuid, "readonly", &readonly);
+	json_unpack(args, "{s:s, s:s, s?s, s?s, s?s, s?b, s?s}", "kind", &kind, "name", &name,
+		    "path", &path, "host", &host, "uuid", &uuid, "readonly", &readonly, "bind",
+		    &bind);
 	if (!name_ok(name)) {
 		fail(err, API_ERR_ARGS,
 		     "name '%.64s': use 1-63 of a-z, 0-9, '-' and '_' (it becomes disk.NAME or "
@@ -362,7 +364,7 @@ static json_t *cmd_add_device(void *ctx, json_t *args, struct api_error *err)
 	}
 	disk = !strcmp(kind, "disk");
 	if (disk) {
-		if (!path || host || uuid) {
+		if (!path || host || uuid || bind) {
 			fail(err, API_ERR_ARGS,
 			     "a disk takes path (and readonly), not host or uuid");
 			return NULL;
@@ -379,6 +381,10 @@ static json_t *cmd_add_device(void *ctx, json_t *args, struct api_error *err)
 		}
 		snprintf(set[n++], sizeof(set[0]), "vfio.%s.%s=%s", name, host ? "host" : "uuid",
 			 host ? host : uuid);
+		/* bind = auto: moved to vfio-pci now and given back when removed, checked by
+		 * the config code like the file's (auto | manual). */
+		if (bind)
+			snprintf(set[n++], sizeof(set[0]), "vfio.%s.bind=%.16s", name, bind);
 	} else {
 		fail(err, API_ERR_ARGS, "kind '%.32s': use disk or vfio", kind);
 		return NULL;
@@ -545,7 +551,7 @@ const struct api_command api_commands[] = {
     {"shutdown", NULL, cmd_shutdown},
     {"power-button", NULL, cmd_power_button},
     {"snapshot", "path:s", cmd_snapshot},
-    {"add-device", "kind:s name:s path:s? host:s? uuid:s? readonly:b?", cmd_add_device},
+    {"add-device", "kind:s name:s path:s? host:s? uuid:s? readonly:b? bind:s?", cmd_add_device},
     {"remove-device", "name:s force:b?", cmd_remove_device},
 };
 const size_t api_nr_commands = ARRAY_SIZE(api_commands);

@@ -273,6 +273,12 @@ START_TEST(commands_through_the_socket)
 		      "%s", out);
 	ck_assert_int_eq(ctl(&r, "add-device kind=disk name=Bad! path=/x", out, sizeof(out)), 1);
 	ck_assert_msg(strstr(out, "InvalidArguments"), "%s", out);
+	/* bind is checked by the config code, as in the file. */
+	ck_assert_int_eq(ctl(&r, "add-device kind=vfio name=v host=0000:00:1f.7 bind=sometimes",
+			     out, sizeof(out)),
+			 1);
+	ck_assert_msg(strstr(out, "bind") && strstr(out, "InvalidArguments"), "%s", out);
+	ck_assert_msg(strstr(out, "InvalidArguments"), "%s", out);
 	ck_assert_int_eq(ctl(&r, "add-device kind=vfio name=v host=0000:7f:1f.7", out, sizeof(out)),
 			 1);
 	ck_assert_int_eq(ctl(&r, "remove-device name=disk.zz", out, sizeof(out)), 1);
