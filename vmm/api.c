@@ -41,7 +41,6 @@ struct api_req {
 };
 
 struct api {
-	char path[108];
 	int listen_fd;
 	int thread_efd; /* wakes the API thread: output queued, or stop */
 	int main_efd;	/* wakes the main thread: requests queued */
@@ -230,7 +229,7 @@ static void client_kill(struct api_client *c)
  * not reading: it is dropped rather than allowed to make minivmm hold its output. */
 static void client_queue(struct api_client *c, json_t *msg)
 {
-	char *s = json_dumps(msg, JSON_COMPACT);
+	char *s = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	size_t len = s ? strlen(s) + 1 : 0;
 
 	json_decref(msg);
@@ -571,7 +570,6 @@ int api_open(struct api **out, const char *path, const struct api_command *cmds,
 	api = calloc(1, sizeof(*api));
 	if (!api)
 		return -ENOMEM;
-	snprintf(api->path, sizeof(api->path), "%s", path);
 	strcpy(sa.sun_path, path);
 	api->cmds = cmds;
 	api->nr_cmds = n;

@@ -267,12 +267,12 @@ static bool name_ok(const char *n)
 /* The new section, checked as the config file's own are (a copy of the config is
  * amended, so that a refused one changes nothing). On success returns its index in
  * cfg->disks or cfg->vfio: an unplugged section of that name is reused. */
-static int amend(struct api_ctx *c, bool disk, const char *const *set, int n, struct api_error *err)
+static int amend(struct api_ctx *c, bool disk, const char *name, const char *const *set, int n,
+		 struct api_error *err)
 {
 	struct config *tmp = malloc(sizeof(*tmp));
 	char msg[1024];
 	int ret, idx = -1;
-	const char *name;
 
 	if (!tmp) {
 		fail(err, API_ERR_GENERIC, "out of memory");
@@ -285,19 +285,17 @@ static int amend(struct api_ctx *c, bool disk, const char *const *set, int n, st
 		free(tmp);
 		return ret;
 	}
-	name = strchr(set[0], '.') + 1; /* "disk.NAME.path=..." */
+	/* name passed name_ok (lower case), as config names are stored. */
 	if (disk) {
 		for (unsigned int i = 0; i < tmp->nr_disks; i++)
-			if (!strncmp(tmp->disks[i].name, name, strlen(tmp->disks[i].name)) &&
-			    name[strlen(tmp->disks[i].name)] == '.')
+			if (!strcmp(tmp->disks[i].name, name))
 				idx = (int)i;
 		c->cfg->disks[idx] = tmp->disks[idx];
 		c->cfg->disks[idx].unplugged = false;
 		c->cfg->nr_disks = tmp->nr_disks;
 	} else {
 		for (unsigned int i = 0; i < tmp->nr_vfio; i++)
-			if (!strncmp(tmp->vfio[i].name, name, strlen(tmp->vfio[i].name)) &&
-			    name[strlen(tmp->vfio[i].name)] == '.')
+			if (!strcmp(tmp->vfio[i].name, name))
 				idx = (int)i;
 		c->cfg->vfio[idx] = tmp->vfio[idx];
 		c->cfg->vfio[idx].unplugged = false;
@@ -394,7 +392,7 @@ static json_t *cmd_add_device(void *ctx, json_t *args, struct api_error *err)
 		fail(err, API_ERR_ARGS, "%s is on the VM already", spec.name);
 		return NULL;
 	}
-	idx = amend(c, disk, sets, n, err);
+	idx = amend(c, disk, name, sets, n, err);
 	if (idx < 0)
 		return NULL;
 	vm->m.last_err[0] = 0;

@@ -297,76 +297,79 @@ out:
 	return ret;
 }
 
-/* Every record of the state, in order; each device of the VM exactly once. */
+/* One DEVICE record: the device of that name, once, reading exactly its payload. */
+static int load_device(struct vm *vm, const uint8_t *p, uint32_t plen, uint64_t *seen, char *err,
+		       size_t errlen)
+{
+	struct device *d = vm_device_find(vm, (const char *)p);
+	size_t nl = strlen((const char *)p) + 1;
+	struct device_stream in;
+	int ret;
+
+	if (!d || !d->state || !d->spec.ops->load || (*seen & 1ULL << (d - vm->devs))) {
+		snprintf(err, errlen, "snapshot: a device %.64s that this VM does not have (once)",
+			 p);
+		return -EINVAL;
+	}
+	*seen |= 1ULL << (d - vm->devs);
+	stream_reader(&in, p + nl, plen - nl);
+	ret = d->spec.ops->load(d->state, &in);
+	return ret == 0 && in.pos != in.len ? -EINVAL : ret; /* not all of it read: not its */
+}
+
+/* Every record of the state, in order: the VM's, each vCPU's by id, then each device
+ * of the VM exactly once. */
 static int load_state(struct vm *vm, const uint8_t *data, size_t len, char *err, size_t errlen)
 {
-	size_t pos = 0, loaded = 0;
+	size_t vm_size = arch_vm_state_size(), vcpu_size = arch_vcpu_state_size(), pos = 0;
+	void *blob = malloc(vm_size > vcpu_size ? vm_size : vcpu_size); /* an aligned copy */
+	uint64_t seen = 0, want = 0;
 	unsigned int vcpus = 0;
 	bool vm_done = false;
 	const uint8_t *p;
-	uint32_t tag, plen;
+	uint32_t tag, plen, id = 0;
 	int ret;
 
+	_Static_assert(VM_MAX_DEVICES <= 64, "one bit per device in seen");
+	if (!blob)
+		return -ENOMEM;
 	while ((ret = snapshot_next(data, len, &pos, &tag, &p, &plen, err, errlen)) == 1) {
-		if (tag == SNAP_VM && !vm_done && plen == arch_vm_state_size()) {
-			void *s = malloc(plen);
-
-			ret = s ? (memcpy(s, p, plen), arch_vm_restore(vm, s)) : -ENOMEM;
-			free(s);
-			vm_done = true;
-		} else if (tag == SNAP_VCPU && vm_done && vcpus < vm->nr_vcpus &&
-			   plen == 4 + arch_vcpu_state_size()) {
-			uint32_t id;
-			void *s = malloc(plen - 4);
-
+		if (tag == SNAP_VCPU && plen >= 4)
 			memcpy(&id, p, 4);
-			ret = !s	    ? -ENOMEM
-			      : id != vcpus ? -EINVAL
-					    : (memcpy(s, p + 4, plen - 4),
-					       arch_vcpu_restore(vm, &vm->vcpus[id], s));
-			free(s);
-			vcpus++;
+		if (tag == SNAP_VM && !vm_done && plen == vm_size) {
+			memcpy(blob, p, plen);
+			ret = arch_vm_restore(vm, blob);
+			vm_done = true;
+		} else if (tag == SNAP_VCPU && vm_done && vcpus < vm->nr_vcpus && id == vcpus &&
+			   plen == 4 + vcpu_size) {
+			memcpy(blob, p + 4, vcpu_size);
+			ret = arch_vcpu_restore(vm, &vm->vcpus[vcpus++], blob);
 		} else if (tag == SNAP_DEVICE && vcpus == vm->nr_vcpus && memchr(p, 0, plen)) {
-			struct device *d = vm_device_find(vm, (const char *)p);
-			size_t nl = strlen((const char *)p) + 1;
-			struct device_stream in;
-
-			if (!d || !d->state || !d->spec.ops->load) {
-				snprintf(err, errlen,
-					 "snapshot: it has a device %.64s that this VM does not",
-					 p);
-				return -EINVAL;
-			}
-			stream_reader(&in, p + nl, plen - nl);
-			ret = d->spec.ops->load(d->state, &in);
-			if (ret == 0 && in.pos != in.len)
-				ret = -EINVAL; /* more than the device reads: not its state */
-			loaded++;
+			ret = load_device(vm, p, plen, &seen, err, errlen);
 		} else {
 			snprintf(err, errlen,
 				 "snapshot: unexpected record (tag %u, %u bytes) at byte %zu", tag,
 				 plen, pos - plen - 8);
-			return -EINVAL;
+			ret = -EINVAL;
 		}
 		if (ret < 0) {
 			if (!err[0])
 				snprintf(err, errlen,
 					 "snapshot: a record at byte %zu was refused: %s",
 					 pos - plen - 8, strerror(-ret));
-			return ret;
+			break;
 		}
 	}
+	free(blob);
 	if (ret < 0)
 		return ret;
-	size_t devices = 0;
-
 	for (size_t i = 0; i < vm->nr_devs; i++)
-		devices += vm->devs[i].state != NULL;
-	if (!vm_done || vcpus != vm->nr_vcpus || loaded != devices) {
+		want |= (uint64_t)(vm->devs[i].state != NULL) << i;
+	if (!vm_done || vcpus != vm->nr_vcpus || seen != want) {
 		snprintf(err, errlen,
-			 "snapshot: the state is incomplete (VM %s, %u of %u vCPUs, %zu of %zu "
-			 "devices)",
-			 vm_done ? "yes" : "no", vcpus, vm->nr_vcpus, loaded, devices);
+			 "snapshot: the state is incomplete (VM %s, %u of %u vCPUs, devices %s)",
+			 vm_done ? "yes" : "no", vcpus, vm->nr_vcpus,
+			 seen == want ? "all" : "missing");
 		return -EINVAL;
 	}
 	return 0;

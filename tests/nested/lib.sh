@@ -73,6 +73,19 @@ show_console() {
 	tail -20 "$1.console" | sed 's/^/    /'
 }
 
+# wait_console PATTERN SECONDS: until the console of the VM whose config is $INI (the
+# scenario's) shows PATTERN; on a timeout, says so and shows its last lines.
+wait_console() {
+	local i
+	for i in $(seq $(($2 * 20))); do
+		grep -q "$1" "$INI.console" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "    timed out waiting for '$1'"
+	show_console "$INI"
+	return 1
+}
+
 # ---- The stock Debian guest (scenarios with "# disk: debian") ----------------------
 # Its root image is this emulated host's /dev/vda; its test agent (guest-images/debian/
 # agent) reports on the serial console in lines starting "AGENT " and carries out the

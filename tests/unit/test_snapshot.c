@@ -52,6 +52,22 @@ static int sh(const char *fmt, const char *a, const char *b)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* minivmm with args (its stderr to errfile), in the background; returns its pid. */
+static pid_t spawn(const char *args, const char *errfile)
+{
+	char cmd[768];
+	pid_t pid;
+
+	snprintf(cmd, sizeof(cmd), "exec %s %s </dev/null 2>%s", bin(), args, errfile);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
 static int run(const char *cmd)
 {
 	int st = system(cmd);
@@ -98,15 +114,8 @@ START_TEST(restore_resumes_the_guest)
 	fprintf(f, "[vm]\nkernel = kernel\nmemory = 32M\n[console]\nmode = file\npath = console\n"
 		   "[api]\nsocket = vm.sock\n");
 	fclose(f);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		char cmd[512];
-
-		snprintf(cmd, sizeof(cmd), "exec %s %s </dev/null 2>%s/err1", bin(), path, dir);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
+	snprintf(out, sizeof(out), "%s/err1", dir);
+	pid = spawn(path, out);
 	snprintf(path, sizeof(path), "%s/console", dir);
 	ck_assert_msg(wait_chars(path, '.', 3), "the guest printed no dots");
 	/* Not paused: refused. Paused: written. */
@@ -123,16 +132,9 @@ START_TEST(restore_resumes_the_guest)
 
 	/* A new process resumes it: dots again, no second boot. */
 	ck_assert_int_eq(unlink(path), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		char cmd[512];
-
-		snprintf(cmd, sizeof(cmd), "exec %s --restore %s </dev/null 2>%s/err2", bin(), snap,
-			 dir);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
+	snprintf(out, sizeof(out), "--restore %s", snap);
+	snprintf(log, sizeof(log), "%s/err2", dir);
+	pid = spawn(out, log);
 	ck_assert_msg(wait_chars(path, '.', 3), "the restored guest printed no dots");
 	slurp(path, con, sizeof(con));
 	ck_assert_msg(!strchr(con, 'B'), "the restored guest booted again: %.80s", con);
@@ -191,13 +193,7 @@ START_TEST(snapshot_with_a_virtio_disk)
 	fprintf(f, "[vm]\nkernel = kernel\nmemory = 32M\n[console]\nmode = none\n"
 		   "[disk.a]\npath = a.img\n[api]\nsocket = vm.sock\n");
 	fclose(f);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		snprintf(cmd, sizeof(cmd), "exec %s %s </dev/null 2>/dev/null", bin(), path);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
+	pid = spawn(path, "/dev/null");
 	for (int i = 0; i < 1000 && access(sock, F_OK) != 0; i++)
 		usleep(10000);
 	ck_assert_int_eq(sh("%s %s pause >/dev/null", ctl_bin(), sock), 0);
@@ -206,15 +202,8 @@ START_TEST(snapshot_with_a_virtio_disk)
 	ck_assert_int_eq(sh("%s %s shutdown >/dev/null", ctl_bin(), sock), 0);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		snprintf(cmd, sizeof(cmd), "exec %s --restore %s </dev/null 2>/dev/null", bin(),
-			 dir);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	snprintf(cmd, sizeof(cmd), "%s %s info 2>&1", ctl_bin(), sock);
+	snprintf(cmd, sizeof(cmd), "--restore %s", dir);
+	pid = spawn(cmd, "/dev/null");
 	for (int i = 0; i < 500 && sh("%s %s ping >/dev/null 2>&1", ctl_bin(), sock); i++)
 		usleep(10000);
 	snprintf(cmd, sizeof(cmd), "%s %s info | grep -q disk.a", ctl_bin(), sock);

@@ -38,9 +38,35 @@ static void wait_count(struct vm *vm, uint64_t above)
 	ck_assert_uint_gt(peek(vm, COUNTER), above);
 }
 
+/* A tiny counting guest's config in the fresh directory dir, and its files open. */
+static void setup(char *dir, const char *extra, struct config *cfg, struct boot_images *bi)
+{
+	char path[64], err[512];
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	write_kernel(dir, guest_counts, sizeof(guest_counts));
+	snprintf(path, sizeof(path), "%s/vm.ini", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[vm]\nkernel = kernel\nmemory = 32M\n[console]\nmode = none\n%s", extra);
+	fclose(f);
+	ck_assert_msg(config_load(cfg, path, NULL, 0, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(boot_files_open(bi, cfg, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void cleanup(const char *dir, struct boot_images *bi)
+{
+	char cmd[96];
+
+	boot_files_close(bi);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
 START_TEST(guest_continues_in_a_new_vm)
 {
-	char dir[] = "/tmp/minivmm-state-XXXXXX", path[64], err[512], cmd[96];
+	char dir[] = "/tmp/minivmm-state-XXXXXX", err[512];
 	struct arch_vcpu_state *vs;
 	struct arch_vm_state *ms;
 	struct boot_images bi;
@@ -48,20 +74,10 @@ START_TEST(guest_continues_in_a_new_vm)
 	uint64_t count;
 	struct vm a, b;
 	uint8_t *ram;
-	FILE *f;
 
 	if (access("/dev/kvm", R_OK | W_OK) != 0)
 		UNIT_SKIP("no usable /dev/kvm on this machine");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	write_kernel(dir, guest_counts, sizeof(guest_counts));
-	snprintf(path, sizeof(path), "%s/vm.ini", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[vm]\nkernel = kernel\nmemory = 32M\n[console]\nmode = none\n"
-		   "[security]\nseccomp = off\n");
-	fclose(f);
-	ck_assert_msg(config_load(&cfg, path, NULL, 0, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(boot_files_open(&bi, &cfg, err, sizeof(err)) == 0, "%s", err);
+	setup(dir, "[security]\nseccomp = off\n", &cfg, &bi);
 	vs = calloc(1, arch_vcpu_state_size());
 	ms = calloc(1, arch_vm_state_size());
 	ck_assert(vs && ms);
@@ -98,33 +114,22 @@ START_TEST(guest_continues_in_a_new_vm)
 	free(ram);
 	free(vs);
 	free(ms);
-	boot_files_close(&bi);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	cleanup(dir, &bi);
 }
 END_TEST
 
 /* A state that says it is not what it is, is refused rather than loaded. */
 START_TEST(restore_refuses_a_bad_vm_state)
 {
-	char dir[] = "/tmp/minivmm-state-XXXXXX", path[64], err[512], cmd[96];
+	char dir[] = "/tmp/minivmm-state-XXXXXX";
 	struct arch_vm_state *ms;
 	struct boot_images bi;
 	struct config cfg;
 	struct vm a;
-	FILE *f;
 
 	if (access("/dev/kvm", R_OK | W_OK) != 0)
 		UNIT_SKIP("no usable /dev/kvm on this machine");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	write_kernel(dir, guest_counts, sizeof(guest_counts));
-	snprintf(path, sizeof(path), "%s/vm.ini", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[vm]\nkernel = kernel\nmemory = 32M\n[console]\nmode = none\n");
-	fclose(f);
-	ck_assert_msg(config_load(&cfg, path, NULL, 0, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(boot_files_open(&bi, &cfg, err, sizeof(err)) == 0, "%s", err);
+	setup(dir, "", &cfg, &bi);
 	ms = malloc(arch_vm_state_size());
 	ck_assert_ptr_nonnull(ms);
 	memset(ms, 0xa5, arch_vm_state_size()); /* garbage: wrong irqchip ids */
@@ -132,9 +137,7 @@ START_TEST(restore_refuses_a_bad_vm_state)
 	ck_assert_int_eq(arch_vm_restore(&a, ms), -EINVAL);
 	vm_destroy(&a);
 	free(ms);
-	boot_files_close(&bi);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	cleanup(dir, &bi);
 }
 END_TEST
 
@@ -157,24 +160,15 @@ static const struct device_ops nosave_ops = {
 
 START_TEST(snapshot_refuses_a_device_it_cannot_save)
 {
-	char dir[] = "/tmp/minivmm-state-XXXXXX", path[64], err[512], cmd[96];
+	char dir[] = "/tmp/minivmm-state-XXXXXX", path[64], err[512];
 	struct device_spec spec = {.ops = &nosave_ops, .name = "vfio.gpu", .fd = -1};
 	struct boot_images bi;
 	struct config cfg;
 	struct vm a;
-	FILE *f;
 
 	if (access("/dev/kvm", R_OK | W_OK) != 0)
 		UNIT_SKIP("no usable /dev/kvm on this machine");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	write_kernel(dir, guest_counts, sizeof(guest_counts));
-	snprintf(path, sizeof(path), "%s/vm.ini", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[vm]\nkernel = kernel\nmemory = 32M\n[console]\nmode = none\n");
-	fclose(f);
-	ck_assert_msg(config_load(&cfg, path, NULL, 0, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(boot_files_open(&bi, &cfg, err, sizeof(err)) == 0, "%s", err);
+	setup(dir, "", &cfg, &bi);
 	ck_assert_int_eq(vm_create(&a, &cfg, &bi.files, -1, 0), 0);
 	ck_assert_int_eq(vm_device_add(&a, &spec), 0);
 	ck_assert_int_eq(snapshot_save(&a, &cfg, dir, err, sizeof(err)), -ENOTSUP);
@@ -182,9 +176,7 @@ START_TEST(snapshot_refuses_a_device_it_cannot_save)
 	snprintf(path, sizeof(path), "%s/header", dir);
 	ck_assert_int_ne(access(path, F_OK), 0);
 	vm_destroy(&a);
-	boot_files_close(&bi);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	cleanup(dir, &bi);
 }
 END_TEST
 

@@ -102,17 +102,6 @@ G
 ctl() { "$MINIVMM_REPO/build/minivmm-ctl" "$SOCK" "$@"; }
 
 # wait_console PATTERN SECONDS
-wait_console() {
-	local i
-	for i in $(seq $(($2 * 20))); do
-		grep -q "$1" "$INI.console" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "    timed out waiting for '$1'"
-	show_console "$INI"
-	return 1
-}
-
 # Waits until info no longer lists vfio.nvme (the guest ejected it).
 wait_removed() {
 	local i

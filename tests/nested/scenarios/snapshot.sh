@@ -37,17 +37,6 @@ G
 
 ctl() { "$MINIVMM_REPO/build/minivmm-ctl" "$SOCK" "$@"; }
 
-wait_console() {
-	local i
-	for i in $(seq $(($2 * 20))); do
-		grep -q "$1" "$INI.console" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "    timed out waiting for '$1'"
-	show_console "$INI"
-	return 1
-}
-
 last_count() { grep "GUEST count" "$INI.console" | tail -1 | tr -d '\r' | cut -d' ' -f3; }
 
 start_vm() {
@@ -91,7 +80,6 @@ restore() {
 
 checks_after() {
 	local sum
-	touch /dev/null
 	wait_console "GUEST slept" 60 || return 1
 	sum=$(grep "GUEST file" /tmp/snap-first.console | head -1 | tr -d '\r' | cut -d' ' -f3)
 	grep -q "GUEST disk $sum" "$INI.console" || { echo "    disk file differs"; return 1; }
