@@ -28,14 +28,20 @@ struct hotplug {
 	int efd;		   /* wakes the main thread: ejected gained a bit */
 };
 
-/* An edge on the GED's ISA IRQ (the OS reads GEVT to learn why). */
+/* The GED's interrupt is level-triggered, high while GEVT holds an event (the DSDT
+ * says so): the OS reading GEVT lowers it, and an event that comes while its handler
+ * runs raises it again, so none is lost to a masked edge. Lock held. */
+static void raise_event_locked(struct hotplug *h, uint32_t bits)
+{
+	h->gevt |= bits;
+	irq_line(h->mach, X86_GED_IRQ, true);
+}
+
 static void raise_event(struct hotplug *h, uint32_t bits)
 {
 	pthread_mutex_lock(&h->lock);
-	h->gevt |= bits;
+	raise_event_locked(h, bits);
 	pthread_mutex_unlock(&h->lock);
-	irq_line(h->mach, X86_GED_IRQ, true);
-	irq_line(h->mach, X86_GED_IRQ, false);
 }
 
 static uint32_t take(uint32_t *reg)
@@ -56,9 +62,10 @@ static void hotplug_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 		return; /* the DSDT's field is DWordAcc: anything else is not the OS */
 	pthread_mutex_lock(&h->lock);
 	if (!is_write) {
-		if (off == REG_GEVT)
+		if (off == REG_GEVT) {
 			v = take(&h->gevt);
-		else if (off == REG_PCIU)
+			irq_line(h->mach, X86_GED_IRQ, false);
+		} else if (off == REG_PCIU)
 			v = take(&h->pciu);
 		else if (off == REG_PCID)
 			v = take(&h->pcid);
@@ -186,6 +193,7 @@ static int hotplug_load(void *state, struct device_stream *in)
 		return in->err;
 	pthread_mutex_lock(&h->lock);
 	h->gevt = v[0], h->pciu = v[1], h->pcid = v[2], h->pending = v[3];
+	irq_line(h->mach, X86_GED_IRQ, h->gevt != 0);
 	pthread_mutex_unlock(&h->lock);
 	return 0;
 }

@@ -460,7 +460,9 @@ static void dsdt_ged(struct aml_buf *b, int pci)
 	aml_name_integer(b, "_UID", 0);
 	aml_name(b, "_CRS");
 	crs = aml_restemplate_begin(b);
-	aml_res_interrupt(b, AML_IRQ_CONSUMER | AML_IRQ_EDGE, X86_GED_IRQ);
+	/* Level, high while GEVT holds an event: an edge that came while Linux's threaded
+	 * GED handler had the line masked would be lost, and with it a hotplug request. */
+	aml_res_interrupt(b, AML_IRQ_CONSUMER, X86_GED_IRQ);
 	aml_restemplate_end(b, crs);
 
 	/* _EVT (Arg0: the interrupt): Local0 = GEVT (read-to-clear), then each cause. */

@@ -373,7 +373,7 @@ START_TEST(dsdt_hotplug_and_power_button)
 		 "ACPI0013\x00\x08_UID\x00\x08_CRS");
 	ck_assert_ptr_nonnull(p);
 	p += 30;
-	AT(p, "\x11\x0e\x0a\x0b\x89\x06\x00\x03\x01");
+	AT(p, "\x11\x0e\x0a\x0b\x89\x06\x00\x01\x01"); /* consumer, level, high */
 	ck_assert_uint_eq(rd32(p + 9), X86_GED_IRQ);
 	AT(p + 13, "\x79\x00");
 	p += 15;
@@ -499,7 +499,7 @@ static void check_dsdt_asl(const char *out, int pci)
 	    "Name (_HID, EisaId (\"PNP0C0C\")",
 	    "Device (GED0)",
 	    "Name (_HID, \"ACPI0013\"",
-	    "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive",
+	    "Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive",
 	    "0x00000005,",
 	    "Method (_EVT, 1, Serialized)",
 	    "Local0 = \\_SB.GEVT",
