@@ -19,8 +19,13 @@
  *   thaw     lets a saved device run again (after the snapshot, or a failed one).
  *   load     into a device just created from the same config, before the vCPUs run;
  *            every length and value checked (the state is untrusted input).
- *   reset: for migration; NULL until that work fills it. A kind without save cannot
- *   be snapshotted (the snapshot is refused, naming the device). */
+ *   activate for live migration between two minivmms on one host: off gives up the host
+ *            resources that the destination takes over (a disk image's locks, after
+ *            flushing it) at the handover; on takes them (the destination then, or a
+ *            source whose handover failed). A device made while machine->incoming is
+ *            set waits for on before it takes them. NULL: nothing to hand over.
+ *   reset: NULL until a kind needs it. A kind without save cannot be snapshotted or
+ *   migrated (refused, naming the device). */
 #ifndef MINIVMM_DEVICE_H
 #define MINIVMM_DEVICE_H
 
@@ -53,6 +58,7 @@ struct device_ops {
 	int (*save)(void *state, struct device_stream *out);
 	int (*load)(void *state, struct device_stream *in);
 	void (*thaw)(void *state);
+	int (*activate)(void *state, bool on);
 };
 
 struct device {

@@ -82,3 +82,13 @@ failed:
 	snprintf(why, len, "cannot lock it: %s", strerror(-ret));
 	return ret;
 }
+
+void disk_unlock(int fd)
+{
+	struct flock fl = {.l_type = F_UNLCK,
+			   .l_whence = SEEK_SET,
+			   .l_start = LOCK_PERM_BASE,
+			   .l_len = LOCK_SHARED_BASE + NR_PERMS - LOCK_PERM_BASE};
+
+	fcntl(fd, F_OFD_SETLK, &fl);
+}

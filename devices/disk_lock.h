@@ -22,4 +22,7 @@
  * of fd, so a caller that fails only closes it. */
 int disk_lock(int fd, bool writable, char *why, size_t len);
 
+/* Gives up fd's locks (a migration source at the handover, after flushing). */
+void disk_unlock(int fd);
+
 #endif

@@ -5,6 +5,7 @@
 #ifndef MINIVMM_VIRTIO_BACKENDS_H
 #define MINIVMM_VIRTIO_BACKENDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,10 @@ struct virtio_dev;
 /* [disk.NAME]: virtio-blk on a raw image (see virtio_blk.c). */
 int virtio_blk_create(struct machine *mach, const struct config_disk *disk,
 		      struct virtio_dev **out);
+/* A migration's handover of the image: off flushes it and gives up its locks (the
+ * source), on takes them (the destination, or a source whose handover failed); 0 or
+ * -errno after one message. */
+int virtio_blk_activate(struct virtio_dev *vd, bool on);
 /* [net.NAME]: virtio-net on a host tap device (see virtio_net.c). */
 int virtio_net_create(struct machine *mach, const struct config_net *net, struct virtio_dev **out);
 /* [console] device = virtio: hvc0 on the VMM's console, writing to out_fd. */

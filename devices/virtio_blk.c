@@ -41,6 +41,8 @@ struct blk {
 	struct virtio_blk_disk disk;
 	struct virtio_blk_config config;
 	char name[CONFIG_NAME_MAX + 16];
+	const struct config_disk *conf;
+	bool unlocked; /* an incoming migration's, until the handover (virtio_blk_activate) */
 };
 
 static size_t iov_total(const struct iovec *iov, unsigned int n)
@@ -221,10 +223,27 @@ static const struct virtio_backend_ops blk_ops = {
     .destroy = blk_free,
 };
 
-/* Opens and locks the image; returns its size in bytes through *size. */
-static int blk_open(struct machine *mach, const struct config_disk *disk, uint64_t *size)
+/* Locks the image (fd) or says who holds it. */
+static int blk_lock(struct machine *mach, const struct config_disk *disk, int fd)
 {
 	char why[128];
+	int ret = disk_lock(fd, !disk->readonly, why, sizeof(why));
+
+	if (ret == -EBUSY)
+		machine_error(
+		    mach,
+		    "[disk.%s] %s is in use: %s (a QEMU, qemu-img, qemu-io or another "
+		    "minivmm); stop it first: an image must not be written by two at once",
+		    disk->name, disk->path, why);
+	else if (ret < 0)
+		machine_error(mach, "[disk.%s] %s: %s", disk->name, disk->path, why);
+	return ret;
+}
+
+/* Opens and locks the image; returns its size in bytes through *size. An incoming
+ * migration's disk is not locked yet: the source holds it until the handover. */
+static int blk_open(struct machine *mach, const struct config_disk *disk, uint64_t *size)
+{
 	struct stat st;
 	int fd, ret;
 
@@ -237,19 +256,9 @@ static int blk_open(struct machine *mach, const struct config_disk *disk, uint64
 						    : "");
 		return ret;
 	}
-	ret = disk_lock(fd, !disk->readonly, why, sizeof(why));
-	if (ret == -EBUSY) {
-		machine_error(
-		    mach,
-		    "[disk.%s] %s is in use: %s (a QEMU, qemu-img, qemu-io or another "
-		    "minivmm); stop it first: an image must not be written by two at once",
-		    disk->name, disk->path, why);
+	ret = mach->incoming ? 0 : blk_lock(mach, disk, fd);
+	if (ret < 0)
 		goto err;
-	}
-	if (ret < 0) {
-		machine_error(mach, "[disk.%s] %s: %s", disk->name, disk->path, why);
-		goto err;
-	}
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
 		goto err;
@@ -290,6 +299,8 @@ int virtio_blk_create(struct machine *mach, const struct config_disk *disk, stru
 		return ret;
 	}
 	b->disk.fd = ret;
+	b->conf = disk;
+	b->unlocked = mach->incoming;
 	b->disk.sectors = size / SECTOR;
 	b->disk.readonly = disk->readonly;
 	if (size % SECTOR)
@@ -311,5 +322,22 @@ int virtio_blk_create(struct machine *mach, const struct config_disk *disk, stru
 	ret = virtio_dev_create(mach, &blk_ops, b, features, b->name, out);
 	if (ret < 0)
 		blk_free(b);
+	return ret;
+}
+
+int virtio_blk_activate(struct virtio_dev *vd, bool on)
+{
+	struct blk *b = vd->priv;
+	struct machine *mach = vd->mach;
+	int ret = 0;
+
+	if (on && b->unlocked)
+		ret = blk_lock(mach, b->conf, b->disk.fd);
+	else if (!on && !b->unlocked && fdatasync(b->disk.fd) < 0 && errno != EINVAL)
+		ret = -errno; /* the destination must find every write on the image */
+	else if (!on && !b->unlocked)
+		disk_unlock(b->disk.fd);
+	if (ret == 0)
+		b->unlocked = !on;
 	return ret;
 }

@@ -74,7 +74,7 @@ static void vcon_fill(struct vcon *v)
 			v->in_count -= done;
 		}
 		if (c->head != VIRTQ_NO_HEAD)
-			virtq_push(vq, c->head, (uint32_t)done);
+			virtq_complete(vq, c, (uint32_t)done);
 		pushed = true;
 	}
 	if (pushed)

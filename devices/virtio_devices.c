@@ -25,6 +25,11 @@ static void virtio_device_thaw(void *state)
 	virtio_dev_thaw(state);
 }
 
+static int blk_activate(void *state, bool on)
+{
+	return virtio_blk_activate(state, on);
+}
+
 static struct pci_dev *virtio_device_pci(void *state)
 {
 	return &((struct virtio_dev *)state)->pci;
@@ -66,7 +71,8 @@ const struct device_ops virtio_blk_device_ops = {.kind = "virtio-blk",
 						 .pci_dev = virtio_device_pci,
 						 .save = virtio_device_save,
 						 .load = virtio_device_load,
-						 .thaw = virtio_device_thaw};
+						 .thaw = virtio_device_thaw,
+						 .activate = blk_activate};
 const struct device_ops virtio_net_device_ops = {.kind = "virtio-net",
 						 .pci = true,
 						 .create = net_create,

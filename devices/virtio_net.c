@@ -174,7 +174,7 @@ static bool vnet_deliver(struct vnet *n)
 		return false;
 	if (ret < 0) {
 		if (c->head != VIRTQ_NO_HEAD)
-			virtq_push(vq, c->head, 0);
+			virtq_complete(vq, c, 0);
 		virtio_queue_notify_driver(vd, RXQ);
 		return false;
 	}
@@ -187,7 +187,7 @@ static bool vnet_deliver(struct vnet *n)
 		n->frame[11] = 0;
 		done = iov_from_buf(&c->iov[c->nr_out], c->nr_in, 0, n->frame, (size_t)n->pending);
 	}
-	virtq_push(vq, c->head, (uint32_t)done);
+	virtq_complete(vq, c, (uint32_t)done);
 	virtio_queue_notify_driver(vd, RXQ);
 	n->pending = 0;
 	return true;

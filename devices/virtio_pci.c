@@ -138,10 +138,10 @@ void virtio_serve_queue(struct virtio_dev *vd, unsigned int q, virtio_chain_fn f
 		virtq_disable_notify(vq);
 		while ((ret = virtq_pop(vq, c)) != 0) {
 			if (ret > 0) {
-				virtq_push(vq, c->head, fn(vd, q, c));
+				virtq_complete(vq, c, fn(vd, q, c));
 				vd->stat_chains++;
 			} else if (c->head != VIRTQ_NO_HEAD)
-				virtq_push(vq, c->head, 0); /* logged by virtq_pop */
+				virtq_complete(vq, c, 0); /* logged by virtq_pop */
 		}
 		virtio_queue_notify_driver(vd, q);
 		if (!virtq_enable_notify(vq))

@@ -267,6 +267,12 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 	return 1;
 }
 
+/* The used ring is ours to write: a migration must send its pages again. */
+static void used_dirty(const struct virtq *vq)
+{
+	mem_dirty_hva(vq->mem, vq->used, 6 + 8u * vq->size);
+}
+
 void virtq_push(struct virtq *vq, uint32_t head, uint32_t len)
 {
 	uint8_t *elem;
@@ -280,6 +286,14 @@ void virtq_push(struct virtq *vq, uint32_t head, uint32_t len)
 	/* Release: the element (and the data written into the buffers) is visible before
 	 * the driver can see the new index. */
 	__atomic_store_n(used_idx(vq), vq->used_idx, __ATOMIC_RELEASE);
+	used_dirty(vq);
+}
+
+void virtq_complete(struct virtq *vq, const struct virtq_chain *c, uint32_t len)
+{
+	for (unsigned int i = c->nr_out; i < c->nr_out + c->nr_in; i++)
+		mem_dirty_hva(vq->mem, c->iov[i].iov_base, c->iov[i].iov_len);
+	virtq_push(vq, c->head, len);
 }
 
 bool virtq_need_notify(struct virtq *vq)
@@ -309,8 +323,10 @@ bool virtq_need_notify(struct virtq *vq)
 void virtq_disable_notify(struct virtq *vq)
 {
 	/* With EVENT_IDX a stale avail_event already suppresses notifications. */
-	if (vq->ready && !vq->event_idx)
+	if (vq->ready && !vq->event_idx) {
 		__atomic_store_n(used_flags(vq), VRING_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+		used_dirty(vq);
+	}
 }
 
 bool virtq_enable_notify(struct virtq *vq)
@@ -321,6 +337,7 @@ bool virtq_enable_notify(struct virtq *vq)
 		__atomic_store_n(avail_event(vq), vq->last_avail, __ATOMIC_RELAXED);
 	else
 		__atomic_store_n(used_flags(vq), 0, __ATOMIC_RELAXED);
+	used_dirty(vq);
 	/* Full barrier: the driver must see notifications enabled before we look at
 	 * avail->idx again, else a buffer added in between would go unnoticed by both. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

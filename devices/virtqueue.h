@@ -80,8 +80,11 @@ void virtq_stop(struct virtq *vq);
  * iovecs; -EIO: the available index moved by more than the queue size. */
 int virtq_pop(struct virtq *vq, struct virtq_chain *c);
 
-/* Returns chain head to the driver with len bytes written into its writable part. */
+/* Returns chain head to the driver with len bytes written into its writable part.
+ * Devices use virtq_complete, which also tells a running migration that the VMM wrote
+ * the chain's writable buffers (virtq_push marks only the used ring). */
 void virtq_push(struct virtq *vq, uint32_t head, uint32_t len);
+void virtq_complete(struct virtq *vq, const struct virtq_chain *c, uint32_t len);
 
 /* After one or more pushes: whether the driver wants an interrupt now (used_event with
  * VIRTIO_F_EVENT_IDX, else VRING_AVAIL_F_NO_INTERRUPT). Updates the bookkeeping, so

@@ -543,6 +543,17 @@ static void *api_thread(void *arg)
 	return NULL;
 }
 
+/* Whether something accepts connections on sa now. */
+static bool api_in_use(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool live = fd >= 0 && connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return live;
+}
+
 int api_open(struct api **out, const char *path, const struct api_command *cmds, size_t n,
 	     enum seccomp_mode mode)
 {
@@ -567,10 +578,10 @@ int api_open(struct api **out, const char *path, const struct api_command *cmds,
 	/* jansson seeds its hash function from /dev/urandom on first use; here, before
 	 * any filter, not in the API thread, which may not open files. */
 	json_object_seed(0);
+	strcpy(sa.sun_path, path);
 	api = calloc(1, sizeof(*api));
 	if (!api)
 		return -ENOMEM;
-	strcpy(sa.sun_path, path);
 	api->cmds = cmds;
 	api->nr_cmds = n;
 	api->seccomp = mode;
@@ -587,7 +598,15 @@ int api_open(struct api **out, const char *path, const struct api_command *cmds,
 		log_err("api: %m");
 		goto err;
 	}
-	/* A socket file left by a minivmm that was killed: replace it. */
+	/* A socket file left by a minivmm that was killed: replace it; one that a live
+	 * minivmm answers on (a migration's source on this host, say) is not ours. */
+	if (api_in_use(&sa)) {
+		log_err("[api] socket = %s: another process is listening there; give this "
+			"minivmm its own (--set api.socket=PATH)",
+			path);
+		ret = -EADDRINUSE;
+		goto err;
+	}
 	unlink(path);
 	old = umask(0177); /* the socket is created 0600 */
 	ret = bind(api->listen_fd, (struct sockaddr *)&sa, sizeof(sa));

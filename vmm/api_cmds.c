@@ -140,7 +140,7 @@ static json_t *cmd_info(void *ctx, json_t *args, struct api_error *err)
 {
 	struct api_ctx *c = ctx;
 	struct vm *vm = running(c, err);
-	json_t *devs;
+	json_t *devs, *o, *mig;
 
 	(void)args;
 	if (!vm)
@@ -149,11 +149,15 @@ static json_t *cmd_info(void *ctx, json_t *args, struct api_error *err)
 	for (size_t i = 0; i < vm->nr_devs; i++)
 		if (vm->devs[i].state)
 			json_array_append_new(devs, device_json(c, &vm->devs[i]));
-	return json_pack("{s:s, s:s, s:i, s:I, s:f, s:o, s:o}", "name", c->cfg->name, "state",
-			 c->paused ? "paused" : "running", "vcpus", (int)vm->nr_vcpus, "memory",
-			 (json_int_t)c->cfg->memory, "uptime",
-			 (double)(machine_now_ns() - c->t_boot) / 1e9, "devices", devs, "resources",
-			 resources(vm));
+	o = json_pack("{s:s, s:s, s:i, s:I, s:f, s:o, s:o}", "name", c->cfg->name, "state",
+		      c->paused ? "paused" : "running", "vcpus", (int)vm->nr_vcpus, "memory",
+		      (json_int_t)c->cfg->memory, "uptime",
+		      (double)(machine_now_ns() - c->t_boot) / 1e9, "devices", devs, "resources",
+		      resources(vm));
+	mig = api_migration_json(c);
+	if (mig)
+		json_object_set_new(o, "migration", mig);
+	return o;
 }
 
 static json_t *cmd_pause(void *ctx, json_t *args, struct api_error *err)
@@ -201,7 +205,7 @@ static json_t *cmd_snapshot(void *ctx, json_t *args, struct api_error *err)
 	char msg[512];
 	uint64_t t0 = machine_now_ns();
 
-	if (!vm)
+	if (!vm || api_migrating(c, err))
 		return NULL;
 	if (!c->paused) {
 		fail(err, API_ERR_STATE, "pause the VM first (snapshot saves a paused VM)");
@@ -348,7 +352,7 @@ static json_t *cmd_add_device(void *ctx, json_t *args, struct api_error *err)
 	int readonly = 0, n = 0, idx, ret;
 	bool disk;
 
-	if (!vm)
+	if (!vm || api_migrating(c, err))
 		return NULL;
 	json_unpack(args, "{s:s, s:s, s?s, s?s, s?s, s?b, s?s}", "kind", &kind, "name", &name,
 		    "path", &path, "host", &host, "uuid", &uuid, "readonly", &readonly, "bind",
@@ -513,7 +517,7 @@ static json_t *cmd_remove_device(void *ctx, json_t *args, struct api_error *err)
 	int force = 0, ret;
 	struct device *d;
 
-	if (!vm)
+	if (!vm || api_migrating(c, err))
 		return NULL;
 	json_unpack(args, "{s:s, s?b}", "name", &name, "force", &force);
 	d = vm_device_find(vm, name);
@@ -551,5 +555,7 @@ const struct api_command api_commands[] = {
     {"snapshot", "path:s", cmd_snapshot},
     {"add-device", "kind:s name:s path:s? host:s? uuid:s? readonly:b? bind:s?", cmd_add_device},
     {"remove-device", "name:s force:b?", cmd_remove_device},
+    {"send-migration", "to:s downtime_ms:i? max_rounds:i? timeout:i?", api_cmd_send_migration},
+    {"cancel-migration", NULL, api_cmd_cancel_migration},
 };
 const size_t api_nr_commands = ARRAY_SIZE(api_commands);

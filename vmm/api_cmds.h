@@ -12,6 +12,7 @@
 
 struct vm;
 struct config;
+struct migration;
 
 /* What the commands act on. main.c owns it: vm changes at each guest reboot, and cfg
  * is what a reboot rebuilds the VM from, so add-device and remove-device change it
@@ -20,6 +21,7 @@ struct api_ctx {
 	struct vm *vm; /* NULL between two VMs */
 	struct config *cfg;
 	struct api *api; /* for events */
+	struct migration *mig; /* NULL without the API */
 	bool paused;
 	uint64_t t_boot; /* CLOCK_MONOTONIC ns when this VM was created */
 };
@@ -29,6 +31,14 @@ struct api_ctx {
 void api_cmds_watched(struct api_ctx *c, enum machine_watch kind, unsigned int slot);
 /* The guest ejected the devices in these slots (bit per slot): take them away. */
 void api_cmds_ejected(struct api_ctx *c, uint32_t slots);
+
+/* The migration commands and info's migration part (api_migrate.c). api_migrating
+ * fails err (and returns true) while a migration runs: commands that change the
+ * machine refuse then. */
+json_t *api_cmd_send_migration(void *ctx, json_t *args, struct api_error *err);
+json_t *api_cmd_cancel_migration(void *ctx, json_t *args, struct api_error *err);
+json_t *api_migration_json(struct api_ctx *c);
+bool api_migrating(struct api_ctx *c, struct api_error *err);
 
 extern const struct api_command api_commands[];
 extern const size_t api_nr_commands;

@@ -42,6 +42,7 @@ static const struct {
     {"net", -1, SEC_NET, "eth0"},
     {"security", SEC_SECURITY, -1, NULL},
     {"api", SEC_API, -1, NULL},
+    {"migration", SEC_MIGRATION, -1, NULL},
 };
 
 static const struct {
@@ -67,6 +68,9 @@ static const struct {
     {SEC_SECURITY, "user", K_USER},
     {SEC_SECURITY, "chroot", K_CHROOT},
     {SEC_API, "socket", K_SOCKET},
+    {SEC_MIGRATION, "downtime_ms", K_DOWNTIME},
+    {SEC_MIGRATION, "max_rounds", K_ROUNDS},
+    {SEC_MIGRATION, "timeout", K_TIMEOUT},
     {SEC_DISK, "path", K_DISK_PATH},
     {SEC_DISK, "readonly", K_READONLY},
     {SEC_NET, "tap", K_TAP},
@@ -621,6 +625,8 @@ int config_load(struct config *cfg, const char *path, const char *const *overrid
 	    .cmdline = "console=ttyS0",
 	    .on_reboot = ON_REBOOT_EXIT,
 	    .console.mode = CONSOLE_STDIO,
+	    .migration = {CONFIG_MIGRATE_DOWNTIME_MS, CONFIG_MIGRATE_ROUNDS,
+			  CONFIG_MIGRATE_TIMEOUT_S},
 	};
 	if (err && errlen)
 		err[0] = '\0';

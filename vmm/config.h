@@ -112,6 +112,10 @@ struct config_origin {
 	char arg[PATH_MAX + 16]; /* the --set argument that gave it, or "" */
 };
 
+#define CONFIG_MIGRATE_DOWNTIME_MS 300
+#define CONFIG_MIGRATE_ROUNDS	   30
+#define CONFIG_MIGRATE_TIMEOUT_S   30
+
 struct config {
 	char file[PATH_MAX]; /* the INI file as given */
 	char name[CONFIG_NAME_MAX];
@@ -135,6 +139,11 @@ struct config {
 	char user[64];			/* [security] user: drop to it once set up; or "" */
 	char chroot[PATH_MAX];		/* [security] chroot: a folder to confine to; or "" */
 	char api_socket[PATH_MAX];	/* [api] socket: the control socket (absolute); or "" */
+	struct {			/* [migration]: the limits of a live migration */
+		unsigned int downtime_ms; /* the pause the last round may take; default 300 */
+		unsigned int max_rounds;  /* pre-copy rounds at most; default 30 */
+		unsigned int timeout_s;	  /* the longest wait on the other side; default 30 */
+	} migration;
 	struct config_disk disks[CONFIG_MAX_DISKS];
 	unsigned int nr_disks;
 	struct config_net nets[CONFIG_MAX_NETS];

@@ -283,6 +283,12 @@ int config_set_device(struct ctx *c, enum key id, const char *key, const char *v
 		return config_set_path(c, "chroot", v, cfg->chroot);
 	case K_SOCKET:
 		return config_set_path(c, "socket", v, cfg->api_socket);
+	case K_DOWNTIME:
+		return config_set_uint(c, key, v, 1, 60000, &cfg->migration.downtime_ms);
+	case K_ROUNDS:
+		return config_set_uint(c, key, v, 1, 1000, &cfg->migration.max_rounds);
+	case K_TIMEOUT:
+		return config_set_uint(c, key, v, 1, 3600, &cfg->migration.timeout_s);
 	case K_DISK_PATH:
 		return config_set_path(c, "disk", v, cfg->disks[c->dev].path);
 	case K_READONLY:
@@ -393,6 +399,8 @@ void config_print_devices(const struct config *cfg, FILE *f)
 		fprintf(f, "\n[api]\n");
 		config_print_kv(f, "socket", cfg->api_socket);
 	}
+	fprintf(f, "\n[migration]\ndowntime_ms = %u\nmax_rounds = %u\ntimeout = %u\n",
+		cfg->migration.downtime_ms, cfg->migration.max_rounds, cfg->migration.timeout_s);
 	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
 		fprintf(f, "\n[disk.%s]\n", cfg->disks[i].name);
 		config_print_kv(f, "path", cfg->disks[i].path);

@@ -21,7 +21,8 @@ enum section {
 	SEC_NET,
 	SEC_VFIO_DEV,
 	SEC_SECURITY,
-	SEC_API
+	SEC_API,
+	SEC_MIGRATION
 };
 
 enum key {
@@ -49,6 +50,10 @@ enum key {
 	K_CHROOT,
 	/* [api] */
 	K_SOCKET,
+	/* [migration] */
+	K_DOWNTIME,
+	K_ROUNDS,
+	K_TIMEOUT,
 	/* [disk.NAME] */
 	K_DISK_PATH,
 	K_READONLY,

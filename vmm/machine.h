@@ -37,6 +37,8 @@ enum vm_stop {
 	VM_STOP_FAULT,	  /* internal error, unhandled exit: exit 3 */
 	VM_STOP_SIGINT,	  /* exit 130 */
 	VM_STOP_SIGTERM,  /* exit 143 */
+	VM_STOP_MIGRATED, /* migrated away, the destination confirmed: exit 0 */
+	VM_STOP_MIGRATE_UNSURE, /* handed over, no confirmation: stopped, exit 5 (main.c) */
 };
 
 struct pci_host;
@@ -61,6 +63,7 @@ struct machine {
 	struct irq_state irq; /* GSI routes (vmm/irq.c) */
 	struct pci_host *pci; /* devices/pci.c; NULL until pci_init */
 	bool filters;	      /* device threads install seccomp (false in unit tests) */
+	bool incoming;	      /* made for an incoming migration: devices wait for activate */
 	enum seccomp_mode seccomp;
 	atomic_int stop; /* enum vm_stop */
 	int stop_efd;	 /* eventfd: wakes the main loop when stop is set */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <time.h>
@@ -26,6 +27,7 @@
 #include "vmm/config.h"
 #include "vmm/image.h"
 #include "vmm/log.h"
+#include "vmm/migrate.h"
 #include "vmm/privdrop.h"
 #include "vmm/seccomp.h"
 #include "vmm/snapshot.h"
@@ -41,6 +43,8 @@ enum exit_code {
 	EXIT_CONFIG = 1, /* usage or config error, bad kernel/initrd (also at a reboot) */
 	EXIT_HOST = 2,	 /* host set-up error: KVM, memory, devices */
 	EXIT_GUEST = 3,	 /* guest fault: triple fault (on_reboot = exit), KVM error */
+	EXIT_INCOMING = 4, /* --incoming: the migration did not arrive; nothing was started */
+	EXIT_UNSURE = 5,   /* migrated out, the destination never confirmed: stopped here */
 	EXIT_SIGINT = 130,
 	EXIT_SIGTERM = 143,
 };
@@ -51,6 +55,7 @@ enum exit_code {
 static const char usage[] =
     "usage: minivmm [--set SECTION.KEY=VALUE]... [--dry-run] CONFIG.ini\n"
     "       minivmm [--set SECTION.KEY=VALUE]... --restore SNAPSHOT-DIR\n"
+    "       minivmm [--set SECTION.KEY=VALUE]... --incoming ADDRESS\n"
     "       minivmm --help | --version\n"
     "\n"
     "Boots the Linux guest that CONFIG.ini describes; exits when it powers off.\n"
@@ -59,9 +64,13 @@ static const char usage[] =
     "               memory map, and exit without running\n"
     "  --restore D  resume the VM saved in snapshot directory D (the API's snapshot);\n"
     "               its config is D/config.ini, which --set may override (paths)\n"
+    "  --incoming A wait on A (unix:PATH, tcp:IP:PORT) for a live migration from\n"
+    "               another minivmm (the API's send-migration) and run the guest it\n"
+    "               sends; its config comes with it, which --set may override\n"
     "On the console, Ctrl-A x stops the VM (exit 130); Ctrl-A Ctrl-A sends Ctrl-A.\n"
     "Exit codes: 0 guest powered off (or rebooted with on_reboot = exit), 1 usage or\n"
-    "config error, 2 host set-up error, 3 guest fault, 130/143 SIGINT/SIGTERM.\n";
+    "config error, 2 host set-up error, 3 guest fault, 4 incoming migration failed,\n"
+    "5 migrated out without the destination's confirmation, 130/143 SIGINT/SIGTERM.\n";
 
 /* The terminal as we found it; main.c is the one place allowed state like this. */
 static struct termios saved_tty;
@@ -166,6 +175,10 @@ static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin, struct ap
 		ev.data.fd = api_wake_fd(actx->api);
 		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	}
+	if (actx->mig) {
+		ev.data.fd = migrate_wake_fd(actx->mig);
+		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
 	if (hp) {
 		ev.data.fd = hotplug_eject_fd(hp);
 		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
@@ -191,6 +204,8 @@ static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin, struct ap
 			} else if (evs[i].data.fd == STDIN_FILENO) {
 				if (!console_input(vm, &escape))
 					epoll_ctl(ep, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+			} else if (actx->mig && evs[i].data.fd == migrate_wake_fd(actx->mig)) {
+				migrate_service(actx->mig, actx->api);
 			} else if (actx->api && evs[i].data.fd == api_wake_fd(actx->api)) {
 				api_service(actx->api, actx);
 			} else if (hp && evs[i].data.fd == hotplug_eject_fd(hp)) {
@@ -210,6 +225,16 @@ static enum vm_stop event_loop(struct vm *vm, int sfd, bool use_stdin, struct ap
 	return sig != VM_RUNNING ? sig : atomic_load(&vm->m.stop);
 }
 
+/* The destination cannot take the guest: both sides are told why. */
+static int incoming_refused(int fd, const char *what, const char *why)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s: %s", what, why);
+	migrate_refuse(fd, msg);
+	return EXIT_INCOMING;
+}
+
 /* The event that tells API clients why the VM stopped. */
 static const char *stop_event(enum vm_stop why)
 {
@@ -222,9 +247,34 @@ static const char *stop_event(enum vm_stop why)
 	case VM_STOP_SIGINT:
 	case VM_STOP_SIGTERM:
 		return "SIGNALED";
+	case VM_STOP_MIGRATED:
+	case VM_STOP_MIGRATE_UNSURE:
+		return "MIGRATED";
 	default:
 		return "FAULT";
 	}
+}
+
+/* --incoming: waits for the source, takes its hello and writes its config to a memfd
+ * whose /proc path goes into path (config_load reads files). Returns the connection or
+ * -errno (-EINTR: a signal came first). */
+static int incoming_config(const char *addr, int sfd, char *header, size_t hlen, char *path,
+			   size_t plen)
+{
+	char *text = NULL;
+	int fd = migrate_accept(addr, sfd, CONFIG_MIGRATE_TIMEOUT_S, &text, header, hlen), mfd;
+
+	if (fd < 0)
+		return fd;
+	mfd = memfd_create("minivmm-incoming.ini", MFD_CLOEXEC);
+	if (mfd < 0 || write(mfd, text, strlen(text)) != (ssize_t)strlen(text)) {
+		free(text);
+		incoming_refused(fd, "cannot keep its config", strerror(errno));
+		return -EIO;
+	}
+	free(text);
+	snprintf(path, plen, "/proc/self/fd/%d", mfd);
+	return fd;
 }
 
 static int open_console(const struct config *cfg)
@@ -249,11 +299,12 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"set", required_argument, NULL, 's'},     {"dry-run", no_argument, NULL, 'n'},
 	    {"restore", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+	    {"version", no_argument, NULL, 'V'},       {"incoming", required_argument, NULL, 'i'},
+	    {NULL, 0, NULL, 0},
 	};
 	uint64_t t_start = machine_now_ns();
 	const char *overrides[MAX_OVERRIDES];
-	int n_overrides = 0, dry_run = 0, opt, console_fd, sfd, code;
+	int n_overrides = 0, dry_run = 0, opt, console_fd, sfd = -1, code;
 	struct config cfg;
 	struct boot_images boot;
 	struct privdrop drop;
@@ -263,8 +314,9 @@ int main(int argc, char **argv)
 	char err[PATH_MAX * 2 + 512], where[PATH_MAX + 64];
 	enum vm_stop why = VM_RUNNING;
 	struct api_ctx actx = {0};
-	const char *restore = NULL, *config_path = NULL;
-	char restore_ini[PATH_MAX];
+	const char *restore = NULL, *config_path = NULL, *incoming = NULL;
+	char restore_ini[PATH_MAX], header[256];
+	int in_fd = -1; /* --incoming: the source's connection until the VM is received */
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
@@ -281,6 +333,9 @@ int main(int argc, char **argv)
 		case 'r':
 			restore = optarg;
 			break;
+		case 'i':
+			incoming = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return EXIT_OK;
@@ -296,16 +351,33 @@ int main(int argc, char **argv)
 	    snprintf(restore_ini, sizeof(restore_ini), "%s/config.ini", restore) <
 		(int)sizeof(restore_ini)) {
 		config_path = restore_ini;
-	} else if (restore || optind != argc - 1) {
+	} else if (incoming && !restore && !dry_run && optind == argc) {
+		sfd = signals_setup();
+		if (sfd < 0) {
+			log_err("cannot set up signal handling: %m");
+			return EXIT_HOST;
+		}
+		in_fd = incoming_config(incoming, sfd, header, sizeof(header), restore_ini,
+					sizeof(restore_ini));
+		if (in_fd < 0)
+			return in_fd == -EINTR ? (read_signal(sfd) == VM_STOP_SIGINT ? EXIT_SIGINT
+										: EXIT_SIGTERM)
+					       : EXIT_INCOMING;
+		config_path = restore_ini;
+	} else if (restore || incoming || optind != argc - 1) {
 		fputs(usage, stderr);
 		return EXIT_CONFIG;
 	}
 	if (!config_path)
 		config_path = argv[optind];
 	if (config_load(&cfg, config_path, overrides, n_overrides, err, sizeof(err)) < 0) {
+		if (in_fd >= 0) /* the source's config, as sent: say so to both sides */
+			return incoming_refused(in_fd, "its config does not load here", err);
 		log_err("%s", err);
 		return EXIT_CONFIG;
 	}
+	if (in_fd >= 0)
+		snprintf(cfg.file, sizeof(cfg.file), "the config sent by the migration source");
 	if (boot_files_open(&boot, &cfg, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return EXIT_CONFIG;
@@ -326,7 +398,8 @@ int main(int argc, char **argv)
 	}
 
 	console_fd = open_console(&cfg);
-	sfd = signals_setup();
+	if (in_fd < 0)
+		sfd = signals_setup();
 	if (console_fd == -2 || sfd < 0) {
 		if (sfd < 0)
 			log_err("cannot set up signal handling: %m");
@@ -347,6 +420,12 @@ int main(int argc, char **argv)
 	    api_open(&actx.api, cfg.api_socket, api_commands, api_nr_commands, cfg.seccomp) < 0) {
 		boot_files_close(&boot);
 		return EXIT_CONFIG;
+	}
+	/* Migrations are started through the API; their thread too has its own filter. */
+	if (actx.api && migrate_open(&actx.mig, cfg.seccomp) < 0) {
+		api_close(actx.api);
+		boot_files_close(&boot);
+		return EXIT_HOST;
 	}
 	/* From here on the main thread may only do what (re)creating and running a VM
 	 * needs; the threads it starts narrow that further. */
@@ -376,8 +455,12 @@ int main(int argc, char **argv)
 			break;
 		}
 		rebooting = true;
-		if (vm_create(&vm, &cfg, &boot.files, console_fd, t_start) < 0) {
+		if (vm_create(&vm, &cfg, &boot.files, console_fd, t_start, in_fd >= 0) < 0) {
 			code = EXIT_HOST;
+			if (in_fd >= 0)
+				code = incoming_refused(in_fd, "it cannot build the VM",
+							vm.m.last_err[0] ? vm.m.last_err
+									 : "see its log");
 			break;
 		}
 		for (unsigned int i = 0; i < vm.nr_vcpus; i++)
@@ -392,6 +475,12 @@ int main(int argc, char **argv)
 		if (restore)
 			log_info("restored the VM saved in %s", restore);
 		restore = NULL;
+		if (in_fd >= 0 && migrate_receive(&vm, in_fd, header, cfg.migration.timeout_s) < 0) {
+			vm_destroy(&vm);
+			code = EXIT_INCOMING;
+			break;
+		}
+		in_fd = -1; /* migrate_receive closed it */
 		/* Every device and file is open now: give up what is no longer needed.
 		 * A reboot later recreates the VM as that user, inside that folder. */
 		if (!dropped && privdrop_apply(&drop, err, sizeof(err)) < 0) {
@@ -407,6 +496,7 @@ int main(int argc, char **argv)
 		actx.paused = false;
 		actx.t_boot = machine_now_ns();
 		why = event_loop(&vm, sfd, cfg.console.mode == CONSOLE_STDIO, &actx);
+		migrate_abandon(actx.mig, actx.api); /* a migration must let go of the VM */
 		actx.vm = NULL;
 		vm_destroy(&vm);
 		api_event(actx.api, stop_event(why), NULL);
@@ -433,7 +523,10 @@ int main(int argc, char **argv)
 			t_start = machine_now_ns(); /* boot times of a restart count from here */
 			continue;
 		}
-		code = why == VM_STOP_POWEROFF || why == VM_STOP_RESET ? EXIT_OK
+		code = why == VM_STOP_POWEROFF || why == VM_STOP_RESET ||
+			       why == VM_STOP_MIGRATED
+			   ? EXIT_OK
+		       : why == VM_STOP_MIGRATE_UNSURE		       ? EXIT_UNSURE
 		       : why == VM_STOP_SIGINT			       ? EXIT_SIGINT
 		       : why == VM_STOP_SIGTERM			       ? EXIT_SIGTERM
 								       : EXIT_GUEST;
@@ -443,13 +536,18 @@ int main(int argc, char **argv)
 	log_info("%s (exit %d)",
 		 code == EXIT_HOST	   ? "stopped: host set-up failed"
 		 : code == EXIT_CONFIG	   ? "stopped: cannot restart the guest"
+		 : code == EXIT_INCOMING   ? "stopped: the incoming migration failed"
 		 : why == VM_STOP_POWEROFF ? "guest powered off"
+		 : why == VM_STOP_MIGRATED ? "guest migrated to the destination"
+		 : why == VM_STOP_MIGRATE_UNSURE
+		     ? "stopped: migrated without the destination's confirmation"
 		 : why == VM_STOP_RESET	   ? "guest rebooted (on_reboot = exit)"
 		 : why == VM_STOP_SIGINT   ? "stopped by SIGINT"
 		 : why == VM_STOP_SIGTERM  ? "stopped by SIGTERM"
 		 : why == VM_STOP_TRIPLE   ? "stopped: guest triple fault (on_reboot = exit)"
 					   : "stopped: guest fault",
 		 code);
+	migrate_close(actx.mig);
 	api_close(actx.api);
 	if (console_fd > STDOUT_FILENO)
 		close(console_fd);

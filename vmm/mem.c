@@ -5,6 +5,7 @@
 #include <linux/memfd.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -173,6 +174,11 @@ int mem_populate(const struct guest_mem *m, int max_threads)
 
 void mem_destroy(struct guest_mem *m)
 {
+	atomic_store(&m->dirty_on, false);
+	for (int i = 0; i < MEM_MAX_REGIONS; i++) {
+		free((void *)m->dirty[i]);
+		m->dirty[i] = NULL;
+	}
 	for (int i = 0; i < m->nr_regions; i++)
 		munmap(m->regions[i].hva, m->regions[i].size);
 	if (m->memfd >= 0)
@@ -217,4 +223,83 @@ int mem_read(const struct guest_mem *m, gpa_t gpa, void *dst, uint64_t len)
 		return -EFAULT;
 	memcpy(dst, p, len);
 	return 0;
+}
+
+void *mem_off_to_hva(const struct guest_mem *m, uint64_t off, uint64_t len)
+{
+	if (len == 0)
+		len = 1;
+	for (int i = 0; i < m->nr_regions; i++) {
+		const struct mem_region *r = &m->regions[i];
+
+		if (off < r->size)
+			return len <= r->size - off ? r->hva + off : NULL;
+		off -= r->size;
+	}
+	return NULL;
+}
+
+#define PAGE_SHIFT 12
+
+int mem_dirty_start(struct guest_mem *m)
+{
+	for (int i = 0; i < m->nr_regions; i++) {
+		size_t words = (m->regions[i].size >> PAGE_SHIFT) / 64 + 1;
+
+		if (!m->dirty[i])
+			m->dirty[i] = calloc(words, sizeof(uint64_t));
+		if (!m->dirty[i])
+			return -ENOMEM;
+		for (size_t w = 0; w < words; w++)
+			atomic_store(&m->dirty[i][w], 0);
+	}
+	atomic_store(&m->dirty_on, true);
+	return 0;
+}
+
+/* The bitmaps stay until mem_destroy: a device thread may be past its dirty_on test. */
+void mem_dirty_stop(struct guest_mem *m)
+{
+	atomic_store(&m->dirty_on, false);
+}
+
+void mem_dirty_hva(const struct guest_mem *m, const void *hva, uint64_t len)
+{
+	const uint8_t *p = hva;
+
+	if (!atomic_load_explicit(&m->dirty_on, memory_order_acquire) || len == 0)
+		return;
+	for (int i = 0; i < m->nr_regions; i++) {
+		const struct mem_region *r = &m->regions[i];
+		uint64_t first, last;
+
+		if (p < r->hva || p >= r->hva + r->size)
+			continue;
+		first = (uint64_t)(p - r->hva) >> PAGE_SHIFT;
+		last = ((uint64_t)(p - r->hva) + len - 1) >> PAGE_SHIFT;
+		if (last >= r->size >> PAGE_SHIFT)
+			last = (r->size >> PAGE_SHIFT) - 1;
+		for (uint64_t pg = first; pg <= last; pg++)
+			atomic_fetch_or_explicit(&m->dirty[i][pg / 64], 1ULL << (pg % 64),
+						 memory_order_release);
+		return;
+	}
+}
+
+void mem_dirty_take(struct guest_mem *m, int r, uint64_t *bitmap)
+{
+	uint64_t words = ((m->regions[r].size >> PAGE_SHIFT) + 63) / 64;
+
+	for (uint64_t w = 0; w < words; w++)
+		bitmap[w] |= atomic_exchange_explicit(&m->dirty[r][w], 0, memory_order_acquire);
+}
+
+void mem_discard(struct guest_mem *m)
+{
+	for (int i = 0; i < m->nr_regions; i++) {
+		struct mem_region *r = &m->regions[i];
+
+		if (madvise(r->hva, r->size, m->memfd >= 0 ? MADV_REMOVE : MADV_DONTNEED) < 0)
+			memset(r->hva, 0, r->size);
+	}
 }

@@ -7,6 +7,8 @@
 #ifndef MINIVMM_MEM_H
 #define MINIVMM_MEM_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +27,11 @@ struct guest_mem {
 	int nr_regions;
 	uint64_t ram_size; /* sum of region sizes */
 	int memfd;	   /* -1 for anonymous test memory */
+	/* Pages the VMM itself wrote (virtio buffers and used rings) while a migration
+	 * tracks them: one bit per page of each region, set by device threads after they
+	 * write, taken by the migration thread. NULL while nothing tracks. */
+	atomic_bool dirty_on;
+	_Atomic uint64_t *dirty[MEM_MAX_REGIONS];
 };
 
 /* Allocates ram_size bytes of guest RAM laid out as the n ranges in gpas/sizes (whose
@@ -50,6 +57,27 @@ int mem_populate(const struct guest_mem *m, int max_threads);
  * lies inside a single RAM region, else NULL. Overflow-safe for any gpa and len; len 0
  * is treated as 1. */
 void *mem_gpa_to_hva(const struct guest_mem *m, gpa_t gpa, uint64_t len);
+
+/* The host address of [off, off + len) of guest RAM counted as the regions back to
+ * back (the memfd's offsets, and those of snapshots and the migration stream), if the
+ * range lies inside one region; else NULL. Overflow-safe; the checked translation for
+ * offsets that come from a snapshot or a migration stream. */
+void *mem_off_to_hva(const struct guest_mem *m, uint64_t off, uint64_t len);
+
+/* Makes all of guest RAM read as zeros again and gives its pages back to the host
+ * (an incoming migration's memory, before the pages arrive). */
+void mem_discard(struct guest_mem *m);
+
+/* Tracking of the pages the VMM writes (for migration). mem_dirty_start allocates the
+ * bitmaps and turns tracking on (-ENOMEM); mem_dirty_stop turns it off (the bitmaps
+ * stay until mem_destroy, as a device thread may be about to mark one). mem_dirty_hva marks
+ * the pages of [hva, hva + len) if tracking is on and they are guest RAM; any thread,
+ * after the write. mem_dirty_take ORs region r's marks into bitmap (one bit per page,
+ * 64-bit words) and clears them. */
+int mem_dirty_start(struct guest_mem *m);
+void mem_dirty_stop(struct guest_mem *m);
+void mem_dirty_hva(const struct guest_mem *m, const void *hva, uint64_t len);
+void mem_dirty_take(struct guest_mem *m, int r, uint64_t *bitmap);
 
 /* Copy helpers built on mem_gpa_to_hva(); return 0 or -EFAULT. */
 int mem_write(const struct guest_mem *m, gpa_t gpa, const void *src, uint64_t len);

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <ucontext.h>
 #include <unistd.h>
 #include <seccomp.h>
@@ -105,6 +106,11 @@ static const int main_only[] = {
     /* the privilege drop, after the first VM is built (privdrop.c) */
     SCMP_SYS(chroot),
     SCMP_SYS(chdir),
+    /* an incoming migration's stream, on the connection accepted before this filter
+     * (migrate_in.c) */
+    SCMP_SYS(sendto),
+    SCMP_SYS(recvfrom),
+    SCMP_SYS(shutdown), /* after refusing it: the reply first, then the close */
 };
 
 /* The control API's thread: its clients' sockets and nothing else (vmm/api.c). */
@@ -114,6 +120,26 @@ static const int api_only[] = {
     SCMP_SYS(sendto),
     SCMP_SYS(recvfrom),
 };
+
+/* The migration thread: one outgoing stream socket and its traffic (vmm/migrate.c);
+ * socket() only for the address families a migration address can name. */
+static const int migrate_only[] = {
+    SCMP_SYS(connect),
+    SCMP_SYS(getsockopt), /* SO_ERROR of a connect in progress */
+    SCMP_SYS(sendto),
+    SCMP_SYS(recvfrom),
+};
+
+static int allow_socket(scmp_filter_ctx ctx)
+{
+	static const int families[] = {AF_UNIX, AF_INET, AF_INET6};
+	int ret = 0;
+
+	for (size_t i = 0; i < 3 && ret == 0; i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
+	return ret;
+}
 
 static int allow_list(scmp_filter_ctx ctx, const int *nrs, size_t n)
 {
@@ -263,6 +289,11 @@ static const struct seccomp_ioctl io_net_ioctls[] = {
     IOCTL(TUNSETOFFLOAD),
 };
 
+/* The migration thread reads KVM's dirty page log (migrate.c). */
+static const struct seccomp_ioctl migrate_ioctls[] = {
+    IOCTL(KVM_GET_DIRTY_LOG),
+};
+
 /* INTx unmask on guest EOI, for drivers without an unmask eventfd (pci_irq.c). */
 static const struct seccomp_ioctl io_vfio_ioctls[] = {
     IOCTL(VFIO_DEVICE_SET_IRQS),
@@ -284,6 +315,8 @@ size_t seccomp_ioctls(enum seccomp_thread kind, const struct seccomp_ioctl **tab
 	case SECCOMP_THREAD_API:
 		*table = NULL;
 		return 0; /* none */
+	case SECCOMP_THREAD_MIGRATE:
+		return TABLE(migrate_ioctls);
 	default:
 		*table = main_ioctls;
 		return sizeof(main_ioctls) / sizeof(main_ioctls[0]);
@@ -397,6 +430,10 @@ int seccomp_install(enum seccomp_mode mode, enum seccomp_thread kind)
 		ret = allow_list(ctx, main_only, sizeof(main_only) / sizeof(main_only[0]));
 	if (ret == 0 && kind == SECCOMP_THREAD_API)
 		ret = allow_list(ctx, api_only, sizeof(api_only) / sizeof(api_only[0]));
+	if (ret == 0 && kind == SECCOMP_THREAD_MIGRATE)
+		ret = allow_list(ctx, migrate_only, sizeof(migrate_only) / sizeof(migrate_only[0]));
+	if (ret == 0 && kind == SECCOMP_THREAD_MIGRATE)
+		ret = allow_socket(ctx);
 	if (ret == 0)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);

@@ -26,6 +26,8 @@ enum seccomp_thread {
 	SECCOMP_THREAD_IO_VFIO, /* a passed-through device's INTx unmask thread */
 	SECCOMP_THREAD_API,	/* the control API's socket thread (started before the main
 				 * thread's filter: this one is its whole filter) */
+	SECCOMP_THREAD_MIGRATE, /* the migration thread: its socket and the dirty log (also
+				 * started before the main thread's filter) */
 	SECCOMP_THREAD_KINDS
 };
 

@@ -101,43 +101,52 @@ fail:
 	return ret;
 }
 
-int snapshot_save(struct vm *vm, const struct config *cfg, const char *dir, char *err,
-		  size_t errlen)
+int snapshot_check_savable(const struct vm *vm, char *err, size_t errlen)
 {
-	struct device_stream st = {0}, dev = {0};
-	char head[256], *cfgtext = NULL;
-	size_t cfglen = 0;
-	const char *arch;
-	void *buf = NULL;
-	FILE *f;
-	int ret, sv;
-
 	for (size_t i = 0; i < vm->nr_devs; i++)
 		if (vm->devs[i].state && !vm->devs[i].spec.ops->save) {
 			snprintf(err, errlen,
-				 "snapshot: %s (%s) cannot be saved by this version; remove it "
-				 "first (remove-device) or snapshot a VM without it",
+				 "%s (%s) cannot be saved or migrated by this version; remove it "
+				 "first (remove-device), and add it back after the restore or on "
+				 "the destination (add-device)",
 				 vm->devs[i].spec.name, vm->devs[i].spec.ops->kind);
 			return -ENOTSUP;
 		}
+	return 0;
+}
+
+void snapshot_header(const struct vm *vm, char *buf, size_t len)
+{
+	int sv;
+	const char *arch = arch_state_name(&sv);
+
+	snprintf(buf, len, "minivmm-snapshot %d\narch %s %d\nvcpus %u\nmemory %llu\n",
+		 SNAPSHOT_VERSION, arch, sv, vm->nr_vcpus, (unsigned long long)vm->m.mem.ram_size);
+}
+
+int snapshot_state(struct vm *vm, struct device_stream *st, char *err, size_t errlen)
+{
+	struct device_stream dev = {0};
+	void *buf;
+	int ret;
+
 	buf = calloc(1, arch_vm_state_size() + arch_vcpu_state_size());
 	if (!buf)
 		return -ENOMEM;
 	ret = arch_vm_save(vm, buf);
 	if (ret == 0)
-		record(&st, SNAP_VM, buf, arch_vm_state_size(), NULL, 0);
+		record(st, SNAP_VM, buf, arch_vm_state_size(), NULL, 0);
 	for (unsigned int i = 0; ret == 0 && i < vm->nr_vcpus; i++) {
 		uint32_t id = i;
 
 		ret = arch_vcpu_save(vm, &vm->vcpus[i], buf);
 		if (ret == 0)
-			record(&st, SNAP_VCPU, &id, sizeof(id), buf, arch_vcpu_state_size());
+			record(st, SNAP_VCPU, &id, sizeof(id), buf, arch_vcpu_state_size());
 	}
 	free(buf);
 	if (ret < 0) {
-		snprintf(err, errlen, "snapshot: cannot read the VM's state from KVM: %s",
-			 strerror(-ret));
-		goto out;
+		snprintf(err, errlen, "cannot read the VM's state from KVM: %s", strerror(-ret));
+		return ret;
 	}
 	for (size_t i = 0; i < vm->nr_devs && ret == 0; i++) {
 		struct device *d = &vm->devs[i];
@@ -147,17 +156,44 @@ int snapshot_save(struct vm *vm, const struct config *cfg, const char *dir, char
 		dev.len = 0;
 		ret = d->spec.ops->save(d->state, &dev);
 		if (ret == 0)
-			record(&st, SNAP_DEVICE, d->spec.name, strlen(d->spec.name) + 1, dev.data,
+			record(st, SNAP_DEVICE, d->spec.name, strlen(d->spec.name) + 1, dev.data,
 			       dev.len);
 		else
-			snprintf(err, errlen, "snapshot: %s could not be saved: %s", d->spec.name,
+			snprintf(err, errlen, "%s could not be saved: %s", d->spec.name,
 				 strerror(-ret));
 	}
-	if (ret < 0)
-		goto out;
-	if (st.err) {
-		ret = st.err;
-		snprintf(err, errlen, "snapshot: %s", strerror(-ret));
+	stream_free(&dev);
+	if (ret == 0 && st->err) {
+		ret = st->err;
+		snprintf(err, errlen, "%s", strerror(-ret));
+	}
+	return ret;
+}
+
+void snapshot_thaw(struct vm *vm)
+{
+	for (size_t i = 0; i < vm->nr_devs; i++)
+		if (vm->devs[i].state && vm->devs[i].spec.ops->thaw)
+			vm->devs[i].spec.ops->thaw(vm->devs[i].state);
+}
+
+int snapshot_save(struct vm *vm, const struct config *cfg, const char *dir, char *err,
+		  size_t errlen)
+{
+	struct device_stream st = {0};
+	char head[256], *cfgtext = NULL, why[512];
+	size_t cfglen = 0;
+	FILE *f;
+	int ret;
+
+	ret = snapshot_check_savable(vm, why, sizeof(why));
+	if (ret < 0) {
+		snprintf(err, errlen, "snapshot: %s", why);
+		return ret;
+	}
+	ret = snapshot_state(vm, &st, why, sizeof(why));
+	if (ret < 0) {
+		snprintf(err, errlen, "snapshot: %s", why);
 		goto out;
 	}
 	f = open_memstream(&cfgtext, &cfglen);
@@ -167,9 +203,7 @@ int snapshot_save(struct vm *vm, const struct config *cfg, const char *dir, char
 	}
 	config_print(cfg, f);
 	fclose(f);
-	arch = arch_state_name(&sv);
-	snprintf(head, sizeof(head), "minivmm-snapshot %d\narch %s %d\nvcpus %u\nmemory %llu\n",
-		 SNAPSHOT_VERSION, arch, sv, vm->nr_vcpus, (unsigned long long)vm->m.mem.ram_size);
+	snapshot_header(vm, head, sizeof(head));
 	ret = write_file(dir, "config.ini", cfgtext, cfglen, err, errlen);
 	if (ret == 0)
 		ret = write_file(dir, "state", st.data, st.len, err, errlen);
@@ -180,12 +214,9 @@ int snapshot_save(struct vm *vm, const struct config *cfg, const char *dir, char
 		ret = write_file(dir, "header", head, strlen(head), err, errlen);
 out:
 	/* The devices run again (they stop touching guest memory when saved). */
-	for (size_t i = 0; i < vm->nr_devs; i++)
-		if (vm->devs[i].state && vm->devs[i].spec.ops->thaw)
-			vm->devs[i].spec.ops->thaw(vm->devs[i].state);
+	snapshot_thaw(vm);
 	free(cfgtext);
 	stream_free(&st);
-	stream_free(&dev);
 	return ret;
 }
 
@@ -226,36 +257,48 @@ static int read_file(const char *dir, const char *name, size_t max, uint8_t **ou
 	return 0;
 }
 
-static int check_header(struct vm *vm, const char *dir, char *err, size_t errlen)
+int snapshot_header_check(const struct vm *vm, const char *text, const char *what, char *err,
+			  size_t errlen)
 {
 	unsigned int vcpus = 0;
 	int version = 0, sv = 0, my_sv;
 	const char *my_arch = arch_state_name(&my_sv);
 	unsigned long long mem = 0;
 	char arch[32] = "";
+
+	if (sscanf(text, "minivmm-snapshot %d\narch %31s %d\nvcpus %u\nmemory %llu", &version,
+		   arch, &sv, &vcpus, &mem) != 5) {
+		snprintf(err, errlen, "%s: not from minivmm (bad header)", what);
+		return -EINVAL;
+	}
+	if (version != SNAPSHOT_VERSION || strcmp(arch, my_arch) || sv != my_sv) {
+		snprintf(err, errlen,
+			 "%s: made by another version (snapshot %d, %s state %d; this minivmm "
+			 "reads snapshot %d, %s state %d)",
+			 what, version, arch, sv, SNAPSHOT_VERSION, my_arch, my_sv);
+		return -EINVAL;
+	}
+	if (vm && (vcpus != vm->nr_vcpus || mem != vm->m.mem.ram_size)) {
+		snprintf(err, errlen,
+			 "%s: %u vCPUs and %llu bytes of memory, but its config makes %u and "
+			 "%llu; it was changed",
+			 what, vcpus, mem, vm->nr_vcpus, (unsigned long long)vm->m.mem.ram_size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_header(struct vm *vm, const char *dir, char *err, size_t errlen)
+{
+	char what[PATH_MAX + 16];
 	uint8_t *text;
 	size_t len;
 	int ret = read_file(dir, "header", 4096, &text, &len, err, errlen);
 
 	if (ret < 0)
 		return ret;
-	if (sscanf((char *)text, "minivmm-snapshot %d\narch %31s %d\nvcpus %u\nmemory %llu",
-		   &version, arch, &sv, &vcpus, &mem) != 5) {
-		snprintf(err, errlen, "snapshot %s: not a minivmm snapshot (bad header)", dir);
-		ret = -EINVAL;
-	} else if (version != SNAPSHOT_VERSION || strcmp(arch, my_arch) || sv != my_sv) {
-		snprintf(err, errlen,
-			 "snapshot %s: made by another version (snapshot %d, %s state %d; this "
-			 "minivmm reads snapshot %d, %s state %d)",
-			 dir, version, arch, sv, SNAPSHOT_VERSION, my_arch, my_sv);
-		ret = -EINVAL;
-	} else if (vcpus != vm->nr_vcpus || mem != vm->m.mem.ram_size) {
-		snprintf(err, errlen,
-			 "snapshot %s: %u vCPUs and %llu bytes of memory, but its config.ini "
-			 "makes %u and %llu; it was changed",
-			 dir, vcpus, mem, vm->nr_vcpus, (unsigned long long)vm->m.mem.ram_size);
-		ret = -EINVAL;
-	}
+	snprintf(what, sizeof(what), "snapshot %s", dir);
+	ret = snapshot_header_check(vm, (char *)text, what, err, errlen);
 	free(text);
 	return ret;
 }
@@ -307,7 +350,7 @@ static int load_device(struct vm *vm, const uint8_t *p, uint32_t plen, uint64_t 
 	int ret;
 
 	if (!d || !d->state || !d->spec.ops->load || (*seen & 1ULL << (d - vm->devs))) {
-		snprintf(err, errlen, "snapshot: a device %.64s that this VM does not have (once)",
+		snprintf(err, errlen, "a device %.64s that this VM does not have (once)",
 			 p);
 		return -EINVAL;
 	}
@@ -319,7 +362,7 @@ static int load_device(struct vm *vm, const uint8_t *p, uint32_t plen, uint64_t 
 
 /* Every record of the state, in order: the VM's, each vCPU's by id, then each device
  * of the VM exactly once. */
-static int load_state(struct vm *vm, const uint8_t *data, size_t len, char *err, size_t errlen)
+int snapshot_state_load(struct vm *vm, const uint8_t *data, size_t len, char *err, size_t errlen)
 {
 	size_t vm_size = arch_vm_state_size(), vcpu_size = arch_vcpu_state_size(), pos = 0;
 	void *blob = malloc(vm_size > vcpu_size ? vm_size : vcpu_size); /* an aligned copy */
@@ -331,6 +374,7 @@ static int load_state(struct vm *vm, const uint8_t *data, size_t len, char *err,
 	int ret;
 
 	_Static_assert(VM_MAX_DEVICES <= 64, "one bit per device in seen");
+	err[0] = 0;
 	if (!blob)
 		return -ENOMEM;
 	while ((ret = snapshot_next(data, len, &pos, &tag, &p, &plen, err, errlen)) == 1) {
@@ -348,14 +392,14 @@ static int load_state(struct vm *vm, const uint8_t *data, size_t len, char *err,
 			ret = load_device(vm, p, plen, &seen, err, errlen);
 		} else {
 			snprintf(err, errlen,
-				 "snapshot: unexpected record (tag %u, %u bytes) at byte %zu", tag,
+				 "unexpected record (tag %u, %u bytes) at byte %zu", tag,
 				 plen, pos - plen - 8);
 			ret = -EINVAL;
 		}
 		if (ret < 0) {
 			if (!err[0])
 				snprintf(err, errlen,
-					 "snapshot: a record at byte %zu was refused: %s",
+					 "a record at byte %zu was refused: %s",
 					 pos - plen - 8, strerror(-ret));
 			break;
 		}
@@ -367,7 +411,7 @@ static int load_state(struct vm *vm, const uint8_t *data, size_t len, char *err,
 		want |= (uint64_t)(vm->devs[i].state != NULL) << i;
 	if (!vm_done || vcpus != vm->nr_vcpus || seen != want) {
 		snprintf(err, errlen,
-			 "snapshot: the state is incomplete (VM %s, %u of %u vCPUs, devices %s)",
+			 "the state is incomplete (VM %s, %u of %u vCPUs, devices %s)",
 			 vm_done ? "yes" : "no", vcpus, vm->nr_vcpus,
 			 seen == want ? "all" : "missing");
 		return -EINVAL;
@@ -391,10 +435,10 @@ int snapshot_load(struct vm *vm, const char *dir, char *err, size_t errlen)
 	if (ret == 0) {
 		char why[512] = "";
 
-		ret = load_state(vm, state, len, why, sizeof(why));
+		ret = snapshot_state_load(vm, state, len, why, sizeof(why));
 		if (ret < 0)
 			snprintf(err, errlen, "snapshot %s: %s; it cannot be restored", dir,
-				 strncmp(why, "snapshot: ", 10) ? why : why + 10);
+				 why);
 	}
 	free(state);
 	return ret;

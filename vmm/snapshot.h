@@ -21,6 +21,7 @@
 
 struct vm;
 struct config;
+struct device_stream;
 
 #define SNAPSHOT_VERSION 1
 
@@ -33,6 +34,26 @@ int snapshot_save(struct vm *vm, const struct config *cfg, const char *dir, char
 /* Loads dir into vm, made from dir/config.ini and not started yet. Returns 0 or -errno
  * with one message in err. */
 int snapshot_load(struct vm *vm, const char *dir, char *err, size_t errlen);
+
+/* The pieces that live migration (vmm/migrate.c) shares with snapshots. */
+
+/* 0, or -ENOTSUP with a message naming a device that has no save op and the fix. */
+int snapshot_check_savable(const struct vm *vm, char *err, size_t errlen);
+/* The header text of vm ("minivmm-snapshot 1\narch ...\n"). */
+void snapshot_header(const struct vm *vm, char *buf, size_t len);
+/* Checks a header's version and arch, and with vm its vCPUs and memory; what names the
+ * source in the message ("snapshot DIR", "migration stream"). 0 or -EINVAL. */
+int snapshot_header_check(const struct vm *vm, const char *text, const char *what, char *err,
+			  size_t errlen);
+/* Appends the state records of vm (paused) to st: VM, vCPUs, devices. The devices are
+ * then frozen (they stop touching guest memory) until snapshot_thaw, also after a
+ * failure. 0 or -errno with a message. */
+int snapshot_state(struct vm *vm, struct device_stream *st, char *err, size_t errlen);
+void snapshot_thaw(struct vm *vm);
+/* Loads state records into vm (created from the same config, not started): the VM's,
+ * each vCPU's, each device's exactly once. Untrusted input. 0 or -errno with a
+ * message. */
+int snapshot_state_load(struct vm *vm, const uint8_t *data, size_t len, char *err, size_t errlen);
 
 /* The next record of a state file at *pos: 1 with its tag and payload, 0 at the end,
  * -EINVAL (and err) for a record that does not fit. Pure: for the fuzz target too. */

@@ -171,7 +171,7 @@ static void vm_device_destroy(struct vm *vm, struct device *d)
 }
 
 int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *boot,
-	      int console_out, uint64_t t_start)
+	      int console_out, uint64_t t_start, bool incoming)
 {
 	struct pci_windows windows;
 	int ret;
@@ -187,6 +187,7 @@ int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *
 	if (ret < 0)
 		goto err;
 	vm->m.filters = true;
+	vm->m.incoming = incoming;
 	vm->m.seccomp = cfg->seccomp;
 	vm->m.stats.t_start = t_start;
 	vm->m.stats.kvm_sum = vm_kvm_stats;
@@ -352,5 +353,52 @@ int vm_device_add(struct vm *vm, const struct device_spec *spec)
 	vcpus_resume(vm->vcpus, vm->nr_vcpus);
 	if (ret == 0)
 		log_info("device %s added", spec->name);
+	return ret;
+}
+
+int vm_devices_activate(struct vm *vm, bool on, char *err, size_t errlen)
+{
+	int ret = 0;
+	size_t i;
+
+	vm->m.last_err[0] = 0;
+	for (i = 0; i < vm->nr_devs && ret == 0; i++)
+		if (vm->devs[i].state && vm->devs[i].spec.ops->activate) {
+			ret = vm->devs[i].spec.ops->activate(vm->devs[i].state, on);
+			if (ret < 0)
+				snprintf(err, errlen, "%s: %s", vm->devs[i].spec.name,
+					 vm->m.last_err[0] ? vm->m.last_err : strerror(-ret));
+		}
+	while (ret < 0 && !on && i-- > 0)
+		if (vm->devs[i].state && vm->devs[i].spec.ops->activate)
+			vm->devs[i].spec.ops->activate(vm->devs[i].state, true);
+	if (ret == 0)
+		vm->m.incoming = false;
+	return ret;
+}
+
+int vm_dirty_log(struct vm *vm, bool on)
+{
+	int ret = 0;
+
+	if (on)
+		ret = mem_dirty_start(&vm->m.mem);
+	for (int i = 0; i < vm->m.mem.nr_regions && ret == 0; i++) {
+		const struct mem_region *r = &vm->m.mem.regions[i];
+		struct kvm_userspace_memory_region slot = {
+		    .slot = (uint32_t)i,
+		    .flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+		    .guest_phys_addr = r->gpa,
+		    .memory_size = r->size,
+		    .userspace_addr = (uintptr_t)r->hva,
+		};
+
+		if (ioctl(vm->m.vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+			ret = -errno;
+	}
+	if (!on || ret < 0)
+		mem_dirty_stop(&vm->m.mem);
+	if (on && ret < 0)
+		vm_dirty_log(vm, false);
 	return ret;
 }

@@ -9,6 +9,8 @@
 #ifndef MINIVMM_VM_H
 #define MINIVMM_VM_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "devices/device.h"
@@ -45,10 +47,11 @@ struct vm {
 };
 
 /* Creates the VM (KVM fds, memory, devices, kernel loaded, vCPUs created but not
- * running). boot must outlive the VM. On failure returns -errno after printing one message naming
+ * running). incoming: for a migration's destination (devices wait for activate before
+ * they take disks). boot must outlive the VM. On failure returns -errno after printing one message naming
  * the cause and the fix; *vm is then fully torn down. console_out is borrowed, not closed. */
 int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *boot,
-	      int console_out, uint64_t t_start);
+	      int console_out, uint64_t t_start, bool incoming);
 /* Starts one thread per vCPU. */
 int vm_start(struct vm *vm);
 /* Asks the VM to stop for why (first caller wins) and wakes the main loop. */
@@ -74,5 +77,12 @@ int vm_device_remove(struct vm *vm, const char *name);
  * is on the machine, -ENOSPC if the list is full, or create's -errno (after its
  * message). Main thread only. */
 int vm_device_add(struct vm *vm, const struct device_spec *spec);
+
+/* Live migration: every device with an activate op, on or off (devices/device.h); a
+ * failure names the device in err and, turning off, turns back on what it turned off.
+ * Main thread. */
+int vm_devices_activate(struct vm *vm, bool on, char *err, size_t errlen);
+/* KVM's dirty page log on the RAM slots and the VMM's (mem_dirty_*), on or off. */
+int vm_dirty_log(struct vm *vm, bool on);
 
 #endif

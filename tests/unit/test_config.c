@@ -153,7 +153,8 @@ START_TEST(print_round_trips)
 		  "[vfio.mdev]\nuuid = 83B8F4F2-509F-382F-3C1E-E6BFE0FA1001\n"
 		  "[vfio.sys]\nsysfs = \"/sys/x#1\"\n"
 		  "[rng]\n"
-		  "[vfio]\nbackend = legacy\n",
+		  "[vfio]\nbackend = legacy\n"
+		  "[migration]\ndowntime_ms = 50\n",
 		  path);
 	ck_assert_int_eq(config_load(&a, path, NULL, 0, err, sizeof(err)), 0);
 	f = open_memstream(&text, &len);
@@ -169,6 +170,7 @@ START_TEST(print_round_trips)
 		 "[rng]\nenabled = on\n\n"
 		 "[vfio]\nbackend = legacy\n\n"
 		 "[security]\nseccomp = on\n\n"
+		 "[migration]\ndowntime_ms = 50\nmax_rounds = 30\ntimeout = 30\n\n"
 		 "[disk.root]\npath = %s/root.img\nreadonly = on\n\n"
 		 "[disk.data]\npath = \"/d/a;b.img\"\nreadonly = off\n\n"
 		 "[net.eth1]\ntap = tap1\n"
@@ -196,6 +198,9 @@ START_TEST(print_round_trips)
 	ck_assert_int_eq(b.console.device, a.console.device);
 	ck_assert_int_eq(b.rng, a.rng);
 	ck_assert_int_eq(b.vfio_backend, a.vfio_backend);
+	ck_assert_uint_eq(b.migration.downtime_ms, 50);
+	ck_assert_uint_eq(b.migration.max_rounds, a.migration.max_rounds);
+	ck_assert_uint_eq(b.migration.timeout_s, a.migration.timeout_s);
 	ck_assert_uint_eq(b.nr_disks, a.nr_disks);
 	for (unsigned int i = 0; i < a.nr_disks; i++) {
 		ck_assert_str_eq(b.disks[i].name, a.disks[i].name);
@@ -239,7 +244,8 @@ START_TEST(print_defaults)
 			       "exit\nhugepages = off\ncpu_pm = off\n\n"
 			       "[console]\nmode = stdio\npath = \"\"\ndevice = serial\n\n"
 			       "[rng]\nenabled = off\n\n[vfio]\nbackend = auto\n\n"
-			       "[security]\nseccomp = on\n");
+			       "[security]\nseccomp = on\n\n"
+			       "[migration]\ndowntime_ms = 300\nmax_rounds = 30\ntimeout = 30\n");
 	free(text);
 }
 END_TEST

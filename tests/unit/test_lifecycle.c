@@ -106,7 +106,7 @@ static const char *bed_start(struct bed *b, const char *extra)
 	ck_assert_msg(boot_files_open(&b->bi, &b->cfg, err, sizeof(err)) == 0, "%s", err);
 	b->console_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	ck_assert_int_ge(b->console_fd, 0);
-	ck_assert_int_eq(vm_create(&b->vm, &b->cfg, &b->bi.files, b->console_fd, 0), 0);
+	ck_assert_int_eq(vm_create(&b->vm, &b->cfg, &b->bi.files, b->console_fd, 0, false), 0);
 	ck_assert_int_eq(vm_start(&b->vm), 0);
 	/* Running, and past the first KVM_RUN, which is when KVM starts its own thread in
 	 * our process (kvm-nx-lpage-recovery): it must be in the counts before and after. */

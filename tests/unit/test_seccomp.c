@@ -26,12 +26,14 @@
 #include "vfio/uapi_compat.h"
 #include "vmm/seccomp.h"
 
-static const char *const kind_names[SECCOMP_THREAD_KINDS] = {"main",   "vcpu",	  "io",
-							     "io-net", "io-vfio", "api"};
+static const char *const kind_names[SECCOMP_THREAD_KINDS] = {"main",	"vcpu", "io",	  "io-net",
+							     "io-vfio", "api",	"migrate"};
 
 #define KIND(k)	  (1u << (k))
 #define ALL_KINDS ((1u << SECCOMP_THREAD_KINDS) - 1)
 #define NOT_MAIN  (ALL_KINDS & ~KIND(SECCOMP_THREAD_MAIN))
+/* Started before the main thread's filter: their own filter is all they have. */
+#define OWN_KINDS (KIND(SECCOMP_THREAD_API) | KIND(SECCOMP_THREAD_MIGRATE))
 #define IO_KINDS                                                                                   \
 	(KIND(SECCOMP_THREAD_IO) | KIND(SECCOMP_THREAD_IO_NET) | KIND(SECCOMP_THREAD_IO_VFIO))
 
@@ -65,8 +67,9 @@ static int run_filtered(enum seccomp_thread kind, int (*call)(const struct fds *
 		struct fds f;
 
 		open_fds(&f);
-		/* The API thread starts before the main thread's filter: its own is all. */
-		if (kind != SECCOMP_THREAD_API &&
+		/* The API and migration threads start before the main thread's filter:
+		 * their own is all. */
+		if (!(OWN_KINDS & KIND(kind)) &&
 		    seccomp_install(SECCOMP_ON, SECCOMP_THREAD_MAIN) < 0)
 			_exit(200);
 		if (kind != SECCOMP_THREAD_MAIN && seccomp_install(SECCOMP_ON, kind) < 0)
@@ -174,8 +177,7 @@ static int call_mprotect_exec(const struct fds *f, long arg)
 static int call_socket(const struct fds *f, long arg)
 {
 	(void)f;
-	(void)arg;
-	socket(AF_UNIX, SOCK_STREAM, 0);
+	close(socket((int)arg, SOCK_STREAM | SOCK_CLOEXEC, 0));
 	return 0;
 }
 
@@ -190,7 +192,8 @@ static const struct forbidden {
     {"ioctl(TIOCCONS)", call_ioctl_badfd, TIOCCONS, ALL_KINDS},
     {"ioctl(FIOASYNC)", call_ioctl_badfd, FIOASYNC, ALL_KINDS},
     {"ioctl(TUNSETPERSIST)", call_ioctl_badfd, TUNSETPERSIST, ALL_KINDS},
-    {"ioctl(KVM_GET_DIRTY_LOG)", call_ioctl_badfd, KVM_GET_DIRTY_LOG, ALL_KINDS},
+    {"ioctl(KVM_GET_DIRTY_LOG)", call_ioctl_badfd, KVM_GET_DIRTY_LOG,
+     NOT_MAIN & ~KIND(SECCOMP_THREAD_MIGRATE)},
     {"ioctl(VFIO_DEVICE_GET_IRQ_INFO)", call_ioctl_badfd, VFIO_DEVICE_GET_IRQ_INFO, ALL_KINDS},
     {"fcntl(F_SETOWN)", call_fcntl_setown, 0, ALL_KINDS},
     {"fcntl(F_SETOWN_EX)", call_fcntl_setown_ex, 0, ALL_KINDS},
@@ -199,7 +202,10 @@ static const struct forbidden {
     {"fcntl(F_DUPFD_CLOEXEC)", call_fcntl_dupfd, 0, ALL_KINDS},
     {"mmap(PROT_EXEC)", call_mmap_exec, 0, ALL_KINDS},
     {"mprotect(PROT_EXEC)", call_mprotect_exec, 0, ALL_KINDS},
-    {"socket()", call_socket, 0, ALL_KINDS},
+    {"socket(AF_UNIX)", call_socket, AF_UNIX, ALL_KINDS & ~KIND(SECCOMP_THREAD_MIGRATE)},
+    {"socket(AF_INET)", call_socket, AF_INET, ALL_KINDS & ~KIND(SECCOMP_THREAD_MIGRATE)},
+    {"socket(AF_NETLINK)", call_socket, AF_NETLINK, ALL_KINDS},
+    {"socket(AF_PACKET)", call_socket, AF_PACKET, ALL_KINDS},
     /* the main thread's set-up requests, in the narrower filters */
     {"ioctl(KVM_CREATE_VM)", call_ioctl_badfd, KVM_CREATE_VM, NOT_MAIN},
     {"ioctl(TUNSETIFF)", call_ioctl_badfd, TUNSETIFF, NOT_MAIN},
@@ -207,14 +213,14 @@ static const struct forbidden {
     {"ioctl(VFIO_DEVICE_RESET)", call_ioctl_badfd, VFIO_DEVICE_RESET, NOT_MAIN},
     /* a vCPU's, in an I/O thread; an I/O thread's, in a vCPU; one device's I/O
      * thread's, in another's */
-    {"ioctl(KVM_RUN)", call_ioctl_badfd, KVM_RUN, IO_KINDS | KIND(SECCOMP_THREAD_API)},
-    {"ioctl(KVM_IRQFD)", call_ioctl_badfd, KVM_IRQFD, IO_KINDS | KIND(SECCOMP_THREAD_API)},
+    {"ioctl(KVM_RUN)", call_ioctl_badfd, KVM_RUN, IO_KINDS | OWN_KINDS},
+    {"ioctl(KVM_IRQFD)", call_ioctl_badfd, KVM_IRQFD, IO_KINDS | OWN_KINDS},
     {"ioctl(TUNSETOFFLOAD)", call_ioctl_badfd, TUNSETOFFLOAD,
      NOT_MAIN & ~KIND(SECCOMP_THREAD_IO_NET)},
     {"ioctl(VFIO_DEVICE_SET_IRQS)", call_ioctl_badfd, VFIO_DEVICE_SET_IRQS,
-     KIND(SECCOMP_THREAD_IO) | KIND(SECCOMP_THREAD_IO_NET) | KIND(SECCOMP_THREAD_API)},
+     KIND(SECCOMP_THREAD_IO) | KIND(SECCOMP_THREAD_IO_NET) | OWN_KINDS},
     {"ioctl(KVM_IRQ_LINE)", call_ioctl_badfd, KVM_IRQ_LINE,
-     KIND(SECCOMP_THREAD_IO_VFIO) | KIND(SECCOMP_THREAD_API)},
+     KIND(SECCOMP_THREAD_IO_VFIO) | OWN_KINDS},
 };
 
 /* Under ASan the sanitizer runtime itself makes system calls the filters forbid (the
@@ -323,8 +329,9 @@ static const struct {
     {KVM_IRQFD, "KVM_IRQFD", KIND(SECCOMP_THREAD_MAIN) | KIND(SECCOMP_THREAD_VCPU)},
     {KVM_SET_GSI_ROUTING, "KVM_SET_GSI_ROUTING",
      KIND(SECCOMP_THREAD_MAIN) | KIND(SECCOMP_THREAD_VCPU)},
-    {KVM_IRQ_LINE, "KVM_IRQ_LINE",
-     ALL_KINDS & ~KIND(SECCOMP_THREAD_IO_VFIO) & ~KIND(SECCOMP_THREAD_API)},
+    {KVM_IRQ_LINE, "KVM_IRQ_LINE", ALL_KINDS & ~KIND(SECCOMP_THREAD_IO_VFIO) & ~OWN_KINDS},
+    {KVM_GET_DIRTY_LOG, "KVM_GET_DIRTY_LOG",
+     KIND(SECCOMP_THREAD_MAIN) | KIND(SECCOMP_THREAD_MIGRATE)},
     {VFIO_DEVICE_SET_IRQS, "VFIO_DEVICE_SET_IRQS",
      KIND(SECCOMP_THREAD_MAIN) | KIND(SECCOMP_THREAD_VCPU) | KIND(SECCOMP_THREAD_IO_VFIO)},
     {TUNSETOFFLOAD, "TUNSETOFFLOAD", KIND(SECCOMP_THREAD_MAIN) | KIND(SECCOMP_THREAD_IO_NET)},

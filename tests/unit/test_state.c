@@ -82,7 +82,7 @@ START_TEST(guest_continues_in_a_new_vm)
 	ms = calloc(1, arch_vm_state_size());
 	ck_assert(vs && ms);
 
-	ck_assert_int_eq(vm_create(&a, &cfg, &bi.files, -1, 0), 0);
+	ck_assert_int_eq(vm_create(&a, &cfg, &bi.files, -1, 0, false), 0);
 	ck_assert_int_eq(vm_start(&a), 0);
 	wait_count(&a, 1000);
 	vcpus_pause(a.vcpus, a.nr_vcpus);
@@ -100,7 +100,7 @@ START_TEST(guest_continues_in_a_new_vm)
 	/* A new VM from the same config (the files read again, as at a reboot); the
 	 * loader writes the kernel again, which the saved RAM replaces. */
 	ck_assert_msg(boot_files_reload(&bi, &cfg, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(vm_create(&b, &cfg, &bi.files, -1, 0), 0);
+	ck_assert_int_eq(vm_create(&b, &cfg, &bi.files, -1, 0, false), 0);
 	memcpy(b.m.mem.regions[0].hva, ram, b.m.mem.regions[0].size);
 	ck_assert_int_eq(arch_vm_restore(&b, ms), 0);
 	ck_assert_int_eq(arch_vcpu_restore(&b, &b.vcpus[0], vs), 0);
@@ -133,7 +133,7 @@ START_TEST(restore_refuses_a_bad_vm_state)
 	ms = malloc(arch_vm_state_size());
 	ck_assert_ptr_nonnull(ms);
 	memset(ms, 0xa5, arch_vm_state_size()); /* garbage: wrong irqchip ids */
-	ck_assert_int_eq(vm_create(&a, &cfg, &bi.files, -1, 0), 0);
+	ck_assert_int_eq(vm_create(&a, &cfg, &bi.files, -1, 0, false), 0);
 	ck_assert_int_eq(arch_vm_restore(&a, ms), -EINVAL);
 	vm_destroy(&a);
 	free(ms);
@@ -169,10 +169,10 @@ START_TEST(snapshot_refuses_a_device_it_cannot_save)
 	if (access("/dev/kvm", R_OK | W_OK) != 0)
 		UNIT_SKIP("no usable /dev/kvm on this machine");
 	setup(dir, "", &cfg, &bi);
-	ck_assert_int_eq(vm_create(&a, &cfg, &bi.files, -1, 0), 0);
+	ck_assert_int_eq(vm_create(&a, &cfg, &bi.files, -1, 0, false), 0);
 	ck_assert_int_eq(vm_device_add(&a, &spec), 0);
 	ck_assert_int_eq(snapshot_save(&a, &cfg, dir, err, sizeof(err)), -ENOTSUP);
-	ck_assert_msg(strstr(err, "vfio.gpu (nosave) cannot be saved by this version"), "%s", err);
+	ck_assert_msg(strstr(err, "vfio.gpu (nosave) cannot be saved or migrated by this version"), "%s", err);
 	snprintf(path, sizeof(path), "%s/header", dir);
 	ck_assert_int_ne(access(path, F_OK), 0);
 	vm_destroy(&a);

@@ -1,0 +1,827 @@
+/* Live migration, the source side (see migrate.h). */
+#include "vmm/migrate.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/kvm.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "devices/stream.h"
+#include "vmm/api.h"
+#include "vmm/log.h"
+#include "vmm/migrate_wire.h"
+#include "vmm/seccomp.h"
+#include "vmm/snapshot.h"
+#include "vmm/vm.h"
+
+#define WIRE_BUF (1u << 20)
+
+/* What the thread asks of the main thread. */
+enum mig_req {
+	REQ_NONE,
+	REQ_SWITCHOVER, /* pause the vCPUs, save the state into mig->state */
+	REQ_HANDOVER,	/* flush and unlock the disks (activate off) */
+	REQ_DONE,	/* the destination runs the guest: stop */
+	REQ_UNSURE,	/* GO sent, no ACK: stop, never run twice */
+	REQ_ABORT,	/* failed before GO: everything back as it was */
+};
+
+struct migration {
+	pthread_t thread;
+	enum seccomp_mode mode;
+	int efd; /* the thread -> the main thread: a request waits */
+	atomic_bool cancel;
+	pthread_mutex_t lock; /* everything below */
+	pthread_cond_t cond;
+	bool quit, job;
+	struct vm *vm;
+	struct migrate_params p;
+	char *cfgtext;
+	char header[256];
+	enum mig_req req;
+	bool req_done;
+	int req_ret;
+	/* the main thread's undo list for REQ_ABORT */
+	bool paused, saved, handed;
+	struct device_stream state;
+	uint64_t t_start, t_stop;
+	uint64_t pages;	  /* the thread's count, copied into fig by fig_update */
+	uint64_t *kvm_bm; /* KVM_GET_DIRTY_LOG's bitmap, as large as the largest region's */
+	struct migrate_figures fig;
+};
+
+static uint64_t now_ns(void)
+{
+	return machine_now_ns();
+}
+
+int migrate_parse_addr(const char *s, struct sockaddr_storage *sa, socklen_t *len, char *err,
+		       size_t errlen)
+{
+	char host[64];
+	const char *port;
+	unsigned long pn;
+	char *end;
+
+	memset(sa, 0, sizeof(*sa));
+	if (s[0] == '/' || !strncmp(s, "unix:", 5)) {
+		struct sockaddr_un *un = (struct sockaddr_un *)sa;
+		const char *path = s[0] == '/' ? s : s + 5;
+
+		if (!*path || strlen(path) >= sizeof(un->sun_path)) {
+			snprintf(err, errlen, "'%s': a socket path of 1 to %zu bytes is needed", s,
+				 sizeof(un->sun_path) - 1);
+			return -EINVAL;
+		}
+		un->sun_family = AF_UNIX;
+		strcpy(un->sun_path, path);
+		*len = sizeof(*un);
+		return 0;
+	}
+	if (strncmp(s, "tcp:", 4) || !(port = strrchr(s + 4, ':')) ||
+	    (size_t)(port - s - 4) >= sizeof(host))
+		goto bad;
+	memcpy(host, s + 4, (size_t)(port - s - 4));
+	host[port - s - 4] = 0;
+	errno = 0;
+	pn = strtoul(port + 1, &end, 10);
+	if (errno || *end || !port[1] || pn == 0 || pn > 65535)
+		goto bad;
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+
+		host[strlen(host) - 1] = 0;
+		if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1)
+			goto bad;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)pn);
+		*len = sizeof(*in6);
+		return 0;
+	}
+	struct sockaddr_in *in = (struct sockaddr_in *)sa;
+
+	if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+		goto bad;
+	in->sin_family = AF_INET;
+	in->sin_port = htons((uint16_t)pn);
+	*len = sizeof(*in);
+	return 0;
+bad:
+	snprintf(err, errlen,
+		 "'%s' is not a migration address: unix:PATH, tcp:IP:PORT or tcp:[IPv6]:PORT "
+		 "(numeric addresses only)",
+		 s);
+	return -EINVAL;
+}
+
+/* ---- the thread's side ---- */
+
+/* Asks the main thread for req and waits for its answer. */
+static int ask_main(struct migration *mig, enum mig_req req)
+{
+	uint64_t one = 1;
+	int ret;
+
+	pthread_mutex_lock(&mig->lock);
+	mig->req = req;
+	mig->req_done = false;
+	pthread_cond_broadcast(&mig->cond); /* migrate_abandon waits on it */
+	pthread_mutex_unlock(&mig->lock);
+	if (write(mig->efd, &one, sizeof(one)) != sizeof(one))
+		return -EIO;
+	pthread_mutex_lock(&mig->lock);
+	while (!mig->req_done)
+		pthread_cond_wait(&mig->cond, &mig->lock);
+	ret = mig->req_ret;
+	mig->req = REQ_NONE;
+	pthread_mutex_unlock(&mig->lock);
+	return ret;
+}
+
+static int connect_to(const char *to, int timeout_ms, char *err, size_t errlen)
+{
+	struct sockaddr_storage sa;
+	struct pollfd p;
+	socklen_t len, elen = sizeof(int);
+	int fd, ret, soerr = 0;
+
+	if (migrate_parse_addr(to, &sa, &len, err, errlen) < 0)
+		return -EINVAL;
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot make a socket: %s", strerror(-ret));
+		return ret;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, len) == 0)
+		return fd;
+	if (errno != EINPROGRESS && errno != EAGAIN) {
+		ret = -errno;
+		goto fail;
+	}
+	p = (struct pollfd){.fd = fd, .events = POLLOUT};
+	ret = poll(&p, 1, timeout_ms);
+	if (ret == 0) {
+		ret = -ETIMEDOUT;
+		goto fail;
+	}
+	if (ret < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	if (soerr == 0)
+		return fd;
+	ret = -soerr;
+fail:
+	snprintf(err, errlen,
+		 "cannot connect to %s: %s (is `minivmm --incoming %s` running there?)", to,
+		 strerror(-ret), to);
+	close(fd);
+	return ret;
+}
+
+/* Sending failed with ret: the destination's own reason when it gave one. */
+static void send_failed(struct migration *mig, struct wire *w, int ret, char *err, size_t errlen)
+{
+	char msg[MIG_MAX_MSG + 1];
+	uint32_t code;
+
+	w->timeout_ms = 2000;
+	w->cancel = NULL;
+	if ((ret == -EREMOTEIO || ret == -EPIPE || ret == -ECONNRESET) &&
+	    wire_read_reply(w, &code, msg, sizeof(msg)) == 0 && code == MIG_ERROR)
+		snprintf(err, errlen, "the destination refused the guest: %.400s", msg);
+	else
+		snprintf(err, errlen, "sending to %s: %s", mig->p.to, wire_strerror(ret));
+}
+
+static bool page_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+
+	for (unsigned int i = 0; i < MIG_PAGE / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/* Sends pages [first, first + n) of region r (RAM offset base): runs of data pages as
+ * PAGES, zero pages as ZEROS unless skip_zero (round 0: the destination's RAM starts
+ * zeroed). */
+static int send_pages(struct migration *mig, struct wire *w, int r, uint64_t base, uint64_t first,
+		      uint64_t n, bool skip_zero)
+{
+	const struct mem_region *reg = &mig->vm->m.mem.regions[r];
+	uint64_t i = 0;
+	int ret = 0;
+
+	while (i < n && ret == 0) {
+		const uint8_t *p = reg->hva + (first + i) * MIG_PAGE;
+		bool zero = page_zero(p);
+		uint64_t run = 1;
+
+		while (i + run < n && run < (zero ? UINT32_MAX : MIG_MAX_RUN) &&
+		       page_zero(p + run * MIG_PAGE) == zero)
+			run++;
+		if (!(zero && skip_zero)) {
+			ret = wire_rec(w, zero ? MIG_ZEROS : MIG_PAGES, (uint32_t)run,
+				       base + (first + i) * MIG_PAGE);
+			if (ret == 0 && !zero)
+				ret = wire_write(w, p, run * MIG_PAGE);
+			mig->pages += run;
+		}
+		i += run;
+	}
+	return ret;
+}
+
+/* Round 0: every page of guest RAM that holds data. The memfd's holes were never
+ * touched: they are skipped without reading (which would allocate them). */
+static int send_all(struct migration *mig, struct wire *w)
+{
+	const struct guest_mem *mem = &mig->vm->m.mem;
+	uint64_t base = 0;
+	int ret = 0;
+
+	for (int r = 0; r < mem->nr_regions && ret == 0; r++) {
+		uint64_t size = mem->regions[r].size, off = 0;
+
+		while (off < size && ret == 0) {
+			off_t data = mem->memfd >= 0
+					 ? lseek(mem->memfd, (off_t)(base + off), SEEK_DATA)
+					 : (off_t)(base + off);
+			off_t hole;
+
+			if (data < 0 && errno == ENXIO)
+				break; /* no data after off */
+			if (data < 0)
+				data = (off_t)(base + off); /* cannot tell: read it all */
+			if ((uint64_t)data >= base + size)
+				break;
+			hole = mem->memfd >= 0 ? lseek(mem->memfd, data, SEEK_HOLE) : -1;
+			if (hole < 0 || (uint64_t)hole > base + size)
+				hole = (off_t)(base + size);
+			data &= ~(off_t)(MIG_PAGE - 1);
+			ret = send_pages(
+			    mig, w, r, base, ((uint64_t)data - base) / MIG_PAGE,
+			    ((uint64_t)hole - (uint64_t)data + MIG_PAGE - 1) / MIG_PAGE, true);
+			off = (uint64_t)hole - base;
+		}
+		base += size;
+	}
+	return ret;
+}
+
+/* Adds the pages written since the last call, KVM's log and the VMM's together, to the
+ * bitmaps (one per region, holding what is not sent yet); returns how many they hold. */
+static int64_t collect_dirty(struct migration *mig, uint64_t **bm)
+{
+	struct guest_mem *mem = &mig->vm->m.mem;
+	int64_t count = 0;
+
+	for (int r = 0; r < mem->nr_regions; r++) {
+		uint64_t pages = mem->regions[r].size / MIG_PAGE;
+		struct kvm_dirty_log log = {.slot = (uint32_t)r, .dirty_bitmap = mig->kvm_bm};
+
+		if (ioctl(mig->vm->m.vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+			return -errno;
+		for (uint64_t wd = 0; wd < pages / 64 + 1; wd++)
+			bm[r][wd] |= mig->kvm_bm[wd];
+		mem_dirty_take(mem, r, bm[r]);
+		for (uint64_t wd = 0; wd < pages / 64 + 1; wd++)
+			count += __builtin_popcountll(bm[r][wd]);
+	}
+	return count;
+}
+
+static int send_dirty(struct migration *mig, struct wire *w, uint64_t **bm)
+{
+	const struct guest_mem *mem = &mig->vm->m.mem;
+	uint64_t base = 0;
+	int ret = 0;
+
+	for (int r = 0; r < mem->nr_regions && ret == 0; r++) {
+		uint64_t pages = mem->regions[r].size / MIG_PAGE;
+
+		for (uint64_t pg = 0; pg < pages && ret == 0;) {
+			uint64_t n = 0;
+
+			if (!(bm[r][pg / 64] >> (pg % 64) & 1)) {
+				pg++;
+				continue;
+			}
+			while (pg + n < pages && bm[r][(pg + n) / 64] >> ((pg + n) % 64) & 1)
+				n++;
+			ret = send_pages(mig, w, r, base, pg, n, false);
+			pg += n;
+		}
+		memset(bm[r], 0, (pages / 64 + 1) * 8);
+		base += mem->regions[r].size;
+	}
+	return ret;
+}
+
+static void fig_update(struct migration *mig, struct wire *w)
+{
+	pthread_mutex_lock(&mig->lock);
+	mig->fig.bytes = w->bytes + w->out_len;
+	mig->fig.pages = mig->pages;
+	mig->fig.total_ms = (double)(now_ns() - mig->t_start) / 1e6;
+	pthread_mutex_unlock(&mig->lock);
+}
+
+/* Pre-copy rounds until what is left fits the downtime limit or the round limit is
+ * reached; the bitmaps then hold nothing unsent except what the next collect finds. */
+static int precopy(struct migration *mig, struct wire *w, uint64_t **bm, char *err, size_t errlen)
+{
+	uint64_t t0 = now_ns(), b0 = w->bytes;
+	int ret = send_all(mig, w);
+
+	for (;;) {
+		double secs, bw, est_ms;
+		int64_t dirty;
+
+		if (ret == 0)
+			ret = wire_flush(w);
+		if (ret < 0) {
+			send_failed(mig, w, ret, err, errlen);
+			return ret;
+		}
+		dirty = collect_dirty(mig, bm);
+		if (dirty < 0) {
+			snprintf(err, errlen, "KVM_GET_DIRTY_LOG: %s", strerror((int)-dirty));
+			return (int)dirty;
+		}
+		secs = (double)(now_ns() - t0) / 1e9;
+		bw = secs > 0 ? (double)(w->bytes - b0) / secs : 0;
+		est_ms = bw > 0 ? (double)dirty * MIG_PAGE / bw * 1e3 : 0;
+		pthread_mutex_lock(&mig->lock);
+		mig->fig.rounds++;
+		mig->fig.dirty = (uint64_t)dirty;
+		mig->fig.mbps = bw / (1 << 20);
+		pthread_mutex_unlock(&mig->lock);
+		fig_update(mig, w);
+		log_info("migration to %s: round %u sent %.1f MiB in %.0f ms (%.0f MiB/s); %lld "
+			 "pages dirty, about %.0f ms to send",
+			 mig->p.to, mig->fig.rounds, (double)(w->bytes - b0) / (1 << 20),
+			 secs * 1e3, bw / (1 << 20), (long long)dirty, est_ms);
+		if (est_ms <= mig->p.downtime_ms || bw == 0)
+			return 0;
+		if (mig->fig.rounds >= mig->p.max_rounds) {
+			log_warn(
+			    "migration to %s: the guest dirties memory faster than it can be "
+			    "sent; stopping it after %u rounds (max_rounds) with about %.0f ms "
+			    "of pages left (downtime_ms is %u)",
+			    mig->p.to, mig->fig.rounds, est_ms, mig->p.downtime_ms);
+			return 0;
+		}
+		t0 = now_ns();
+		b0 = w->bytes;
+		ret = send_dirty(mig, w, bm);
+	}
+}
+
+/* The vCPUs are paused and the state saved: the last pages, the state, READY. */
+static int stop_and_copy(struct migration *mig, struct wire *w, uint64_t **bm, char *err,
+			 size_t errlen)
+{
+	char msg[MIG_MAX_MSG + 1];
+	int64_t dirty = collect_dirty(mig, bm);
+	uint32_t code;
+	int ret;
+
+	if (dirty < 0) {
+		snprintf(err, errlen, "KVM_GET_DIRTY_LOG: %s", strerror((int)-dirty));
+		return (int)dirty;
+	}
+	ret = send_dirty(mig, w, bm);
+	if (ret == 0)
+		ret = wire_rec(w, MIG_STATE, 0, mig->state.len);
+	if (ret == 0)
+		ret = wire_write(w, mig->state.data, mig->state.len);
+	if (ret == 0)
+		ret = wire_rec(w, MIG_END, 0, 0);
+	if (ret == 0)
+		ret = wire_flush(w);
+	fig_update(mig, w);
+	if (ret == 0)
+		ret = wire_read_reply(w, &code, msg, sizeof(msg));
+	if (ret < 0) {
+		send_failed(mig, w, ret, err, errlen);
+		return ret;
+	}
+	if (code != MIG_READY) {
+		snprintf(err, errlen, "the destination refused the guest: %.400s",
+			 code == MIG_ERROR ? msg : "an unknown reply");
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* One migration; returns the request that ends it (DONE, UNSURE or ABORT). */
+static enum mig_req migrate_one(struct migration *mig, char *err, size_t errlen)
+{
+	int fd, ret, tmo = (int)mig->p.timeout_s * 1000;
+	uint32_t hl = (uint32_t)strlen(mig->header), cl = (uint32_t)strlen(mig->cfgtext), code;
+	const struct guest_mem *mem = &mig->vm->m.mem;
+	uint64_t *bm[MEM_MAX_REGIONS] = {NULL};
+	char msg[MIG_MAX_MSG + 1];
+	enum mig_req end = REQ_ABORT;
+	uint64_t largest = 0;
+	struct wire w;
+
+	fd = connect_to(mig->p.to, tmo, err, errlen);
+	if (fd < 0)
+		return REQ_ABORT;
+	ret = wire_init(&w, fd, WIRE_BUF, tmo, &mig->cancel);
+	w.peer_quiet = true;
+	for (int r = 0; r < mem->nr_regions && ret == 0; r++) {
+		bm[r] = calloc(mem->regions[r].size / MIG_PAGE / 64 + 1, 8);
+		if (!bm[r])
+			ret = -ENOMEM;
+		if (mem->regions[r].size > largest)
+			largest = mem->regions[r].size;
+	}
+	mig->kvm_bm = calloc(largest / MIG_PAGE / 64 + 1, 8);
+	if (!mig->kvm_bm)
+		ret = -ENOMEM;
+	if (ret < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	ret = wire_write(&w, MIG_MAGIC, 8);
+	if (ret == 0)
+		ret = wire_write(&w, &hl, 4);
+	if (ret == 0)
+		ret = wire_write(&w, mig->header, hl);
+	if (ret == 0)
+		ret = wire_write(&w, &cl, 4);
+	if (ret == 0)
+		ret = wire_write(&w, mig->cfgtext, cl);
+	if (ret < 0) {
+		send_failed(mig, &w, ret, err, errlen);
+		goto out;
+	}
+	if (precopy(mig, &w, bm, err, errlen) < 0)
+		goto out;
+	mig->t_stop = now_ns();
+	pthread_mutex_lock(&mig->lock);
+	mig->fig.state = MIGRATE_STOPPED;
+	pthread_mutex_unlock(&mig->lock);
+	ret = ask_main(mig, REQ_SWITCHOVER);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot save the VM's state: %.400s", mig->fig.why);
+		goto out;
+	}
+	if (stop_and_copy(mig, &w, bm, err, errlen) < 0)
+		goto out;
+	ret = ask_main(mig, REQ_HANDOVER);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot hand the disks over: %.400s", mig->fig.why);
+		goto out;
+	}
+	ret = wire_rec(&w, MIG_GO, 0, 0);
+	if (ret == 0)
+		ret = wire_flush(&w);
+	if (ret < 0) {
+		snprintf(err, errlen, "sending the handover to %s: %s", mig->p.to,
+			 wire_strerror(ret));
+		goto out;
+	}
+	/* From here the destination may run the guest: this side must not any more. */
+	end = REQ_UNSURE;
+	w.cancel = NULL;
+	ret = wire_read_reply(&w, &code, msg, sizeof(msg));
+	if (ret < 0 || code != MIG_ACK) {
+		snprintf(err, errlen,
+			 "the destination took the handover but did not confirm it (%.300s); the "
+			 "guest runs there or nowhere: this side stops so that it never runs "
+			 "twice",
+			 ret < 0 ? wire_strerror(ret) : msg);
+		goto out;
+	}
+	end = REQ_DONE;
+out:
+	fig_update(mig, &w);
+	for (int r = 0; r < MEM_MAX_REGIONS; r++)
+		free(bm[r]);
+	free(mig->kvm_bm);
+	mig->kvm_bm = NULL;
+	wire_free(&w);
+	close(fd);
+	return end;
+}
+
+static void *migrate_thread(void *arg)
+{
+	struct migration *mig = arg;
+	int ret = seccomp_install(mig->mode, SECCOMP_THREAD_MIGRATE);
+
+	pthread_mutex_lock(&mig->lock);
+	if (ret < 0) {
+		log_err("migration thread: cannot install its seccomp filter: %s; migration "
+			"is not possible",
+			strerror(-ret));
+		mig->quit = true;
+	}
+	while (!mig->quit) {
+		char err[512] = "";
+		enum mig_req end;
+
+		if (!mig->job) {
+			pthread_cond_wait(&mig->cond, &mig->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&mig->lock);
+		end = migrate_one(mig, err, sizeof(err));
+		pthread_mutex_lock(&mig->lock);
+		snprintf(mig->fig.why, sizeof(mig->fig.why), "%s", err);
+		pthread_mutex_unlock(&mig->lock);
+		ask_main(mig, end);
+		pthread_mutex_lock(&mig->lock);
+		mig->job = false;
+		free(mig->cfgtext);
+		mig->cfgtext = NULL;
+		pthread_cond_broadcast(&mig->cond);
+	}
+	pthread_cond_broadcast(&mig->cond);
+	pthread_mutex_unlock(&mig->lock);
+	return NULL;
+}
+
+/* ---- the main thread's side ---- */
+
+int migrate_open(struct migration **out, enum seccomp_mode mode)
+{
+	struct migration *mig = calloc(1, sizeof(*mig));
+	int ret;
+
+	if (!mig)
+		return -ENOMEM;
+	mig->mode = mode;
+	pthread_mutex_init(&mig->lock, NULL);
+	pthread_cond_init(&mig->cond, NULL);
+	mig->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (mig->efd < 0) {
+		ret = -errno;
+		goto err;
+	}
+	ret = -pthread_create(&mig->thread, NULL, migrate_thread, mig);
+	if (ret == 0) {
+		*out = mig;
+		return 0;
+	}
+	close(mig->efd);
+err:
+	log_err("cannot start the migration thread: %s", strerror(-ret));
+	free(mig);
+	return ret;
+}
+
+void migrate_close(struct migration *mig)
+{
+	if (!mig)
+		return;
+	pthread_mutex_lock(&mig->lock);
+	mig->quit = true;
+	pthread_cond_broadcast(&mig->cond);
+	pthread_mutex_unlock(&mig->lock);
+	pthread_join(mig->thread, NULL);
+	close(mig->efd);
+	stream_free(&mig->state);
+	free(mig->cfgtext);
+	free(mig);
+}
+
+int migrate_wake_fd(const struct migration *mig)
+{
+	return mig->efd;
+}
+
+bool migrate_active(struct migration *mig)
+{
+	bool job;
+
+	if (!mig)
+		return false;
+	pthread_mutex_lock(&mig->lock);
+	job = mig->job;
+	pthread_mutex_unlock(&mig->lock);
+	return job;
+}
+
+bool migrate_cancel(struct migration *mig)
+{
+	if (!migrate_active(mig))
+		return false;
+	atomic_store(&mig->cancel, true);
+	return true;
+}
+
+void migrate_figures(struct migration *mig, struct migrate_figures *out)
+{
+	pthread_mutex_lock(&mig->lock);
+	*out = mig->fig;
+	if (mig->job)
+		out->total_ms = (double)(now_ns() - mig->t_start) / 1e6;
+	pthread_mutex_unlock(&mig->lock);
+}
+
+int migrate_start(struct migration *mig, struct vm *vm, const struct migrate_params *p,
+		  char *cfgtext, char *err, size_t errlen)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	int ret;
+
+	pthread_mutex_lock(&mig->lock);
+	ret = mig->job || mig->quit;
+	pthread_mutex_unlock(&mig->lock);
+	if (ret) {
+		snprintf(err, errlen,
+			 mig->quit ? "the migration thread is not running (see the log)"
+				   : "a migration is already running");
+		ret = -EBUSY;
+	} else {
+		ret = migrate_parse_addr(p->to, &sa, &len, err, errlen);
+	}
+	if (ret == 0)
+		ret = snapshot_check_savable(vm, err, errlen);
+	if (ret == 0) {
+		ret = vm_dirty_log(vm, true);
+		if (ret < 0)
+			snprintf(err, errlen, "cannot track dirty pages: %s", strerror(-ret));
+	}
+	if (ret < 0) {
+		free(cfgtext);
+		return ret;
+	}
+	pthread_mutex_lock(&mig->lock);
+	mig->vm = vm;
+	mig->p = *p;
+	mig->cfgtext = cfgtext;
+	snapshot_header(vm, mig->header, sizeof(mig->header));
+	mig->paused = mig->saved = mig->handed = false;
+	atomic_store(&mig->cancel, false);
+	mig->t_start = now_ns();
+	mig->pages = 0;
+	mig->fig = (struct migrate_figures){.state = MIGRATE_ACTIVE};
+	snprintf(mig->fig.to, sizeof(mig->fig.to), "%s", p->to);
+	mig->job = true;
+	pthread_cond_broadcast(&mig->cond);
+	pthread_mutex_unlock(&mig->lock);
+	log_info("migrating to %s (downtime_ms %u, max_rounds %u, timeout %u s)", p->to,
+		 p->downtime_ms, p->max_rounds, p->timeout_s);
+	return 0;
+}
+
+/* REQ_ABORT: the guest goes on here as if nothing happened. */
+static void undo(struct migration *mig, char *why, size_t len)
+{
+	struct vm *vm = mig->vm;
+
+	if (mig->handed && vm_devices_activate(vm, true, why, len) < 0) {
+		/* Somebody took a disk meanwhile: running on could corrupt it. */
+		log_err("migration failed and a disk could not be taken back (%s); stopping "
+			"the VM so that no image is written by two",
+			why);
+		machine_request_stop(&vm->m, VM_STOP_MIGRATE_UNSURE);
+	}
+	if (mig->saved)
+		snapshot_thaw(vm);
+	if (mig->paused)
+		vcpus_resume(vm->vcpus, vm->nr_vcpus);
+	mig->paused = mig->saved = mig->handed = false;
+}
+
+static int serve(struct migration *mig, enum mig_req req, bool abandoning)
+{
+	struct vm *vm = mig->vm;
+	char why[512] = "";
+	int ret = 0;
+
+	switch (req) {
+	case REQ_SWITCHOVER:
+		if (abandoning)
+			return -ECANCELED;
+		vcpus_pause(vm->vcpus, vm->nr_vcpus);
+		mig->paused = true;
+		mig->state.len = 0;
+		mig->state.err = 0;
+		ret = snapshot_state(vm, &mig->state, why, sizeof(why));
+		mig->saved = true; /* frozen even when it failed */
+		break;
+	case REQ_HANDOVER:
+		if (abandoning)
+			return -ECANCELED;
+		ret = vm_devices_activate(vm, false, why, sizeof(why));
+		mig->handed = ret == 0;
+		break;
+	case REQ_DONE:
+	case REQ_UNSURE:
+		machine_request_stop(&vm->m,
+				     req == REQ_DONE ? VM_STOP_MIGRATED : VM_STOP_MIGRATE_UNSURE);
+		break;
+	case REQ_ABORT:
+		undo(mig, why, sizeof(why));
+		break;
+	case REQ_NONE:
+		break;
+	}
+	if (ret < 0) {
+		pthread_mutex_lock(&mig->lock);
+		snprintf(mig->fig.why, sizeof(mig->fig.why), "%s", why);
+		pthread_mutex_unlock(&mig->lock);
+	}
+	return ret;
+}
+
+/* The end of a migration: figures, log and event. */
+static void finish(struct migration *mig, enum mig_req req, struct api *api)
+{
+	struct migrate_figures *f = &mig->fig;
+
+	vm_dirty_log(mig->vm, false);
+	pthread_mutex_lock(&mig->lock);
+	f->state = req == REQ_ABORT ? MIGRATE_FAILED : MIGRATE_COMPLETED;
+	f->total_ms = (double)(now_ns() - mig->t_start) / 1e6;
+	if (req != REQ_ABORT)
+		f->downtime_ms = (double)(now_ns() - mig->t_stop) / 1e6;
+	pthread_mutex_unlock(&mig->lock);
+	if (req == REQ_ABORT) {
+		log_warn("migration to %s failed: %s; the guest runs on here", f->to, f->why);
+		api_event(api, "MIGRATION_FAILED",
+			  json_pack("{s:s, s:s}", "to", f->to, "error", f->why));
+		return;
+	}
+	if (req == REQ_UNSURE) {
+		log_err("migration to %s: %s", f->to, f->why);
+		api_event(api, "MIGRATION_FAILED",
+			  json_pack("{s:s, s:s, s:b}", "to", f->to, "error", f->why, "stopped", 1));
+		return;
+	}
+	log_info("migrated to %s: %u rounds, %.1f MiB in %llu pages, downtime %.0f ms, total "
+		 "%.0f ms",
+		 f->to, f->rounds, (double)f->bytes / (1 << 20), (unsigned long long)f->pages,
+		 f->downtime_ms, f->total_ms);
+	api_event(api, "MIGRATION_COMPLETED",
+		  json_pack("{s:s, s:i, s:I, s:f, s:f}", "to", f->to, "rounds", f->rounds, "bytes",
+			    (json_int_t)f->bytes, "downtime_ms", f->downtime_ms, "total_ms",
+			    f->total_ms));
+}
+
+static void service(struct migration *mig, struct api *api, bool abandoning)
+{
+	uint64_t n;
+	enum mig_req req;
+	int ret;
+
+	if (read(mig->efd, &n, sizeof(n)) < 0 && !abandoning)
+		return;
+	pthread_mutex_lock(&mig->lock);
+	req = mig->req_done ? REQ_NONE : mig->req;
+	pthread_mutex_unlock(&mig->lock);
+	if (req == REQ_NONE)
+		return;
+	ret = serve(mig, req, abandoning);
+	if (req == REQ_DONE || req == REQ_UNSURE || req == REQ_ABORT)
+		finish(mig, req, api);
+	pthread_mutex_lock(&mig->lock);
+	mig->req_ret = ret;
+	mig->req_done = true;
+	pthread_cond_broadcast(&mig->cond);
+	pthread_mutex_unlock(&mig->lock);
+}
+
+void migrate_service(struct migration *mig, struct api *api)
+{
+	service(mig, api, false);
+}
+
+void migrate_abandon(struct migration *mig, struct api *api)
+{
+	if (!mig)
+		return;
+	atomic_store(&mig->cancel, true);
+	pthread_mutex_lock(&mig->lock);
+	while (mig->job) {
+		if (mig->req != REQ_NONE && !mig->req_done) {
+			pthread_mutex_unlock(&mig->lock);
+			service(mig, api, true);
+			pthread_mutex_lock(&mig->lock);
+			continue;
+		}
+		pthread_cond_wait(&mig->cond, &mig->lock);
+	}
+	pthread_mutex_unlock(&mig->lock);
+}

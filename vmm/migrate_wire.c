@@ -1,0 +1,281 @@
+/* The live migration stream (see migrate_wire.h). */
+#include "vmm/migrate_wire.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define SLICE_MS 200 /* how often a wait looks at the cancel flag */
+
+int wire_init(struct wire *w, int fd, size_t cap, int timeout_ms, atomic_bool *cancel)
+{
+	*w = (struct wire){.fd = fd, .timeout_ms = timeout_ms, .cancel = cancel};
+	if (cap) {
+		w->out = malloc(cap);
+		if (!w->out)
+			return -ENOMEM;
+		w->out_cap = cap;
+	}
+	return 0;
+}
+
+void wire_free(struct wire *w)
+{
+	free(w->out);
+	w->out = NULL;
+	w->out_cap = w->out_len = 0;
+}
+
+const char *wire_strerror(int err)
+{
+	switch (err) {
+	case -EPIPE:
+	case -ECONNRESET:
+		return "the other side closed the connection";
+	case -ETIMEDOUT:
+		return "the other side stopped answering (timed out)";
+	case -ECANCELED:
+		return "cancelled";
+	case -EREMOTEIO:
+		return "the other side gave up";
+	default:
+		return strerror(-err);
+	}
+}
+
+/* Waits until fd is ready for events: 0, or -ETIMEDOUT, -ECANCELED, -errno. */
+static int wait_fd(struct wire *w, short events)
+{
+	int waited = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = w->fd, .events = events};
+		int n;
+
+		if (w->cancel && atomic_load(w->cancel))
+			return -ECANCELED;
+		if (w->timeout_ms >= 0 && waited >= w->timeout_ms)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, SLICE_MS);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			return 0; /* ready, or an error that the call will return */
+		waited += SLICE_MS;
+	}
+}
+
+int wire_read(struct wire *w, void *p, size_t n)
+{
+	uint8_t *d = p;
+
+	if (w->fd < 0) {
+		if (n > w->in_len - w->in_pos)
+			return -EPIPE;
+		memcpy(d, w->in + w->in_pos, n);
+		w->in_pos += n;
+		w->bytes += n;
+		return 0;
+	}
+	while (n) {
+		ssize_t r = recv(w->fd, d, n, MSG_DONTWAIT);
+		int ret;
+
+		if (r > 0) {
+			d += r;
+			n -= (size_t)r;
+			w->bytes += (uint64_t)r;
+			continue;
+		}
+		if (r == 0)
+			return -EPIPE;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		ret = wait_fd(w, POLLIN);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int send_all(struct wire *w, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t r = send(w->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		int ret;
+
+		if (r > 0) {
+			p += r;
+			n -= (size_t)r;
+			w->bytes += (uint64_t)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno != EAGAIN)
+			return -errno;
+		ret = wait_fd(w, POLLOUT);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int wire_flush(struct wire *w)
+{
+	struct pollfd p = {.fd = w->fd, .events = POLLIN};
+	int ret;
+
+	/* The receiver only ever speaks when the sender waits for it, or to say why it
+	 * gives up: then stop sending and read that. */
+	if (w->peer_quiet && poll(&p, 1, 0) == 1)
+		return -EREMOTEIO;
+	ret = send_all(w, w->out, w->out_len);
+
+	w->out_len = 0;
+	return ret;
+}
+
+int wire_write(struct wire *w, const void *p, size_t n)
+{
+	int ret;
+
+	if (w->out_len + n > w->out_cap) {
+		ret = wire_flush(w);
+		if (ret < 0)
+			return ret;
+		if (n > w->out_cap)
+			return send_all(w, p, n);
+	}
+	memcpy(w->out + w->out_len, p, n);
+	w->out_len += n;
+	return 0;
+}
+
+int wire_rec(struct wire *w, uint32_t tag, uint32_t count, uint64_t arg)
+{
+	struct mig_rec r = {.tag = tag, .count = count, .arg = arg};
+
+	return wire_write(w, &r, sizeof(r));
+}
+
+void wire_linger(struct wire *w)
+{
+	uint8_t sink[4096];
+	int tmo = w->timeout_ms;
+
+	shutdown(w->fd, SHUT_WR);
+	w->timeout_ms = 2000;
+	while (wire_read(w, sink, 1) == 0 && recv(w->fd, sink, sizeof(sink), MSG_DONTWAIT) != 0)
+		;
+	w->timeout_ms = tmo;
+}
+
+int wire_reply(struct wire *w, uint32_t code, const char *msg)
+{
+	uint32_t hdr[2] = {code, msg ? (uint32_t)strnlen(msg, MIG_MAX_MSG) : 0};
+	int ret = wire_write(w, hdr, sizeof(hdr));
+
+	if (ret == 0 && hdr[1])
+		ret = wire_write(w, msg, hdr[1]);
+	return ret ? ret : wire_flush(w);
+}
+
+int wire_read_reply(struct wire *w, uint32_t *code, char *msg, size_t len)
+{
+	uint32_t hdr[2];
+	char text[MIG_MAX_MSG + 1];
+	int ret = wire_read(w, hdr, sizeof(hdr));
+
+	if (ret == 0 && hdr[1] > MIG_MAX_MSG)
+		ret = -EPROTO;
+	if (ret == 0)
+		ret = wire_read(w, text, hdr[1]);
+	else if (ret == -EPROTO)
+		return ret;
+	if (ret < 0)
+		return ret;
+	text[hdr[1]] = 0;
+	for (uint32_t i = 0; i < hdr[1]; i++) /* the peer's text goes into our log */
+		if (text[i] < 0x20 || text[i] == 0x7f)
+			text[i] = '?';
+	*code = hdr[0];
+	snprintf(msg, len, "%s", text);
+	return 0;
+}
+
+int migrate_recv_records(struct wire *w, struct guest_mem *mem,
+			 int (*state)(void *ctx, const uint8_t *data, size_t len, char *err,
+				      size_t errlen),
+			 void *ctx, uint64_t *pages, char *err, size_t errlen)
+{
+	bool have_state = false;
+	struct mig_rec r;
+	uint8_t *buf;
+	uint64_t at;
+	int ret;
+
+	for (;;) {
+		at = w->bytes;
+		ret = wire_read(w, &r, sizeof(r));
+		if (ret < 0) {
+			snprintf(err, errlen, "the stream ended at byte %llu: %s",
+				 (unsigned long long)at, wire_strerror(ret));
+			return ret;
+		}
+		switch (r.tag) {
+		case MIG_PAGES:
+		case MIG_ZEROS:
+			/* count x 4 KiB cannot overflow: count is 32-bit. */
+			buf = r.count && (r.tag == MIG_ZEROS || r.count <= MIG_MAX_RUN) &&
+				      !(r.arg % MIG_PAGE)
+				  ? mem_off_to_hva(mem, r.arg, (uint64_t)r.count * MIG_PAGE)
+				  : NULL;
+			if (!buf || have_state)
+				goto bad;
+			if (r.tag == MIG_ZEROS)
+				memset(buf, 0, (size_t)r.count * MIG_PAGE);
+			else if ((ret = wire_read(w, buf, (size_t)r.count * MIG_PAGE)) < 0)
+				goto cut;
+			*pages += r.count;
+			break;
+		case MIG_STATE:
+			if (have_state || r.count || r.arg > MIG_MAX_STATE)
+				goto bad;
+			buf = malloc(r.arg ? r.arg : 1);
+			if (!buf)
+				return -ENOMEM;
+			ret = wire_read(w, buf, r.arg);
+			if (ret == 0)
+				ret = state(ctx, buf, r.arg, err, errlen);
+			free(buf);
+			if (ret == -EPIPE || ret == -ETIMEDOUT || ret == -ECANCELED)
+				goto cut;
+			if (ret < 0)
+				return ret;
+			have_state = true;
+			break;
+		case MIG_END:
+			if (!have_state || r.count || r.arg)
+				goto bad;
+			return 0;
+		default:
+			goto bad;
+		}
+	}
+bad:
+	snprintf(err, errlen,
+		 "a bad record at byte %llu (tag %u, count %u, arg %#llx): not a minivmm "
+		 "migration stream, or a corrupted one",
+		 (unsigned long long)at, r.tag, r.count, (unsigned long long)r.arg);
+	return -EPROTO;
+cut:
+	snprintf(err, errlen, "the stream ended inside the record at byte %llu: %s",
+		 (unsigned long long)at, wire_strerror(ret));
+	return ret;
+}
