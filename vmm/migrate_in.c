@@ -15,8 +15,6 @@
 #include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
-#define HEADER_MAX 4096
-
 static int listen_on(const char *addr, char *err, size_t errlen)
 {
 	struct sockaddr_storage sa;
@@ -52,30 +50,6 @@ static int listen_on(const char *addr, char *err, size_t errlen)
 	return fd;
 }
 
-/* Reads a u32 length then that many bytes (at most max) into a new string. */
-static int read_text(struct wire *w, uint32_t max, char **out)
-{
-	uint32_t len;
-	int ret = wire_read(w, &len, sizeof(len));
-
-	if (ret < 0)
-		return ret;
-	if (len > max)
-		return -EPROTO;
-	*out = malloc((size_t)len + 1);
-	if (!*out)
-		return -ENOMEM;
-	ret = wire_read(w, *out, len);
-	(*out)[len] = 0;
-	if (ret == 0 && strlen(*out) != len)
-		ret = -EPROTO; /* a NUL inside */
-	if (ret < 0) {
-		free(*out);
-		*out = NULL;
-	}
-	return ret;
-}
-
 /* Tells the source why (it logs it), logs it here; returns ret. */
 static int refuse(struct wire *w, int ret, const char *why)
 {
@@ -98,7 +72,7 @@ void migrate_refuse(int fd, const char *why)
 int migrate_accept(const char *addr, int sfd, unsigned int timeout_s, char **cfgtext, char *header,
 		   size_t hlen)
 {
-	char err[512], magic[8], *head = NULL;
+	char err[512];
 	struct pollfd p[2];
 	struct wire w;
 	int lfd, fd, ret;
@@ -127,25 +101,7 @@ int migrate_accept(const char *addr, int sfd, unsigned int timeout_s, char **cfg
 		return ret;
 	}
 	wire_init(&w, fd, 0, (int)timeout_s * 1000, NULL);
-	ret = wire_read(&w, magic, sizeof(magic));
-	if (ret == 0 && memcmp(magic, MIG_MAGIC, sizeof(magic)))
-		ret = -EPROTO;
-	if (ret == 0)
-		ret = read_text(&w, HEADER_MAX, &head);
-	if (ret == 0)
-		ret = snapshot_header_check(NULL, head, "the migration stream", err, sizeof(err));
-	else
-		snprintf(err, sizeof(err), "the peer on %s did not send a minivmm migration (%s)",
-			 addr, ret == -EPROTO ? "bad hello" : wire_strerror(ret));
-	if (ret == 0) {
-		ret = read_text(&w, MIG_MAX_TEXT, cfgtext);
-		if (ret < 0)
-			snprintf(err, sizeof(err), "the source's config did not arrive: %s",
-				 ret == -EPROTO ? "too long or not text" : wire_strerror(ret));
-	}
-	if (ret == 0)
-		snprintf(header, hlen, "%s", head);
-	free(head);
+	ret = migrate_read_hello(&w, cfgtext, header, hlen, err, sizeof(err));
 	if (ret < 0) {
 		migrate_refuse(fd, err);
 		return ret;

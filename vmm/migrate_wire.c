@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "vmm/snapshot.h"
+
 #define SLICE_MS 200 /* how often a wait looks at the cancel flag */
 
 int wire_init(struct wire *w, int fd, size_t cap, int timeout_ms, atomic_bool *cancel)
@@ -277,5 +279,62 @@ bad:
 cut:
 	snprintf(err, errlen, "the stream ended inside the record at byte %llu: %s",
 		 (unsigned long long)at, wire_strerror(ret));
+	return ret;
+}
+
+/* Reads a u32 length then that many bytes (at most max, no NUL) into a new string. */
+static int read_text(struct wire *w, uint32_t max, char **out)
+{
+	uint32_t len;
+	int ret = wire_read(w, &len, sizeof(len));
+
+	if (ret < 0)
+		return ret;
+	if (len > max)
+		return -EPROTO;
+	*out = malloc((size_t)len + 1);
+	if (!*out)
+		return -ENOMEM;
+	ret = wire_read(w, *out, len);
+	(*out)[len] = 0;
+	if (ret == 0 && strlen(*out) != len)
+		ret = -EPROTO;
+	if (ret < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
+int migrate_read_hello(struct wire *w, char **cfgtext, char *header, size_t hlen, char *err,
+		       size_t errlen)
+{
+	char magic[8], *head = NULL;
+	int ret = wire_read(w, magic, sizeof(magic));
+
+	*cfgtext = NULL;
+	if (ret == 0 && memcmp(magic, MIG_MAGIC, sizeof(magic)))
+		ret = -EPROTO;
+	if (ret == 0)
+		ret = read_text(w, MIG_MAX_HEADER, &head);
+	if (ret < 0) {
+		snprintf(err, errlen, "the peer did not send a minivmm migration (%s)",
+			 ret == -EPROTO ? "bad hello" : wire_strerror(ret));
+		return ret;
+	}
+	ret = snapshot_header_check(NULL, head, "the migration stream", err, errlen);
+	if (ret == 0 && strlen(head) >= hlen) {
+		snprintf(err, errlen, "the migration stream: a header of %zu bytes", strlen(head));
+		ret = -EPROTO;
+	}
+	if (ret == 0)
+		strcpy(header, head);
+	free(head);
+	if (ret == 0) {
+		ret = read_text(w, MIG_MAX_TEXT, cfgtext);
+		if (ret < 0)
+			snprintf(err, errlen, "the source's config did not arrive: %s",
+				 ret == -EPROTO ? "too long or not text" : wire_strerror(ret));
+	}
 	return ret;
 }

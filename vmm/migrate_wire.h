@@ -30,12 +30,13 @@
 
 #include "vmm/mem.h"
 
-#define MIG_MAGIC     "MVMMIGR1"
-#define MIG_PAGE      4096u
-#define MIG_MAX_RUN   256u	  /* pages in one PAGES record: 1 MiB */
-#define MIG_MAX_TEXT  (1u << 20)  /* a hello's header or config */
-#define MIG_MAX_STATE (64u << 20) /* as a snapshot's state file */
-#define MIG_MAX_MSG   512u	  /* a reply's message */
+#define MIG_MAGIC      "MVMMIGR1"
+#define MIG_PAGE       4096u
+#define MIG_MAX_RUN    256u	   /* pages in one PAGES record: 1 MiB */
+#define MIG_MAX_HEADER 4096u	   /* a hello's header */
+#define MIG_MAX_TEXT   (1u << 20)  /* a hello's config */
+#define MIG_MAX_STATE  (64u << 20) /* as a snapshot's state file */
+#define MIG_MAX_MSG    512u	   /* a reply's message */
 
 enum mig_tag { MIG_PAGES = 1, MIG_ZEROS = 2, MIG_STATE = 3, MIG_END = 4, MIG_GO = 5 };
 enum mig_reply { MIG_READY = 1, MIG_ACK = 2, MIG_ERROR = 3 };
@@ -82,6 +83,12 @@ int wire_read_reply(struct wire *w, uint32_t *code, char *msg, size_t len);
 
 /* Describes a wire error for a message ("the peer closed the connection", ...). */
 const char *wire_strerror(int err);
+
+/* The destination's reading of the hello: magic, header (checked: version, arch; into
+ * header, hlen bytes) and config (a new string in *cfgtext). 0 or -errno with one
+ * message in err. */
+int migrate_read_hello(struct wire *w, char **cfgtext, char *header, size_t hlen, char *err,
+		       size_t errlen);
 
 /* The destination's reading of the records after the hello, into mem, up to END:
  * state gets the STATE payload (once; END before it is refused). Returns 0 at END, or
