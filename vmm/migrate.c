@@ -502,6 +502,12 @@ static enum mig_req migrate_one(struct migration *mig, char *err, size_t errlen)
 	end = REQ_UNSURE;
 	w.cancel = NULL;
 	ret = wire_read_reply(&w, &code, msg, sizeof(msg));
+	if (ret == 0 && code == MIG_ERROR) {
+		/* It says it will not run the guest (it cannot take a disk): take it back. */
+		snprintf(err, errlen, "the destination could not take the guest over: %.400s", msg);
+		end = REQ_ABORT;
+		goto out;
+	}
 	if (ret < 0 || code != MIG_ACK) {
 		snprintf(err, errlen,
 			 "the destination took the handover but did not confirm it (%.300s); the "
