@@ -27,7 +27,7 @@ int msix_init(struct msix *m, struct pci_dev *dev, unsigned int nr_vectors, int 
 	int off, ret;
 
 	memset(m, 0, sizeof(*m));
-	if (nr_vectors == 0 || nr_vectors > 2048 || (table_off & 7) || (pba_off & 7))
+	if (nr_vectors == 0 || nr_vectors > MSIX_MAX_VECTORS || (table_off & 7) || (pba_off & 7))
 		return -EINVAL;
 	m->dev = dev;
 	m->nr = nr_vectors;
@@ -235,6 +235,10 @@ int msix_notify(struct msix *m, unsigned int vector)
 	return 0;
 }
 
+/* In a saved vector control word, beyond the spec's mask bit: a masked vector's
+ * interrupt is pending (its PBA bit), to be delivered once the guest unmasks it. */
+#define SAVED_PENDING 0x80000000u
+
 void msix_save(struct msix *m, struct device_stream *out)
 {
 	uint32_t nr = m->nr;
@@ -243,7 +247,8 @@ void msix_save(struct msix *m, struct device_stream *out)
 	stream_put(out, &nr, sizeof(nr));
 	for (unsigned int i = 0; i < m->nr; i++) {
 		const struct msix_vector *v = &m->v[i];
-		uint32_t e[4] = {v->addr_lo, v->addr_hi, v->data, v->ctrl};
+		uint32_t e[4] = {v->addr_lo, v->addr_hi, v->data,
+				 v->ctrl | (msix_pending(v) ? SAVED_PENDING : 0)};
 
 		stream_put(out, e, sizeof(e));
 	}
@@ -252,6 +257,7 @@ void msix_save(struct msix *m, struct device_stream *out)
 
 int msix_load(struct msix *m, struct device_stream *in)
 {
+	uint64_t pending[(MSIX_MAX_VECTORS + 63) / 64] = {0};
 	uint32_t nr;
 
 	stream_get(in, &nr, sizeof(nr));
@@ -265,11 +271,16 @@ int msix_load(struct msix *m, struct device_stream *in)
 		stream_get(in, e, sizeof(e));
 		v->addr_lo = e[0], v->addr_hi = e[1], v->data = e[2];
 		v->ctrl = e[3] & MSIX_VEC_MASKED;
+		if (e[3] & SAVED_PENDING)
+			pending[i / 64] |= 1ULL << (i % 64);
 	}
 	pthread_mutex_unlock(&m->lock);
 	if (in->err)
 		return in->err;
 	/* Enable and function mask from the restored config space; routes follow. */
 	msix_cfg_write(m, m->cap + 2, 2);
+	for (unsigned int i = 0; i < m->nr; i++)
+		if (pending[i / 64] >> (i % 64) & 1)
+			msix_notify(m, i); /* pending again, or delivered if unmasked */
 	return 0;
 }

@@ -24,6 +24,7 @@ struct pci_dev;
 
 #define MSIX_ENTRY_SIZE 16
 #define MSIX_NO_VECTOR	0xffff
+#define MSIX_MAX_VECTORS 2048 /* the spec's limit */
 
 struct msix_vector {
 	uint32_t addr_lo, addr_hi, data, ctrl; /* the table entry as the guest wrote it */

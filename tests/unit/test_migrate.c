@@ -5,8 +5,9 @@
  * at boot and '.' every 16384 writes. Migrated over a Unix socket and then on over TCP
  * while it runs: the destination prints dots, never 'B' (not booted again) nor 'X' (no
  * page lost), and the source exits 0. A destination that stops reading, one that
- * refuses (another memory size) and a peer that sends garbage: the source runs on, the
- * destination exits 4 with the reason. Skipped, with the reason, without /dev/kvm. */
+ * refuses (another memory size), a peer that sends garbage and a stream from another
+ * version: the source runs on, the destination exits 4 with the reason. Skipped, with the reason,
+ * without /dev/kvm. */
 #include "tests/unit/unit.h"
 #include "tests/unit/tiny_kernel.h"
 
@@ -392,15 +393,30 @@ START_TEST(migrate_tiny_guest)
 	slurp("c3", con, sizeof(con));
 	ck_assert_msg(!strchr(con, 'B') && !strchr(con, 'X'), "%.200s", con);
 
-	/* Garbage at a destination: exit 4 with the reason. */
-	dst = spawn("--incoming tcp:127.0.0.1:47320 --set api.socket=s4.sock", "e6");
-	usleep(300000);
-	run("bash -c \"exec 3<>/dev/tcp/127.0.0.1/47320; printf "
-	    "'MVMMIGR1\\005\\000\\000\\000hello' "
-	    ">&3; sleep 0.5\"");
-	ck_assert_int_eq(wait_exit(dst), 4);
-	slurp("e6", log, sizeof(log));
-	ck_assert_msg(strstr(log, "not from minivmm (bad header)"), "%s", log);
+	/* Garbage at a destination, and a stream from another version: exit 4, the reason. */
+	static const struct {
+		const char *head, *want;
+	} peers[] = {{"hello", "not from minivmm (bad header)"},
+		     {"minivmm-snapshot 99\narch x86_64 1\nvcpus 1\nmemory 33554432\n",
+		      "made by another version (snapshot 99"}};
+	for (int i = 0; i < 2; i++) {
+		uint32_t len = (uint32_t)strlen(peers[i].head);
+		char hello[256];
+
+		snprintf(hello, sizeof(hello), "%s/hello", dir);
+		f = fopen(hello, "w");
+		ck_assert_ptr_nonnull(f);
+		fwrite("MVMMIGR1", 1, 8, f);
+		fwrite(&len, 4, 1, f);
+		fputs(peers[i].head, f);
+		fclose(f);
+		dst = spawn("--incoming tcp:127.0.0.1:47320 --set api.socket=s4.sock", "e6");
+		usleep(300000);
+		run("bash -c 'exec 3<>/dev/tcp/127.0.0.1/47320; cat %s >&3; sleep 0.5'", hello);
+		ck_assert_int_eq(wait_exit(dst), 4);
+		slurp("e6", log, sizeof(log));
+		ck_assert_msg(strstr(log, peers[i].want), "%s", log);
+	}
 
 	kill(dst2, SIGTERM);
 	ck_assert_int_eq(wait_exit(dst2), 143);
