@@ -188,15 +188,10 @@ END_TEST
 
 /* ---- the real binary ---- */
 
-/* Absolute: the VMMs run in the test's folder. */
+/* A command prefix (check-asan gives "env ASAN_OPTIONS=... build-asan/minivmm"). */
 static const char *bin(void)
 {
-	static char path[PATH_MAX];
-
-	if (!path[0] &&
-	    !realpath(getenv("MINIVMM_BIN") ? getenv("MINIVMM_BIN") : "build/minivmm", path))
-		return "minivmm-not-found";
-	return path;
+	return getenv("MINIVMM_BIN") ? getenv("MINIVMM_BIN") : "build/minivmm";
 }
 
 static const char *ctl_bin(void)
@@ -221,14 +216,22 @@ static int run(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* minivmm with args in dir, stderr to dir/errname; returns its pid. */
+/* minivmm with args, each '@' in them standing for the test's folder, stderr to
+ * dir/errname; returns its pid. */
 static pid_t spawn(const char *args, const char *errname)
 {
-	char cmd[1024];
+	char cmd[2048], full[1024];
+	size_t n = 0;
 	pid_t pid;
 
-	snprintf(cmd, sizeof(cmd), "cd %s && exec %s %s </dev/null 2>%s", dir, bin(), args,
-		 errname);
+	for (const char *p = args; *p && n < sizeof(full) - sizeof(dir) - 1; p++) {
+		if (*p == '@')
+			n += (size_t)snprintf(full + n, sizeof(full) - n, "%s", dir);
+		else
+			full[n++] = *p;
+	}
+	full[n] = 0;
+	snprintf(cmd, sizeof(cmd), "exec %s %s </dev/null 2>%s/%s", bin(), full, dir, errname);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -320,18 +323,19 @@ START_TEST(migrate_tiny_guest)
 		   "[disk.a]\npath = a.img\n[api]\nsocket = s1.sock\n"
 		   "[migration]\ntimeout = 2\n");
 	fclose(f);
-	src = spawn("vm.ini", "e1");
+	src = spawn("@/vm.ini", "e1");
 	ck_assert_msg(dots("c1", 0, 3), "the guest printed no dots");
 
 	/* A second minivmm on the API socket that one answers on is refused: a migration's
 	 * destination on this host must not take the source's. */
 	ck_assert_int_eq(
-	    run("cd %s && %s vm.ini --set console.path=c0 </dev/null 2>e0", dir, bin()), 1);
+	    run("%s %s/vm.ini --set console.path=%s/c0 </dev/null 2>%s/e0", bin(), dir, dir, dir),
+	    1);
 	slurp("e0", log, sizeof(log));
 	ck_assert_msg(strstr(log, "another process is listening there"), "%s", log);
 	/* A destination that refuses (another memory size): the source runs on. */
-	dst = spawn("--incoming unix:m1.sock --set vm.memory=64M --set api.socket=s2.sock "
-		    "--set console.path=c2",
+	dst = spawn("--incoming unix:@/m1.sock --set vm.memory=64M --set api.socket=@/s2.sock "
+		    "--set console.path=@/c2",
 		    "e2");
 	wait_file("m1.sock");
 	ck_assert_int_eq(
@@ -350,7 +354,8 @@ START_TEST(migrate_tiny_guest)
 	ck_assert_msg(dots("c1", file_len("c1"), 2), "the source stopped after a refusal");
 
 	/* A destination that stops reading: the source gives up after timeout and runs on. */
-	dst = spawn("--incoming unix:m2.sock --set api.socket=s2.sock --set console.path=c2", "e3");
+	dst = spawn("--incoming unix:@/m2.sock --set api.socket=@/s2.sock --set console.path=@/c2",
+		    "e3");
 	wait_file("m2.sock");
 	usleep(200000);
 	kill(dst, SIGSTOP);
@@ -368,7 +373,8 @@ START_TEST(migrate_tiny_guest)
 	waitpid(dst, NULL, 0);
 
 	/* Over a Unix socket: the guest goes on on the destination. */
-	dst = spawn("--incoming unix:m3.sock --set api.socket=s2.sock --set console.path=c2", "e4");
+	dst = spawn("--incoming unix:@/m3.sock --set api.socket=@/s2.sock --set console.path=@/c2",
+		    "e4");
 	wait_file("m3.sock");
 	ck_assert_int_eq(
 	    run("%s %s/s1.sock send-migration to=unix:%s/m3.sock >/dev/null", ctl_bin(), dir, dir),
@@ -381,8 +387,8 @@ START_TEST(migrate_tiny_guest)
 	ck_assert_msg(strstr(log, "migrated to unix:"), "%s", log);
 
 	/* And on over TCP to a third, from the second. */
-	dst2 = spawn("--incoming tcp:127.0.0.1:47319 --set api.socket=s3.sock "
-		     "--set console.path=c3",
+	dst2 = spawn("--incoming tcp:127.0.0.1:47319 --set api.socket=@/s3.sock "
+		     "--set console.path=@/c3",
 		     "e5");
 	usleep(300000);
 	ck_assert_int_eq(
@@ -410,7 +416,7 @@ START_TEST(migrate_tiny_guest)
 		fwrite(&len, 4, 1, f);
 		fputs(peers[i].head, f);
 		fclose(f);
-		dst = spawn("--incoming tcp:127.0.0.1:47320 --set api.socket=s4.sock", "e6");
+		dst = spawn("--incoming tcp:127.0.0.1:47320 --set api.socket=@/s4.sock", "e6");
 		usleep(300000);
 		run("bash -c 'exec 3<>/dev/tcp/127.0.0.1/47320; cat %s >&3; sleep 0.5'", hello);
 		ck_assert_int_eq(wait_exit(dst), 4);
