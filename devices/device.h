@@ -25,18 +25,35 @@
  *            source whose handover failed). A device made while machine->incoming is
  *            set waits for on before it takes them. NULL: nothing to hand over.
  *   reset: NULL until a kind needs it. A kind without save cannot be snapshotted or
- *   migrated (refused, naming the device). */
+ *   migrated (refused, naming the device), nor an instance whose unmigratable says why.
+ *
+ * Devices with state outside guest memory that moves while the guest runs (VFIO
+ * migration v2) also take part in live migration's phases; all optional:
+ *   mig_start    source, main thread, as pre-copy begins: start early data (PRE_COPY)
+ *                and logging its own DMA writes; *dma_tracked false if nothing logs
+ *                them (then guest RAM is sent whole at the switchover).
+ *   mig_precopy  migration thread, each round: the device data readable now.
+ *   mig_dirty    migration thread, each round: OR the pages it wrote into bitmaps (one
+ *                per RAM region of mem, a bit per 4 KiB page).
+ *   quiesce      at the switchover, vCPUs paused, on every device before any save:
+ *                stop initiating DMA and interrupts to others (P2P states).
+ *   mig_end      source, main thread: the migration ended (logging off; a device still
+ *                in pre-copy runs as before).
+ *   load_early   destination: pre-copy data, in order, before load gets the rest. */
 #ifndef MINIVMM_DEVICE_H
 #define MINIVMM_DEVICE_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "vmm/config.h"
 
 struct machine;
 struct device;
 struct pci_dev;
-struct device_stream; /* the snapshot and migration format, when it exists */
+struct device_stream; /* the snapshot and migration format (devices/stream.h) */
+struct guest_mem;
 
 struct device_spec {
 	const struct device_ops *ops;
@@ -59,6 +76,13 @@ struct device_ops {
 	int (*load)(void *state, struct device_stream *in);
 	void (*thaw)(void *state);
 	int (*activate)(void *state, bool on);
+	const char *(*unmigratable)(void *state);
+	int (*mig_start)(void *state, bool *dma_tracked);
+	int (*mig_precopy)(void *state, struct device_stream *out);
+	int (*mig_dirty)(void *state, const struct guest_mem *mem, uint64_t **bitmaps);
+	int (*quiesce)(void *state);
+	void (*mig_end)(void *state);
+	int (*load_early)(void *state, const uint8_t *data, size_t len);
 };
 
 struct device {

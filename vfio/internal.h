@@ -234,6 +234,18 @@ struct vfio_cfg_io {
 	void *opaque;
 };
 
+/* The device's VFIO migration (pci_mig.c). */
+struct vfio_mig {
+	uint64_t flags;	   /* VFIO_MIGRATION_*; 0: the driver cannot migrate it */
+	bool logging;	   /* it offers DMA logging */
+	bool logging_on;   /* and it runs */
+	bool loaded;	   /* destination: state loaded, waiting to run (activate) */
+	uint32_t state;	   /* enum vfio_device_mig_state, as last set */
+	int data_fd;	   /* of PRE_COPY, STOP_COPY or RESUMING; -1 */
+	uint64_t bytes;	   /* device data read by this migration so far */
+	char why[200];	   /* the last failure */
+};
+
 struct vfio_pci {
 	struct pci_dev pci;
 	struct vfio_vm *vv;
@@ -262,6 +274,7 @@ struct vfio_pci {
 	unsigned int mode_logs; /* mode switches logged so far */
 	pthread_mutex_t irq_lock;
 	int watch_efd[2]; /* device request, error: eventfds the main thread watches */
+	struct vfio_mig mig;
 };
 
 /* pci.c */
@@ -270,6 +283,17 @@ struct vfio_pci {
 int vfio_pci_create(struct vfio_vm *vv, struct vfio_host *h, struct vfio_pci **out);
 /* Stops interrupts, unmaps BARs and resets the device; the fd stays attached. */
 void vfio_pci_teardown(struct vfio_pci *vp);
+
+/* The device kind's make, destroy and PCI function (pci.c); its table with the
+ * migration ops is in pci_mig.c. */
+int vfio_pci_dev_create(struct machine *mach, const struct device_spec *spec, void **state);
+void vfio_pci_dev_destroy(void *state);
+struct pci_dev *vfio_pci_dev_pci(void *state);
+
+/* pci_mig.c: whether and how the device migrates (VFIO_DEVICE_FEATURE_MIGRATION, DMA
+ * logging), logged; the data fd closed at teardown. */
+void vfio_mig_probe(struct vfio_pci *vp);
+void vfio_mig_close(struct vfio_pci *vp);
 
 /* pci_cfg.c: builds the guest's view in vp->pci (ids, capabilities; BARs are pci.c's)
  * from the real config space read through vp->cfg. Returns 0 or -errno. */

@@ -414,6 +414,7 @@ void vfio_pci_teardown(struct vfio_pci *vp)
 	if (vp->has_msix)
 		msix_destroy(&vp->msix);
 	vp->has_msix = false;
+	vfio_mig_close(vp);
 	/* Leave the device as we found it for the next VM or the host driver. */
 	if (vp->fd >= 0 && (vp->info.flags & VFIO_DEVICE_FLAGS_RESET) &&
 	    ioctl(vp->fd, VFIO_DEVICE_RESET) < 0)
@@ -481,12 +482,14 @@ int vfio_pci_create(struct vfio_vm *vv, struct vfio_host *h, struct vfio_pci **o
 	vp->mach = vv->mach;
 	vp->fd = h->device_fd;
 	vp->intx_efd = vp->intx_resample = vp->intx_stop = -1;
+	vp->mig.data_fd = -1;
 	vp->watch_efd[0] = vp->watch_efd[1] = -1;
 	pthread_mutex_init(&vp->irq_lock, NULL);
 	snprintf(vp->name, sizeof(vp->name), "vfio.%s (%s)", h->cfg->name, h->addr);
 	ret = vfio_pci_open(vp);
 	if (ret < 0)
 		goto err;
+	vfio_mig_probe(vp);
 	ret = vfio_cfg_build(vp);
 	if (ret < 0) {
 		log_err("%s: cannot build its config space: %s", vp->name, strerror(-ret));
@@ -534,7 +537,7 @@ err:
 
 /* The device kind: spec->parent is the VM's vfio backend instance, spec->index the
  * [vfio.NAME] it attached. */
-static int vfio_pci_dev_create(struct machine *mach, const struct device_spec *spec, void **state)
+int vfio_pci_dev_create(struct machine *mach, const struct device_spec *spec, void **state)
 {
 	struct vfio_vm *vv = spec->parent ? spec->parent->state : NULL;
 	struct vfio_host *h;
@@ -549,7 +552,7 @@ static int vfio_pci_dev_create(struct machine *mach, const struct device_spec *s
 }
 
 /* Off the bus first, so no guest access reaches what teardown releases. */
-static void vfio_pci_dev_destroy(void *state)
+void vfio_pci_dev_destroy(void *state)
 {
 	struct vfio_pci *vp = state;
 
@@ -559,13 +562,7 @@ static void vfio_pci_dev_destroy(void *state)
 	free(vp);
 }
 
-static struct pci_dev *vfio_pci_dev_pci(void *state)
+struct pci_dev *vfio_pci_dev_pci(void *state)
 {
 	return &((struct vfio_pci *)state)->pci;
 }
-
-const struct device_ops vfio_pci_device_ops = {.kind = "vfio-pci",
-					       .pci = true,
-					       .create = vfio_pci_dev_create,
-					       .destroy = vfio_pci_dev_destroy,
-					       .pci_dev = vfio_pci_dev_pci};

@@ -11,7 +11,7 @@
  * Documentation/userspace-api/iommufd.rst: each call takes a structure that starts
  * with its own size, then flags and object ids, 64-bit fields aligned), not copied
  * from the headers; the static assertions pin the sizes the kernel checks. Only what
- * vfio/iommufd.c uses is here. */
+ * vfio/iommufd.c and vfio/pci_mig.c use is here. */
 #ifndef MINIVMM_VFIO_UAPI_COMPAT_H
 #define MINIVMM_VFIO_UAPI_COMPAT_H
 
@@ -112,6 +112,29 @@ struct vfio_device_attach_iommufd_pt {
 #define VFIO_DEVICE_ATTACH_IOMMUFD_PT _IO(VFIO_TYPE, VFIO_BASE + 19)
 #endif
 
+/* ---- VFIO migration v2 additions of Linux 6.2: the PRE_COPY states ---- */
+
+#ifndef VFIO_MIG_GET_PRECOPY_INFO
+/* PRE_COPY (RUNNING while the initial device data is read early) and PRE_COPY_P2P
+ * extend enum vfio_device_mig_state, whose first six values (STOP ... RUNNING_P2P)
+ * 6.1 already has; a device offering them sets VFIO_MIGRATION_PRE_COPY. */
+#define VFIO_MIGRATION_PRE_COPY (1 << 2)
+#define VFIO_DEVICE_STATE_PRE_COPY 6
+#define VFIO_DEVICE_STATE_PRE_COPY_P2P 7
+/* On a PRE_COPY data fd: how many bytes can be read now (initial and dirty). */
+struct vfio_precopy_info {
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 initial_bytes;
+	__aligned_u64 dirty_bytes;
+};
+#define VFIO_MIG_GET_PRECOPY_INFO _IO(VFIO_TYPE, VFIO_BASE + 21)
+#endif
+
+_Static_assert(sizeof(struct vfio_precopy_info) == 24, "VFIO migration ABI");
+_Static_assert(VFIO_DEVICE_STATE_RUNNING_P2P == 5, "VFIO migration ABI: PRE_COPY follows");
+_Static_assert(sizeof(struct vfio_device_feature_mig_state) == 8, "VFIO migration ABI");
+_Static_assert(sizeof(struct vfio_device_feature_dma_logging_report) == 32, "VFIO ABI");
 _Static_assert(sizeof(struct iommu_ioas_alloc) == 12, "iommufd ABI");
 _Static_assert(sizeof(struct iommu_iova_range) == 16, "iommufd ABI");
 _Static_assert(sizeof(struct iommu_ioas_iova_ranges) == 32, "iommufd ABI");

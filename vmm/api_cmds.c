@@ -99,6 +99,10 @@ static json_t *device_json(struct api_ctx *c, const struct device *d)
 	}
 	if (src)
 		json_object_set_new(o, "host", json_string(src));
+	/* Whether snapshots and migrations can take it, and if not why. */
+	if (d->spec.ops->unmigratable && d->spec.ops->unmigratable(d->state))
+		json_object_set_new(o, "unmigratable",
+				    json_string(d->spec.ops->unmigratable(d->state)));
 	return o;
 }
 

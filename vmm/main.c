@@ -472,6 +472,13 @@ int main(int argc, char **argv)
 			code = EXIT_CONFIG;
 			break;
 		}
+		/* Restored devices that wait for a go (VFIO's RUNNING) get it now. */
+		if (restore && vm_devices_activate(&vm, true, err, sizeof(err)) < 0) {
+			log_err("snapshot %s: %s", restore, err);
+			vm_destroy(&vm);
+			code = EXIT_CONFIG;
+			break;
+		}
 		if (restore)
 			log_info("restored the VM saved in %s", restore);
 		restore = NULL;

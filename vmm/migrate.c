@@ -55,8 +55,9 @@ struct migration {
 	bool paused, saved, handed;
 	struct device_stream state;
 	uint64_t t_start, t_stop;
-	uint64_t pages;	  /* the thread's count, copied into fig by fig_update */
-	uint64_t *kvm_bm; /* KVM_GET_DIRTY_LOG's bitmap, as large as the largest region's */
+	uint64_t pages;	    /* the thread's count, copied into fig by fig_update */
+	bool dma_untracked; /* a device's DMA is not logged: RAM goes whole at the end */
+	uint64_t *kvm_bm;   /* KVM_GET_DIRTY_LOG's bitmap, as large as the largest region's */
 	struct migrate_figures fig;
 };
 
@@ -245,9 +246,11 @@ static int send_pages(struct migration *mig, struct wire *w, int r, uint64_t bas
 	return ret;
 }
 
-/* Round 0: every page of guest RAM that holds data. The memfd's holes were never
- * touched: they are skipped without reading (which would allocate them). */
-static int send_all(struct migration *mig, struct wire *w)
+/* Every page of guest RAM that holds data: round 0 (zero pages skipped: the
+ * destination starts from zeros), or the switchover when device DMA is not tracked
+ * (zero pages sent too). The memfd's holes were never touched: they are skipped
+ * without reading (which would allocate them). */
+static int send_all(struct migration *mig, struct wire *w, bool skip_zero)
 {
 	const struct guest_mem *mem = &mig->vm->m.mem;
 	uint64_t base = 0;
@@ -274,7 +277,7 @@ static int send_all(struct migration *mig, struct wire *w)
 			data &= ~(off_t)(MIG_PAGE - 1);
 			ret = send_pages(
 			    mig, w, r, base, ((uint64_t)data - base) / MIG_PAGE,
-			    ((uint64_t)hole - (uint64_t)data + MIG_PAGE - 1) / MIG_PAGE, true);
+			    ((uint64_t)hole - (uint64_t)data + MIG_PAGE - 1) / MIG_PAGE, skip_zero);
 			off = (uint64_t)hole - base;
 		}
 		base += size;
@@ -298,10 +301,55 @@ static int64_t collect_dirty(struct migration *mig, uint64_t **bm)
 		for (uint64_t wd = 0; wd < pages / 64 + 1; wd++)
 			bm[r][wd] |= mig->kvm_bm[wd];
 		mem_dirty_take(mem, r, bm[r]);
-		for (uint64_t wd = 0; wd < pages / 64 + 1; wd++)
-			count += __builtin_popcountll(bm[r][wd]);
 	}
+	/* And what devices wrote by DMA, where they log it. */
+	for (size_t i = 0; i < mig->vm->nr_devs; i++) {
+		struct device *d = &mig->vm->devs[i];
+		int ret;
+
+		if (d->state && d->spec.ops->mig_dirty &&
+		    (ret = d->spec.ops->mig_dirty(d->state, mem, bm)) < 0)
+			return ret;
+	}
+	for (int r = 0; r < mem->nr_regions; r++)
+		for (uint64_t wd = 0; wd < mem->regions[r].size / MIG_PAGE / 64 + 1; wd++)
+			count += __builtin_popcountll(bm[r][wd]);
 	return count;
+}
+
+/* The devices' pre-copy data readable now, a DEVDATA record each. */
+static int send_devdata(struct migration *mig, struct wire *w)
+{
+	struct device_stream out = {0};
+	int ret = 0;
+
+	for (size_t i = 0; i < mig->vm->nr_devs && ret == 0; i++) {
+		struct device *d = &mig->vm->devs[i];
+		uint32_t nl = (uint32_t)strlen(d->spec.name);
+
+		if (!d->state || !d->spec.ops->mig_precopy)
+			continue;
+		out.len = 0;
+		ret = d->spec.ops->mig_precopy(d->state, &out);
+		if (ret == 0 && out.err)
+			ret = out.err;
+		if (ret < 0) {
+			log_warn("migration: %s: its pre-copy data: %s", d->spec.name,
+				 strerror(-ret));
+			break;
+		}
+		if (!out.len)
+			continue;
+		ret = wire_rec(w, MIG_DEVDATA, nl, out.len);
+		if (ret == 0)
+			ret = wire_write(w, d->spec.name, nl);
+		if (ret == 0)
+			ret = wire_write(w, out.data, out.len);
+		log_info("migration to %s: %s: %zu bytes of device data sent in pre-copy",
+			 mig->p.to, d->spec.name, out.len);
+	}
+	stream_free(&out);
+	return ret;
 }
 
 static int send_dirty(struct migration *mig, struct wire *w, uint64_t **bm)
@@ -345,8 +393,10 @@ static void fig_update(struct migration *mig, struct wire *w)
 static int precopy(struct migration *mig, struct wire *w, uint64_t **bm, char *err, size_t errlen)
 {
 	uint64_t t0 = now_ns(), b0 = w->bytes;
-	int ret = send_all(mig, w);
+	int ret = send_all(mig, w, true);
 
+	if (ret == 0)
+		ret = send_devdata(mig, w);
 	for (;;) {
 		double secs, bw, est_ms;
 		int64_t dirty;
@@ -388,6 +438,8 @@ static int precopy(struct migration *mig, struct wire *w, uint64_t **bm, char *e
 		t0 = now_ns();
 		b0 = w->bytes;
 		ret = send_dirty(mig, w, bm);
+		if (ret == 0)
+			ret = send_devdata(mig, w);
 	}
 }
 
@@ -404,7 +456,14 @@ static int stop_and_copy(struct migration *mig, struct wire *w, uint64_t **bm, c
 		snprintf(err, errlen, "KVM_GET_DIRTY_LOG: %s", strerror((int)-dirty));
 		return (int)dirty;
 	}
-	ret = send_dirty(mig, w, bm);
+	if (mig->dma_untracked) {
+		/* A device may have written anywhere since round 0: all of RAM again. */
+		for (int r = 0; r < mig->vm->m.mem.nr_regions; r++)
+			memset(bm[r], 0, (mig->vm->m.mem.regions[r].size / MIG_PAGE / 64 + 1) * 8);
+		ret = send_all(mig, w, false);
+	} else {
+		ret = send_dirty(mig, w, bm);
+	}
 	if (ret == 0)
 		ret = wire_rec(w, MIG_STATE, 0, mig->state.len);
 	if (ret == 0)
@@ -668,6 +727,22 @@ int migrate_start(struct migration *mig, struct vm *vm, const struct migrate_par
 		if (ret < 0)
 			snprintf(err, errlen, "cannot track dirty pages: %s", strerror(-ret));
 	}
+	mig->dma_untracked = false;
+	for (size_t i = 0; ret == 0 && i < vm->nr_devs; i++) {
+		struct device *d = &vm->devs[i];
+		bool tracked = true;
+
+		if (!d->state || !d->spec.ops->mig_start)
+			continue;
+		d->spec.ops->mig_start(d->state, &tracked);
+		if (!tracked) {
+			log_warn("migration: nothing logs what %s writes into guest memory by DMA "
+				 "(no VFIO DMA logging): all of guest RAM is sent again at the "
+				 "switchover, which makes the downtime longer",
+				 d->spec.name);
+			mig->dma_untracked = true;
+		}
+	}
 	if (ret < 0) {
 		free(cfgtext);
 		return ret;
@@ -758,6 +833,9 @@ static void finish(struct migration *mig, enum mig_req req, struct api *api)
 	struct migrate_figures *f = &mig->fig;
 
 	vm_dirty_log(mig->vm, false);
+	for (size_t i = 0; i < mig->vm->nr_devs; i++)
+		if (mig->vm->devs[i].state && mig->vm->devs[i].spec.ops->mig_end)
+			mig->vm->devs[i].spec.ops->mig_end(mig->vm->devs[i].state);
 	pthread_mutex_lock(&mig->lock);
 	f->state = req == REQ_ABORT ? MIGRATE_FAILED : MIGRATE_COMPLETED;
 	f->total_ms = (double)(now_ns() - mig->t_start) / 1e6;

@@ -114,6 +114,28 @@ static int load_state(void *ctx, const uint8_t *data, size_t len, char *err, siz
 	return snapshot_state_load(ctx, data, len, err, errlen);
 }
 
+/* A device's pre-copy data (VFIO): to its load_early op, in order. */
+static int load_devdata(void *ctx, const char *name, const uint8_t *data, size_t len, char *err,
+			size_t errlen)
+{
+	struct vm *vm = ctx;
+	struct device *d = vm_device_find(vm, name);
+	int ret;
+
+	if (!d || !d->state || !d->spec.ops->load_early) {
+		snprintf(err, errlen,
+			 "device data for %.64s, which this VM does not have (or "
+			 "which takes none)",
+			 name);
+		return -EINVAL;
+	}
+	vm->m.last_err[0] = 0;
+	ret = d->spec.ops->load_early(d->state, data, len);
+	if (ret < 0)
+		snprintf(err, errlen, "%s", vm->m.last_err[0] ? vm->m.last_err : strerror(-ret));
+	return ret;
+}
+
 int migrate_receive(struct vm *vm, int fd, const char *header, unsigned int timeout_s)
 {
 	char err[512], why[512];
@@ -131,7 +153,10 @@ int migrate_receive(struct vm *vm, int fd, const char *header, unsigned int time
 	/* The pages come over the one the new VM was booted with: start from zeros, which
 	 * round 0 does not send. */
 	mem_discard(&vm->m.mem);
-	ret = migrate_recv_records(&w, &vm->m.mem, load_state, vm, &pages, why, sizeof(why));
+	ret = migrate_recv_records(
+	    &w, &vm->m.mem,
+	    &(struct mig_sink){.state = load_state, .devdata = load_devdata, .ctx = vm}, &pages,
+	    why, sizeof(why));
 	if (ret < 0) {
 		snprintf(err, sizeof(err), "%s", why);
 		goto out;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "vmm/config.h"
 #include "vmm/snapshot.h"
 
 #define SLICE_MS 200 /* how often a wait looks at the cancel flag */
@@ -211,11 +212,10 @@ int wire_read_reply(struct wire *w, uint32_t *code, char *msg, size_t len)
 	return 0;
 }
 
-int migrate_recv_records(struct wire *w, struct guest_mem *mem,
-			 int (*state)(void *ctx, const uint8_t *data, size_t len, char *err,
-				      size_t errlen),
-			 void *ctx, uint64_t *pages, char *err, size_t errlen)
+int migrate_recv_records(struct wire *w, struct guest_mem *mem, const struct mig_sink *sink,
+			 uint64_t *pages, char *err, size_t errlen)
 {
+	char name[CONFIG_NAME_MAX + 16];
 	bool have_state = false;
 	struct mig_rec r;
 	uint8_t *buf;
@@ -254,13 +254,32 @@ int migrate_recv_records(struct wire *w, struct guest_mem *mem,
 				return -ENOMEM;
 			ret = wire_read(w, buf, r.arg);
 			if (ret == 0)
-				ret = state(ctx, buf, r.arg, err, errlen);
+				ret = sink->state(sink->ctx, buf, r.arg, err, errlen);
 			free(buf);
 			if (ret == -EPIPE || ret == -ETIMEDOUT || ret == -ECANCELED)
 				goto cut;
 			if (ret < 0)
 				return ret;
 			have_state = true;
+			break;
+		case MIG_DEVDATA:
+			if (have_state || !r.count || r.count >= sizeof(name) ||
+			    r.arg > MIG_MAX_STATE)
+				goto bad;
+			ret = wire_read(w, name, r.count);
+			name[r.count] = 0;
+			buf = ret == 0 ? malloc(r.arg ? r.arg : 1) : NULL;
+			if (ret == 0 && !buf)
+				return -ENOMEM;
+			if (ret == 0)
+				ret = wire_read(w, buf, r.arg);
+			if (ret == 0)
+				ret = sink->devdata(sink->ctx, name, buf, r.arg, err, errlen);
+			free(buf);
+			if (ret == -EPIPE || ret == -ETIMEDOUT || ret == -ECANCELED)
+				goto cut;
+			if (ret < 0)
+				return ret;
 			break;
 		case MIG_END:
 			if (!have_state || r.count || r.arg)

@@ -10,6 +10,8 @@
  *              ZEROS  count pages from offset arg are zero now; no payload
  *              STATE  arg bytes of state records (vmm/snapshot.h), once, after the
  *                     last pages
+ *              DEVDATA  a device's pre-copy data (VFIO): count bytes of its name,
+ *                     then arg bytes of data, in the order the device gave them
  *              END    the stream is complete
  *              GO     (after the destination's READY) the source has stopped and let
  *                     go of its disks: the guest is the destination's now
@@ -38,7 +40,14 @@
 #define MIG_MAX_STATE  (64u << 20) /* as a snapshot's state file */
 #define MIG_MAX_MSG    512u	   /* a reply's message */
 
-enum mig_tag { MIG_PAGES = 1, MIG_ZEROS = 2, MIG_STATE = 3, MIG_END = 4, MIG_GO = 5 };
+enum mig_tag {
+	MIG_PAGES = 1,
+	MIG_ZEROS = 2,
+	MIG_STATE = 3,
+	MIG_END = 4,
+	MIG_GO = 5,
+	MIG_DEVDATA = 6,
+};
 enum mig_reply { MIG_READY = 1, MIG_ACK = 2, MIG_ERROR = 3 };
 
 struct mig_rec {
@@ -90,13 +99,22 @@ const char *wire_strerror(int err);
 int migrate_read_hello(struct wire *w, char **cfgtext, char *header, size_t hlen, char *err,
 		       size_t errlen);
 
-/* The destination's reading of the records after the hello, into mem, up to END:
- * state gets the STATE payload (once; END before it is refused). Returns 0 at END, or
- * -errno with one message in err naming the record and its byte offset. A stream that
- * is refused leaves mem partly written and nothing else changed. */
-int migrate_recv_records(struct wire *w, struct guest_mem *mem,
-			 int (*state)(void *ctx, const uint8_t *data, size_t len, char *err,
-				      size_t errlen),
-			 void *ctx, uint64_t *pages, char *err, size_t errlen);
+/* What the records after the hello are handed to: the STATE payload (once), and each
+ * DEVDATA record's device name (NUL-terminated) and data. Each returns 0 or -errno
+ * with a message in err. */
+struct mig_sink {
+	int (*state)(void *ctx, const uint8_t *data, size_t len, char *err, size_t errlen);
+	int (*devdata)(void *ctx, const char *name, const uint8_t *data, size_t len, char *err,
+		       size_t errlen);
+	void *ctx;
+};
+
+/* The destination's reading of the records after the hello, into mem, up to END (END
+ * before STATE is refused). Returns 0 at END, or -errno with one message in err naming
+ * the record and its byte offset. A stream that is refused leaves mem partly written
+ * and nothing else changed (devices that took pre-copy data are reset when the VM that
+ * was to run them goes). */
+int migrate_recv_records(struct wire *w, struct guest_mem *mem, const struct mig_sink *sink,
+			 uint64_t *pages, char *err, size_t errlen);
 
 #endif

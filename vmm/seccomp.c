@@ -239,6 +239,8 @@ static const struct seccomp_ioctl main_ioctls[] = {
     IOCTL(VFIO_DEVICE_GET_INFO),
     IOCTL(VFIO_DEVICE_GET_REGION_INFO),
     IOCTL(VFIO_DEVICE_RESET),
+    /* its VFIO migration: probe, state changes, DMA logging on and off (pci_mig.c) */
+    IOCTL(VFIO_DEVICE_FEATURE),
     /* virtio-net's tap (virtio_net.c) */
     IOCTL(TUNSETIFF),
     IOCTL(TUNSETVNETHDRSZ),
@@ -289,9 +291,13 @@ static const struct seccomp_ioctl io_net_ioctls[] = {
     IOCTL(TUNSETOFFLOAD),
 };
 
-/* The migration thread reads KVM's dirty page log (migrate.c). */
+/* The migration thread reads KVM's dirty page log (migrate.c), and a passed-through
+ * device's pre-copy data size and DMA log (VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT;
+ * vfio/pci_mig.c). */
 static const struct seccomp_ioctl migrate_ioctls[] = {
     IOCTL(KVM_GET_DIRTY_LOG),
+    IOCTL(VFIO_MIG_GET_PRECOPY_INFO),
+    IOCTL(VFIO_DEVICE_FEATURE),
 };
 
 /* INTx unmask on guest EOI, for drivers without an unmask eventfd (pci_irq.c). */

@@ -103,15 +103,22 @@ fail:
 
 int snapshot_check_savable(const struct vm *vm, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < vm->nr_devs; i++)
-		if (vm->devs[i].state && !vm->devs[i].spec.ops->save) {
+	for (size_t i = 0; i < vm->nr_devs; i++) {
+		const struct device *d = &vm->devs[i];
+		const char *why = !d->state		    ? NULL
+				  : !d->spec.ops->save	    ? "this version cannot save its kind"
+				  : d->spec.ops->unmigratable ? d->spec.ops->unmigratable(d->state)
+							      : NULL;
+
+		if (why) {
 			snprintf(err, errlen,
-				 "%s (%s) cannot be saved or migrated by this version; remove it "
-				 "first (remove-device), and add it back after the restore or on "
-				 "the destination (add-device)",
-				 vm->devs[i].spec.name, vm->devs[i].spec.ops->kind);
+				 "%s (%s) cannot be saved or migrated: %s; remove it first "
+				 "(remove-device), and add it back after the restore or on the "
+				 "destination (add-device)",
+				 d->spec.name, d->spec.ops->kind, why);
 			return -ENOTSUP;
 		}
+	}
 	return 0;
 }
 
@@ -147,6 +154,14 @@ int snapshot_state(struct vm *vm, struct device_stream *st, char *err, size_t er
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot read the VM's state from KVM: %s", strerror(-ret));
 		return ret;
+	}
+	/* Every device stops reaching others (P2P) before any of them stops (VFIO). */
+	for (size_t i = 0; i < vm->nr_devs && ret == 0; i++) {
+		struct device *d = &vm->devs[i];
+
+		if (d->state && d->spec.ops->quiesce && (ret = d->spec.ops->quiesce(d->state)) < 0)
+			snprintf(err, errlen, "%s could not be quiesced: %s", d->spec.name,
+				 strerror(-ret));
 	}
 	for (size_t i = 0; i < vm->nr_devs && ret == 0; i++) {
 		struct device *d = &vm->devs[i];

@@ -10,6 +10,7 @@
 #include <errno.h>
 
 #include "tests/fuzz/fuzz.h"
+#include "vmm/config.h"
 #include "vmm/mem.h"
 #include "vmm/migrate_wire.h"
 #include "vmm/snapshot.h"
@@ -27,6 +28,18 @@ static int walk_state(void *ctx, const uint8_t *data, size_t len, char *err, siz
 	while ((ret = snapshot_next(data, len, &pos, &tag, &p, &plen, err, errlen)) == 1)
 		FUZZ_CHECK(p + plen <= data + len);
 	return ret;
+}
+
+static int take_devdata(void *ctx, const char *name, const uint8_t *data, size_t len, char *err,
+			size_t errlen)
+{
+	(void)ctx, (void)data, (void)len;
+	FUZZ_CHECK(strlen(name) < CONFIG_NAME_MAX + 16);
+	if (name[0] == 'x') {
+		snprintf(err, errlen, "refused");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -57,7 +70,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(cfg);
 	}
 	if (ret == 0) {
-		ret = migrate_recv_records(&w, &mem, walk_state, NULL, &pages, err, sizeof(err));
+		ret = migrate_recv_records(
+		    &w, &mem, &(struct mig_sink){.state = walk_state, .devdata = take_devdata},
+		    &pages, err, sizeof(err));
 		FUZZ_CHECK(ret == 0 || (ret < 0 && err[0] && memchr(err, 0, sizeof(err))));
 	}
 	FUZZ_CHECK(w.in_pos <= w.in_len);

@@ -70,6 +70,20 @@ static int state_ok(void *ctx, const uint8_t *data, size_t len, char *err, size_
 	return len == 3 && !memcmp(data, "abc", 3) ? 0 : -EINVAL;
 }
 
+static int dev_calls;
+
+static int dev_ok(void *ctx, const char *name, const uint8_t *data, size_t len, char *err,
+		  size_t errlen)
+{
+	(void)ctx, (void)data;
+	dev_calls++;
+	if (strcmp(name, "vfio.tty") || len != 2) {
+		snprintf(err, errlen, "no device %s", name);
+		return -ENODEV;
+	}
+	return 0;
+}
+
 /* Runs the parser on r over 64 KiB of guest memory; returns its result, err filled. */
 static int parse(struct rx *r, uint8_t **ram, char *err, size_t errlen)
 {
@@ -85,7 +99,9 @@ static int parse(struct rx *r, uint8_t **ram, char *err, size_t errlen)
 	w.in = r->buf;
 	w.in_len = r->len;
 	state_calls = 0;
-	ret = migrate_recv_records(&w, &mem, state_ok, NULL, &pages, err, errlen);
+	ret =
+	    migrate_recv_records(&w, &mem, &(struct mig_sink){.state = state_ok, .devdata = dev_ok},
+				 &pages, err, errlen);
 	*ram = mem.regions[0].hva;
 	return ret;
 }
@@ -102,11 +118,15 @@ START_TEST(stream_good)
 	rec(&r, MIG_ZEROS, 2, 2 * MIG_PAGE); /* written, then zero again */
 	rec(&r, MIG_PAGES, 1, 15 * MIG_PAGE);
 	put(&r, page, sizeof(page));
+	rec(&r, MIG_DEVDATA, 8, 2); /* a device's pre-copy data */
+	put(&r, "vfio.ttyhi", 10);
 	rec(&r, MIG_STATE, 0, 3);
 	put(&r, "abc", 3);
 	rec(&r, MIG_END, 0, 0);
+	dev_calls = 0;
 	ck_assert_int_eq(parse(&r, &ram, err, sizeof(err)), 0);
 	ck_assert_int_eq(state_calls, 1);
+	ck_assert_int_eq(dev_calls, 1);
 	ck_assert_int_eq(ram[2 * MIG_PAGE], 0);
 	ck_assert_int_eq(ram[15 * MIG_PAGE + 4095], 0x5a);
 }
@@ -130,6 +150,9 @@ START_TEST(stream_bad)
 	    {{MIG_STATE, 0, 1ULL << 40}, "a bad record at byte 0"},	   /* huge state */
 	    {{99, 0, 0}, "a bad record at byte 0 (tag 99"},
 	    {{MIG_PAGES, 1, 0}, "the stream ended inside the record at byte 0"}, /* no data */
+	    {{MIG_DEVDATA, 0, 2}, "a bad record at byte 0"},			 /* no name */
+	    {{MIG_DEVDATA, 200, 2}, "a bad record at byte 0"},			 /* name too long */
+	    {{MIG_DEVDATA, 8, 1ULL << 40}, "a bad record at byte 0"},		 /* huge data */
 	};
 	uint8_t *ram;
 	char err[512];
@@ -150,6 +173,11 @@ START_TEST(stream_bad)
 		put(&r, "abc", 3);
 		ck_assert_int_lt(parse(&r, &ram, err, sizeof(err)), 0);
 		ck_assert_msg(strstr(err, "a bad record at byte 19"), "%s", err);
+		r.len = 0; /* data for a device the VM does not have: its sink's message */
+		rec(&r, MIG_DEVDATA, 5, 2);
+		put(&r, "otherhi", 7);
+		ck_assert_int_eq(parse(&r, &ram, err, sizeof(err)), -ENODEV);
+		ck_assert_msg(strstr(err, "no device other"), "%s", err);
 		r.len = 0;
 		rec(&r, MIG_STATE, 0, 3);
 		put(&r, "xyz", 3);

@@ -172,7 +172,7 @@ START_TEST(snapshot_refuses_a_device_it_cannot_save)
 	ck_assert_int_eq(vm_create(&a, &cfg, &bi.files, -1, 0, false), 0);
 	ck_assert_int_eq(vm_device_add(&a, &spec), 0);
 	ck_assert_int_eq(snapshot_save(&a, &cfg, dir, err, sizeof(err)), -ENOTSUP);
-	ck_assert_msg(strstr(err, "vfio.gpu (nosave) cannot be saved or migrated by this version"), "%s", err);
+	ck_assert_msg(strstr(err, "vfio.gpu (nosave) cannot be saved or migrated: this version cannot save its kind"), "%s", err);
 	snprintf(path, sizeof(path), "%s/header", dir);
 	ck_assert_int_ne(access(path, F_OK), 0);
 	vm_destroy(&a);

@@ -104,7 +104,7 @@ refuses_vfio() {
 	echo "    $out"
 	"$MINIVMM_REPO/build/minivmm-ctl" /tmp/snapv.sock shutdown >/dev/null
 	wait "$pid"
-	echo "$out" | grep -q "vfio.nvme (vfio-pci) cannot be saved or migrated by this version; remove it first"
+	echo "$out" | grep -q "vfio.nvme (vfio-pci) cannot be saved or migrated: its host driver has no VFIO migration support; remove it first"
 }
 
 l1() {
