@@ -401,7 +401,11 @@ void config_print_devices(const struct config *cfg, FILE *f)
 	}
 	fprintf(f, "\n[migration]\ndowntime_ms = %u\nmax_rounds = %u\ntimeout = %u\n",
 		cfg->migration.downtime_ms, cfg->migration.max_rounds, cfg->migration.timeout_s);
+	/* A device removed through the API is not on the machine: a snapshot's or a
+	 * migration's config must not make it again (add-device puts it back). */
 	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
+		if (cfg->disks[i].unplugged)
+			continue;
 		fprintf(f, "\n[disk.%s]\n", cfg->disks[i].name);
 		config_print_kv(f, "path", cfg->disks[i].path);
 		fprintf(f, "readonly = %s\n", cfg->disks[i].readonly ? "on" : "off");
@@ -420,6 +424,8 @@ void config_print_devices(const struct config *cfg, FILE *f)
 	for (unsigned int i = 0; i < cfg->nr_vfio; i++) {
 		const struct config_vfio *v = &cfg->vfio[i];
 
+		if (v->unplugged)
+			continue;
 		fprintf(f, "\n[vfio.%s]\n", v->name);
 		if (v->host[0])
 			fprintf(f, "host = %s\n", v->host);

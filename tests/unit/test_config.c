@@ -226,6 +226,32 @@ START_TEST(print_round_trips)
 }
 END_TEST
 
+/* A device removed through the API is not printed: a snapshot's or migration's config
+ * must not make it again. */
+START_TEST(print_skips_unplugged)
+{
+	char *text = NULL;
+	struct config cfg;
+	size_t len;
+	FILE *f;
+
+	expect_load(&cfg,
+		    "[vm]\nkernel = /k\n[disk.a]\npath = /a.img\n[disk.b]\npath = /b.img\n"
+		    "[vfio.nvme]\nhost = 0000:00:04.0\n",
+		    NULL, 0, 0, "");
+	cfg.disks[0].unplugged = true;
+	cfg.vfio[0].unplugged = true;
+	f = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(f);
+	config_print(&cfg, f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_ptr_null(strstr(text, "[disk.a]"));
+	ck_assert_ptr_null(strstr(text, "[vfio.nvme]"));
+	ck_assert_ptr_nonnull(strstr(text, "[disk.b]\npath = /b.img"));
+	free(text);
+}
+END_TEST
+
 /* Without devices: [rng] and [vfio] are printed all the same, and read back as off/auto. */
 START_TEST(print_defaults)
 {
@@ -656,6 +682,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, console_path_without_file_mode);
 	tcase_add_test(tc, print_round_trips);
 	tcase_add_test(tc, print_defaults);
+	tcase_add_test(tc, print_skips_unplugged);
 	tcase_add_loop_test(tc, bad_file, 0, sizeof(bad_files) / sizeof(bad_files[0]));
 	tcase_add_test(tc, long_lines);
 	tcase_add_test(tc, unreadable_files);
