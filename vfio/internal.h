@@ -236,14 +236,14 @@ struct vfio_cfg_io {
 
 /* The device's VFIO migration (pci_mig.c). */
 struct vfio_mig {
-	uint64_t flags;	   /* VFIO_MIGRATION_*; 0: the driver cannot migrate it */
-	bool logging;	   /* it offers DMA logging */
-	bool logging_on;   /* and it runs */
-	bool loaded;	   /* destination: state loaded, waiting to run (activate) */
-	uint32_t state;	   /* enum vfio_device_mig_state, as last set */
-	int data_fd;	   /* of PRE_COPY, STOP_COPY or RESUMING; -1 */
-	uint64_t bytes;	   /* device data read by this migration so far */
-	char why[200];	   /* the last failure */
+	uint64_t flags;	 /* VFIO_MIGRATION_*; 0: the driver cannot migrate it */
+	bool logging;	 /* it offers DMA logging */
+	bool logging_on; /* and it runs */
+	bool loaded;	 /* destination: state loaded, waiting to run (activate) */
+	uint32_t state;	 /* enum vfio_device_mig_state, as last set */
+	int data_fd;	 /* of PRE_COPY, STOP_COPY or RESUMING; -1 */
+	uint64_t bytes;	 /* device data read by this migration so far */
+	char why[200];	 /* the last failure */
 };
 
 struct vfio_pci {
@@ -311,6 +311,12 @@ void vfio_irq_teardown(struct vfio_pci *vp);
  * thread watches (machine_watch); a device without them works without. */
 void vfio_irq_watch_start(struct vfio_pci *vp);
 void vfio_irq_watch_stop(struct vfio_pci *vp);
+/* After a migration or restore, with the device running: its INTx (if that is what it
+ * uses) is signalled once. An injection KVM still had queued when the source saved
+ * its irqchip is lost, and a device like mtty, which signals only when its FIFO
+ * reaches the trigger level, would never signal again; a driver finds nothing to do
+ * on a spurious one. */
+void vfio_irq_kick(struct vfio_pci *vp);
 /* The MSI data value vector i of nr sends, given what the guest wrote. */
 uint32_t vfio_msi_data(uint32_t data, unsigned int nr, unsigned int i);
 

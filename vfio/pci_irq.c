@@ -423,3 +423,13 @@ void vfio_irq_watch_stop(struct vfio_pci *vp)
 		vp->watch_efd[i] = -1;
 	}
 }
+
+void vfio_irq_kick(struct vfio_pci *vp)
+{
+	pthread_mutex_lock(&vp->irq_lock);
+	if (vp->fd >= 0 && vp->mode == VFIO_IRQ_INTX &&
+	    set_irqs(vp, VFIO_PCI_INTX_IRQ_INDEX,
+		     VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 1, NULL) < 0)
+		log_warn("%s: cannot signal its INTx after the restore: %m", vp->name);
+	pthread_mutex_unlock(&vp->irq_lock);
+}

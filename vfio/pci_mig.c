@@ -401,6 +401,7 @@ static int mig_activate(void *state, bool on)
 		return -EIO;
 	}
 	vp->mig.loaded = false;
+	vfio_irq_kick(vp);
 	return 0;
 }
 

@@ -118,8 +118,8 @@ struct vfio_device_attach_iommufd_pt {
 /* PRE_COPY (RUNNING while the initial device data is read early) and PRE_COPY_P2P
  * extend enum vfio_device_mig_state, whose first six values (STOP ... RUNNING_P2P)
  * 6.1 already has; a device offering them sets VFIO_MIGRATION_PRE_COPY. */
-#define VFIO_MIGRATION_PRE_COPY (1 << 2)
-#define VFIO_DEVICE_STATE_PRE_COPY 6
+#define VFIO_MIGRATION_PRE_COPY	       (1 << 2)
+#define VFIO_DEVICE_STATE_PRE_COPY     6
 #define VFIO_DEVICE_STATE_PRE_COPY_P2P 7
 /* On a PRE_COPY data fd: how many bytes can be read now (initial and dirty). */
 struct vfio_precopy_info {

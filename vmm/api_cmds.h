@@ -20,7 +20,7 @@ struct migration;
 struct api_ctx {
 	struct vm *vm; /* NULL between two VMs */
 	struct config *cfg;
-	struct api *api; /* for events */
+	struct api *api;       /* for events */
 	struct migration *mig; /* NULL without the API */
 	bool paused;
 	uint64_t t_boot; /* CLOCK_MONOTONIC ns when this VM was created */

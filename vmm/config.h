@@ -133,13 +133,13 @@ struct config {
 		char path[PATH_MAX]; /* absolute or ""; used only with mode == CONSOLE_FILE */
 		enum console_device device; /* device = serial | virtio; default serial */
 	} console;
-	bool rng;			/* [rng] section present (enabled = on by default) */
-	enum vfio_backend vfio_backend; /* [vfio] backend = auto | iommufd | legacy */
-	enum seccomp_mode seccomp;	/* [security] seccomp = on | log | off */
-	char user[64];			/* [security] user: drop to it once set up; or "" */
-	char chroot[PATH_MAX];		/* [security] chroot: a folder to confine to; or "" */
-	char api_socket[PATH_MAX];	/* [api] socket: the control socket (absolute); or "" */
-	struct {			/* [migration]: the limits of a live migration */
+	bool rng;			  /* [rng] section present (enabled = on by default) */
+	enum vfio_backend vfio_backend;	  /* [vfio] backend = auto | iommufd | legacy */
+	enum seccomp_mode seccomp;	  /* [security] seccomp = on | log | off */
+	char user[64];			  /* [security] user: drop to it once set up; or "" */
+	char chroot[PATH_MAX];		  /* [security] chroot: a folder to confine to; or "" */
+	char api_socket[PATH_MAX];	  /* [api] socket: the control socket (absolute); or "" */
+	struct {			  /* [migration]: the limits of a live migration */
 		unsigned int downtime_ms; /* the pause the last round may take; default 300 */
 		unsigned int max_rounds;  /* pre-copy rounds at most; default 30 */
 		unsigned int timeout_s;	  /* the longest wait on the other side; default 30 */

@@ -31,13 +31,13 @@
 /* Why the VM stopped; the first request wins. */
 enum vm_stop {
 	VM_RUNNING = 0,
-	VM_STOP_POWEROFF, /* guest powered off: exit 0 */
-	VM_STOP_RESET,	  /* guest reboot: restart or exit 0, per on_reboot */
-	VM_STOP_TRIPLE,	  /* triple fault: a reset on a PC; restart, or exit 3 (main.c) */
-	VM_STOP_FAULT,	  /* internal error, unhandled exit: exit 3 */
-	VM_STOP_SIGINT,	  /* exit 130 */
-	VM_STOP_SIGTERM,  /* exit 143 */
-	VM_STOP_MIGRATED, /* migrated away, the destination confirmed: exit 0 */
+	VM_STOP_POWEROFF,	/* guest powered off: exit 0 */
+	VM_STOP_RESET,		/* guest reboot: restart or exit 0, per on_reboot */
+	VM_STOP_TRIPLE,		/* triple fault: a reset on a PC; restart, or exit 3 (main.c) */
+	VM_STOP_FAULT,		/* internal error, unhandled exit: exit 3 */
+	VM_STOP_SIGINT,		/* exit 130 */
+	VM_STOP_SIGTERM,	/* exit 143 */
+	VM_STOP_MIGRATED,	/* migrated away, the destination confirmed: exit 0 */
 	VM_STOP_MIGRATE_UNSURE, /* handed over, no confirmation: stopped, exit 5 (main.c) */
 };
 

@@ -40,9 +40,9 @@
 
 enum exit_code {
 	EXIT_OK = 0,
-	EXIT_CONFIG = 1, /* usage or config error, bad kernel/initrd (also at a reboot) */
-	EXIT_HOST = 2,	 /* host set-up error: KVM, memory, devices */
-	EXIT_GUEST = 3,	 /* guest fault: triple fault (on_reboot = exit), KVM error */
+	EXIT_CONFIG = 1,   /* usage or config error, bad kernel/initrd (also at a reboot) */
+	EXIT_HOST = 2,	   /* host set-up error: KVM, memory, devices */
+	EXIT_GUEST = 3,	   /* guest fault: triple fault (on_reboot = exit), KVM error */
 	EXIT_INCOMING = 4, /* --incoming: the migration did not arrive; nothing was started */
 	EXIT_UNSURE = 5,   /* migrated out, the destination never confirmed: stopped here */
 	EXIT_SIGINT = 130,
@@ -297,9 +297,12 @@ static int open_console(const struct config *cfg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"set", required_argument, NULL, 's'},     {"dry-run", no_argument, NULL, 'n'},
-	    {"restore", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},       {"incoming", required_argument, NULL, 'i'},
+	    {"set", required_argument, NULL, 's'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"restore", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"incoming", required_argument, NULL, 'i'},
 	    {NULL, 0, NULL, 0},
 	};
 	uint64_t t_start = machine_now_ns();
@@ -361,7 +364,7 @@ int main(int argc, char **argv)
 					sizeof(restore_ini));
 		if (in_fd < 0)
 			return in_fd == -EINTR ? (read_signal(sfd) == VM_STOP_SIGINT ? EXIT_SIGINT
-										: EXIT_SIGTERM)
+										     : EXIT_SIGTERM)
 					       : EXIT_INCOMING;
 		config_path = restore_ini;
 	} else if (restore || incoming || optind != argc - 1) {
@@ -482,7 +485,8 @@ int main(int argc, char **argv)
 		if (restore)
 			log_info("restored the VM saved in %s", restore);
 		restore = NULL;
-		if (in_fd >= 0 && migrate_receive(&vm, in_fd, header, cfg.migration.timeout_s) < 0) {
+		if (in_fd >= 0 &&
+		    migrate_receive(&vm, in_fd, header, cfg.migration.timeout_s) < 0) {
 			vm_destroy(&vm);
 			code = EXIT_INCOMING;
 			break;
@@ -530,13 +534,12 @@ int main(int argc, char **argv)
 			t_start = machine_now_ns(); /* boot times of a restart count from here */
 			continue;
 		}
-		code = why == VM_STOP_POWEROFF || why == VM_STOP_RESET ||
-			       why == VM_STOP_MIGRATED
+		code = why == VM_STOP_POWEROFF || why == VM_STOP_RESET || why == VM_STOP_MIGRATED
 			   ? EXIT_OK
-		       : why == VM_STOP_MIGRATE_UNSURE		       ? EXIT_UNSURE
-		       : why == VM_STOP_SIGINT			       ? EXIT_SIGINT
-		       : why == VM_STOP_SIGTERM			       ? EXIT_SIGTERM
-								       : EXIT_GUEST;
+		       : why == VM_STOP_MIGRATE_UNSURE ? EXIT_UNSURE
+		       : why == VM_STOP_SIGINT	       ? EXIT_SIGINT
+		       : why == VM_STOP_SIGTERM	       ? EXIT_SIGTERM
+						       : EXIT_GUEST;
 		break;
 	}
 	tty_restore();
@@ -548,11 +551,11 @@ int main(int argc, char **argv)
 		 : why == VM_STOP_MIGRATED ? "guest migrated to the destination"
 		 : why == VM_STOP_MIGRATE_UNSURE
 		     ? "stopped: migrated without the destination's confirmation"
-		 : why == VM_STOP_RESET	   ? "guest rebooted (on_reboot = exit)"
-		 : why == VM_STOP_SIGINT   ? "stopped by SIGINT"
-		 : why == VM_STOP_SIGTERM  ? "stopped by SIGTERM"
-		 : why == VM_STOP_TRIPLE   ? "stopped: guest triple fault (on_reboot = exit)"
-					   : "stopped: guest fault",
+		 : why == VM_STOP_RESET	  ? "guest rebooted (on_reboot = exit)"
+		 : why == VM_STOP_SIGINT  ? "stopped by SIGINT"
+		 : why == VM_STOP_SIGTERM ? "stopped by SIGTERM"
+		 : why == VM_STOP_TRIPLE  ? "stopped: guest triple fault (on_reboot = exit)"
+					  : "stopped: guest fault",
 		 code);
 	migrate_close(actx.mig);
 	api_close(actx.api);

@@ -294,12 +294,25 @@ void mem_dirty_take(struct guest_mem *m, int r, uint64_t *bitmap)
 		bitmap[w] |= atomic_exchange_explicit(&m->dirty[r][w], 0, memory_order_acquire);
 }
 
-void mem_discard(struct guest_mem *m)
+void mem_discard(struct guest_mem *m, bool pinned)
 {
 	for (int i = 0; i < m->nr_regions; i++) {
 		struct mem_region *r = &m->regions[i];
 
-		if (madvise(r->hva, r->size, m->memfd >= 0 ? MADV_REMOVE : MADV_DONTNEED) < 0)
+		if (pinned) {
+			/* Written in place: the pages are the ones the IOMMU maps. */
+			for (uint64_t off = 0; off < r->size; off += 4096) {
+				const uint64_t *w = (const uint64_t *)(r->hva + off);
+				unsigned int k = 0;
+
+				while (k < 512 && !w[k])
+					k++;
+				if (k < 512)
+					memset(r->hva + off, 0, 4096);
+			}
+		} else if (madvise(r->hva, r->size, m->memfd >= 0 ? MADV_REMOVE : MADV_DONTNEED) <
+			   0) {
 			memset(r->hva, 0, r->size);
+		}
 	}
 }

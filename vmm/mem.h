@@ -64,9 +64,10 @@ void *mem_gpa_to_hva(const struct guest_mem *m, gpa_t gpa, uint64_t len);
  * offsets that come from a snapshot or a migration stream. */
 void *mem_off_to_hva(const struct guest_mem *m, uint64_t off, uint64_t len);
 
-/* Makes all of guest RAM read as zeros again and gives its pages back to the host
- * (an incoming migration's memory, before the pages arrive). */
-void mem_discard(struct guest_mem *m);
+/* Makes all of guest RAM read as zeros again (an incoming migration's memory, before
+ * the pages arrive): its pages given back to the host, or, when pinned (mapped for
+ * device DMA, which keeps the physical pages it mapped), zeroed in place. */
+void mem_discard(struct guest_mem *m, bool pinned);
 
 /* Tracking of the pages the VMM writes (for migration). mem_dirty_start allocates the
  * bitmaps and turns tracking on (-ENOMEM); mem_dirty_stop turns it off (the bitmaps

@@ -140,6 +140,7 @@ int migrate_receive(struct vm *vm, int fd, const char *header, unsigned int time
 {
 	char err[512], why[512];
 	uint64_t t0 = machine_now_ns(), pages = 0;
+	struct device *vfio;
 	struct mig_rec go;
 	struct wire w;
 	int ret;
@@ -151,8 +152,9 @@ int migrate_receive(struct vm *vm, int fd, const char *header, unsigned int time
 	if (ret < 0)
 		goto out;
 	/* The pages come over the one the new VM was booted with: start from zeros, which
-	 * round 0 does not send. */
-	mem_discard(&vm->m.mem);
+	 * round 0 does not send; in place if guest RAM is mapped for device DMA. */
+	vfio = vm_device_find(vm, "vfio");
+	mem_discard(&vm->m.mem, vfio && vfio->state);
 	ret = migrate_recv_records(
 	    &w, &vm->m.mem,
 	    &(struct mig_sink){.state = load_state, .devdata = load_devdata, .ctx = vm}, &pages,

@@ -105,8 +105,8 @@ int snapshot_check_savable(const struct vm *vm, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < vm->nr_devs; i++) {
 		const struct device *d = &vm->devs[i];
-		const char *why = !d->state		    ? NULL
-				  : !d->spec.ops->save	    ? "this version cannot save its kind"
+		const char *why = !d->state		      ? NULL
+				  : !d->spec.ops->save	      ? "this version cannot save its kind"
 				  : d->spec.ops->unmigratable ? d->spec.ops->unmigratable(d->state)
 							      : NULL;
 
@@ -281,8 +281,8 @@ int snapshot_header_check(const struct vm *vm, const char *text, const char *wha
 	unsigned long long mem = 0;
 	char arch[32] = "";
 
-	if (sscanf(text, "minivmm-snapshot %d\narch %31s %d\nvcpus %u\nmemory %llu", &version,
-		   arch, &sv, &vcpus, &mem) != 5) {
+	if (sscanf(text, "minivmm-snapshot %d\narch %31s %d\nvcpus %u\nmemory %llu", &version, arch,
+		   &sv, &vcpus, &mem) != 5) {
 		snprintf(err, errlen, "%s: not from minivmm (bad header)", what);
 		return -EINVAL;
 	}
@@ -365,8 +365,7 @@ static int load_device(struct vm *vm, const uint8_t *p, uint32_t plen, uint64_t 
 	int ret;
 
 	if (!d || !d->state || !d->spec.ops->load || (*seen & 1ULL << (d - vm->devs))) {
-		snprintf(err, errlen, "a device %.64s that this VM does not have (once)",
-			 p);
+		snprintf(err, errlen, "a device %.64s that this VM does not have (once)", p);
 		return -EINVAL;
 	}
 	*seen |= 1ULL << (d - vm->devs);
@@ -406,15 +405,13 @@ int snapshot_state_load(struct vm *vm, const uint8_t *data, size_t len, char *er
 		} else if (tag == SNAP_DEVICE && vcpus == vm->nr_vcpus && memchr(p, 0, plen)) {
 			ret = load_device(vm, p, plen, &seen, err, errlen);
 		} else {
-			snprintf(err, errlen,
-				 "unexpected record (tag %u, %u bytes) at byte %zu", tag,
-				 plen, pos - plen - 8);
+			snprintf(err, errlen, "unexpected record (tag %u, %u bytes) at byte %zu",
+				 tag, plen, pos - plen - 8);
 			ret = -EINVAL;
 		}
 		if (ret < 0) {
 			if (!err[0])
-				snprintf(err, errlen,
-					 "a record at byte %zu was refused: %s",
+				snprintf(err, errlen, "a record at byte %zu was refused: %s",
 					 pos - plen - 8, strerror(-ret));
 			break;
 		}
@@ -425,8 +422,7 @@ int snapshot_state_load(struct vm *vm, const uint8_t *data, size_t len, char *er
 	for (size_t i = 0; i < vm->nr_devs; i++)
 		want |= (uint64_t)(vm->devs[i].state != NULL) << i;
 	if (!vm_done || vcpus != vm->nr_vcpus || seen != want) {
-		snprintf(err, errlen,
-			 "the state is incomplete (VM %s, %u of %u vCPUs, devices %s)",
+		snprintf(err, errlen, "the state is incomplete (VM %s, %u of %u vCPUs, devices %s)",
 			 vm_done ? "yes" : "no", vcpus, vm->nr_vcpus,
 			 seen == want ? "all" : "missing");
 		return -EINVAL;
@@ -452,8 +448,7 @@ int snapshot_load(struct vm *vm, const char *dir, char *err, size_t errlen)
 
 		ret = snapshot_state_load(vm, state, len, why, sizeof(why));
 		if (ret < 0)
-			snprintf(err, errlen, "snapshot %s: %s; it cannot be restored", dir,
-				 why);
+			snprintf(err, errlen, "snapshot %s: %s; it cannot be restored", dir, why);
 	}
 	free(state);
 	return ret;

@@ -48,8 +48,9 @@ struct vm {
 
 /* Creates the VM (KVM fds, memory, devices, kernel loaded, vCPUs created but not
  * running). incoming: for a migration's destination (devices wait for activate before
- * they take disks). boot must outlive the VM. On failure returns -errno after printing one message naming
- * the cause and the fix; *vm is then fully torn down. console_out is borrowed, not closed. */
+ * they take disks). boot must outlive the VM. On failure returns -errno after printing
+ * one message naming the cause and the fix; *vm is then fully torn down. console_out
+ * is borrowed, not closed. */
 int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *boot,
 	      int console_out, uint64_t t_start, bool incoming);
 /* Starts one thread per vCPU. */
