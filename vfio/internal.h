@@ -284,16 +284,8 @@ int vfio_pci_create(struct vfio_vm *vv, struct vfio_host *h, struct vfio_pci **o
 /* Stops interrupts, unmaps BARs and resets the device; the fd stays attached. */
 void vfio_pci_teardown(struct vfio_pci *vp);
 
-/* The device kind's make, destroy and PCI function (pci.c); its table with the
- * migration ops is in pci_mig.c. */
-int vfio_pci_dev_create(struct machine *mach, const struct device_spec *spec, void **state);
-void vfio_pci_dev_destroy(void *state);
-struct pci_dev *vfio_pci_dev_pci(void *state);
-
-/* pci_mig.c: whether and how the device migrates (VFIO_DEVICE_FEATURE_MIGRATION, DMA
- * logging), logged; the data fd closed at teardown. */
-void vfio_mig_probe(struct vfio_pci *vp);
-void vfio_mig_close(struct vfio_pci *vp);
+/* pci_mig.c holds the device kind (vfio_pci_device_ops): it makes the function with
+ * vfio_pci_create, probes and drives its migration, and tears it down. */
 
 /* pci_cfg.c: builds the guest's view in vp->pci (ids, capabilities; BARs are pci.c's)
  * from the real config space read through vp->cfg. Returns 0 or -errno. */

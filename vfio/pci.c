@@ -414,7 +414,6 @@ void vfio_pci_teardown(struct vfio_pci *vp)
 	if (vp->has_msix)
 		msix_destroy(&vp->msix);
 	vp->has_msix = false;
-	vfio_mig_close(vp);
 	/* Leave the device as we found it for the next VM or the host driver. */
 	if (vp->fd >= 0 && (vp->info.flags & VFIO_DEVICE_FLAGS_RESET) &&
 	    ioctl(vp->fd, VFIO_DEVICE_RESET) < 0)
@@ -489,7 +488,6 @@ int vfio_pci_create(struct vfio_vm *vv, struct vfio_host *h, struct vfio_pci **o
 	ret = vfio_pci_open(vp);
 	if (ret < 0)
 		goto err;
-	vfio_mig_probe(vp);
 	ret = vfio_cfg_build(vp);
 	if (ret < 0) {
 		log_err("%s: cannot build its config space: %s", vp->name, strerror(-ret));
@@ -533,36 +531,4 @@ err:
 	pthread_mutex_destroy(&vp->irq_lock);
 	free(vp);
 	return ret;
-}
-
-/* The device kind: spec->parent is the VM's vfio backend instance, spec->index the
- * [vfio.NAME] it attached. */
-int vfio_pci_dev_create(struct machine *mach, const struct device_spec *spec, void **state)
-{
-	struct vfio_vm *vv = spec->parent ? spec->parent->state : NULL;
-	struct vfio_host *h;
-
-	(void)mach;
-	if (!vv || spec->index >= vv->nr_hosts || vv->hosts[spec->index].device_fd < 0) {
-		log_err("%s: its VFIO backend has not attached it", spec->name);
-		return -ENODEV;
-	}
-	h = &vv->hosts[spec->index];
-	return vfio_pci_create(vv, h, (struct vfio_pci **)state);
-}
-
-/* Off the bus first, so no guest access reaches what teardown releases. */
-void vfio_pci_dev_destroy(void *state)
-{
-	struct vfio_pci *vp = state;
-
-	pci_unregister(&vp->pci);
-	vfio_pci_teardown(vp);
-	pthread_mutex_destroy(&vp->irq_lock);
-	free(vp);
-}
-
-struct pci_dev *vfio_pci_dev_pci(void *state)
-{
-	return &((struct vfio_pci *)state)->pci;
 }

@@ -1,4 +1,5 @@
-/* A passed-through device's migration (VFIO migration v2): its state machine, its
+/* The vfio-pci device kind (pci.c builds the function) and its migration (VFIO
+ * migration v2): its state machine, its
  * data, its DMA log, and the guest-visible state around it (config space, MSI-X).
  *
  * The host driver (mlx5 and other VF variants, mtty) moves the device's own state
@@ -93,7 +94,7 @@ static void close_data(struct vfio_pci *vp)
 	vp->mig.data_fd = -1;
 }
 
-void vfio_mig_probe(struct vfio_pci *vp)
+static void vfio_mig_probe(struct vfio_pci *vp)
 {
 	struct vfio_device_feature_migration m = {0};
 	uint64_t none = 0;
@@ -118,7 +119,20 @@ void vfio_mig_probe(struct vfio_pci *vp)
 		 vp->mig.logging ? "yes" : "no");
 }
 
-void vfio_mig_close(struct vfio_pci *vp)
+const char *vfio_pci_migration(void *state, char *buf, size_t len)
+{
+	struct vfio_pci *vp = state;
+
+	if (!vp->mig.flags)
+		return NULL;
+	snprintf(buf, len, "stop-copy%s%s; DMA logging %s",
+		 vp->mig.flags & VFIO_MIGRATION_P2P ? ", p2p" : "",
+		 vp->mig.flags & VFIO_MIGRATION_PRE_COPY ? ", pre-copy" : "",
+		 vp->mig.logging ? "yes" : "no");
+	return buf;
+}
+
+static void vfio_mig_close(struct vfio_pci *vp)
 {
 	close_data(vp);
 }
@@ -405,7 +419,45 @@ static int mig_activate(void *state, bool on)
 	return 0;
 }
 
-/* The device kind (pci.c makes and destroys the function; the rest is here). */
+/* The device kind: spec->parent is the VM's vfio backend instance, spec->index the
+ * [vfio.NAME] it attached. */
+static int vfio_pci_dev_create(struct machine *mach, const struct device_spec *spec, void **state)
+{
+	struct vfio_vm *vv = spec->parent ? spec->parent->state : NULL;
+	struct vfio_host *h;
+	int ret;
+
+	(void)mach;
+	if (!vv || spec->index >= vv->nr_hosts || vv->hosts[spec->index].device_fd < 0) {
+		log_err("%s: its VFIO backend has not attached it", spec->name);
+		return -ENODEV;
+	}
+	h = &vv->hosts[spec->index];
+	ret = vfio_pci_create(vv, h, (struct vfio_pci **)state);
+	if (ret == 0)
+		vfio_mig_probe(*state);
+	return ret;
+}
+
+/* Off the bus first, so no guest access reaches what teardown releases. */
+static void vfio_pci_dev_destroy(void *state)
+{
+	struct vfio_pci *vp = state;
+
+	pci_unregister(&vp->pci);
+	vfio_mig_close(vp);
+	vfio_pci_teardown(vp);
+	pthread_mutex_destroy(&vp->irq_lock);
+	free(vp);
+}
+
+static struct pci_dev *vfio_pci_dev_pci(void *state)
+{
+	return &((struct vfio_pci *)state)->pci;
+}
+
+/* The device kind: pci.c builds the function, this file makes it a device of the
+ * model and migrates it. */
 const struct device_ops vfio_pci_device_ops = {
     .kind = "vfio-pci",
     .pci = true,

@@ -21,6 +21,8 @@
 #ifndef MINIVMM_VFIO_H
 #define MINIVMM_VFIO_H
 
+#include <stddef.h>
+
 #include "devices/device.h"
 
 extern const struct device_ops vfio_device_ops;
@@ -35,5 +37,9 @@ int vfio_host_add(void *backend, const struct config_vfio *c, unsigned int *inde
 /* After its vfio-pci function is destroyed: detaches the host device (guest RAM
  * unmapped when it was the last) and gives a bind = auto device back to its driver. */
 void vfio_host_remove(void *backend, unsigned int index);
+
+/* What a vfio-pci instance's host driver offers for migration ("stop-copy, p2p,
+ * pre-copy; DMA logging"), into buf; NULL when it cannot migrate. For info. */
+const char *vfio_pci_migration(void *state, char *buf, size_t len);
 
 #endif

@@ -99,7 +99,13 @@ static json_t *device_json(struct api_ctx *c, const struct device *d)
 	}
 	if (src)
 		json_object_set_new(o, "host", json_string(src));
-	/* Whether snapshots and migrations can take it, and if not why. */
+	/* Whether snapshots and migrations can take it: how, or why not. */
+	if (d->spec.ops == &vfio_pci_device_ops) {
+		char how[96];
+
+		if (vfio_pci_migration(d->state, how, sizeof(how)))
+			json_object_set_new(o, "migration", json_string(how));
+	}
 	if (d->spec.ops->unmigratable && d->spec.ops->unmigratable(d->state))
 		json_object_set_new(o, "unmigratable",
 				    json_string(d->spec.ops->unmigratable(d->state)));

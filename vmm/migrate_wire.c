@@ -6,9 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "vmm/config.h"
+#include "vmm/migrate.h"
 #include "vmm/snapshot.h"
 
 #define SLICE_MS 200 /* how often a wait looks at the cancel flag */
@@ -356,4 +360,63 @@ int migrate_read_hello(struct wire *w, char **cfgtext, char *header, size_t hlen
 				 ret == -EPROTO ? "too long or not text" : wire_strerror(ret));
 	}
 	return ret;
+}
+
+int migrate_parse_addr(const char *s, struct sockaddr_storage *sa, socklen_t *len, char *err,
+		       size_t errlen)
+{
+	char host[64];
+	const char *port;
+	unsigned long pn;
+	char *end;
+
+	memset(sa, 0, sizeof(*sa));
+	if (s[0] == '/' || !strncmp(s, "unix:", 5)) {
+		struct sockaddr_un *un = (struct sockaddr_un *)sa;
+		const char *path = s[0] == '/' ? s : s + 5;
+
+		if (!*path || strlen(path) >= sizeof(un->sun_path)) {
+			snprintf(err, errlen, "'%s': a socket path of 1 to %zu bytes is needed", s,
+				 sizeof(un->sun_path) - 1);
+			return -EINVAL;
+		}
+		un->sun_family = AF_UNIX;
+		strcpy(un->sun_path, path);
+		*len = sizeof(*un);
+		return 0;
+	}
+	if (strncmp(s, "tcp:", 4) || !(port = strrchr(s + 4, ':')) ||
+	    (size_t)(port - s - 4) >= sizeof(host))
+		goto bad;
+	memcpy(host, s + 4, (size_t)(port - s - 4));
+	host[port - s - 4] = 0;
+	errno = 0;
+	pn = strtoul(port + 1, &end, 10);
+	if (errno || *end || !port[1] || pn == 0 || pn > 65535)
+		goto bad;
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+
+		host[strlen(host) - 1] = 0;
+		if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1)
+			goto bad;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)pn);
+		*len = sizeof(*in6);
+		return 0;
+	}
+	struct sockaddr_in *in = (struct sockaddr_in *)sa;
+
+	if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+		goto bad;
+	in->sin_family = AF_INET;
+	in->sin_port = htons((uint16_t)pn);
+	*len = sizeof(*in);
+	return 0;
+bad:
+	snprintf(err, errlen,
+		 "'%s' is not a migration address: unix:PATH, tcp:IP:PORT or tcp:[IPv6]:PORT "
+		 "(numeric addresses only)",
+		 s);
+	return -EINVAL;
 }

@@ -11,8 +11,9 @@
 #      go on looping (no byte lost at the switchover), the device's pre-copy data was
 #      sent before the switchover (the source's log says how much);
 #   4. and back, iommufd -> legacy, to a third process;
-#   5. the NVMe added there: the guest finds it with the data it wrote before;
-#   6. the downtime of the same guest without the mtty, for comparison.
+#   5. a snapshot of that VM, restored in a new process: the mtty goes on too;
+#   6. the NVMe added there: the guest finds it with the data it wrote before;
+#   7. the downtime of the same guest without the mtty, for comparison.
 # timeout: 900
 
 INI=/tmp/vm.ini
@@ -195,6 +196,23 @@ iommufd_to_legacy() {
 	migrate /tmp/s2.sock /tmp/c2.console /tmp/d2.err "$SRC" 3 "$U1" legacy && SRC=$DST
 }
 
+snapshot_restore() {
+	local n
+	mkdir -p /tmp/snap
+	ctl /tmp/s3.sock info | grep -o '"migration": "[^"]*"' | sed 's/^/    info: /'
+	ctl /tmp/s3.sock pause >/dev/null && ctl /tmp/s3.sock snapshot path=/tmp/snap >/dev/null ||
+		return 1
+	n=$(last_loop /tmp/c3.console)
+	ctl /tmp/s3.sock shutdown >/dev/null
+	wait "$SRC"
+	timeout --kill-after=5 400 "$MINIVMM_REPO/build/minivmm" --restore /tmp/snap 2>/tmp/r.err &
+	SRC=$!
+	wait_loop /tmp/c3.console $((n + 5)) 90 || { cat /tmp/r.err; return 1; }
+	grep "state saved\|restored" /tmp/d3.err /tmp/r.err | sed 's/^/    /'
+	grep -a "GUEST loop" /tmp/c3.console | tail -1 | tr -d '\r' | sed 's/^/    /'
+	! grep -aq "GUEST FAIL\|GUEST loop 1 ok" /tmp/c3.console
+}
+
 nvme_back() {
 	local out
 	out=$(ctl /tmp/s3.sock add-device kind=vfio name=nvme host=$NVME 2>&1) || { echo "    $out"; return 1; }
@@ -240,6 +258,7 @@ l1() {
 		check "legacy -> iommufd: settings kept, bytes loop on, none lost, pre-copy data sent" \
 			legacy_to_iommufd &&
 		check "iommufd -> legacy, to a third minivmm: the same" iommufd_to_legacy &&
+		check "snapshot and restore with the mtty: the ports go on looping" snapshot_restore &&
 		check "the NVMe added on the destination: its data is there" nvme_back &&
 		check "downtime next to the same guest without the mtty" downtimes
 }
