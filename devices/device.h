@@ -67,6 +67,10 @@ struct device_spec {
 struct device_ops {
 	const char *kind; /* "serial", "virtio-blk", "vfio-pci", ... */
 	bool pci;	  /* a PCI function: may be removed and added while vCPUs run */
+	/* Nothing the guest sees (the vfio backend: its functions hold the state): no
+	 * record in a snapshot or migration, and none expected, so that a VM that still
+	 * has one after its last function went moves to a VM that never had one. */
+	bool stateless;
 	int (*create)(struct machine *m, const struct device_spec *spec, void **state);
 	void (*destroy)(void *state);
 	/* PCI kinds: the function on the bus (for its address in messages and the API). */

@@ -439,22 +439,5 @@ static void vfio_destroy(void *state)
 	vfio_unwind(state, ARRAY_SIZE(vfio_phases));
 }
 
-/* The backend holds no guest-visible state of its own (its functions do, and they
- * cannot be saved yet: a snapshot names them). */
-static int vfio_save(void *state, struct device_stream *out)
-{
-	(void)state, (void)out;
-	return 0;
-}
-
-static int vfio_load(void *state, struct device_stream *in)
-{
-	(void)state, (void)in;
-	return 0;
-}
-
-const struct device_ops vfio_device_ops = {.kind = "vfio",
-					   .create = vfio_create,
-					   .destroy = vfio_destroy,
-					   .save = vfio_save,
-					   .load = vfio_load};
+const struct device_ops vfio_device_ops = {
+    .kind = "vfio", .stateless = true, .create = vfio_create, .destroy = vfio_destroy};

@@ -105,10 +105,14 @@ int snapshot_check_savable(const struct vm *vm, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < vm->nr_devs; i++) {
 		const struct device *d = &vm->devs[i];
-		const char *why = !d->state		      ? NULL
-				  : !d->spec.ops->save	      ? "this version cannot save its kind"
-				  : d->spec.ops->unmigratable ? d->spec.ops->unmigratable(d->state)
-							      : NULL;
+		const char *why = NULL;
+
+		if (!d->state || d->spec.ops->stateless)
+			continue;
+		if (!d->spec.ops->save)
+			why = "this version cannot save its kind";
+		else if (d->spec.ops->unmigratable)
+			why = d->spec.ops->unmigratable(d->state);
 
 		if (why) {
 			snprintf(err, errlen,
@@ -166,7 +170,7 @@ int snapshot_state(struct vm *vm, struct device_stream *st, char *err, size_t er
 	for (size_t i = 0; i < vm->nr_devs && ret == 0; i++) {
 		struct device *d = &vm->devs[i];
 
-		if (!d->state)
+		if (!d->state || d->spec.ops->stateless)
 			continue;
 		dev.len = 0;
 		ret = d->spec.ops->save(d->state, &dev);
@@ -364,7 +368,8 @@ static int load_device(struct vm *vm, const uint8_t *p, uint32_t plen, uint64_t 
 	struct device_stream in;
 	int ret;
 
-	if (!d || !d->state || !d->spec.ops->load || (*seen & 1ULL << (d - vm->devs))) {
+	if (!d || !d->state || !d->spec.ops->load || d->spec.ops->stateless ||
+	    (*seen & 1ULL << (d - vm->devs))) {
 		snprintf(err, errlen, "a device %.64s that this VM does not have (once)", p);
 		return -EINVAL;
 	}
@@ -420,11 +425,17 @@ int snapshot_state_load(struct vm *vm, const uint8_t *data, size_t len, char *er
 	if (ret < 0)
 		return ret;
 	for (size_t i = 0; i < vm->nr_devs; i++)
-		want |= (uint64_t)(vm->devs[i].state != NULL) << i;
+		want |= (uint64_t)(vm->devs[i].state && !vm->devs[i].spec.ops->stateless) << i;
 	if (!vm_done || vcpus != vm->nr_vcpus || seen != want) {
-		snprintf(err, errlen, "the state is incomplete (VM %s, %u of %u vCPUs, devices %s)",
+		size_t miss = 0;
+
+		while (miss + 1 < vm->nr_devs && !((want & ~seen) >> miss & 1))
+			miss++;
+		snprintf(err, errlen,
+			 "the state is incomplete (VM %s, %u of %u vCPUs, devices %s%s)",
 			 vm_done ? "yes" : "no", vcpus, vm->nr_vcpus,
-			 seen == want ? "all" : "missing");
+			 seen == want ? "all" : "missing: ",
+			 seen == want || !vm->nr_devs ? "" : vm->devs[miss].spec.name);
 		return -EINVAL;
 	}
 	return 0;
