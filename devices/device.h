@@ -62,6 +62,7 @@ struct device_spec {
 	int fd;				 /* console output for serial and virtio console, else -1 */
 	const struct device *parent;	 /* vfio-pci: the VM's vfio backend instance */
 	unsigned int index;		 /* vfio-pci: which [vfio.NAME] of the backend */
+	unsigned int slot;		 /* PCI kinds: the slot the config pins, 0: any */
 };
 
 struct device_ops {

@@ -49,6 +49,7 @@ json_t *api_cmd_send_migration(void *ctx, json_t *args, struct api_error *err)
 				   .timeout_s = c->cfg->migration.timeout_s};
 	json_int_t downtime = p.downtime_ms, rounds = p.max_rounds, timeout = p.timeout_s;
 	const char *to = NULL;
+	struct config *copy;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -74,13 +75,20 @@ json_t *api_cmd_send_migration(void *ctx, json_t *args, struct api_error *err)
 	p.max_rounds = (unsigned int)rounds;
 	p.timeout_s = (unsigned int)timeout;
 	f = open_memstream(&text, &len);
-	if (!f) {
+	copy = malloc(sizeof(*copy));
+	if (!f || !copy) {
+		if (f)
+			fclose(f);
+		free(copy);
 		err->cls = API_ERR_GENERIC;
 		snprintf(err->desc, sizeof(err->desc), "out of memory");
 		return NULL;
 	}
-	config_print(c->cfg, f);
+	*copy = *c->cfg;
+	vm_config_slots(c->vm, copy); /* the destination builds the same PCI layout */
+	config_print(copy, f);
 	fclose(f);
+	free(copy);
 	if (migrate_start(c->mig, c->vm, &p, text, err->desc, sizeof(err->desc)) < 0) {
 		err->cls = API_ERR_GENERIC;
 		return NULL;

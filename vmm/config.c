@@ -62,7 +62,9 @@ static const struct {
     {SEC_CONSOLE, "mode", K_MODE},
     {SEC_CONSOLE, "path", K_PATH},
     {SEC_CONSOLE, "device", K_DEVICE},
+    {SEC_CONSOLE, "slot", K_CONSOLE_SLOT},
     {SEC_RNG, "enabled", K_ENABLED},
+    {SEC_RNG, "slot", K_RNG_SLOT},
     {SEC_VFIO, "backend", K_BACKEND},
     {SEC_SECURITY, "seccomp", K_SECCOMP},
     {SEC_SECURITY, "user", K_USER},
@@ -73,13 +75,16 @@ static const struct {
     {SEC_MIGRATION, "timeout", K_TIMEOUT},
     {SEC_DISK, "path", K_DISK_PATH},
     {SEC_DISK, "readonly", K_READONLY},
+    {SEC_DISK, "slot", K_DISK_SLOT},
     {SEC_NET, "tap", K_TAP},
     {SEC_NET, "mac", K_MAC},
     {SEC_NET, "queues", K_QUEUES},
+    {SEC_NET, "slot", K_NET_SLOT},
     {SEC_VFIO_DEV, "host", K_HOST},
     {SEC_VFIO_DEV, "sysfs", K_SYSFS},
     {SEC_VFIO_DEV, "uuid", K_UUID},
     {SEC_VFIO_DEV, "bind", K_BIND},
+    {SEC_VFIO_DEV, "slot", K_VFIO_SLOT},
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -699,5 +704,6 @@ void config_print(const struct config *cfg, FILE *f)
 	fprintf(f, "mode = %s\n", mode_names[cfg->console.mode]);
 	config_print_kv(f, "path", cfg->console.path);
 	fprintf(f, "device = %s\n", device_names[cfg->console.device]);
+	print_slot(f, cfg->console.slot);
 	config_print_devices(cfg, f);
 }

@@ -81,6 +81,7 @@ struct config_disk {
 	char name[CONFIG_NAME_MAX];
 	char path[PATH_MAX]; /* required; absolute (resolved like kernel) */
 	bool readonly;	     /* readonly = on|off|true|false|yes|no|1|0; default off */
+	unsigned int slot;   /* the guest PCI slot, 1..31; 0: the first free one */
 	int line;	     /* line of the section header, for messages */
 	bool unplugged;	     /* removed through the control API: not made at a reboot */
 };
@@ -92,6 +93,7 @@ struct config_net {
 	uint8_t mac[6]; /* mac = 52:54:00:12:34:56; default derived from name */
 	bool mac_set;
 	unsigned int queues; /* queue pairs, 1..8; default 1 */
+	unsigned int slot;   /* as for disks */
 	int line;
 };
 
@@ -101,6 +103,7 @@ struct config_vfio {
 	char host[16];	      /* PCI address, normalized to "0000:00:04.0"; or "" */
 	char sysfs[PATH_MAX]; /* sysfs = /sys/bus/mdev/devices/UUID (mdev); or "" */
 	bool bind_auto;	      /* bind = auto (rebind to vfio-pci, restore at exit) */
+	unsigned int slot;    /* as for disks */
 	int line;
 	bool unplugged; /* removed through the control API: not made at a reboot */
 };
@@ -115,6 +118,8 @@ struct config_origin {
 #define CONFIG_MIGRATE_DOWNTIME_MS 300
 #define CONFIG_MIGRATE_ROUNDS	   30
 #define CONFIG_MIGRATE_TIMEOUT_S   30
+
+#define CONFIG_PCI_SLOTS 32 /* slot 0 is the host bridge's */
 
 struct config {
 	char file[PATH_MAX]; /* the INI file as given */
@@ -132,8 +137,10 @@ struct config {
 		enum console_mode mode;
 		char path[PATH_MAX]; /* absolute or ""; used only with mode == CONSOLE_FILE */
 		enum console_device device; /* device = serial | virtio; default serial */
+		unsigned int slot;	    /* the virtio console's PCI slot, as for disks */
 	} console;
 	bool rng;			  /* [rng] section present (enabled = on by default) */
+	unsigned int rng_slot;		  /* [rng] slot, as for disks */
 	enum vfio_backend vfio_backend;	  /* [vfio] backend = auto | iommufd | legacy */
 	enum seccomp_mode seccomp;	  /* [security] seccomp = on | log | off */
 	char user[64];			  /* [security] user: drop to it once set up; or "" */

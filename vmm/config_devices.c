@@ -260,6 +260,17 @@ int config_set_device(struct ctx *c, enum key id, const char *key, const char *v
 	switch (id) {
 	case K_ENABLED:
 		return set_bool(c, key, v, &cfg->rng);
+	case K_RNG_SLOT:
+		return config_set_uint(c, key, v, 1, CONFIG_PCI_SLOTS - 1, &cfg->rng_slot);
+	case K_CONSOLE_SLOT:
+		return config_set_uint(c, key, v, 1, CONFIG_PCI_SLOTS - 1, &cfg->console.slot);
+	case K_DISK_SLOT:
+		return config_set_uint(c, key, v, 1, CONFIG_PCI_SLOTS - 1,
+				       &cfg->disks[c->dev].slot);
+	case K_NET_SLOT:
+		return config_set_uint(c, key, v, 1, CONFIG_PCI_SLOTS - 1, &cfg->nets[c->dev].slot);
+	case K_VFIO_SLOT:
+		return config_set_uint(c, key, v, 1, CONFIG_PCI_SLOTS - 1, &cfg->vfio[c->dev].slot);
 	case K_BACKEND:
 		if ((i = config_pick(v, backend_names, 3)) < 0)
 			return config_fail(
@@ -340,10 +351,60 @@ static int same_device(struct ctx *c, unsigned int a, unsigned int b)
 			   vb->name, what, addr, va->name, va->line);
 }
 
+/* Two devices given the same PCI slot: the later one names the earlier one, at its
+ * own section's line (or --set). */
+struct slot_use {
+	unsigned int slot;
+	const char *kind, *name;
+	int line;
+	const char *arg;
+};
+
+static int check_slots(struct ctx *c)
+{
+	const struct config *cfg = c->cfg;
+	struct slot_use s[2 + CONFIG_MAX_DISKS + CONFIG_MAX_NETS + CONFIG_MAX_VFIO];
+	const struct slot_use *owner[CONFIG_PCI_SLOTS] = {0};
+	size_t n = 0;
+
+	if (cfg->console.device == CONSOLE_DEV_VIRTIO)
+		s[n++] = (struct slot_use){cfg->console.slot, "console", "", 0, NULL};
+	if (cfg->rng)
+		s[n++] = (struct slot_use){cfg->rng_slot, "rng", "", 0, NULL};
+	for (unsigned int i = 0; i < cfg->nr_disks; i++)
+		if (!cfg->disks[i].unplugged)
+			s[n++] = (struct slot_use){cfg->disks[i].slot, "disk.", cfg->disks[i].name,
+						   cfg->disks[i].line, c->disk_arg[i]};
+	for (unsigned int i = 0; i < cfg->nr_nets; i++)
+		s[n++] = (struct slot_use){cfg->nets[i].slot, "net.", cfg->nets[i].name,
+					   cfg->nets[i].line, c->net_arg[i]};
+	for (unsigned int i = 0; i < cfg->nr_vfio; i++)
+		if (!cfg->vfio[i].unplugged)
+			s[n++] = (struct slot_use){cfg->vfio[i].slot, "vfio.", cfg->vfio[i].name,
+						   cfg->vfio[i].line, c->vfio_arg[i]};
+	for (size_t i = 0; i < n; i++) {
+		const struct slot_use *o = s[i].slot ? owner[s[i].slot] : NULL;
+
+		if (o) {
+			at(c, s[i].line, s[i].arg);
+			return config_fail(c, -EINVAL,
+					   "[%s%s] slot %u is [%s%s]'s already; give each device its "
+					   "own",
+					   s[i].kind, s[i].name, s[i].slot, o->kind, o->name);
+		}
+		if (s[i].slot)
+			owner[s[i].slot] = &s[i];
+	}
+	return 0;
+}
+
 int config_check_devices(struct ctx *c)
 {
 	const struct config *cfg = c->cfg;
+	int ret = check_slots(c);
 
+	if (ret)
+		return ret;
 	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
 		at(c, cfg->disks[i].line, c->disk_arg[i]);
 		if (!cfg->disks[i].path[0])
@@ -386,9 +447,16 @@ int config_check_devices(struct ctx *c)
 
 /* ---- Printing ---- */
 
+void print_slot(FILE *f, unsigned int slot)
+{
+	if (slot)
+		fprintf(f, "slot = %u\n", slot);
+}
+
 void config_print_devices(const struct config *cfg, FILE *f)
 {
 	fprintf(f, "\n[rng]\nenabled = %s\n", cfg->rng ? "on" : "off");
+	print_slot(f, cfg->rng_slot);
 	fprintf(f, "\n[vfio]\nbackend = %s\n", backend_names[cfg->vfio_backend]);
 	fprintf(f, "\n[security]\nseccomp = %s\n", seccomp_names[cfg->seccomp]);
 	if (cfg->user[0])
@@ -409,6 +477,7 @@ void config_print_devices(const struct config *cfg, FILE *f)
 		fprintf(f, "\n[disk.%s]\n", cfg->disks[i].name);
 		config_print_kv(f, "path", cfg->disks[i].path);
 		fprintf(f, "readonly = %s\n", cfg->disks[i].readonly ? "on" : "off");
+		print_slot(f, cfg->disks[i].slot);
 	}
 	for (unsigned int i = 0; i < cfg->nr_nets; i++) {
 		const struct config_net *n = &cfg->nets[i];
@@ -420,6 +489,7 @@ void config_print_devices(const struct config *cfg, FILE *f)
 			n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
 			n->mac_set ? "" : " (derived from the name)");
 		fprintf(f, "queues = %u\n", n->queues);
+		print_slot(f, n->slot);
 	}
 	for (unsigned int i = 0; i < cfg->nr_vfio; i++) {
 		const struct config_vfio *v = &cfg->vfio[i];
@@ -432,5 +502,6 @@ void config_print_devices(const struct config *cfg, FILE *f)
 		else
 			config_print_kv(f, "sysfs", v->sysfs);
 		fprintf(f, "bind = %s\n", bind_names[v->bind_auto]);
+		print_slot(f, v->slot);
 	}
 }

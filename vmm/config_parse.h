@@ -40,8 +40,10 @@ enum key {
 	K_MODE,
 	K_PATH,
 	K_DEVICE,
+	K_CONSOLE_SLOT,
 	/* [rng] */
 	K_ENABLED,
+	K_RNG_SLOT,
 	/* [vfio] */
 	K_BACKEND,
 	/* [security] */
@@ -57,15 +59,18 @@ enum key {
 	/* [disk.NAME] */
 	K_DISK_PATH,
 	K_READONLY,
+	K_DISK_SLOT,
 	/* [net.NAME] */
 	K_TAP,
 	K_MAC,
 	K_QUEUES,
+	K_NET_SLOT,
 	/* [vfio.NAME] */
 	K_HOST,
 	K_SYSFS,
 	K_UUID,
 	K_BIND,
+	K_VFIO_SLOT,
 };
 
 struct ctx {
@@ -105,5 +110,8 @@ int config_set_path(struct ctx *c, const char *key, const char *v, char *dst);
 
 /* Prints "key = v", quoted when iniparser would otherwise change v. */
 void config_print_kv(FILE *f, const char *key, const char *v);
+
+/* "slot = N" when a device's PCI slot is pinned (config_devices.c). */
+void print_slot(FILE *f, unsigned int slot);
 
 #endif

@@ -64,6 +64,11 @@ struct machine {
 	struct pci_host *pci; /* devices/pci.c; NULL until pci_init */
 	bool filters;	      /* device threads install seccomp (false in unit tests) */
 	bool incoming;	      /* made for an incoming migration: devices wait for activate */
+	/* PCI slots (devices/pci.c's pci_register with slot -1): the one the device being
+	 * created takes (its config pins it; 0: the first free one), and those that the
+	 * config pins for others, which the first free one skips. Main thread. */
+	unsigned int pci_slot_next;
+	uint32_t pci_pinned;
 	enum seccomp_mode seccomp;
 	atomic_int stop; /* enum vm_stop */
 	int stop_efd;	 /* eventfd: wakes the main loop when stop is set */

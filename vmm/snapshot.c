@@ -201,6 +201,7 @@ int snapshot_save(struct vm *vm, const struct config *cfg, const char *dir, char
 {
 	struct device_stream st = {0};
 	char head[256], *cfgtext = NULL, why[512];
+	struct config *copy = NULL;
 	size_t cfglen = 0;
 	FILE *f;
 	int ret;
@@ -216,11 +217,16 @@ int snapshot_save(struct vm *vm, const struct config *cfg, const char *dir, char
 		goto out;
 	}
 	f = open_memstream(&cfgtext, &cfglen);
-	if (!f) {
-		ret = -errno;
+	copy = malloc(sizeof(*copy));
+	if (!f || !copy) {
+		ret = -ENOMEM;
+		if (f)
+			fclose(f);
 		goto out;
 	}
-	config_print(cfg, f);
+	*copy = *cfg;
+	vm_config_slots(vm, copy); /* restored with the slots the guest knows */
+	config_print(copy, f);
 	fclose(f);
 	snapshot_header(vm, head, sizeof(head));
 	ret = write_file(dir, "config.ini", cfgtext, cfglen, err, errlen);
@@ -234,6 +240,7 @@ int snapshot_save(struct vm *vm, const struct config *cfg, const char *dir, char
 out:
 	/* The devices run again (they stop touching guest memory when saved). */
 	snapshot_thaw(vm);
+	free(copy);
 	free(cfgtext);
 	stream_free(&st);
 	return ret;

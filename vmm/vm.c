@@ -151,9 +151,11 @@ static void vm_note_console(struct vm *vm, struct device *d, bool present)
 
 static int vm_device_create(struct vm *vm, struct device *d)
 {
-	int ret = d->spec.ops->create(&vm->m, &d->spec, &d->state);
+	int ret;
 
-	if (ret < 0) {
+	vm->m.pci_slot_next = d->spec.slot;
+	ret = d->spec.ops->create(&vm->m, &d->spec, &d->state);
+	vm->m.pci_slot_next = 0;if (ret < 0) {
 		d->state = NULL;
 		return ret;
 	}
@@ -214,6 +216,8 @@ int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *
 	}
 	/* Every device from the one list; each create prints its own message. */
 	vm->nr_devs = vm_devices_plan(cfg, console_out, vm->devs, VM_MAX_DEVICES);
+	for (i = 0; i < vm->nr_devs; i++) /* the first free slot skips pinned ones */
+		vm->m.pci_pinned |= vm->devs[i].spec.slot ? 1u << vm->devs[i].spec.slot : 0;
 	for (i = 0; i < vm->nr_devs; i++) {
 		ret = vm_device_create(vm, &vm->devs[i]);
 		if (ret < 0)
@@ -401,4 +405,30 @@ int vm_dirty_log(struct vm *vm, bool on)
 	if (on && ret < 0)
 		vm_dirty_log(vm, false);
 	return ret;
+}
+
+void vm_config_slots(struct vm *vm, struct config *cfg)
+{
+	for (size_t i = 0; i < vm->nr_devs; i++) {
+		const struct device *d = &vm->devs[i];
+		const char *n = d->spec.name;
+		unsigned int slot;
+
+		if (!d->state || !d->spec.ops->pci_dev)
+			continue;
+		slot = d->spec.ops->pci_dev(d->state)->devfn >> 3;
+		if (!strcmp(n, "rng"))
+			cfg->rng_slot = slot;
+		else if (!strcmp(n, "console"))
+			cfg->console.slot = slot;
+		for (unsigned int k = 0; !strncmp(n, "disk.", 5) && k < cfg->nr_disks; k++)
+			if (!strcmp(cfg->disks[k].name, n + 5))
+				cfg->disks[k].slot = slot;
+		for (unsigned int k = 0; !strncmp(n, "net.", 4) && k < cfg->nr_nets; k++)
+			if (!strcmp(cfg->nets[k].name, n + 4))
+				cfg->nets[k].slot = slot;
+		for (unsigned int k = 0; !strncmp(n, "vfio.", 5) && k < cfg->nr_vfio; k++)
+			if (!strcmp(cfg->vfio[k].name, n + 5))
+				cfg->vfio[k].slot = slot;
+	}
 }

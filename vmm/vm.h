@@ -83,6 +83,10 @@ int vm_device_add(struct vm *vm, const struct device_spec *spec);
  * failure names the device in err and, turning off, turns back on what it turned off.
  * Main thread. */
 int vm_devices_activate(struct vm *vm, bool on, char *err, size_t errlen);
+/* Pins every PCI device of cfg (a copy of vm's config) to the slot it has on vm now,
+ * so that a VM built from it (a restore, a migration's destination) has the same
+ * layout whatever devices came and went here. */
+void vm_config_slots(struct vm *vm, struct config *cfg);
 /* KVM's dirty page log on the RAM slots and the VMM's (mem_dirty_*), on or off. */
 int vm_dirty_log(struct vm *vm, bool on);
 

@@ -52,28 +52,35 @@ size_t vm_devices_plan(const struct config *cfg, int console_out, struct device 
 			if (d) {
 				d->spec.parent = vfio;
 				d->spec.index = host;
+				d->spec.slot = cfg->vfio[i].slot;
 			}
 			host++;
 		}
 	}
 	if (cfg->console.device == CONSOLE_DEV_VIRTIO) {
 		d = add(out, &n, max, &virtio_console_device_ops, "console", NULL);
-		if (d)
+		if (d) {
 			d->spec.fd = console_out;
+			d->spec.slot = cfg->console.slot;
+		}
 	}
 	for (unsigned int i = 0; i < cfg->nr_disks && i < CONFIG_MAX_DISKS; i++) {
 		if (cfg->disks[i].unplugged)
 			continue;
 		d = add(out, &n, max, &virtio_blk_device_ops, "disk", cfg->disks[i].name);
-		if (d)
+		if (d) {
 			d->spec.conf = &cfg->disks[i];
+			d->spec.slot = cfg->disks[i].slot;
+		}
 	}
 	for (unsigned int i = 0; i < cfg->nr_nets && i < CONFIG_MAX_NETS; i++) {
 		d = add(out, &n, max, &virtio_net_device_ops, "net", cfg->nets[i].name);
-		if (d)
+		if (d) {
 			d->spec.conf = &cfg->nets[i];
+			d->spec.slot = cfg->nets[i].slot;
+		}
 	}
-	if (cfg->rng)
-		add(out, &n, max, &virtio_rng_device_ops, "rng", NULL);
+	if (cfg->rng && (d = add(out, &n, max, &virtio_rng_device_ops, "rng", NULL)))
+		d->spec.slot = cfg->rng_slot;
 	return n;
 }

@@ -241,13 +241,14 @@ START_TEST(print_skips_unplugged)
 		    NULL, 0, 0, "");
 	cfg.disks[0].unplugged = true;
 	cfg.vfio[0].unplugged = true;
+	cfg.disks[1].slot = 7;
 	f = open_memstream(&text, &len);
 	ck_assert_ptr_nonnull(f);
 	config_print(&cfg, f);
 	ck_assert_int_eq(fclose(f), 0);
 	ck_assert_ptr_null(strstr(text, "[disk.a]"));
 	ck_assert_ptr_null(strstr(text, "[vfio.nvme]"));
-	ck_assert_ptr_nonnull(strstr(text, "[disk.b]\npath = /b.img"));
+	ck_assert_ptr_nonnull(strstr(text, "[disk.b]\npath = /b.img\nreadonly = off\nslot = 7\n"));
 	free(text);
 }
 END_TEST
@@ -296,6 +297,9 @@ static const struct {
     {K "memory = 1025G\n", "vm.ini:3: memory '1025G' is out of range (use 16M to 1T)"},
     {K "vcpus = 0\n", "vm.ini:3: vcpus must be between 1 and 64"},
     {K "[migration]\ndowntime_ms = 0\n", "vm.ini:4: downtime_ms must be between 1 and 60000"},
+    {K "[disk.a]\npath = /a\nslot = 32\n", "vm.ini:5: slot must be between 1 and 31"},
+    {K "[disk.a]\npath = /a\nslot = 3\n[rng]\nslot = 3\n",
+     "vm.ini:3: [disk.a] slot 3 is [rng]'s already; give each device its own"},
     {K "[migration]\nmax_rounds = 1001\n", "vm.ini:4: max_rounds must be between 1 and 1000"},
     {K "[migration]\ntimeout = 1s\n", "vm.ini:4: timeout '1s' is not a number (use 1 to 3600)"},
     {K "[migration]\nbandwidth = 1\n", "vm.ini:4: unknown key 'bandwidth' in [migration]"},

@@ -216,6 +216,80 @@ START_TEST(snapshot_with_a_virtio_disk)
 }
 END_TEST
 
+/* The bdf of device name in info's reply, into bdf. */
+static void info_bdf(const char *sock, const char *name, char *bdf)
+{
+	char cmd[512], out[4096], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "%s %s info", ctl_bin(), sock);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = 0;
+	pclose(f);
+	p = strstr(out, name);
+	ck_assert_msg(p, "%s not in %s", name, out);
+	p = strstr(p, "\"bdf\": \"");
+	ck_assert_ptr_nonnull(p);
+	memcpy(bdf, p + 8, 12);
+	bdf[12] = 0;
+}
+
+/* Devices keep their PCI slots across a snapshot even when one before them was
+ * removed (the restored config pins them): the guest's drivers find them where they
+ * were. */
+START_TEST(snapshot_keeps_slots)
+{
+	char dir[] = "/tmp/minivmm-snap-XXXXXX", path[128], sock[128], cmd[768], before[2][16],
+	     after[2][16];
+	pid_t pid;
+	int st;
+	FILE *f;
+
+	if (access("/dev/kvm", R_OK | W_OK) != 0)
+		UNIT_SKIP("no usable /dev/kvm on this machine");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	write_kernel(dir, guest_dots, sizeof(guest_dots));
+	snprintf(path, sizeof(path), "%s/vm.ini", dir);
+	snprintf(sock, sizeof(sock), "%s/vm.sock", dir);
+	ck_assert_int_eq(sh("truncate -s 1M %s/a.img %s/b.img", dir, dir), 0);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[vm]\nkernel = kernel\nmemory = 32M\n[console]\nmode = none\n"
+		   "[disk.a]\npath = a.img\n[disk.b]\npath = b.img\n[rng]\n[api]\nsocket = vm.sock\n");
+	fclose(f);
+	pid = spawn(path, "/dev/null");
+	for (int i = 0; i < 1000 && access(sock, F_OK) != 0; i++)
+		usleep(10000);
+	snprintf(cmd, sizeof(cmd), "%s %s remove-device name=disk.a force=true >/dev/null", ctl_bin(),
+		 sock);
+	ck_assert_int_eq(run(cmd), 0);
+	info_bdf(sock, "disk.b", before[0]);
+	info_bdf(sock, "\"rng\"", before[1]);
+	ck_assert_int_eq(sh("%s %s pause >/dev/null", ctl_bin(), sock), 0);
+	snprintf(cmd, sizeof(cmd), "%s %s snapshot path=%s >/dev/null", ctl_bin(), sock, dir);
+	ck_assert_int_eq(run(cmd), 0);
+	ck_assert_int_eq(sh("%s %s shutdown >/dev/null", ctl_bin(), sock), 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	snprintf(cmd, sizeof(cmd), "grep -q 'slot = ' %s/config.ini", dir);
+	ck_assert_int_eq(run(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "--restore %s", dir);
+	pid = spawn(cmd, "/dev/null");
+	for (int i = 0; i < 500 && sh("%s %s ping >/dev/null 2>&1", ctl_bin(), sock); i++)
+		usleep(10000);
+	info_bdf(sock, "disk.b", after[0]);
+	info_bdf(sock, "\"rng\"", after[1]);
+	ck_assert_str_eq(after[0], before[0]);
+	ck_assert_str_eq(after[1], before[1]);
+	ck_assert_int_eq(sh("%s %s shutdown >/dev/null", ctl_bin(), sock), 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_eq(sh("rm -rf %s%s", dir, ""), 0);
+}
+END_TEST
+
 Suite *snapshot_suite(void)
 {
 	Suite *s = suite_create("snapshot");
@@ -224,6 +298,7 @@ Suite *snapshot_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, restore_resumes_the_guest);
 	tcase_add_test(tc, snapshot_with_a_virtio_disk);
+	tcase_add_test(tc, snapshot_keeps_slots);
 	suite_add_tcase(s, tc);
 	return s;
 }
