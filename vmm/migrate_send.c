@@ -102,6 +102,8 @@ static void send_failed(struct migration *mig, struct wire *w, int ret, char *er
 		snprintf(err, errlen, "sending to %s: %s", mig->p.to, wire_strerror(ret));
 }
 
+static void fig_update(struct migration *mig, struct wire *w);
+
 static bool page_zero(const uint8_t *p)
 {
 	const uint64_t *w = (const uint64_t *)p;
@@ -136,6 +138,8 @@ static int send_pages(struct migration *mig, struct wire *w, int r, uint64_t bas
 			if (ret == 0 && !zero)
 				ret = wire_write(w, p, run * MIG_PAGE);
 			mig->pages += run;
+			if ((mig->pages ^ (mig->pages - run)) >> 10)
+				fig_update(mig, w); /* info's figures every 4 MiB or so */
 		}
 		i += run;
 	}
