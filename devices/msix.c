@@ -284,3 +284,8 @@ int msix_load(struct msix *m, struct device_stream *in)
 			msix_notify(m, i); /* pending again, or delivered if unmasked */
 	return 0;
 }
+
+int msix_vector_fd(struct msix *m, unsigned int vector)
+{
+	return vector < m->nr ? m->v[vector].efd : -1;
+}

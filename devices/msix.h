@@ -22,8 +22,8 @@
 struct machine;
 struct pci_dev;
 
-#define MSIX_ENTRY_SIZE 16
-#define MSIX_NO_VECTOR	0xffff
+#define MSIX_ENTRY_SIZE	 16
+#define MSIX_NO_VECTOR	 0xffff
 #define MSIX_MAX_VECTORS 2048 /* the spec's limit */
 
 struct msix_vector {
@@ -77,5 +77,8 @@ void msix_save(struct msix *m, struct device_stream *out);
 int msix_load(struct msix *m, struct device_stream *in);
 /* Signals vector (virtio). Returns 0, or -EINVAL for MSIX_NO_VECTOR / out of range. */
 int msix_notify(struct msix *m, unsigned int vector);
+/* The eventfd behind vector (its irqfd while unmasked), for a process outside minivmm
+ * to signal; -1 for no such vector. */
+int msix_vector_fd(struct msix *m, unsigned int vector);
 
 #endif

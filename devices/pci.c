@@ -398,8 +398,8 @@ int pci_register(struct machine *mach, struct pci_dev *dev, int slot, int fn)
 	if (slot < 0 && mach->pci_slot_next) {
 		slot = (int)mach->pci_slot_next;
 	} else if (slot < 0) {
-		for (slot = 1; slot < PCI_NR_SLOTS && (h->devs[PCI_DEVFN(slot, 0)] ||
-						       (mach->pci_pinned >> slot & 1));
+		for (slot = 1; slot < PCI_NR_SLOTS &&
+			       (h->devs[PCI_DEVFN(slot, 0)] || (mach->pci_pinned >> slot & 1));
 		     slot++)
 			;
 		if (slot == PCI_NR_SLOTS) {

@@ -74,7 +74,8 @@ static int gone(struct vhost_user *vu, const char *what, int err)
 {
 	log_err("%s: vhost-user back end %s: %s %s; the device stops working (restart the "
 		"back end and then minivmm)",
-		vu->name, vu->path, what, err == EPIPE || err == 0 ? "lost the connection" : strerror(err));
+		vu->name, vu->path, what,
+		err == EPIPE || err == 0 ? "lost the connection" : strerror(err));
 	if (vu->fd >= 0)
 		close(vu->fd);
 	vu->fd = -1;
@@ -113,8 +114,8 @@ static int recv_reply(struct vhost_user *vu, uint32_t request, struct msg *m, ui
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
 	struct iovec iov = {.iov_base = &m->h, .iov_len = sizeof(m->h)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	struct pollfd p = {.fd = vu->fd, .events = POLLIN};
 	ssize_t n;
 

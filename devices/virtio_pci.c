@@ -159,9 +159,69 @@ void virtio_queue_notify_driver(struct virtio_dev *vd, unsigned int q)
 		needs_reset(vd);
 }
 
+static void kick(struct virtio_dev *vd, unsigned int q)
+{
+	if (eventfd_write(vd->q[q].kick_fd, 1) < 0)
+		log_err("%s: cannot signal queue %u: %m", vd->name, q);
+}
+
+enum { CTL_START = 1, CTL_STOP = 2 };
+
+/* External queues: the I/O thread runs op (start or stop the back end) while this
+ * vCPU waits; vd->lock stays held meanwhile, so the queues cannot change under it. */
+static int run_ctl(struct virtio_dev *vd, int op)
+{
+	int ret;
+
+	if (!vd->thread_running || vd->ctl_fd < 0)
+		return -ESRCH;
+	pthread_mutex_lock(&vd->ctl_lock);
+	vd->ctl_op = op;
+	vd->ctl_done = false;
+	if (eventfd_write(vd->ctl_fd, 1) < 0) {
+		pthread_mutex_unlock(&vd->ctl_lock);
+		return -errno;
+	}
+	while (!vd->ctl_done)
+		pthread_cond_wait(&vd->ctl_cond, &vd->ctl_lock);
+	ret = vd->ctl_ret;
+	pthread_mutex_unlock(&vd->ctl_lock);
+	return ret;
+}
+
+int virtio_queue_call_fd(struct virtio_dev *vd, unsigned int q)
+{
+	if (msix_enabled(&vd->msix) && vd->q[q].msix_vector != VIRTIO_MSI_NO_VECTOR)
+		return msix_vector_fd(&vd->msix, vd->q[q].msix_vector);
+	return vd->intx_call[q];
+}
+
+void virtio_takeover(struct virtio_dev *vd)
+{
+	vd->external_running = false;
+	vd->takeover = true;
+	for (unsigned int i = 0; i < vd->ops->nr_queues; i++) {
+		struct virtq *vq = &vd->q[i].vq;
+
+		if (!vd->q[i].enabled || !vq->ready)
+			continue;
+		/* What the back end returned is in the used ring; from there on, whatever
+		 * it had taken is answered again (the driver still waits for it). */
+		vq->used_idx = __atomic_load_n((uint16_t *)(vq->used + 2), __ATOMIC_ACQUIRE);
+		vq->last_avail = vq->used_idx;
+		vq->signalled_valid = false;
+		kick(vd, i);
+	}
+	needs_reset(vd);
+}
+
 /* Device reset (status 0): forget features, queues and interrupt routing. */
 static void vp_reset(struct virtio_dev *vd)
 {
+	if (vd->external_running && vd->ops->stop)
+		run_ctl(vd, CTL_STOP);
+	vd->external_running = false;
+	vd->takeover = false;
 	for (unsigned int i = 0; i < vd->ops->nr_queues; i++) {
 		struct virtio_queue *q = &vd->q[i];
 
@@ -179,12 +239,6 @@ static void vp_reset(struct virtio_dev *vd)
 	isr_read_clear(vd);
 	if (vd->ops->reset)
 		vd->ops->reset(vd);
-}
-
-static void kick(struct virtio_dev *vd, unsigned int q)
-{
-	if (eventfd_write(vd->q[q].kick_fd, 1) < 0)
-		log_err("%s: cannot signal queue %u: %m", vd->name, q);
 }
 
 /* Common configuration */
@@ -251,6 +305,14 @@ static void write_status(struct virtio_dev *vd, uint8_t v)
 		v &= (uint8_t)~VIRTIO_CONFIG_S_DRIVER_OK;
 	}
 	vd->status = v | (old & VIRTIO_CONFIG_S_NEEDS_RESET);
+	/* External queues: the back end takes them now (and reads the kicks). */
+	if ((vd->status & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	    vd->ops->start) {
+		if (run_ctl(vd, CTL_START) == 0)
+			vd->external_running = true;
+		else
+			needs_reset(vd);
+	}
 	/* Buffers may have been made available before DRIVER_OK, when we were not
 	 * allowed to use them: look at every queue now. */
 	if ((vd->status & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK))
@@ -537,21 +599,69 @@ static const struct pci_dev_ops vp_pci_ops = {
 
 /* The I/O thread */
 
+/* External queues: the I/O thread's control request (run_ctl) and back-end events. */
+static void external_event(struct virtio_dev *vd, int fd)
+{
+	eventfd_t n;
+
+	if (fd == vd->ctl_fd) {
+		int op, ret;
+
+		eventfd_read(vd->ctl_fd, &n);
+		pthread_mutex_lock(&vd->ctl_lock);
+		op = vd->ctl_op;
+		pthread_mutex_unlock(&vd->ctl_lock);
+		ret = 0;
+		if (op == CTL_START)
+			ret = vd->ops->start(vd);
+		else if (op == CTL_STOP && vd->ops->stop)
+			vd->ops->stop(vd);
+		pthread_mutex_lock(&vd->ctl_lock);
+		vd->ctl_ret = ret;
+		vd->ctl_done = true;
+		pthread_cond_broadcast(&vd->ctl_cond);
+		pthread_mutex_unlock(&vd->ctl_lock);
+		return;
+	}
+	for (unsigned int i = 0; i < vd->ops->nr_queues; i++)
+		if (fd == vd->intx_call[i]) {
+			eventfd_read(fd, &n);
+			vp_interrupt(vd, VIRTIO_MSI_NO_VECTOR, 1);
+			return;
+		}
+	if (vd->ops->gone)
+		vd->ops->gone(vd); /* the watch fd */
+}
+
 static void *vp_thread(void *arg)
 {
 	struct virtio_dev *vd = arg;
-	struct pollfd pfd[1 + VIRTIO_PCI_MAX_QUEUES];
+	struct pollfd pfd[2 + 2 * VIRTIO_PCI_MAX_QUEUES];
 	unsigned int nq = vd->ops->nr_queues;
 	eventfd_t n;
 
 	if (!machine_thread_enter(vd->mach, vd->ops->io_kind ? vd->ops->io_kind : SECCOMP_THREAD_IO,
 				  vd->name))
 		return NULL;
-	pfd[0] = (struct pollfd){.fd = vd->stop_fd, .events = POLLIN};
-	for (unsigned int i = 0; i < nq; i++)
-		pfd[1 + i] = (struct pollfd){.fd = vd->q[i].kick_fd, .events = POLLIN};
 	for (;;) {
-		if (poll(pfd, 1 + nq, -1) < 0) {
+		/* Kicks are ours unless a back end serves the queues. */
+		bool kicks = !vd->ops->start || __atomic_load_n(&vd->takeover, __ATOMIC_ACQUIRE);
+		int watch = vd->ops->watch_fd ? vd->ops->watch_fd(vd) : -1;
+		unsigned int np = 0, first_ext;
+
+		pfd[np++] = (struct pollfd){.fd = vd->stop_fd, .events = POLLIN};
+		for (unsigned int i = 0; kicks && i < nq; i++)
+			pfd[np++] = (struct pollfd){.fd = vd->q[i].kick_fd, .events = POLLIN};
+		first_ext = np;
+		if (vd->ops->start) {
+			pfd[np++] = (struct pollfd){.fd = vd->ctl_fd, .events = POLLIN};
+			for (unsigned int i = 0; i < nq; i++)
+				pfd[np++] =
+				    (struct pollfd){.fd = vd->intx_call[i], .events = POLLIN};
+			if (watch >= 0)
+				pfd[np++] = (struct pollfd){.fd = watch, .events = POLLIN};
+		}
+		if (poll(pfd, np, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err("%s: I/O thread: poll failed: %m", vd->name);
@@ -559,7 +669,10 @@ static void *vp_thread(void *arg)
 		}
 		if (pfd[0].revents)
 			return NULL;
-		for (unsigned int i = 0; i < nq; i++) {
+		for (unsigned int k = first_ext; k < np; k++)
+			if (pfd[k].revents)
+				external_event(vd, pfd[k].fd);
+		for (unsigned int i = 0; kicks && i < nq; i++) {
 			if (!pfd[1 + i].revents)
 				continue;
 			eventfd_read(vd->q[i].kick_fd, &n); /* nonblocking; just clears */
@@ -619,11 +732,18 @@ static void vp_free(struct virtio_dev *vd, bool free_priv)
 		intx_set(vd, false);
 	if (vd->msix_ready)
 		msix_destroy(&vd->msix);
-	for (unsigned int i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++)
+	for (unsigned int i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++) {
 		if (vd->q[i].kick_fd >= 0)
 			close(vd->q[i].kick_fd);
+		if (vd->intx_call[i] >= 0)
+			close(vd->intx_call[i]);
+	}
 	if (vd->stop_fd >= 0)
 		close(vd->stop_fd);
+	if (vd->ctl_fd >= 0)
+		close(vd->ctl_fd);
+	pthread_mutex_destroy(&vd->ctl_lock);
+	pthread_cond_destroy(&vd->ctl_cond);
 	pthread_mutex_destroy(&vd->lock);
 	pthread_mutex_destroy(&vd->intx_lock);
 	free(vd);
@@ -679,10 +799,13 @@ static int vp_init(struct virtio_dev *vd, struct machine *mach,
 	vd->mach = mach;
 	vd->ops = ops;
 	vd->priv = priv;
-	vd->features = features | VP_TRANSPORT_FEATURES;
-	vd->stop_fd = -1;
+	/* A back end that serves the rings decides what ring features it has. */
+	vd->features = ops->start ? features : features | VP_TRANSPORT_FEATURES;
+	vd->stop_fd = vd->ctl_fd = -1;
 	for (unsigned int i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++)
-		vd->q[i].kick_fd = -1;
+		vd->q[i].kick_fd = vd->intx_call[i] = -1;
+	pthread_mutex_init(&vd->ctl_lock, NULL);
+	pthread_cond_init(&vd->ctl_cond, NULL);
 	snprintf(vd->name, sizeof(vd->name), "%s", name);
 	pthread_mutex_init(&vd->lock, NULL);
 	pthread_mutex_init(&vd->intx_lock, NULL);
@@ -692,6 +815,16 @@ static int vp_init(struct virtio_dev *vd, struct machine *mach,
 	vd->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vd->stop_fd < 0)
 		return -errno;
+	if (ops->start) {
+		vd->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vd->ctl_fd < 0)
+			return -errno;
+		for (unsigned int i = 0; i < ops->nr_queues; i++) {
+			vd->intx_call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+			if (vd->intx_call[i] < 0)
+				return -errno;
+		}
+	}
 	for (unsigned int i = 0; i < ops->nr_queues; i++) {
 		vd->q[i].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (vd->q[i].kick_fd < 0)

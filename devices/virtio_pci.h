@@ -60,6 +60,18 @@ struct virtio_backend_ops {
 	/* The seccomp kind of the I/O thread, which runs queue_notify: what this device's
 	 * calls need (0: SECCOMP_THREAD_IO, for those that make no ioctl of their own). */
 	enum seccomp_thread io_kind;
+	/* Queues served outside minivmm (vhost-user), all optional. start: the driver set
+	 * DRIVER_OK; stop: it reset the device after a start. Both run on the device's
+	 * I/O thread while the vCPU that wrote the status waits holding vd->lock (so they
+	 * must not take it); the I/O thread reads no kick eventfd of such a device (the
+	 * back end does) unless the back end is gone and the transport took the queues
+	 * back (virtio_takeover; queue_notify then answers them). watch_fd, when it
+	 * returns >= 0, is polled by the I/O thread: readable means the back end went
+	 * away, and gone is called there (without vd->lock). */
+	int (*start)(struct virtio_dev *vd);
+	void (*stop)(struct virtio_dev *vd);
+	int (*watch_fd)(struct virtio_dev *vd);
+	void (*gone)(struct virtio_dev *vd);
 	/* Stops the backend's own threads, if it has any, then frees its state. Called
 	 * after the I/O thread has stopped and before the transport frees anything those
 	 * threads may use (queue state, MSI-X, INTx, the virtio_dev itself). */
@@ -112,6 +124,15 @@ struct virtio_dev {
 	/* Saved (virtio_dev_save) and not thawed yet: no thread touches the rings or
 	 * guest memory (under lock); kicks are left for virtio_dev_thaw. */
 	bool frozen;
+	/* External queues (ops->start): the I/O thread's control channel, whether the
+	 * back end runs the rings, whether the transport took them back, and the eventfds
+	 * the back end signals for a queue while the guest uses INTx, not MSI-X. */
+	int ctl_fd;
+	pthread_mutex_t ctl_lock;
+	pthread_cond_t ctl_cond;
+	int ctl_op, ctl_ret;
+	bool ctl_done, external_running, takeover;
+	int intx_call[VIRTIO_PCI_MAX_QUEUES];
 };
 
 /* Creates the PCI function for a backend and registers it on the VM's PCI bus (first
@@ -145,5 +166,13 @@ void virtio_serve_queue(struct virtio_dev *vd, unsigned int q, virtio_chain_fn f
 void virtio_queue_notify_driver(struct virtio_dev *vd, unsigned int q);
 /* Tells the driver that the device configuration changed. */
 void virtio_config_changed(struct virtio_dev *vd);
+/* External queues: the eventfd a back end signals to interrupt the driver for queue q
+ * (its MSI-X vector's irqfd, or one the I/O thread turns into INTx). */
+int virtio_queue_call_fd(struct virtio_dev *vd, unsigned int q);
+/* The back end is gone: the transport serves the queues from now on, from where the
+ * used rings stand (what the back end had taken and not returned is returned by
+ * queue_notify with an error), and tells the driver the device needs a reset. On the
+ * I/O thread, vd->lock held. */
+void virtio_takeover(struct virtio_dev *vd);
 
 #endif

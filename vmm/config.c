@@ -43,6 +43,7 @@ static const struct {
     {"security", SEC_SECURITY, -1, NULL},
     {"api", SEC_API, -1, NULL},
     {"migration", SEC_MIGRATION, -1, NULL},
+    {"fs", -1, SEC_FS, "share"},
 };
 
 static const struct {
@@ -85,6 +86,11 @@ static const struct {
     {SEC_VFIO_DEV, "uuid", K_UUID},
     {SEC_VFIO_DEV, "bind", K_BIND},
     {SEC_VFIO_DEV, "slot", K_VFIO_SLOT},
+    {SEC_FS, "socket", K_FS_SOCKET},
+    {SEC_FS, "tag", K_FS_TAG},
+    {SEC_FS, "slot", K_FS_SLOT},
+    {SEC_DISK, "vhost_user", K_VHOST_USER},
+    {SEC_NET, "passt", K_PASST},
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

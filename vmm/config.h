@@ -66,9 +66,11 @@
 enum console_mode { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
 enum on_reboot { ON_REBOOT_EXIT, ON_REBOOT_RESTART };
 
-#define CONFIG_MAX_DISKS 8
-#define CONFIG_MAX_NETS	 4
-#define CONFIG_MAX_VFIO	 8
+#define CONFIG_MAX_DISKS  8
+#define CONFIG_MAX_NETS	  4
+#define CONFIG_MAX_VFIO	  8
+#define CONFIG_MAX_FS	  4
+#define CONFIG_FS_TAG_MAX 36 /* virtio-fs: the tag's bytes in the device config */
 
 enum console_device { CONSOLE_DEV_SERIAL, CONSOLE_DEV_VIRTIO };
 enum vfio_backend { VFIO_BACKEND_AUTO, VFIO_BACKEND_IOMMUFD, VFIO_BACKEND_LEGACY };
@@ -79,11 +81,13 @@ enum seccomp_mode { SECCOMP_ON, SECCOMP_LOG, SECCOMP_OFF };
 /* [disk.NAME] */
 struct config_disk {
 	char name[CONFIG_NAME_MAX];
-	char path[PATH_MAX]; /* required; absolute (resolved like kernel) */
-	bool readonly;	     /* readonly = on|off|true|false|yes|no|1|0; default off */
-	unsigned int slot;   /* the guest PCI slot, 1..31; 0: the first free one */
-	int line;	     /* line of the section header, for messages */
-	bool unplugged;	     /* removed through the control API: not made at a reboot */
+	char path[PATH_MAX];	   /* required; absolute (resolved like kernel) */
+	bool readonly;		   /* readonly = on|off|true|false|yes|no|1|0; default off */
+	char vhost_user[PATH_MAX]; /* vhost_user = SOCKET: served by a vhost-user-blk back
+				    * end instead of path (qemu-storage-daemon); or "" */
+	unsigned int slot;	   /* the guest PCI slot, 1..31; 0: the first free one */
+	int line;		   /* line of the section header, for messages */
+	bool unplugged;		   /* removed through the control API: not made at a reboot */
 };
 
 /* [net.NAME] */
@@ -92,8 +96,20 @@ struct config_net {
 	char tap[16];	/* required: host tap interface name (< IFNAMSIZ) */
 	uint8_t mac[6]; /* mac = 52:54:00:12:34:56; default derived from name */
 	bool mac_set;
-	unsigned int queues; /* queue pairs, 1..8; default 1 */
-	unsigned int slot;   /* as for disks */
+	unsigned int queues;  /* queue pairs, 1..8; default 1 */
+	char passt[PATH_MAX]; /* passt = SOCKET: user-mode networking by passt (a stream of
+			       * length-prefixed frames) instead of a tap; or "" */
+	unsigned int slot;    /* as for disks */
+	int line;
+};
+
+/* [fs.NAME]: a host folder shared by virtiofsd (vhost-user-fs) */
+struct config_fs {
+	char name[CONFIG_NAME_MAX];
+	char socket[PATH_MAX];		 /* required: virtiofsd's --socket-path */
+	char tag[CONFIG_FS_TAG_MAX + 1]; /* what the guest mounts (mount -t virtiofs TAG);
+					  * default NAME */
+	unsigned int slot;		 /* as for disks */
 	int line;
 };
 
@@ -157,6 +173,8 @@ struct config {
 	unsigned int nr_nets;
 	struct config_vfio vfio[CONFIG_MAX_VFIO];
 	unsigned int nr_vfio;
+	struct config_fs fs[CONFIG_MAX_FS];
+	unsigned int nr_fs;
 };
 
 /* Loads path into cfg, then applies the overrides ("section.key=value", as given to

@@ -12,9 +12,10 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define NET_QUEUES_MAX 8
-#define IFNAME_MAX     15 /* IFNAMSIZ - 1 */
-#define MDEV_DIR       "/sys/bus/mdev/devices/"
+#define NET_QUEUES_MAX	8
+#define IFNAME_MAX	15  /* IFNAMSIZ - 1 */
+#define SOCKET_PATH_MAX 108 /* sizeof sockaddr_un.sun_path */
+#define MDEV_DIR	"/sys/bus/mdev/devices/"
 
 /* Odd index: true. */
 /* Indexed by enum vfio_backend and by bind_auto. */
@@ -90,6 +91,18 @@ int config_enter_device(struct ctx *c, enum section sec, const char *name)
 		c->net_arg[i] = c->arg;
 		cfg->nr_nets++;
 		return 0;
+	case SEC_FS:
+		i = c->dev = find(cfg->fs, sizeof(cfg->fs[0]), cfg->nr_fs, name);
+		if (i < cfg->nr_fs)
+			return 0;
+		if (i == CONFIG_MAX_FS)
+			return too_many(c, "fs", CONFIG_MAX_FS);
+		cfg->fs[i] = (struct config_fs){.line = line};
+		strcpy(cfg->fs[i].name, name);
+		snprintf(cfg->fs[i].tag, sizeof(cfg->fs[i].tag), "%s", name);
+		c->fs_arg[i] = c->arg;
+		cfg->nr_fs++;
+		return 0;
 	case SEC_VFIO_DEV:
 		i = c->dev = find(cfg->vfio, sizeof(cfg->vfio[0]), cfg->nr_vfio, name);
 		if (i < cfg->nr_vfio)
@@ -135,6 +148,17 @@ static int set_bool(struct ctx *c, const char *key, const char *v, bool *out)
 }
 
 /* What the kernel takes as an interface name (dev_valid_name()). */
+/* A Unix socket's path: resolved like any path, and short enough for sun_path. */
+static int set_socket(struct ctx *c, const char *key, const char *v, char *dst)
+{
+	int ret = config_set_path(c, key, v, dst);
+
+	if (ret == 0 && strlen(dst) >= SOCKET_PATH_MAX)
+		return config_fail(c, -EINVAL, "%s %s is longer than a socket path may be (%d)",
+				   key, dst, SOCKET_PATH_MAX - 1);
+	return ret;
+}
+
 static int set_tap(struct ctx *c, const char *v, char *dst)
 {
 	bool ok = *v && strlen(v) <= IFNAME_MAX && strcmp(v, ".") && strcmp(v, "..");
@@ -269,6 +293,20 @@ int config_set_device(struct ctx *c, enum key id, const char *key, const char *v
 				       &cfg->disks[c->dev].slot);
 	case K_NET_SLOT:
 		return config_set_uint(c, key, v, 1, CONFIG_PCI_SLOTS - 1, &cfg->nets[c->dev].slot);
+	case K_FS_SLOT:
+		return config_set_uint(c, key, v, 1, CONFIG_PCI_SLOTS - 1, &cfg->fs[c->dev].slot);
+	case K_FS_TAG:
+		if (!*v || strlen(v) > CONFIG_FS_TAG_MAX)
+			return config_fail(c, -EINVAL, "tag '%s' is not 1 to %d bytes", v,
+					   CONFIG_FS_TAG_MAX);
+		strcpy(cfg->fs[c->dev].tag, v);
+		return 0;
+	case K_FS_SOCKET:
+		return set_socket(c, key, v, cfg->fs[c->dev].socket);
+	case K_VHOST_USER:
+		return set_socket(c, key, v, cfg->disks[c->dev].vhost_user);
+	case K_PASST:
+		return set_socket(c, key, v, cfg->nets[c->dev].passt);
 	case K_VFIO_SLOT:
 		return config_set_uint(c, key, v, 1, CONFIG_PCI_SLOTS - 1, &cfg->vfio[c->dev].slot);
 	case K_BACKEND:
@@ -363,7 +401,7 @@ struct slot_use {
 static int check_slots(struct ctx *c)
 {
 	const struct config *cfg = c->cfg;
-	struct slot_use s[2 + CONFIG_MAX_DISKS + CONFIG_MAX_NETS + CONFIG_MAX_VFIO];
+	struct slot_use s[2 + CONFIG_MAX_DISKS + CONFIG_MAX_NETS + CONFIG_MAX_VFIO + CONFIG_MAX_FS];
 	const struct slot_use *owner[CONFIG_PCI_SLOTS] = {0};
 	size_t n = 0;
 
@@ -382,15 +420,19 @@ static int check_slots(struct ctx *c)
 		if (!cfg->vfio[i].unplugged)
 			s[n++] = (struct slot_use){cfg->vfio[i].slot, "vfio.", cfg->vfio[i].name,
 						   cfg->vfio[i].line, c->vfio_arg[i]};
+	for (unsigned int i = 0; i < cfg->nr_fs; i++)
+		s[n++] = (struct slot_use){cfg->fs[i].slot, "fs.", cfg->fs[i].name, cfg->fs[i].line,
+					   c->fs_arg[i]};
 	for (size_t i = 0; i < n; i++) {
 		const struct slot_use *o = s[i].slot ? owner[s[i].slot] : NULL;
 
 		if (o) {
 			at(c, s[i].line, s[i].arg);
-			return config_fail(c, -EINVAL,
-					   "[%s%s] slot %u is [%s%s]'s already; give each device its "
-					   "own",
-					   s[i].kind, s[i].name, s[i].slot, o->kind, o->name);
+			return config_fail(
+			    c, -EINVAL,
+			    "[%s%s] slot %u is [%s%s]'s already; give each device its "
+			    "own",
+			    s[i].kind, s[i].name, s[i].slot, o->kind, o->name);
 		}
 		if (s[i].slot)
 			owner[s[i].slot] = &s[i];
@@ -406,16 +448,35 @@ int config_check_devices(struct ctx *c)
 	if (ret)
 		return ret;
 	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
-		at(c, cfg->disks[i].line, c->disk_arg[i]);
-		if (!cfg->disks[i].path[0])
-			return config_fail(c, -EINVAL, "[disk.%s] path is required",
-					   cfg->disks[i].name);
+		const struct config_disk *d = &cfg->disks[i];
+
+		at(c, d->line, c->disk_arg[i]);
+		if (!d->path[0] == !d->vhost_user[0])
+			return config_fail(
+			    c, -EINVAL,
+			    "[disk.%s] needs one of path (an image) or vhost_user (a "
+			    "back end's socket)",
+			    d->name);
+		if (d->vhost_user[0] && d->readonly)
+			return config_fail(c, -EINVAL,
+					   "[disk.%s] readonly is the vhost-user back end's to say "
+					   "(qemu-storage-daemon: writable=off)",
+					   d->name);
 	}
 	for (unsigned int i = 0; i < cfg->nr_nets; i++) {
 		at(c, cfg->nets[i].line, c->net_arg[i]);
-		if (!cfg->nets[i].tap[0])
-			return config_fail(c, -EINVAL, "[net.%s] tap is required",
+		if (!cfg->nets[i].tap[0] == !cfg->nets[i].passt[0])
+			return config_fail(c, -EINVAL,
+					   "[net.%s] needs one of tap (a host tap device) or passt "
+					   "(passt's socket)",
 					   cfg->nets[i].name);
+	}
+	for (unsigned int i = 0; i < cfg->nr_fs; i++) {
+		at(c, cfg->fs[i].line, c->fs_arg[i]);
+		if (!cfg->fs[i].socket[0])
+			return config_fail(c, -EINVAL,
+					   "[fs.%s] socket is required (virtiofsd --socket-path)",
+					   cfg->fs[i].name);
 	}
 	for (unsigned int i = 0; i < cfg->nr_vfio; i++) {
 		const struct config_vfio *v = &cfg->vfio[i];
@@ -475,7 +536,10 @@ void config_print_devices(const struct config *cfg, FILE *f)
 		if (cfg->disks[i].unplugged)
 			continue;
 		fprintf(f, "\n[disk.%s]\n", cfg->disks[i].name);
-		config_print_kv(f, "path", cfg->disks[i].path);
+		if (cfg->disks[i].vhost_user[0])
+			config_print_kv(f, "vhost_user", cfg->disks[i].vhost_user);
+		else
+			config_print_kv(f, "path", cfg->disks[i].path);
 		fprintf(f, "readonly = %s\n", cfg->disks[i].readonly ? "on" : "off");
 		print_slot(f, cfg->disks[i].slot);
 	}
@@ -483,7 +547,10 @@ void config_print_devices(const struct config *cfg, FILE *f)
 		const struct config_net *n = &cfg->nets[i];
 
 		fprintf(f, "\n[net.%s]\n", n->name);
-		config_print_kv(f, "tap", n->tap);
+		if (n->passt[0])
+			config_print_kv(f, "passt", n->passt);
+		else
+			config_print_kv(f, "tap", n->tap);
 		/* A derived MAC stays a comment, so that it is derived again (mac_set). */
 		fprintf(f, "%smac = %02x:%02x:%02x:%02x:%02x:%02x%s\n", n->mac_set ? "" : "; ",
 			n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
@@ -503,5 +570,11 @@ void config_print_devices(const struct config *cfg, FILE *f)
 			config_print_kv(f, "sysfs", v->sysfs);
 		fprintf(f, "bind = %s\n", bind_names[v->bind_auto]);
 		print_slot(f, v->slot);
+	}
+	for (unsigned int i = 0; i < cfg->nr_fs; i++) {
+		fprintf(f, "\n[fs.%s]\n", cfg->fs[i].name);
+		config_print_kv(f, "socket", cfg->fs[i].socket);
+		config_print_kv(f, "tag", cfg->fs[i].tag);
+		print_slot(f, cfg->fs[i].slot);
 	}
 }

@@ -22,7 +22,8 @@ enum section {
 	SEC_VFIO_DEV,
 	SEC_SECURITY,
 	SEC_API,
-	SEC_MIGRATION
+	SEC_MIGRATION,
+	SEC_FS
 };
 
 enum key {
@@ -71,6 +72,12 @@ enum key {
 	K_UUID,
 	K_BIND,
 	K_VFIO_SLOT,
+	/* [fs.NAME], and the back ends of [disk.NAME] and [net.NAME] */
+	K_FS_SOCKET,
+	K_FS_TAG,
+	K_FS_SLOT,
+	K_VHOST_USER,
+	K_PASST,
 };
 
 struct ctx {
@@ -86,6 +93,7 @@ struct ctx {
 	/* Where each [disk.NAME] etc. was made: the --set argument (line is 0 then) or NULL. */
 	const char *disk_arg[CONFIG_MAX_DISKS], *net_arg[CONFIG_MAX_NETS];
 	const char *vfio_arg[CONFIG_MAX_VFIO];
+	const char *fs_arg[CONFIG_MAX_FS];
 	/* [vfio.NAME]: the first of host, sysfs, uuid given in the file (to reject a second),
 	 * and the --set argument that last gave one, if any (for messages). */
 	const char *vfio_key[CONFIG_MAX_VFIO], *vfio_addr_arg[CONFIG_MAX_VFIO];

@@ -73,20 +73,55 @@ static const int common[] = {
 /* The main thread (re)creates VMs: opening devices and images, memory, threads, sysfs
  * (VFIO checks and bind = auto), and runs the event loop. */
 static const int main_only[] = {
-    SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(memfd_create), SCMP_SYS(ftruncate),
-    SCMP_SYS(signalfd4), SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait),
-    SCMP_SYS(epoll_pwait), SCMP_SYS(rt_sigaction), SCMP_SYS(tgkill), SCMP_SYS(sysinfo),
-    SCMP_SYS(prlimit64), SCMP_SYS(getrlimit), SCMP_SYS(readlink), SCMP_SYS(readlinkat),
-    SCMP_SYS(getdents64), SCMP_SYS(statx), SCMP_SYS(access), SCMP_SYS(faccessat),
-    SCMP_SYS(faccessat2), SCMP_SYS(capget), SCMP_SYS(uname), SCMP_SYS(getuid), SCMP_SYS(geteuid),
-    SCMP_SYS(dup), SCMP_SYS(sched_getaffinity), SCMP_SYS(getcwd), SCMP_SYS(mlock),
+    SCMP_SYS(open),
+    SCMP_SYS(openat),
+    SCMP_SYS(memfd_create),
+    SCMP_SYS(ftruncate),
+    SCMP_SYS(signalfd4),
+    SCMP_SYS(epoll_create1),
+    SCMP_SYS(epoll_ctl),
+    SCMP_SYS(epoll_wait),
+    SCMP_SYS(epoll_pwait),
+    SCMP_SYS(rt_sigaction),
+    SCMP_SYS(tgkill),
+    SCMP_SYS(sysinfo),
+    SCMP_SYS(prlimit64),
+    SCMP_SYS(getrlimit),
+    SCMP_SYS(readlink),
+    SCMP_SYS(readlinkat),
+    SCMP_SYS(getdents64),
+    SCMP_SYS(statx),
+    SCMP_SYS(access),
+    SCMP_SYS(faccessat),
+    SCMP_SYS(faccessat2),
+    SCMP_SYS(capget),
+    SCMP_SYS(uname),
+    SCMP_SYS(getuid),
+    SCMP_SYS(geteuid),
+    SCMP_SYS(dup),
+    SCMP_SYS(sched_getaffinity),
+    SCMP_SYS(getcwd),
+    SCMP_SYS(mlock),
     SCMP_SYS(munlock),
     /* the privilege drop, after the first VM is built (privdrop.c) */
-    SCMP_SYS(chroot), SCMP_SYS(chdir),
+    SCMP_SYS(chroot),
+    SCMP_SYS(chdir),
     /* an incoming migration's stream, on the connection accepted before this filter
      * (migrate_in.c) */
-    SCMP_SYS(sendto), SCMP_SYS(recvfrom),
+    SCMP_SYS(sendto),
+    SCMP_SYS(recvfrom),
     SCMP_SYS(shutdown), /* after refusing it: the reply first, then the close */
+    /* vhost-user back ends: the handshake when a VM is (re)built (devices/vhost_user.c;
+     * socket() is allowed for AF_UNIX only, below) */
+    SCMP_SYS(connect),
+    SCMP_SYS(sendmsg),
+    SCMP_SYS(recvmsg),
+};
+
+/* A vhost-user device's I/O thread: its back end's messages, with fds (vhost_user.c). */
+static const int io_vhost_only[] = {
+    SCMP_SYS(sendmsg),
+    SCMP_SYS(recvmsg),
 };
 
 /* The control API's thread: its clients' sockets and nothing else (vmm/api.c). */
@@ -106,12 +141,12 @@ static const int migrate_only[] = {
     SCMP_SYS(recvfrom),
 };
 
-static int allow_socket(scmp_filter_ctx ctx)
+static int allow_socket(scmp_filter_ctx ctx, size_t nfamilies)
 {
 	static const int families[] = {AF_UNIX, AF_INET, AF_INET6};
 	int ret = 0;
 
-	for (size_t i = 0; i < 3 && ret == 0; i++)
+	for (size_t i = 0; i < nfamilies && ret == 0; i++)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 				       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
 	return ret;
@@ -294,6 +329,8 @@ size_t seccomp_ioctls(enum seccomp_thread kind, const struct seccomp_ioctl **tab
 		return TABLE(io_net_ioctls);
 	case SECCOMP_THREAD_IO_VFIO:
 		return TABLE(io_vfio_ioctls);
+	case SECCOMP_THREAD_IO_VHOST:
+		return TABLE(io_ioctls); /* INTx when the guest has no MSI-X */
 	case SECCOMP_THREAD_API:
 		*table = NULL;
 		return 0; /* none */
@@ -415,7 +452,12 @@ int seccomp_install(enum seccomp_mode mode, enum seccomp_thread kind)
 	if (ret == 0 && kind == SECCOMP_THREAD_MIGRATE)
 		ret = allow_list(ctx, migrate_only, sizeof(migrate_only) / sizeof(migrate_only[0]));
 	if (ret == 0 && kind == SECCOMP_THREAD_MIGRATE)
-		ret = allow_socket(ctx);
+		ret = allow_socket(ctx, 3);
+	if (ret == 0 && kind == SECCOMP_THREAD_MAIN)
+		ret = allow_socket(ctx, 1); /* AF_UNIX: vhost-user and passt back ends */
+	if (ret == 0 && kind == SECCOMP_THREAD_IO_VHOST)
+		ret = allow_list(ctx, io_vhost_only,
+				 sizeof(io_vhost_only) / sizeof(io_vhost_only[0]));
 	if (ret == 0)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);

@@ -19,15 +19,16 @@
 #include "vmm/config.h"
 
 enum seccomp_thread {
-	SECCOMP_THREAD_MAIN,	/* main thread: creates and tears down VMs, event loop */
-	SECCOMP_THREAD_VCPU,	/* KVM_RUN and the device emulation it calls */
-	SECCOMP_THREAD_IO,	/* virtio queue threads: blk, console, rng */
-	SECCOMP_THREAD_IO_NET,	/* virtio-net's queue and tap receive threads */
-	SECCOMP_THREAD_IO_VFIO, /* a passed-through device's INTx unmask thread */
-	SECCOMP_THREAD_API,	/* the control API's socket thread (started before the main
-				 * thread's filter: this one is its whole filter) */
-	SECCOMP_THREAD_MIGRATE, /* the migration thread: its socket and the dirty log (also
-				 * started before the main thread's filter) */
+	SECCOMP_THREAD_MAIN,	 /* main thread: creates and tears down VMs, event loop */
+	SECCOMP_THREAD_VCPU,	 /* KVM_RUN and the device emulation it calls */
+	SECCOMP_THREAD_IO,	 /* virtio queue threads: blk, console, rng */
+	SECCOMP_THREAD_IO_NET,	 /* virtio-net's queue and tap receive threads */
+	SECCOMP_THREAD_IO_VFIO,	 /* a passed-through device's INTx unmask thread */
+	SECCOMP_THREAD_IO_VHOST, /* a vhost-user device's thread: its back end's socket */
+	SECCOMP_THREAD_API,	 /* the control API's socket thread (started before the main
+				  * thread's filter: this one is its whole filter) */
+	SECCOMP_THREAD_MIGRATE,	 /* the migration thread: its socket and the dirty log (also
+				  * started before the main thread's filter) */
 	SECCOMP_THREAD_KINDS
 };
 

@@ -438,11 +438,10 @@ int snapshot_state_load(struct vm *vm, const uint8_t *data, size_t len, char *er
 
 		while (miss + 1 < vm->nr_devs && !((want & ~seen) >> miss & 1))
 			miss++;
-		snprintf(err, errlen,
-			 "the state is incomplete (VM %s, %u of %u vCPUs, devices %s%s)",
-			 vm_done ? "yes" : "no", vcpus, vm->nr_vcpus,
-			 seen == want ? "all" : "missing: ",
-			 seen == want || !vm->nr_devs ? "" : vm->devs[miss].spec.name);
+		snprintf(
+		    err, errlen, "the state is incomplete (VM %s, %u of %u vCPUs, devices %s%s)",
+		    vm_done ? "yes" : "no", vcpus, vm->nr_vcpus, seen == want ? "all" : "missing: ",
+		    seen == want || !vm->nr_devs ? "" : vm->devs[miss].spec.name);
 		return -EINVAL;
 	}
 	return 0;

@@ -155,7 +155,8 @@ static int vm_device_create(struct vm *vm, struct device *d)
 
 	vm->m.pci_slot_next = d->spec.slot;
 	ret = d->spec.ops->create(&vm->m, &d->spec, &d->state);
-	vm->m.pci_slot_next = 0;if (ret < 0) {
+	vm->m.pci_slot_next = 0;
+	if (ret < 0) {
 		d->state = NULL;
 		return ret;
 	}
@@ -427,6 +428,9 @@ void vm_config_slots(struct vm *vm, struct config *cfg)
 		for (unsigned int k = 0; !strncmp(n, "net.", 4) && k < cfg->nr_nets; k++)
 			if (!strcmp(cfg->nets[k].name, n + 4))
 				cfg->nets[k].slot = slot;
+		for (unsigned int k = 0; !strncmp(n, "fs.", 3) && k < cfg->nr_fs; k++)
+			if (!strcmp(cfg->fs[k].name, n + 3))
+				cfg->fs[k].slot = slot;
 		for (unsigned int k = 0; !strncmp(n, "vfio.", 5) && k < cfg->nr_vfio; k++)
 			if (!strcmp(cfg->vfio[k].name, n + 5))
 				cfg->vfio[k].slot = slot;

@@ -67,7 +67,10 @@ size_t vm_devices_plan(const struct config *cfg, int console_out, struct device 
 	for (unsigned int i = 0; i < cfg->nr_disks && i < CONFIG_MAX_DISKS; i++) {
 		if (cfg->disks[i].unplugged)
 			continue;
-		d = add(out, &n, max, &virtio_blk_device_ops, "disk", cfg->disks[i].name);
+		d = add(out, &n, max,
+			cfg->disks[i].vhost_user[0] ? &vhost_user_blk_device_ops
+						    : &virtio_blk_device_ops,
+			"disk", cfg->disks[i].name);
 		if (d) {
 			d->spec.conf = &cfg->disks[i];
 			d->spec.slot = cfg->disks[i].slot;
@@ -82,5 +85,12 @@ size_t vm_devices_plan(const struct config *cfg, int console_out, struct device 
 	}
 	if (cfg->rng && (d = add(out, &n, max, &virtio_rng_device_ops, "rng", NULL)))
 		d->spec.slot = cfg->rng_slot;
+	for (unsigned int i = 0; i < cfg->nr_fs && i < CONFIG_MAX_FS; i++) {
+		d = add(out, &n, max, &vhost_user_fs_device_ops, "fs", cfg->fs[i].name);
+		if (d) {
+			d->spec.conf = &cfg->fs[i];
+			d->spec.slot = cfg->fs[i].slot;
+		}
+	}
 	return n;
 }

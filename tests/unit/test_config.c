@@ -354,14 +354,14 @@ static const struct {
     {K "[vfio]\nbackend = vfio\n",
      "vm.ini:4: backend 'vfio' is not valid (use auto, iommufd or legacy)"},
     /* [disk.NAME] */
-    {K "[disk.a]\n", "vm.ini:3: [disk.a] path is required"},
-    {K "[disk.a]\nreadonly = on\n", "vm.ini:3: [disk.a] path is required"},
-    {K "[disk.a]\npath = \"\"\n", "vm.ini:3: [disk.a] path is required"},
+    {K "[disk.a]\n", "vm.ini:3: [disk.a] needs one of path (an image) or vhost_user (a back end's socket)"},
+    {K "[disk.a]\nreadonly = on\n", "vm.ini:3: [disk.a] needs one of path (an image) or vhost_user (a back end's socket)"},
+    {K "[disk.a]\npath = \"\"\n", "vm.ini:3: [disk.a] needs one of path (an image) or vhost_user (a back end's socket)"},
     {K "[disk.a]\npath = /a\nreadonly = maybe\n",
      "vm.ini:5: readonly 'maybe' is not valid (use on or off)"},
     {K "[disk.a]\npath = /a\nreadonly =\n", "vm.ini:5: readonly '' is not valid (use on or off)"},
     /* [net.NAME] */
-    {K "[net.a]\nqueues = 2\n", "vm.ini:3: [net.a] tap is required"},
+    {K "[net.a]\nqueues = 2\n", "vm.ini:3: [net.a] needs one of tap (a host tap device) or passt (passt's socket)"},
     {K "[net.a]\ntap = tap/0\n",
      "vm.ini:4: tap 'tap/0' is not an interface name (use 1 to 15 characters, no '/', ':' or "
      "spaces)"},
@@ -546,14 +546,14 @@ static const struct {
     {{"vm.memory=12Q"}, "--set vm.memory=12Q: memory '12Q' is not a size (use e.g. 512M or 2G)"},
     {{"vm.memroy=1G"}, "--set vm.memroy=1G: unknown key 'memroy' in [vm]"},
     {{"disk.path=x"}, "--set disk.path=x: [disk] needs a name (use e.g. [disk.root])"},
-    {{"disk.new.readonly=on"}, "--set disk.new.readonly=on: [disk.new] path is required"},
+    {{"disk.new.readonly=on"}, "--set disk.new.readonly=on: [disk.new] needs one of path (an image) or vhost_user (a back end's socket)"},
     {{"disk.new.readonly=maybe"},
      "--set disk.new.readonly=maybe: readonly 'maybe' is not valid (use on or off)"},
     {{"disk.a b.path=/x"},
      "--set disk.a b.path=/x: disk name 'a b' is not valid (use 1 to 63 letters, digits, '.', "
      "'_' or '-')"},
     {{"net.x.size=1"}, "--set net.x.size=1: unknown key 'size' in [net.x]"},
-    {{"net.x.queues=2"}, "--set net.x.queues=2: [net.x] tap is required"},
+    {{"net.x.queues=2"}, "--set net.x.queues=2: [net.x] needs one of tap (a host tap device) or passt (passt's socket)"},
     {{"net.x.tap=tap0", "net.x.queues=9"}, "--set net.x.queues=9: queues must be between 1 and 8"},
     {{"net.x.tap=t", "net.x.mac=03:00:00:00:00:01"},
      "--set net.x.mac=03:00:00:00:00:01: mac '03:00:00:00:00:01' is a multicast address (the "

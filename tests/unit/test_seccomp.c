@@ -35,7 +35,8 @@ static const char *const kind_names[SECCOMP_THREAD_KINDS] = {"main",	"vcpu", "io
 /* Started before the main thread's filter: their own filter is all they have. */
 #define OWN_KINDS (KIND(SECCOMP_THREAD_API) | KIND(SECCOMP_THREAD_MIGRATE))
 #define IO_KINDS                                                                                   \
-	(KIND(SECCOMP_THREAD_IO) | KIND(SECCOMP_THREAD_IO_NET) | KIND(SECCOMP_THREAD_IO_VFIO))
+	(KIND(SECCOMP_THREAD_IO) | KIND(SECCOMP_THREAD_IO_NET) | KIND(SECCOMP_THREAD_IO_VFIO) |     \
+	 KIND(SECCOMP_THREAD_IO_VHOST))
 
 /* What a call may act on, opened before the filter is installed (opening is the main
  * thread's privilege only). */
@@ -202,7 +203,7 @@ static const struct forbidden {
     {"fcntl(F_DUPFD_CLOEXEC)", call_fcntl_dupfd, 0, ALL_KINDS},
     {"mmap(PROT_EXEC)", call_mmap_exec, 0, ALL_KINDS},
     {"mprotect(PROT_EXEC)", call_mprotect_exec, 0, ALL_KINDS},
-    {"socket(AF_UNIX)", call_socket, AF_UNIX, ALL_KINDS & ~KIND(SECCOMP_THREAD_MIGRATE)},
+    {"socket(AF_UNIX)", call_socket, AF_UNIX, NOT_MAIN & ~KIND(SECCOMP_THREAD_MIGRATE)},
     {"socket(AF_INET)", call_socket, AF_INET, ALL_KINDS & ~KIND(SECCOMP_THREAD_MIGRATE)},
     {"socket(AF_NETLINK)", call_socket, AF_NETLINK, ALL_KINDS},
     {"socket(AF_PACKET)", call_socket, AF_PACKET, ALL_KINDS},
@@ -218,7 +219,8 @@ static const struct forbidden {
     {"ioctl(TUNSETOFFLOAD)", call_ioctl_badfd, TUNSETOFFLOAD,
      NOT_MAIN & ~KIND(SECCOMP_THREAD_IO_NET)},
     {"ioctl(VFIO_DEVICE_SET_IRQS)", call_ioctl_badfd, VFIO_DEVICE_SET_IRQS,
-     KIND(SECCOMP_THREAD_IO) | KIND(SECCOMP_THREAD_IO_NET) | OWN_KINDS},
+     KIND(SECCOMP_THREAD_IO) | KIND(SECCOMP_THREAD_IO_NET) | KIND(SECCOMP_THREAD_IO_VHOST) |
+	 OWN_KINDS},
     {"ioctl(KVM_IRQ_LINE)", call_ioctl_badfd, KVM_IRQ_LINE,
      KIND(SECCOMP_THREAD_IO_VFIO) | OWN_KINDS},
 };
