@@ -85,8 +85,10 @@ static int gone(struct vhost_user *vu, const char *what, int err)
 static int send_msg(struct vhost_user *vu, struct msg *m, const int *fds, int nfds)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * MAX_FDS)] = {0};
-	struct iovec iov = {.iov_base = m, .iov_len = sizeof(m->h) + m->h.size};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	/* Two pieces: the payload union is 8-byte aligned, the header 12 bytes long. */
+	struct iovec iov[2] = {{.iov_base = &m->h, .iov_len = sizeof(m->h)},
+			       {.iov_base = &m->u, .iov_len = m->h.size}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = m->h.size ? 2 : 1};
 
 	if (vu->fd < 0)
 		return -EPIPE;
@@ -102,7 +104,7 @@ static int send_msg(struct vhost_user *vu, struct msg *m, const int *fds, int nf
 		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
 	}
-	if (sendmsg(vu->fd, &mh, MSG_NOSIGNAL) != (ssize_t)iov.iov_len)
+	if (sendmsg(vu->fd, &mh, MSG_NOSIGNAL) != (ssize_t)(sizeof(m->h) + m->h.size))
 		return gone(vu, "sending", errno);
 	return 0;
 }

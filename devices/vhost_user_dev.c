@@ -181,6 +181,7 @@ static int vu_create(struct machine *mach, const struct device_spec *spec, void 
 	const char *sock = fs ? ((const struct config_fs *)spec->conf)->socket
 			      : ((const struct config_disk *)spec->conf)->vhost_user;
 	struct vu_dev *d = calloc(1, sizeof(*d));
+	char why[512];
 	uint64_t features;
 	int ret;
 
@@ -191,9 +192,9 @@ static int vu_create(struct machine *mach, const struct device_spec *spec, void 
 		return -ENOMEM;
 	d->fs = fs;
 	snprintf(d->name, sizeof(d->name), "%s %s", ops->name, spec->name);
-	ret = vhost_user_connect(&d->vu, sock, spec->name, mach->last_err, sizeof(mach->last_err));
+	ret = vhost_user_connect(&d->vu, sock, spec->name, why, sizeof(why));
 	if (ret < 0) {
-		machine_error(mach, "%s", mach->last_err);
+		machine_error(mach, "%s", why);
 		free(d);
 		return ret;
 	}

@@ -1,0 +1,141 @@
+# vhost-user back ends that Debian ships, driven by minivmm's front end:
+#   virtio-fs through virtiofsd (QEMU 7.2's): the guest mounts the tag; a 64 MiB file
+#     the host wrote is read with the same checksum, an 8 MiB file the guest writes
+#     shows up on the host with its checksum, and a listing, a rename and a delete are
+#     seen on both sides;
+#   virtio-blk through qemu-storage-daemon exporting a qcow2 image: the guest writes a
+#     pattern at several offsets; afterwards qemu-img check finds no errors and
+#     qemu-io finds the pattern at each;
+#   the back end killed mid-I/O: the guest's reads fail with I/O errors, minivmm says
+#     why and runs on, and exits 0 when the guest powers off.
+# timeout: 600
+
+SHARE=/tmp/share
+VFS=/tmp/vfs.sock
+BLK=/tmp/vblk.sock
+QCOW=/tmp/disk.qcow2
+INI=/tmp/vu.ini
+
+guest_script() {
+	cat >/tmp/vu-guest.sh <<'G'
+#!/bin/sh
+mkdir -p /mnt/s
+if mount -t virtiofs share /mnt/s; then
+	echo "GUEST mounted: $(grep virtiofs /proc/mounts)"
+	echo "GUEST host64 $(md5sum </mnt/s/host64 | cut -d' ' -f1) $(wc -c </mnt/s/host64)"
+	dd if=/dev/urandom of=/tmp/g8 bs=1M count=8 2>/dev/null
+	cp /tmp/g8 /mnt/s/guest8 && sync
+	echo "GUEST guest8 $(md5sum </tmp/g8 | cut -d' ' -f1)"
+	mv /mnt/s/renameme /mnt/s/renamed && rm /mnt/s/deleteme
+	echo "GUEST listing $(ls /mnt/s | tr '\n' ' ')"
+	umount /mnt/s
+fi
+dev=$(ls /sys/block | grep vd | head -1)
+echo "GUEST disk $dev $(cat /sys/block/$dev/size) sectors"
+dd if=/dev/zero bs=64k count=1 2>/dev/null | tr '\000' '\253' >/tmp/pat
+for off in 0 16 40 63; do
+	dd if=/tmp/pat of=/dev/$dev bs=64k seek=$((off * 16)) count=1 oflag=direct conv=fsync 2>/dev/null &&
+		echo "GUEST wrote at ${off}M"
+done
+sync
+echo "GUEST reading in a loop"
+n=0
+while [ $n -lt 600 ]; do
+	if ! dd if=/dev/$dev of=/dev/null bs=64k count=16 iflag=direct 2>/tmp/dd.err; then
+		echo "GUEST read error: $(head -1 /tmp/dd.err)"
+		break
+	fi
+	n=$((n + 1))
+	[ $((n % 20)) = 0 ] && echo "GUEST reads $n"
+	sleep 0.1
+done
+echo "GUEST done"
+G
+	guest_initrd /tmp/vu-guest.sh /tmp/vu.cpio.gz
+}
+
+backends() {
+	rm -rf "$SHARE" && mkdir -p "$SHARE"
+	dd if=/dev/urandom of="$SHARE/host64" bs=1M count=64 2>/dev/null
+	echo x >"$SHARE/renameme" && echo y >"$SHARE/deleteme"
+	echo "    host64 $(md5sum <"$SHARE/host64" | cut -d' ' -f1)"
+	# virtiofsd keeps a lock file under /run/virtiofsd; the host's root is read-only.
+	[ -w /run ] || mount -t tmpfs tmpfs /run || return 1
+	/usr/lib/qemu/virtiofsd --socket-path="$VFS" -o source="$SHARE" -o sandbox=chroot \
+		-o cache=none -f >/tmp/vfs.log 2>&1 &
+	VFSD=$!
+	qemu-img create -f qcow2 "$QCOW" 64M >/dev/null || return 1
+	qemu-storage-daemon --blockdev driver=file,node-name=file,filename="$QCOW" \
+		--blockdev driver=qcow2,node-name=qcow2,file=file \
+		--export type=vhost-user-blk,id=exp,node-name=qcow2,addr.type=unix,addr.path="$BLK",writable=on \
+		>/tmp/qsd.log 2>&1 &
+	QSD=$!
+	for _ in $(seq 100); do [ -S "$VFS" ] && [ -S "$BLK" ] && return 0; sleep 0.1; done
+	cat /tmp/vfs.log /tmp/qsd.log
+	return 1
+}
+
+# until PATTERN on the console, or SECONDS (checked once a second: cheap under TCG)
+wait_for() {
+	for _ in $(seq "$2"); do
+		grep -aq "$1" "$INI.console" 2>/dev/null && return 0
+		kill -0 "$VMM" 2>/dev/null || break
+		sleep 1
+	done
+	echo "    no '$1'; minivmm's log and the console:"
+	sed 's/^/    /' /tmp/vu.err
+	tail -20 "$INI.console" | sed 's/^/    /'
+	return 1
+}
+
+run_guest() {
+	vm_ini "$INI" "initrd=/tmp/vu.cpio.gz"
+	printf '[fs.share]\nsocket = %s\n[disk.q]\nvhost_user = %s\n' "$VFS" "$BLK" >>"$INI"
+	run_vmm 500 "$INI" 2>/tmp/vu.err &
+	VMM=$!
+	wait_for "GUEST reads 20" 240 || return 1
+	grep -a GUEST "$INI.console" | tr -d '\r' | grep -v "GUEST reads" | sed 's/^/    /'
+	grep "vhost-user" /tmp/vu.err | sed 's/^/    /'
+}
+
+fs_checks() {
+	local g
+	g=$(grep -a "GUEST guest8" "$INI.console" | tr -d '\r' | cut -d' ' -f3)
+	echo "    host sees guest8 $(md5sum <"$SHARE/guest8" | cut -d' ' -f1), listing: $(ls "$SHARE" | tr '\n' ' ')"
+	grep -aq "GUEST host64 $(md5sum <"$SHARE/host64" | cut -d' ' -f1) 67108864" "$INI.console" &&
+		[ "$(md5sum <"$SHARE/guest8" | cut -d' ' -f1)" = "$g" ] &&
+		[ -e "$SHARE/renamed" ] && [ ! -e "$SHARE/renameme" ] && [ ! -e "$SHARE/deleteme" ] &&
+		grep -aq "GUEST listing .*renamed" "$INI.console"
+}
+
+killed_backend() {
+	local rc
+	kill -9 "$QSD"
+	wait_for "GUEST read error" 60 || return 1
+	grep -a "GUEST read error" "$INI.console" | tr -d '\r' | sed 's/^/    /'
+	wait "$VMM"
+	rc=$?
+	grep "hung up" /tmp/vu.err | sed 's/^/    /'
+	[ "$rc" = 0 ] && grep -q "hung up" /tmp/vu.err
+}
+
+qcow_checks() {
+	kill "$VFSD" 2>/dev/null
+	qemu-img check "$QCOW" 2>&1 | sed 's/^/    /'
+	qemu-img check "$QCOW" >/dev/null 2>&1 || return 1
+	for off in 0 16 40 63; do
+		qemu-io -f qcow2 -r -c "read -P 0xab ${off}M 64k" "$QCOW" | head -1 | sed 's/^/    /'
+		qemu-io -f qcow2 -r -c "read -P 0xab ${off}M 64k" "$QCOW" | grep -q "read 65536/65536" ||
+			return 1
+	done
+}
+
+l1() {
+	guest_script &&
+		check "virtiofsd and qemu-storage-daemon (qcow2) serve their sockets" backends &&
+		check "a guest with [fs.share] and a vhost-user-blk disk runs" run_guest &&
+		check "virtio-fs: checksums and listing, rename and delete on both sides" fs_checks &&
+		check "the block back end killed mid-I/O: the guest sees errors, minivmm exits 0" \
+			killed_backend &&
+		check "the qcow2 image is clean and holds the pattern at every offset" qcow_checks
+}

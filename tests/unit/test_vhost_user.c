@@ -1,0 +1,165 @@
+/* The vhost-user front end against a real back end: qemu-storage-daemon exporting a
+ * raw image as vhost-user-blk. Connect and negotiate, read the disk's config, share a
+ * memfd of "guest" memory, start one ring, put a write request in it by hand, kick its
+ * eventfd and wait for the back end's call: the request completes with status OK, the
+ * image holds the data at the sector, and stopping the ring gives back its index.
+ * Skipped, with the reason, where qemu-storage-daemon is not installed. */
+#include "tests/unit/unit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "devices/vhost_user.h"
+#include "vmm/mem.h"
+
+#define DESC  0x1000
+#define AVAIL 0x2000
+#define USED  0x3000
+#define HDR   0x4000
+#define DATA  0x5000
+#define STAT  0x6000
+
+static void put_desc(uint8_t *ram, int i, uint64_t addr, uint32_t len, uint16_t flags,
+		     uint16_t next)
+{
+	uint8_t *d = ram + DESC + 16 * i;
+
+	memcpy(d, &addr, 8);
+	memcpy(d + 8, &len, 4);
+	memcpy(d + 12, &flags, 2);
+	memcpy(d + 14, &next, 2);
+}
+
+START_TEST(blk_request_through_qsd)
+{
+	char dir[] = "/tmp/minivmm-vu-XXXXXX", img[128], sock[128], cmd[768], err[512];
+	struct vhost_user vu;
+	struct guest_mem mem;
+	struct vhost_user_ring ring;
+	const gpa_t gpa = 0;
+	const uint64_t size = 1 << 20;
+	uint64_t capacity = 0, one = 1;
+	uint8_t *ram, buf[512];
+	struct pollfd p;
+	pid_t qsd;
+	int fd;
+
+	if (system("command -v qemu-storage-daemon >/dev/null 2>&1") != 0)
+		UNIT_SKIP("qemu-storage-daemon is not installed (Debian: qemu-system-common)");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(img, sizeof(img), "%s/disk.raw", dir);
+	snprintf(sock, sizeof(sock), "%s/blk.sock", dir);
+	snprintf(cmd, sizeof(cmd), "truncate -s 4M %s", img);
+	ck_assert_int_eq(system(cmd), 0);
+	qsd = fork();
+	ck_assert_int_ge(qsd, 0);
+	if (qsd == 0) {
+		char blockdev[256], export[256];
+
+		snprintf(blockdev, sizeof(blockdev), "driver=file,node-name=f,filename=%s", img);
+		snprintf(export, sizeof(export),
+			 "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=%s,"
+			 "writable=on",
+			 sock);
+		execlp("qemu-storage-daemon", "qemu-storage-daemon", "--blockdev", blockdev,
+		       "--export", export, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && access(sock, F_OK) != 0; i++)
+		usleep(10000);
+
+	ck_assert_msg(vhost_user_connect(&vu, sock, "disk.t", err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(vhost_user_get_config(&vu, &capacity, 8), 0);
+	ck_assert_uint_eq(capacity, (4 << 20) / 512);
+
+	ck_assert_int_eq(mem_init(&mem, &gpa, &size, 1, MEM_MEMFD), 0);
+	ram = mem.regions[0].hva;
+	/* A write of 512 bytes at sector 2: header (type OUT), data, status. */
+	uint32_t type = 1;
+	uint64_t sector = 2;
+	uint16_t idx = 1, head = 0;
+
+	memcpy(ram + HDR, &type, 4);
+	memcpy(ram + HDR + 8, &sector, 8);
+	memset(ram + DATA, 0x5a, 512);
+	ram[STAT] = 0xff;
+	put_desc(ram, 0, HDR, 16, 1 /* NEXT */, 1);
+	put_desc(ram, 1, DATA, 512, 1, 2);
+	put_desc(ram, 2, STAT, 1, 2 /* WRITE */, 0);
+	memcpy(ram + AVAIL + 4, &head, 2); /* ring[0] */
+	__atomic_store_n((uint16_t *)(ram + AVAIL + 2), idx, __ATOMIC_RELEASE);
+
+	ring = (struct vhost_user_ring){.index = 0,
+					.size = 8,
+					.desc = DESC,
+					.avail = AVAIL,
+					.used = USED,
+					.kick_fd = eventfd(0, EFD_CLOEXEC),
+					.call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+	ck_assert_int_eq(vhost_user_start(&vu, 1ULL << 32 /* VERSION_1 */, &mem, &ring, 1), 0);
+	ck_assert_int_eq(write(ring.kick_fd, &one, 8), 8);
+	/* The back end may signal the call fd when the ring starts too: wait for the used
+	 * index, each call waking us. */
+	for (int i = 0;
+	     i < 50 && __atomic_load_n((uint16_t *)(ram + USED + 2), __ATOMIC_ACQUIRE) != 1; i++) {
+		p = (struct pollfd){.fd = ring.call_fd, .events = POLLIN};
+		if (poll(&p, 1, 100) == 1)
+			ck_assert_int_eq(read(ring.call_fd, &one, 8), 8);
+	}
+	ck_assert_uint_eq(__atomic_load_n((uint16_t *)(ram + USED + 2), __ATOMIC_ACQUIRE), 1);
+	ck_assert_uint_eq(ram[STAT], 0); /* VIRTIO_BLK_S_OK */
+
+	fd = open(img, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, buf, 512, 1024), 512);
+	close(fd);
+	for (int i = 0; i < 512; i++)
+		ck_assert_uint_eq(buf[i], 0x5a);
+
+	ck_assert_int_eq(vhost_user_stop(&vu, &ring, 1), 0);
+	ck_assert_uint_eq(ring.last_avail, 1);
+
+	vhost_user_close(&vu);
+	kill(qsd, SIGTERM);
+	waitpid(qsd, NULL, 0);
+	close(ring.kick_fd);
+	close(ring.call_fd);
+	mem_destroy(&mem);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* A socket with nothing behind it: refused with the path and the fix. */
+START_TEST(no_back_end)
+{
+	struct vhost_user vu;
+	char err[512];
+
+	ck_assert_int_eq(vhost_user_connect(&vu, "/nonexistent/vu.sock", "fs.x", err, sizeof(err)),
+			 -ENOENT);
+	ck_assert_msg(
+	    strstr(err, "cannot connect to the vhost-user back end at /nonexistent/vu.sock") &&
+		strstr(err, "start it first"),
+	    "%s", err);
+}
+END_TEST
+
+Suite *vhost_user_suite(void)
+{
+	Suite *s = suite_create("vhost_user");
+	TCase *tc = tcase_create("qsd");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, blk_request_through_qsd);
+	tcase_add_test(tc, no_back_end);
+	suite_add_tcase(s, tc);
+	return s;
+}
