@@ -139,7 +139,10 @@ static int recv_reply(struct vhost_user *vu, uint32_t request, struct msg *m, ui
 			vu->name, vu->path, request, m->h.request, m->h.size);
 		return gone(vu, "answering", EPROTO);
 	}
-	if (m->h.size && recv(vu->fd, &m->u, m->h.size, MSG_WAITALL) != (ssize_t)m->h.size)
+	/* recvmsg, not recv: the device threads' filter has only the msg calls. */
+	iov = (struct iovec){.iov_base = &m->u, .iov_len = m->h.size};
+	mh = (struct msghdr){.msg_iov = &iov, .msg_iovlen = 1};
+	if (m->h.size && recvmsg(vu->fd, &mh, MSG_WAITALL) != (ssize_t)m->h.size)
 		return gone(vu, "answering", errno);
 	return 0;
 }

@@ -28,6 +28,9 @@
 #include "vmm/machine.h"
 
 #define QUEUE_SIZE 1024
+/* A disk's config up to the discard and write-zeroes fields (what those features the
+ * back end offers describe); secure erase and zones are not passed on. */
+#define BLK_CONFIG (offsetof(struct virtio_blk_config, unused1) + 3)
 /* The virtio bits a back end may offer the guest: device-specific ones, indirect
  * descriptors, event index, VERSION_1. Not packed rings or platform IOMMU (the
  * transport takes the rings back as split rings when the back end dies), not
@@ -164,7 +167,7 @@ static const struct virtio_backend_ops blk_ops = {
     .pci_class = 0x010000, /* mass storage, SCSI (as QEMU's virtio-blk) */
     .nr_queues = 1,
     .queue_size = QUEUE_SIZE,
-    .config_size = offsetof(struct virtio_blk_config, max_discard_sectors),
+    .config_size = BLK_CONFIG,
     .config_read = vu_config_read,
     .queue_notify = vu_queue_notify,
     .io_kind = SECCOMP_THREAD_IO_VHOST,
@@ -186,8 +189,7 @@ static int vu_create(struct machine *mach, const struct device_spec *spec, void 
 	int ret;
 
 	_Static_assert(sizeof(struct virtio_fs_config) <= sizeof(d->config), "fs config");
-	_Static_assert(offsetof(struct virtio_blk_config, max_discard_sectors) <= sizeof(d->config),
-		       "blk config");
+	_Static_assert(BLK_CONFIG <= sizeof(d->config), "blk config");
 	if (!d)
 		return -ENOMEM;
 	d->fs = fs;
@@ -221,7 +223,9 @@ static int vu_create(struct machine *mach, const struct device_spec *spec, void 
 			    spec->name, sock, strerror(-ret));
 			goto err;
 		}
-		features &= ~(1ULL << VIRTIO_BLK_F_MQ); /* one queue here */
+		/* One queue here; nothing whose config lies beyond BLK_CONFIG. */
+		features &= ~(1ULL << VIRTIO_BLK_F_MQ | 1ULL << 16 /* SECURE_ERASE */ |
+			      1ULL << 17 /* ZONED */);
 	}
 	ret = virtio_dev_create(mach, ops, d, features, d->name, (struct virtio_dev **)state);
 	if (ret == 0)

@@ -6,14 +6,17 @@
 #   virtio-blk through qemu-storage-daemon exporting a qcow2 image: the guest writes a
 #     pattern at several offsets; afterwards qemu-img check finds no errors and
 #     qemu-io finds the pattern at each;
-#   the back end killed mid-I/O: the guest's reads fail with I/O errors, minivmm says
-#     why and runs on, and exits 0 when the guest powers off.
+#   a second disk's back end (a raw image) killed mid-I/O: the guest's reads fail with
+#     I/O errors, minivmm says why and runs on, and exits 0 when the guest powers off;
+#     the qcow2 one's back end then stops cleanly and the checks above run.
 # timeout: 600
 
 SHARE=/tmp/share
 VFS=/tmp/vfs.sock
 BLK=/tmp/vblk.sock
+KBLK=/tmp/kblk.sock
 QCOW=/tmp/disk.qcow2
+RAW=/tmp/disk.raw
 INI=/tmp/vu.ini
 
 guest_script() {
@@ -30,8 +33,13 @@ if mount -t virtiofs share /mnt/s; then
 	echo "GUEST listing $(ls /mnt/s | tr '\n' ' ')"
 	umount /mnt/s
 fi
-dev=$(ls /sys/block | grep vd | head -1)
-echo "GUEST disk $dev $(cat /sys/block/$dev/size) sectors"
+# the qcow2 disk (64 MiB) takes the pattern; the raw one (32 MiB) is read until its
+# back end is killed
+dev= kdev=
+for d in $(ls /sys/block | grep vd); do
+	case "$(cat /sys/block/$d/size)" in 131072) dev=$d ;; 65536) kdev=$d ;; esac
+done
+echo "GUEST disks: qcow2 $dev, raw $kdev"
 dd if=/dev/zero bs=64k count=1 2>/dev/null | tr '\000' '\253' >/tmp/pat
 for off in 0 16 40 63; do
 	dd if=/tmp/pat of=/dev/$dev bs=64k seek=$((off * 16)) count=1 oflag=direct conv=fsync 2>/dev/null &&
@@ -41,7 +49,7 @@ sync
 echo "GUEST reading in a loop"
 n=0
 while [ $n -lt 600 ]; do
-	if ! dd if=/dev/$dev of=/dev/null bs=64k count=16 iflag=direct 2>/tmp/dd.err; then
+	if ! dd if=/dev/$kdev of=/dev/null bs=64k count=16 iflag=direct 2>/tmp/dd.err; then
 		echo "GUEST read error: $(head -1 /tmp/dd.err)"
 		break
 	fi
@@ -70,8 +78,13 @@ backends() {
 		--export type=vhost-user-blk,id=exp,node-name=qcow2,addr.type=unix,addr.path="$BLK",writable=on \
 		>/tmp/qsd.log 2>&1 &
 	QSD=$!
-	for _ in $(seq 100); do [ -S "$VFS" ] && [ -S "$BLK" ] && return 0; sleep 0.1; done
-	cat /tmp/vfs.log /tmp/qsd.log
+	truncate -s 32M "$RAW"
+	qemu-storage-daemon --blockdev driver=file,node-name=file,filename="$RAW" \
+		--export type=vhost-user-blk,id=exp,node-name=file,addr.type=unix,addr.path="$KBLK",writable=on \
+		>/tmp/kqsd.log 2>&1 &
+	KQSD=$!
+	for _ in $(seq 100); do [ -S "$VFS" ] && [ -S "$BLK" ] && [ -S "$KBLK" ] && return 0; sleep 0.1; done
+	cat /tmp/vfs.log /tmp/qsd.log /tmp/kqsd.log
 	return 1
 }
 
@@ -90,7 +103,8 @@ wait_for() {
 
 run_guest() {
 	vm_ini "$INI" "initrd=/tmp/vu.cpio.gz"
-	printf '[fs.share]\nsocket = %s\n[disk.q]\nvhost_user = %s\n' "$VFS" "$BLK" >>"$INI"
+	printf '[fs.share]\nsocket = %s\n[disk.q]\nvhost_user = %s\n[disk.k]\nvhost_user = %s\n' \
+		"$VFS" "$BLK" "$KBLK" >>"$INI"
 	run_vmm 500 "$INI" 2>/tmp/vu.err &
 	VMM=$!
 	wait_for "GUEST reads 20" 240 || return 1
@@ -110,7 +124,7 @@ fs_checks() {
 
 killed_backend() {
 	local rc
-	kill -9 "$QSD"
+	kill -9 "$KQSD"
 	wait_for "GUEST read error" 60 || return 1
 	grep -a "GUEST read error" "$INI.console" | tr -d '\r' | sed 's/^/    /'
 	wait "$VMM"
@@ -121,11 +135,13 @@ killed_backend() {
 
 qcow_checks() {
 	kill "$VFSD" 2>/dev/null
+	kill "$QSD" && wait "$QSD" # a clean stop: qemu-storage-daemon flushes the image
 	qemu-img check "$QCOW" 2>&1 | sed 's/^/    /'
 	qemu-img check "$QCOW" >/dev/null 2>&1 || return 1
 	for off in 0 16 40 63; do
 		qemu-io -f qcow2 -r -c "read -P 0xab ${off}M 64k" "$QCOW" | head -1 | sed 's/^/    /'
-		qemu-io -f qcow2 -r -c "read -P 0xab ${off}M 64k" "$QCOW" | grep -q "read 65536/65536" ||
+		qemu-io -f qcow2 -r -c "read -P 0xab ${off}M 64k" "$QCOW" >/tmp/qio.out 2>&1
+		grep -q "read 65536/65536" /tmp/qio.out && ! grep -q "verification failed" /tmp/qio.out ||
 			return 1
 	done
 }
