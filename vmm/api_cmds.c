@@ -57,6 +57,10 @@ static const char *device_source(const struct device *d)
 
 	if (!strcmp(kind, "virtio-blk"))
 		return ((const struct config_disk *)d->spec.conf)->path;
+	if (!strcmp(kind, "vhost-user-blk"))
+		return ((const struct config_disk *)d->spec.conf)->vhost_user;
+	if (!strcmp(kind, "vhost-user-fs"))
+		return ((const struct config_fs *)d->spec.conf)->socket;
 	if (!strcmp(kind, "virtio-net"))
 		return ((const struct config_net *)d->spec.conf)->tap;
 	return NULL;
@@ -355,7 +359,7 @@ static json_t *cmd_add_device(void *ctx, json_t *args, struct api_error *err)
 	struct api_ctx *c = ctx;
 	struct vm *vm = running(c, err);
 	const char *kind = NULL, *name = NULL, *path = NULL, *host = NULL, *uuid = NULL,
-		   *bind = NULL;
+		   *bind = NULL, *vhost_user = NULL;
 	char set[3][PATH_MAX + 96];
 	const char *sets[3] = {set[0], set[1], set[2]};
 	struct device_spec spec = {.fd = -1};
@@ -364,9 +368,9 @@ static json_t *cmd_add_device(void *ctx, json_t *args, struct api_error *err)
 
 	if (!vm || api_migrating(c, err))
 		return NULL;
-	json_unpack(args, "{s:s, s:s, s?s, s?s, s?s, s?b, s?s}", "kind", &kind, "name", &name,
+	json_unpack(args, "{s:s, s:s, s?s, s?s, s?s, s?b, s?s, s?s}", "kind", &kind, "name", &name,
 		    "path", &path, "host", &host, "uuid", &uuid, "readonly", &readonly, "bind",
-		    &bind);
+		    &bind, "vhost_user", &vhost_user);
 	if (!name_ok(name)) {
 		fail(err, API_ERR_ARGS,
 		     "name '%.64s': use 1-63 of a-z, 0-9, '-' and '_' (it becomes disk.NAME or "
@@ -376,16 +380,21 @@ static json_t *cmd_add_device(void *ctx, json_t *args, struct api_error *err)
 	}
 	disk = !strcmp(kind, "disk");
 	if (disk) {
-		if (!path || host || uuid || bind) {
+		if (!path == !vhost_user || host || uuid || bind || (vhost_user && readonly)) {
 			fail(err, API_ERR_ARGS,
-			     "a disk takes path (and readonly), not host or uuid");
+			     "a disk takes path (and readonly) or vhost_user (a back end's "
+			     "socket), not host or uuid");
 			return NULL;
 		}
-		snprintf(set[n++], sizeof(set[0]), "disk.%s.path=%s", name, path);
-		snprintf(set[n++], sizeof(set[0]), "disk.%s.readonly=%s", name,
-			 readonly ? "on" : "off");
+		if (vhost_user) {
+			snprintf(set[n++], sizeof(set[0]), "disk.%s.vhost_user=%s", name, vhost_user);
+		} else {
+			snprintf(set[n++], sizeof(set[0]), "disk.%s.path=%s", name, path);
+			snprintf(set[n++], sizeof(set[0]), "disk.%s.readonly=%s", name,
+				 readonly ? "on" : "off");
+		}
 	} else if (!strcmp(kind, "vfio")) {
-		if (path || readonly || !host == !uuid) {
+		if (path || vhost_user || readonly || !host == !uuid) {
 			fail(err, API_ERR_ARGS,
 			     "a vfio device takes exactly one of host (a PCI address) and uuid "
 			     "(a mediated device)");
@@ -411,7 +420,7 @@ static json_t *cmd_add_device(void *ctx, json_t *args, struct api_error *err)
 		return NULL;
 	vm->m.last_err[0] = 0;
 	if (disk) {
-		spec.ops = &virtio_blk_device_ops;
+		spec.ops = vhost_user ? &vhost_user_blk_device_ops : &virtio_blk_device_ops;
 		spec.conf = &c->cfg->disks[idx];
 		ret = vm_device_add(vm, &spec);
 	} else {
@@ -536,7 +545,8 @@ static json_t *cmd_remove_device(void *ctx, json_t *args, struct api_error *err)
 		return NULL;
 	}
 	/* What add-device can put back; the rest would also come back at a reboot. */
-	if (d->spec.ops != &virtio_blk_device_ops && d->spec.ops != &vfio_pci_device_ops) {
+	if (d->spec.ops != &virtio_blk_device_ops && d->spec.ops != &vhost_user_blk_device_ops &&
+	    d->spec.ops != &vfio_pci_device_ops) {
 		fail(err, API_ERR_ARGS,
 		     "%s: only disks and vfio devices can be removed (they are "
 		     "what add-device can put back)",
@@ -563,7 +573,8 @@ const struct api_command api_commands[] = {
     {"shutdown", NULL, cmd_shutdown},
     {"power-button", NULL, cmd_power_button},
     {"snapshot", "path:s", cmd_snapshot},
-    {"add-device", "kind:s name:s path:s? host:s? uuid:s? readonly:b? bind:s?", cmd_add_device},
+    {"add-device", "kind:s name:s path:s? host:s? uuid:s? readonly:b? bind:s? vhost_user:s?",
+     cmd_add_device},
     {"remove-device", "name:s force:b?", cmd_remove_device},
     {"send-migration", "to:s downtime_ms:i? max_rounds:i? timeout:i?", api_cmd_send_migration},
     {"cancel-migration", NULL, api_cmd_cancel_migration},
