@@ -5,6 +5,7 @@
  * image holds the data at the sector, and stopping the ring gives back its index.
  * Skipped, with the reason, where qemu-storage-daemon is not installed. */
 #include "tests/unit/unit.h"
+#include "tests/unit/tiny_kernel.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,28 @@ static void put_desc(uint8_t *ram, int i, uint64_t addr, uint32_t len, uint16_t 
 	memcpy(d + 14, &next, 2);
 }
 
+static pid_t start_qsd(const char *img, const char *sock)
+{
+	pid_t qsd = fork();
+
+	ck_assert_int_ge(qsd, 0);
+	if (qsd == 0) {
+		char blockdev[256], export[256];
+
+		snprintf(blockdev, sizeof(blockdev), "driver=file,node-name=f,filename=%s", img);
+		snprintf(export, sizeof(export),
+			 "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=%s,"
+			 "writable=on",
+			 sock);
+		execlp("qemu-storage-daemon", "qemu-storage-daemon", "--blockdev", blockdev,
+		       "--export", export, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && access(sock, F_OK) != 0; i++)
+		usleep(10000);
+	return qsd;
+}
+
 START_TEST(blk_request_through_qsd)
 {
 	char dir[] = "/tmp/minivmm-vu-XXXXXX", img[128], sock[128], cmd[768], err[512];
@@ -58,22 +81,7 @@ START_TEST(blk_request_through_qsd)
 	snprintf(sock, sizeof(sock), "%s/blk.sock", dir);
 	snprintf(cmd, sizeof(cmd), "truncate -s 4M %s", img);
 	ck_assert_int_eq(system(cmd), 0);
-	qsd = fork();
-	ck_assert_int_ge(qsd, 0);
-	if (qsd == 0) {
-		char blockdev[256], export[256];
-
-		snprintf(blockdev, sizeof(blockdev), "driver=file,node-name=f,filename=%s", img);
-		snprintf(export, sizeof(export),
-			 "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=%s,"
-			 "writable=on",
-			 sock);
-		execlp("qemu-storage-daemon", "qemu-storage-daemon", "--blockdev", blockdev,
-		       "--export", export, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 500 && access(sock, F_OK) != 0; i++)
-		usleep(10000);
+	qsd = start_qsd(img, sock);
 
 	ck_assert_msg(vhost_user_connect(&vu, sock, "disk.t", err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(vhost_user_get_config(&vu, &capacity, 8), 0);
@@ -137,6 +145,80 @@ START_TEST(blk_request_through_qsd)
 }
 END_TEST
 
+static int sh(const char *cmd)
+{
+	int st = system(cmd);
+
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The real binary, its seccomp filters on: a vhost-user disk added to a running VM
+ * through the API (the main thread connects and negotiates), listed by info with its
+ * socket, removed again; the VM then ends with exit 0. */
+START_TEST(hotplug_vhost_user_disk)
+{
+	static const uint8_t spin[] = {0xeb, 0xfe}; /* jmp $ */
+	char dir[] = "/tmp/minivmm-vu-XXXXXX", cmd[1024], img[128], sock[128], api[128];
+	const char *bin = getenv("MINIVMM_BIN") ? getenv("MINIVMM_BIN") : "build/minivmm";
+	const char *ctl = getenv("MINIVMM_CTL") ? getenv("MINIVMM_CTL") : "build/minivmm-ctl";
+	pid_t qsd, vmm;
+	int st;
+	FILE *f;
+
+	if (access("/dev/kvm", R_OK | W_OK) != 0)
+		UNIT_SKIP("no usable /dev/kvm on this machine");
+	if (sh("command -v qemu-storage-daemon >/dev/null 2>&1") != 0)
+		UNIT_SKIP("qemu-storage-daemon is not installed (Debian: qemu-system-common)");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	write_kernel(dir, spin, sizeof(spin));
+	snprintf(img, sizeof(img), "%s/d.raw", dir);
+	snprintf(sock, sizeof(sock), "%s/blk.sock", dir);
+	snprintf(api, sizeof(api), "%s/api.sock", dir);
+	snprintf(cmd, sizeof(cmd), "truncate -s 2M %s", img);
+	ck_assert_int_eq(sh(cmd), 0);
+	qsd = start_qsd(img, sock);
+	snprintf(cmd, sizeof(cmd), "%s/vm.ini", dir);
+	f = fopen(cmd, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[vm]\nkernel = kernel\nmemory = 32M\n[console]\nmode = none\n[api]\nsocket = "
+		   "api.sock\n");
+	fclose(f);
+	vmm = fork();
+	ck_assert_int_ge(vmm, 0);
+	if (vmm == 0) {
+		snprintf(cmd, sizeof(cmd), "exec %s %s/vm.ini </dev/null 2>%s/err", bin, dir, dir);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000 && access(api, F_OK) != 0; i++)
+		usleep(10000);
+	snprintf(cmd, sizeof(cmd), "%s %s add-device kind=disk name=v vhost_user=%s >/dev/null",
+		 ctl, api, sock);
+	ck_assert_int_eq(sh(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s %s info | grep -q '\"vhost-user-blk\"'", ctl, api);
+	ck_assert_int_eq(sh(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s %s remove-device name=disk.v force=true >/dev/null", ctl,
+		 api);
+	ck_assert_int_eq(sh(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s %s info | grep -q disk.v", ctl, api);
+	ck_assert_int_eq(sh(cmd), 1);
+	/* A socket with nothing behind it: refused with the reason, the VM runs on. */
+	snprintf(cmd, sizeof(cmd),
+		 "%s %s add-device kind=disk name=w vhost_user=%s/none.sock 2>&1 | grep -q 'cannot "
+		 "connect to the vhost-user back end'",
+		 ctl, api, dir);
+	ck_assert_int_eq(sh(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s %s shutdown >/dev/null", ctl, api);
+	ck_assert_int_eq(sh(cmd), 0);
+	ck_assert_int_eq(waitpid(vmm, &st, 0), vmm);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	kill(qsd, SIGTERM);
+	waitpid(qsd, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(sh(cmd), 0);
+}
+END_TEST
+
 /* A socket with nothing behind it: refused with the path and the fix. */
 START_TEST(no_back_end)
 {
@@ -160,6 +242,7 @@ Suite *vhost_user_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, blk_request_through_qsd);
 	tcase_add_test(tc, no_back_end);
+	tcase_add_test(tc, hotplug_vhost_user_disk);
 	suite_add_tcase(s, tc);
 	return s;
 }
