@@ -82,7 +82,7 @@ demo: deps $(BUILD)/minivmm
 # (tests/bench/side-by-side.sh says what is measured; BENCH_RUNS=N for N rounds); then
 # PCI hotplug latency, minivmm next to QEMU (tests/bench/hotplug.sh), one bed at a time.
 bench: deps $(BUILD)/minivmm $(BUILD)/minivmm-ctl
-	@NESTED_JOBS=1 tests/bench/run side-by-side hotplug
+	@NESTED_JOBS=1 tests/bench/run side-by-side hotplug virtio-fs
 
 format:
 	clang-format -i $(SRCS) $(wildcard vmm/*.h devices/*.h vfio/*.h arch/*.h arch/$(ARCH)/*.h) $(TEST_SRCS) \
