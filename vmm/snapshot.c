@@ -331,6 +331,7 @@ static int check_header(struct vm *vm, const char *dir, char *err, size_t errlen
 
 static int load_memory(struct vm *vm, const char *dir, char *err, size_t errlen)
 {
+	struct device *vfio;
 	char path[PATH_MAX];
 	struct stat st;
 	uint64_t off = 0;
@@ -344,13 +345,30 @@ static int load_memory(struct vm *vm, const char *dir, char *err, size_t errlen)
 		ret = -EINVAL;
 		goto out;
 	}
+	/* Holes in the file are pages of zeros: the VM starts from zeros (in place when
+	 * its RAM is mapped for DMA) and only the data is read, so that a restored guest
+	 * takes the memory it used, not all of it. */
+	vfio = vm_device_find(vm, "vfio");
+	mem_discard(&vm->m.mem, vfio && vfio->state);
 	for (int r = 0; r < vm->m.mem.nr_regions; r++) {
 		const struct mem_region *reg = &vm->m.mem.regions[r];
+		uint64_t done = 0;
 
-		for (uint64_t done = 0; done < reg->size;) {
-			ssize_t n =
-			    pread(fd, reg->hva + done, reg->size - done, (off_t)(off + done));
+		while (done < reg->size) {
+			off_t data = lseek(fd, (off_t)(off + done), SEEK_DATA), hole;
+			ssize_t n;
 
+			if (data < 0 && errno == ENXIO)
+				break; /* nothing but holes from here */
+			if (data < 0)
+				data = (off_t)(off + done); /* cannot tell: read it */
+			if ((uint64_t)data >= off + reg->size)
+				break;
+			hole = lseek(fd, data, SEEK_HOLE);
+			if (hole < 0 || (uint64_t)hole > off + reg->size)
+				hole = (off_t)(off + reg->size);
+			done = (uint64_t)data - off;
+			n = pread(fd, reg->hva + done, (size_t)(hole - data), data);
 			if (n <= 0) {
 				snprintf(err, errlen, "snapshot %s: cannot read memory", dir);
 				ret = -EIO;
