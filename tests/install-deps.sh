@@ -5,7 +5,8 @@
 #            the ACPI tables)
 #   images:  linux-source-6.12 and its build tools, busybox-static, cpio
 #   testbed: qemu-system-x86 (the emulated host), e2fsprogs (ext2 test disks),
-#            qemu-utils (qemu-io: the disk-lock test against QEMU's locks)
+#            qemu-utils (qemu-io: the disk-lock test against QEMU's locks), passt
+#            (user-mode networking: [net.NAME] passt, the passt scenario)
 #   fuzzing: clang and its libFuzzer/sanitizer runtimes (make fuzz)
 #   bench:   gnuplot-nox (make bench draws build/bench/results.png)
 #   debian:  mmdebstrap (the stock Debian guest of the debian-* scenarios)
@@ -13,7 +14,7 @@ set -eu
 PKGS="build-essential pkg-config libfdt-dev libseccomp-dev libiniparser-dev libjansson-dev check
       acpica-tools
       linux-source-6.12 bc flex bison libelf-dev libssl-dev xz-utils cpio
-      busybox-static qemu-system-x86 qemu-utils e2fsprogs clang libclang-rt-14-dev
+      busybox-static qemu-system-x86 qemu-utils e2fsprogs passt clang libclang-rt-14-dev
       gnuplot-nox mmdebstrap"
 missing=""
 for p in $PKGS; do

@@ -50,7 +50,8 @@ static json_t *cmd_ping(void *ctx, json_t *args, struct api_error *err)
 	return NULL;
 }
 
-/* Where the device comes from on the host: the image, tap or host device. */
+/* Where the device comes from on the host: the image, tap, back end's socket
+ * (vhost-user, passt) or host device. */
 static const char *device_source(const struct device *d)
 {
 	const char *kind = d->spec.ops->kind;
@@ -61,8 +62,11 @@ static const char *device_source(const struct device *d)
 		return ((const struct config_disk *)d->spec.conf)->vhost_user;
 	if (!strcmp(kind, "vhost-user-fs"))
 		return ((const struct config_fs *)d->spec.conf)->socket;
-	if (!strcmp(kind, "virtio-net"))
-		return ((const struct config_net *)d->spec.conf)->tap;
+	if (!strcmp(kind, "virtio-net")) {
+		const struct config_net *net = d->spec.conf;
+
+		return net->passt[0] ? net->passt : net->tap;
+	}
 	return NULL;
 }
 

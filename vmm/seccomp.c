@@ -295,7 +295,8 @@ static const struct seccomp_ioctl io_ioctls[] = {
     IOCTL(KVM_IRQ_LINE),
 };
 
-/* virtio-net's queue thread and its tap receive thread. */
+/* virtio-net's queue thread and its receive thread (on a tap or on passt's socket,
+ * which they only read and write: no system call beyond the common ones). */
 static const struct seccomp_ioctl io_net_ioctls[] = {
     IOCTL(KVM_IRQ_LINE),
     /* the tap's offloads, once the guest's features are known (virtio_net.c) */

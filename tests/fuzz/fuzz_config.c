@@ -40,7 +40,8 @@ static void check_sane(const struct config *c)
 	for (unsigned int i = 0; i < c->nr_disks; i++)
 		FUZZ_CHECK(c->disks[i].path[0] == '/' && c->disks[i].name[0]);
 	for (unsigned int i = 0; i < c->nr_nets; i++)
-		FUZZ_CHECK(c->nets[i].tap[0] && c->nets[i].queues >= 1 && !(c->nets[i].mac[0] & 1));
+		FUZZ_CHECK(!c->nets[i].tap[0] != !c->nets[i].passt[0] && c->nets[i].queues >= 1 &&
+			   !(c->nets[i].mac[0] & 1));
 	for (unsigned int i = 0; i < c->nr_vfio; i++)
 		FUZZ_CHECK(!!c->vfio[i].host[0] + !!c->vfio[i].sysfs[0] == 1);
 }
