@@ -7,7 +7,8 @@
  * Receive has its own thread: it reads one frame from the tap (header included) into a
  * buffer, and copies it into the next receive chain under vd->lock; while the guest has
  * posted no buffers it stops reading (the tap queues, then drops) and waits for the
- * receive queue's kick. One queue pair; the structures take more (multiqueue-ready).
+ * receive queue's kick, which it asks the driver for (notifications are enabled when
+ * the ring runs dry). One queue pair; the structures take more (multiqueue-ready).
  *
  * A tap deleted on the host (`ip link del`) leaves our fd detached: poll() reports
  * POLLERR on it for ever and reads and writes fail with EBADFD. The device then says
@@ -292,7 +293,13 @@ static bool vnet_deliver(struct vnet *n)
 		vnet_rx_done(n); /* nobody to give it to */
 		return true;
 	}
+	virtq_disable_notify(vq);
 	ret = virtq_pop(vq, c);
+	/* Out of buffers: ask for a kick when the driver adds some, since with EVENT_IDX
+	 * it kicks only when avail_event says so (a stale one: never, and receiving would
+	 * stop for good), then look once more for buffers added meanwhile. */
+	if (ret == 0 && virtq_enable_notify(vq))
+		ret = virtq_pop(vq, c);
 	if (ret == 0)
 		return false;
 	if (ret < 0) {
@@ -542,7 +549,7 @@ static int vnet_connect_passt(struct vnet *n, const char *path)
 		log_err("%s: cannot connect to passt at %s: %s; start it first, as the user that "
 			"runs minivmm: passt --socket %s%s",
 			n->name, path, strerror(-ret), path,
-			ret == -EAGAIN ? " (it is busy: another VM is connected to it?)" : "");
+			ret == -EAGAIN ? " (it accepts no connection: stopped or hung?)" : "");
 		return ret;
 	}
 	return 0;

@@ -132,9 +132,10 @@ static void find_caps(struct bed *b)
 	ck_assert_uint_ne(b->msix_cap, 0);
 }
 
-/* What a driver does up to DRIVER_OK, for the receive queue only: every available
- * entry names descriptor 0, one device-writable buffer that any frame fits. */
-static void driver_start(struct bed *b)
+/* What a driver does up to DRIVER_OK, accepting features lo (bits 0-31) and VERSION_1:
+ * every available entry of the receive queue names descriptor 0, one device-writable
+ * buffer that any frame fits; the transmit queue is set up empty. */
+static void driver_start_features(struct bed *b, uint32_t lo)
 {
 	struct vring_desc d = {BUF_GPA, BUF_LEN, VRING_DESC_F_WRITE, 0};
 	const uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
@@ -148,7 +149,7 @@ static void driver_start(struct bed *b)
 	wr(b, b->common + VIRTIO_PCI_COMMON_STATUS, 0, 1);
 	wr(b, b->common + VIRTIO_PCI_COMMON_STATUS, s, 1);
 	wr(b, b->common + VIRTIO_PCI_COMMON_GFSELECT, 0, 4);
-	wr(b, b->common + VIRTIO_PCI_COMMON_GF, 1u << VIRTIO_NET_F_STATUS, 4);
+	wr(b, b->common + VIRTIO_PCI_COMMON_GF, lo, 4);
 	wr(b, b->common + VIRTIO_PCI_COMMON_GFSELECT, 1, 4);
 	wr(b, b->common + VIRTIO_PCI_COMMON_GF, 1u << (VIRTIO_F_VERSION_1 - 32), 4);
 	wr(b, b->common + VIRTIO_PCI_COMMON_STATUS, s | VIRTIO_CONFIG_S_FEATURES_OK, 1);
@@ -171,6 +172,11 @@ static void driver_start(struct bed *b)
 	wr(b, b->common + VIRTIO_PCI_COMMON_STATUS,
 	   s | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK, 1);
 	ck_assert_uint_eq(rd(b, b->common + VIRTIO_PCI_COMMON_STATUS, 1) & 0x4f, 0x0f);
+}
+
+static void driver_start(struct bed *b)
+{
+	driver_start_features(b, 1u << VIRTIO_NET_F_STATUS);
 }
 
 static uint16_t used_idx(struct bed *b)
@@ -644,6 +650,57 @@ START_TEST(passt_frames)
 }
 END_TEST
 
+/* The guest posts few receive buffers and, as Linux does with EVENT_IDX, notifies the
+ * device only when the avail_event the device wrote asks for it: once the buffers run
+ * out, the device must ask (it used to leave avail_event stale, waited for a kick that
+ * never came, and receiving stopped for good under load). Every frame arrives, in
+ * order, as buffers are added two at a time. */
+START_TEST(passt_rx_refill)
+{
+	const uint16_t frames = 6;
+	uint16_t *avail_idx, *ring, avail = 2;
+	uint8_t buf[FRAME_STREAM_HDR + 100];
+	struct fake_passt f;
+	struct bed *b;
+
+	fake_passt_listen(&f);
+	b = bed_create_on(f.path);
+	fake_passt_accept(&f);
+	driver_start_features(b, 1u << VIRTIO_NET_F_STATUS | 1u << VIRTIO_RING_F_EVENT_IDX);
+	rx_buffers(b);
+	/* Two buffers only (the device has popped none yet: nothing came). */
+	avail_idx = gpa(b, AVAIL_GPA + 2);
+	ring = gpa(b, AVAIL_GPA + 4);
+	__atomic_store_n(avail_idx, avail, __ATOMIC_RELEASE);
+	for (uint32_t j = 0; j < frames; j++)
+		write_full(f.conn, buf, record_fill(buf, 100, 20 + j));
+	rx_wait(b, 2);
+	while (avail < frames) {
+		uint16_t old = avail, event;
+
+		nanosleep(&(struct timespec){0, 50000000}, NULL);
+		ck_assert_uint_eq(used_idx(b), avail); /* waiting for buffers */
+		ring[avail] = avail;
+		ring[avail + 1] = (uint16_t)(avail + 1);
+		avail = (uint16_t)(avail + 2);
+		__atomic_store_n(avail_idx, avail, __ATOMIC_SEQ_CST);
+		/* used ring: flags, idx, ring[QSIZE], then avail_event */
+		event =
+		    __atomic_load_n((uint16_t *)gpa(b, USED_GPA + 4 + 8 * QSIZE), __ATOMIC_SEQ_CST);
+		if (vring_need_event(event, avail, old))
+			wr(b, b->notify, 0, 2);
+		rx_wait(b, avail);
+	}
+	for (uint32_t j = 0; j < frames; j++) {
+		const uint8_t *rx = gpa(b, RX_BUFS + j * BUF_LEN);
+
+		ck_assert_msg(frame_check(rx + VNET_HDR_SIZE, 100, 20 + j), "frame %u", j);
+	}
+	bed_destroy(b);
+	fake_passt_close(&f);
+}
+END_TEST
+
 /* passt does not read for a while (its socket fills) while the guest sends large
  * frames: some are dropped, but what passt reads afterwards is a clean stream of whole
  * frames in order, ending on a frame boundary (a frame the socket took only part of is
@@ -823,6 +880,7 @@ Suite *virtio_net_suite(void)
 	tc = tcase_create("passt");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, passt_frames);
+	tcase_add_test(tc, passt_rx_refill);
 	tcase_add_test(tc, passt_backpressure);
 	tcase_add_test(tc, passt_gone);
 	tcase_add_test(tc, passt_absent);
