@@ -210,6 +210,7 @@ snapshot_restore() {
 	wait_loop /tmp/c3.console $((n + 5)) 90 || { cat /tmp/r.err; return 1; }
 	grep "state saved\|restored" /tmp/d3.err /tmp/r.err | sed 's/^/    /'
 	grep -a "GUEST loop" /tmp/c3.console | tail -1 | tr -d '\r' | sed 's/^/    /'
+	grep -a "GUEST FAIL\|GUEST loop 1 ok" /tmp/c3.console | head -3 | tr -d '\r' | sed 's/^/    /'
 	! grep -aq "GUEST FAIL\|GUEST loop 1 ok" /tmp/c3.console
 }
 
