@@ -47,6 +47,9 @@ void arch_pci_windows(uint64_t ram, struct pci_windows *w);
 
 /* VM-wide set-up: in-kernel irqchip and timers, and arch private state. */
 int arch_vm_init(struct vm *vm);
+/* After arch_vm_init: the widest guest physical address the host's KVM supports, in
+ * bits (the most vm->phys_bits may be). */
+unsigned int arch_host_phys_bits(const struct vm *vm);
 /* Loads vm->boot into guest memory and writes the firmware tables. */
 int arch_load_kernel(struct vm *vm);
 /* Per-vCPU registers, CPUID and MSRs. */

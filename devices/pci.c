@@ -1,8 +1,10 @@
-/* The PCI host bridge: bus 0, CF8/CFC and ECAM, BAR sizing, placement and decode.
+/* The PCI host bridge: bus 0, CF8/CFC and ECAM, config space, registration and saved
+ * state (BAR placement and decode are pci_bar.c's).
  *
  * Locking: host->lock serializes config accesses and (un)mapping of BARs, which they
  * trigger. BAR accesses reach devices through the buses without it. */
 #include "devices/pci.h"
+#include "devices/pci_host.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -12,31 +14,11 @@
 #include "vmm/log.h"
 #include "vmm/machine.h"
 
-#define PCI_COMMAND	    0x04
-#define PCI_STATUS	    0x06
-#define PCI_BAR0	    0x10
-#define PCI_CAP_PTR	    0x34
-#define PCI_INT_LINE	    0x3c
-#define PCI_INT_PIN	    0x3d
-#define PCI_CMD_IO	    0x1
-#define PCI_CMD_MEM	    0x2
-#define PCI_CMD_MASK	    0x0547 /* io, mem, master, parity, serr, intx disable */
-#define PCI_STATUS_CAP_LIST 0x10
-#define CF8_PORT	    0xcf8
-#define RCR_OFF		    1	 /* 0xcf9: the chipset's reset control register */
-#define RCR_SYS_RST	    0x02 /* full (not CPU-only) reset: kept, reads back */
-#define RCR_RST_CPU	    0x04 /* writing it resets the machine */
-#define ECAM_BUS0_SIZE	    (1 << 20)
-
-struct pci_host {
-	struct machine *mach;
-	pthread_mutex_t lock;
-	struct pci_windows w;
-	uint32_t cf8;
-	uint8_t rcr; /* reset control register (0xcf9) */
-	struct pci_dev *devs[256];
-	struct pci_dev bridge;
-};
+#define CF8_PORT       0xcf8
+#define RCR_OFF	       1    /* 0xcf9: the chipset's reset control register */
+#define RCR_SYS_RST    0x02 /* full (not CPU-only) reset: kept, reads back */
+#define RCR_RST_CPU    0x04 /* writing it resets the machine */
+#define ECAM_BUS0_SIZE (1 << 20)
 
 unsigned int pci_intx_gsi(uint8_t devfn, unsigned int pin)
 {
@@ -67,8 +49,10 @@ int pci_dev_add_bar(struct pci_dev *dev, int bar, enum pci_bar_type type, uint64
 {
 	uint64_t min = type == PCI_BAR_IO ? 4 : 4096;
 
-	if (bar < 0 || bar >= PCI_NR_BARS || (type == PCI_BAR_MEM64 && bar == PCI_NR_BARS - 1) ||
-	    size < min || (size & (size - 1)) || (type == PCI_BAR_IO && size > 256))
+	if (bar < 0 || bar >= PCI_NR_BARS || (type == PCI_BAR_MEM64 && bar >= PCI_ROM_BAR - 1) ||
+	    (bar == PCI_ROM_BAR && (type != PCI_BAR_MEM32 || size < 2048)) ||
+	    (bar != PCI_ROM_BAR && size < min) || (size & (size - 1)) ||
+	    (type == PCI_BAR_IO && size > 256))
 		return -EINVAL;
 	dev->bars[bar] = (struct pci_bar){.type = type, .prefetchable = prefetchable, .size = size};
 	return 0;
@@ -125,115 +109,6 @@ int pci_dev_add_pcie_cap(struct pci_dev *dev)
 	return off;
 }
 
-/* ---- BAR decode ---------------------------------------------------------------- */
-
-static void pci_bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
-{
-	struct pci_bar *b = opaque;
-
-	b->dev->ops->bar_io(b->dev, b->index, off, data, len, is_write);
-}
-
-static bool pci_bar_decoding(const struct pci_dev *dev, const struct pci_bar *b)
-{
-	uint16_t cmd = (uint16_t)(dev->cfg[PCI_COMMAND] | dev->cfg[PCI_COMMAND + 1] << 8);
-
-	return b->type == PCI_BAR_IO ? (cmd & PCI_CMD_IO) : (cmd & PCI_CMD_MEM);
-}
-
-static void pci_bar_unmap(struct pci_dev *dev, int i)
-{
-	struct pci_bar *b = &dev->bars[i];
-
-	if (!b->mapped)
-		return;
-	if (dev->ops->bar_map)
-		dev->ops->bar_unmap(dev, i, b->addr);
-	else
-		bus_unregister(b->type == PCI_BAR_IO ? &dev->mach->pio : &dev->mach->mmio, b->addr);
-	b->mapped = false;
-}
-
-/* Maps BAR i at its current address if decode is on and the address is sane. A
- * guest that places a BAR over another device's gets it left unmapped (and a log). */
-static void pci_bar_update(struct pci_dev *dev, int i)
-{
-	struct pci_bar *b = &dev->bars[i];
-	uint64_t limit = b->type == PCI_BAR_IO ? 0x10000 : (1ULL << 52);
-	int ret;
-
-	pci_bar_unmap(dev, i);
-	if (!pci_bar_decoding(dev, b) || b->addr == 0 || b->addr + b->size > limit ||
-	    b->addr + b->size < b->addr)
-		return;
-	if (dev->ops->bar_map)
-		ret = dev->ops->bar_map(dev, i, b->addr);
-	else
-		ret = bus_register(b->type == PCI_BAR_IO ? &dev->mach->pio : &dev->mach->mmio,
-				   b->addr, b->size, pci_bar_io, b);
-	if (ret < 0) {
-		log_guest("%s: BAR%d at %#llx not mapped: %s", dev->name, i,
-			  (unsigned long long)b->addr, strerror(-ret));
-		return;
-	}
-	b->mapped = true;
-}
-
-/* The BAR register value the guest reads (address bits plus the type flags). */
-static void pci_bar_sync_cfg(struct pci_dev *dev, int i)
-{
-	struct pci_bar *b = &dev->bars[i];
-	uint32_t flags = b->type == PCI_BAR_IO
-			     ? 0x1
-			     : (b->type == PCI_BAR_MEM64 ? 0x4 : 0x0) | (b->prefetchable ? 0x8 : 0);
-
-	pci_cfg_write32(dev, PCI_BAR0 + 4 * i, (uint32_t)b->addr | flags);
-	if (b->type == PCI_BAR_MEM64)
-		pci_cfg_write32(dev, PCI_BAR0 + 4 * (i + 1), (uint32_t)(b->addr >> 32));
-}
-
-/* A dword written to BAR register reg (0..5): update the address, remap. */
-static void pci_bar_write(struct pci_dev *dev, int reg, uint32_t val)
-{
-	int i = reg;
-	struct pci_bar *b;
-	uint64_t addr;
-
-	if (dev->bars[reg].type == PCI_BAR_NONE) {
-		/* Either unused or the upper half of a 64-bit BAR. */
-		if (reg == 0 || dev->bars[reg - 1].type != PCI_BAR_MEM64)
-			return;
-		i = reg - 1;
-	}
-	b = &dev->bars[i];
-	pci_bar_unmap(dev, i); /* at the old address, before it changes */
-	addr = b->addr;
-	if (i == reg)
-		addr = (addr & ~0xffffffffULL) | (val & (b->type == PCI_BAR_IO ? ~3u : ~0xfu));
-	else
-		addr = (addr & 0xffffffffULL) | (uint64_t)val << 32;
-	addr &= ~(b->size - 1);
-	if (b->type != PCI_BAR_MEM64)
-		addr &= 0xffffffffULL;
-	if (b->type == PCI_BAR_IO)
-		addr &= 0xffff;
-	b->addr = addr;
-	pci_bar_sync_cfg(dev, i);
-	pci_bar_update(dev, i);
-}
-
-static void pci_command_write(struct pci_dev *dev, uint16_t cmd)
-{
-	uint16_t old = (uint16_t)(dev->cfg[PCI_COMMAND] | dev->cfg[PCI_COMMAND + 1] << 8);
-
-	cmd &= PCI_CMD_MASK;
-	pci_cfg_write16(dev, PCI_COMMAND, cmd);
-	if ((old ^ cmd) & (PCI_CMD_IO | PCI_CMD_MEM))
-		for (int i = 0; i < PCI_NR_BARS; i++)
-			if (dev->bars[i].type != PCI_BAR_NONE)
-				pci_bar_update(dev, i);
-}
-
 /* ---- config access ------------------------------------------------------------- */
 
 static void pci_cfg_write_locked(struct pci_dev *dev, uint32_t off, const uint8_t *data,
@@ -251,8 +126,10 @@ static void pci_cfg_write_locked(struct pci_dev *dev, uint32_t off, const uint8_
 		if (off < PCI_STATUS)
 			pci_command_write(dev, (uint16_t)val);
 		/* status: write-1-to-clear error bits; ours never get set */
-	} else if (dw >= PCI_BAR0 && dw < PCI_BAR0 + 4 * PCI_NR_BARS) {
+	} else if (dw >= PCI_BAR0 && dw < PCI_BAR0 + 4 * PCI_ROM_BAR) {
 		pci_bar_write(dev, (int)(dw - PCI_BAR0) / 4, val);
+	} else if (dw == PCI_ROM_REG) {
+		pci_bar_write(dev, PCI_ROM_BAR, val);
 	} else {
 		for (uint32_t i = 0; i < len; i++) {
 			uint8_t m = dev->wmask[off + i];
@@ -333,59 +210,6 @@ static void pci_ecam_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 
 /* ---- registration -------------------------------------------------------------- */
 
-/* The first address of b's window, aligned to its size, where b overlaps no BAR of the
- * same space that a device on the bus (or an earlier BAR of b's own device) holds now:
- * first fit, so the space of a removed device is taken again. BARs the guest moved are
- * seen where it put them. */
-static bool pci_bar_clashes(const struct pci_bar *x, bool io, uint64_t addr, uint64_t size)
-{
-	return x->type != PCI_BAR_NONE && (x->type == PCI_BAR_IO) == io && x->addr != 0 &&
-	       addr < x->addr + x->size && x->addr < addr + size;
-}
-
-static int pci_place_bar(struct pci_host *h, struct pci_dev *dev, struct pci_bar *b)
-{
-	bool io = b->type == PCI_BAR_IO;
-	uint64_t base, end, addr;
-	bool moved;
-
-	if (io) {
-		base = h->w.io_base;
-		end = h->w.io_end;
-	} else if (b->type == PCI_BAR_MEM64 && b->size >= (64ULL << 20)) {
-		base = h->w.m64_base; /* large BARs go above 4 GiB */
-		end = h->w.m64_end;
-	} else {
-		base = h->w.m32_base;
-		end = h->w.m32_end;
-	}
-	addr = (base + b->size - 1) & ~(b->size - 1);
-	do {
-		moved = false;
-		for (int d = 0; d < 256 && !moved; d++) {
-			const struct pci_dev *o = d == 0 ? dev : h->devs[d];
-
-			if (!o || (d > 0 && o == dev))
-				continue;
-			for (int i = 0; i < PCI_NR_BARS; i++) {
-				const struct pci_bar *x = &o->bars[i];
-
-				if (x == b || (o == dev && i >= b->index))
-					break;
-				if (pci_bar_clashes(x, io, addr, b->size)) {
-					addr = (x->addr + x->size + b->size - 1) & ~(b->size - 1);
-					moved = true;
-					break;
-				}
-			}
-		}
-		if (addr < base || addr + b->size > end || addr + b->size < addr)
-			return -ENOSPC;
-	} while (moved);
-	b->addr = addr;
-	return 0;
-}
-
 int pci_register(struct machine *mach, struct pci_dev *dev, int slot, int fn)
 {
 	struct pci_host *h = mach->pci;
@@ -427,11 +251,8 @@ int pci_register(struct machine *mach, struct pci_dev *dev, int slot, int fn)
 		if (b->type == PCI_BAR_NONE)
 			continue;
 		ret = pci_place_bar(h, dev, b);
-		if (ret < 0) {
-			log_err("%s: no room for BAR%d (%llu bytes) in the PCI window", dev->name,
-				i, (unsigned long long)b->size);
+		if (ret < 0)
 			goto out;
-		}
 		pci_bar_sync_cfg(dev, i);
 	}
 	if (dev->cfg[PCI_INT_PIN])
@@ -567,13 +388,15 @@ int pci_load(struct pci_dev *dev, struct device_stream *in)
 		if (b->type == PCI_BAR_NONE)
 			continue;
 		addr = 0;
-		memcpy(&addr, &cfg[PCI_BAR0 + 4 * i], 4);
-		addr &= b->type == PCI_BAR_IO ? ~3ull : ~0xfull;
+		memcpy(&addr, &cfg[pci_bar_reg(i)], 4);
+		if (i == PCI_ROM_BAR)
+			b->rom_enabled = addr & 1;
+		addr &= i == PCI_ROM_BAR ? ~0x7ffull : b->type == PCI_BAR_IO ? ~3ull : ~0xfull;
 		addr &= 0xffffffffull;
 		if (b->type == PCI_BAR_MEM64) {
 			uint32_t hi;
 
-			memcpy(&hi, &cfg[PCI_BAR0 + 4 * (i + 1)], 4);
+			memcpy(&hi, &cfg[pci_bar_reg(i + 1)], 4);
 			addr |= (uint64_t)hi << 32;
 		}
 		b->addr = addr & ~(b->size - 1);

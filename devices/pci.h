@@ -22,7 +22,8 @@ struct machine;
 struct pci_dev;
 
 #define PCI_CFG_SIZE	    4096
-#define PCI_NR_BARS	    6
+#define PCI_NR_BARS	    7 /* BAR0-5 and the expansion ROM */
+#define PCI_ROM_BAR	    6 /* config register 0x30; memory, 32-bit, read-only */
 #define PCI_NR_SLOTS	    32
 #define PCI_DEVFN(slot, fn) ((uint8_t)(((slot) << 3) | (fn)))
 
@@ -34,6 +35,7 @@ struct pci_bar {
 	uint64_t size;	     /* power of two; I/O >= 4 bytes, memory >= 4 KiB */
 	uint64_t addr;	     /* guest address the BAR registers hold */
 	bool mapped;	     /* currently decoded (registered on a bus or as a memslot) */
+	bool rom_enabled;    /* PCI_ROM_BAR only: the register's enable bit */
 	struct pci_dev *dev; /* set by pci_register */
 	int index;
 };
@@ -72,11 +74,27 @@ struct pci_dev {
 
 /* Creates the host bridge (00:00.0), CF8/CFC on the PIO bus and ECAM on the MMIO bus,
  * and the BAR windows: I/O [io_base, io_end), 32-bit memory [m32_base, m32_end),
- * 64-bit memory [m64_base, m64_end). Returns 0 or -errno. */
+ * 64-bit memory [m64_base, m64_end). Returns 0 or -errno.
+ *
+ * The 64-bit window is sized from the devices: until pci_set_m64_end, its end is the
+ * guest's physical address limit (addr_limit), so the boot devices' large BARs are
+ * placed first, then the window is ended after them plus room for devices added later.
+ * A BAR the guest moves is mapped only inside a window of its kind and clear of every
+ * other BAR. m64_hint ends the message of a BAR that does not fit (which setting would
+ * make room). */
 struct pci_windows {
 	uint64_t io_base, io_end, m32_base, m32_end, m64_base, m64_end, ecam_base;
+	uint64_t addr_limit;
+	uint64_t io_min; /* the guest may move I/O BARs down to here, not just io_base */
+	char m64_hint[160];
 };
 int pci_init(struct machine *mach, const struct pci_windows *w);
+/* The end of the highest BAR placed in the 64-bit window (m64_base if none), and the
+ * window's end from now on, with the hint for a BAR that does not fit any more. */
+uint64_t pci_m64_used_end(struct machine *mach);
+void pci_set_m64_end(struct machine *mach, uint64_t end, const char *hint);
+/* The windows as they are now (for the ACPI tables and the API). */
+void pci_get_windows(struct machine *mach, struct pci_windows *w);
 /* Frees the host bridge; every device must have been unregistered by its owner. */
 void pci_destroy(struct machine *mach);
 
@@ -86,7 +104,9 @@ void pci_destroy(struct machine *mach);
 void pci_dev_init(struct pci_dev *dev, uint16_t vendor, uint16_t device, uint32_t class,
 		  uint8_t revision, uint16_t subsys_vendor, uint16_t subsys);
 
-/* Declares BAR bar (a 64-bit BAR uses bar and bar + 1). Before pci_register only. */
+/* Declares BAR bar (a 64-bit BAR uses bar and bar + 1; PCI_ROM_BAR is the expansion ROM,
+ * PCI_BAR_MEM32, reached through bar_io/bar_map like the others while the guest has
+ * both memory decode and the ROM's enable bit on). Before pci_register only. */
 int pci_dev_add_bar(struct pci_dev *dev, int bar, enum pci_bar_type type, uint64_t size,
 		    bool prefetchable);
 

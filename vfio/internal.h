@@ -255,7 +255,10 @@ struct vfio_pci {
 	int fd; /* VFIO device fd (host->device_fd); -1 in unit tests */
 	struct vfio_device_info info;
 	uint64_t cfg_region_off, cfg_region_size;
-	uint64_t rom_size; /* of the hidden expansion ROM, for the log */
+	/* The expansion ROM, read once from VFIO's ROM region (it cannot be mmap'd and does
+	 * not change): the guest's reads of the ROM BAR are served from it. NULL: none. */
+	uint8_t *rom;
+	uint64_t rom_size;
 	struct vfio_cfg_io cfg;
 	struct vfio_cap_map caps[VFIO_MAX_CAPS];
 	int nr_caps;

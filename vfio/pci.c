@@ -35,6 +35,7 @@
 #include "vmm/machine.h"
 
 #define VFIO_MAX_AREAS 16
+#define ROM_MAX	       (16u << 20) /* kept in memory; real ROMs are 64 KiB to 1 MiB */
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -204,6 +205,13 @@ static void bar_trap(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 	struct vfio_pci *vp = p->vp;
 	uint64_t off = p->off + offset;
 
+	if (p->bar == PCI_ROM_BAR) {
+		/* Past the ROM's bytes, up to the BAR's power-of-two size: all ones. */
+		if (!is_write)
+			for (uint32_t i = 0; i < len; i++)
+				data[i] = off + i < vp->rom_size ? vp->rom[off + i] : 0xff;
+		return;
+	}
 	if (vp->has_msix && p->bar == vp->msix.bar) {
 		uint64_t t = vp->msix.table_off, ts = msix_table_size(&vp->msix);
 		uint64_t q = vp->msix.pba_off, qs = msix_pba_size(&vp->msix);
@@ -367,6 +375,53 @@ out:
 	return ret;
 }
 
+/* The expansion ROM: VFIO reports its ROM region only when the host found a valid ROM
+ * image (else size 0: the guest's ROM register then reads 0, no ROM). Read whole, once;
+ * a read that fails leaves the device without one, with a warning. */
+static int rom_setup(struct vfio_pci *vp, char *desc, size_t dlen)
+{
+	struct vfio_region_info *ri = region_info(vp->fd, VFIO_PCI_ROM_REGION_INDEX);
+	struct vfio_bar *b = &vp->bars[PCI_ROM_BAR];
+	uint64_t size;
+	int ret;
+
+	if (!ri || ri->size == 0 || !(ri->flags & VFIO_REGION_INFO_FLAG_READ))
+		goto none;
+	if (ri->size > ROM_MAX) {
+		log_warn("%s: its expansion ROM region (%llu KiB) is larger than a ROM BAR can "
+			 "be; hidden from the guest",
+			 vp->name, (unsigned long long)(ri->size >> 10));
+		goto none;
+	}
+	vp->rom = malloc(ri->size);
+	if (!vp->rom) {
+		free(ri);
+		return -ENOMEM;
+	}
+	if (pread(vp->fd, vp->rom, ri->size, (off_t)ri->offset) != (ssize_t)ri->size) {
+		log_warn("%s: cannot read its expansion ROM (%m); hidden from the guest", vp->name);
+		free(vp->rom);
+		vp->rom = NULL;
+		goto none;
+	}
+	vp->rom_size = ri->size;
+	size = pow2_at_least(ri->size, 2048);
+	b->region_off = ri->offset;
+	b->region_size = ri->size;
+	b->flags = ri->flags;
+	b->parts[0] = (struct vfio_bar_part){.vp = vp, .bar = PCI_ROM_BAR, .len = size, .slot = -1};
+	b->nr_parts = 1;
+	free(ri);
+	ret = pci_dev_add_bar(&vp->pci, PCI_ROM_BAR, PCI_BAR_MEM32, size, false);
+	if (ret == 0)
+		snprintf(desc + strlen(desc), dlen - strlen(desc), "; ROM %llu KiB",
+			 (unsigned long long)(vp->rom_size >> 10));
+	return ret;
+none:
+	free(ri);
+	return 0;
+}
+
 /* Config space accesses stay inside the device's config region: some devices' is
  * smaller than 256 bytes (mtty's has 255) and their drivers do not check bounds.
  * Bytes past its end read as zero and are not written. */
@@ -414,6 +469,9 @@ void vfio_pci_teardown(struct vfio_pci *vp)
 	if (vp->has_msix)
 		msix_destroy(&vp->msix);
 	vp->has_msix = false;
+	free(vp->rom);
+	vp->rom = NULL;
+	vp->rom_size = 0;
 	/* Leave the device as we found it for the next VM or the host driver. */
 	if (vp->fd >= 0 && (vp->info.flags & VFIO_DEVICE_FLAGS_RESET) &&
 	    ioctl(vp->fd, VFIO_DEVICE_RESET) < 0)
@@ -460,10 +518,6 @@ static int vfio_pci_open(struct vfio_pci *vp)
 	vp->cfg_region_off = ri->offset;
 	vp->cfg_region_size = ri->size;
 	free(ri);
-	/* The expansion ROM stays hidden (see pci_cfg.c); its size is only reported. */
-	ri = region_info(vp->fd, VFIO_PCI_ROM_REGION_INDEX);
-	vp->rom_size = ri ? ri->size : 0;
-	free(ri);
 	vp->cfg = (struct vfio_cfg_io){.rd = cfg_pread, .wr = cfg_pwrite, .opaque = vp};
 	return 0;
 }
@@ -493,7 +547,7 @@ int vfio_pci_create(struct vfio_vm *vv, struct vfio_host *h, struct vfio_pci **o
 		log_err("%s: cannot build its config space: %s", vp->name, strerror(-ret));
 		goto err;
 	}
-	for (int i = 0; i < PCI_NR_BARS; i++) {
+	for (int i = 0; i < PCI_ROM_BAR; i++) {
 		if (skip) {
 			skip = 0;
 			continue;
@@ -503,6 +557,11 @@ int vfio_pci_create(struct vfio_vm *vv, struct vfio_host *h, struct vfio_pci **o
 			log_err("%s: cannot set up BAR%d: %s", vp->name, i, strerror(-ret));
 			goto err;
 		}
+	}
+	ret = vp->fd >= 0 ? rom_setup(vp, desc, sizeof(desc)) : 0;
+	if (ret < 0) {
+		log_err("%s: cannot set up its expansion ROM: %s", vp->name, strerror(-ret));
+		goto err;
 	}
 	vp->pci.mach = vv->mach;
 	vp->pci.ops = &vfio_pci_ops;
@@ -515,9 +574,6 @@ int vfio_pci_create(struct vfio_vm *vv, struct vfio_host *h, struct vfio_pci **o
 	}
 	if (vp->pin)
 		vp->intx_gsi = pci_intx_gsi(vp->pci.devfn, vp->pin);
-	if (vp->rom_size)
-		snprintf(desc + strlen(desc), sizeof(desc) - strlen(desc), "; ROM %llu KiB hidden",
-			 (unsigned long long)(vp->rom_size >> 10));
 	log_info("%s: guest 00:%02x.%x%s; MSI-X %u, MSI %u, INTx %s", vp->name, vp->pci.devfn >> 3,
 		 vp->pci.devfn & 7, desc, vp->has_msix ? vp->msix.nr : 0,
 		 vp->msi.cap ? vp->msi.max : 0, vp->pin ? "yes" : "no");

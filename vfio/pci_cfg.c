@@ -2,10 +2,9 @@
  * device.
  *
  * The guest's view is built in dev->cfg like an emulated device's: the ids, class and
- * subsystem ids of the real device, BARs declared to the PCI core (which sizes and
- * places them), no expansion ROM (it reads 0: the guest boots without option ROMs and
- * a ROM BAR would only be one more thing to map), and a capability list rebuilt by the
- * core from what we keep:
+ * subsystem ids of the real device, BARs and the expansion ROM declared to the PCI core
+ * (which sizes and places them; pci.c serves the ROM read-only), and a capability list
+ * rebuilt by the core from what we keep:
  *   - MSI-X: emulated by devices/msix.c (the table lives in a trapped BAR page);
  *   - MSI: emulated here (pci_irq.c programs the device through VFIO);
  *   - PM, PCI Express, VPD, AF, vendor-specific, and the extended capabilities AER,

@@ -60,6 +60,9 @@ static const struct {
     {SEC_VM, "on_reboot", K_ON_REBOOT},
     {SEC_VM, "hugepages", K_HUGEPAGES},
     {SEC_VM, "cpu_pm", K_CPU_PM},
+    {SEC_VM, "phys_bits", K_PHYS_BITS},
+    {SEC_VM, "mmio64", K_MMIO64},
+    {SEC_VM, "mmio64_hotplug", K_MMIO64_HOTPLUG},
     {SEC_CONSOLE, "mode", K_MODE},
     {SEC_CONSOLE, "path", K_PATH},
     {SEC_CONSOLE, "device", K_DEVICE},
@@ -276,6 +279,30 @@ static const char *format_size(uint64_t bytes, char *buf, size_t len)
 	return buf;
 }
 
+/* mmio64 and mmio64_hotplug: whole GiB (the window is 1 GiB aligned), "auto" where
+ * auto_ok (stored as 0). */
+static int set_gib(struct ctx *c, const char *key, const char *v, bool auto_ok, uint64_t *out)
+{
+	uint64_t size;
+
+	if (auto_ok && !strcasecmp(v, "auto")) {
+		*out = 0;
+		return 0;
+	}
+	if (config_parse_size(v, &size) || (size & ((1ULL << 30) - 1)) || size > (1ULL << 52))
+		return config_fail(c, -EINVAL,
+				   "%s '%s' is not a whole number of GiB up to 4096T "
+				   "(use e.g. 64G%s)",
+				   key, v, auto_ok ? " or auto" : "");
+	if (auto_ok && !size)
+		return config_fail(c, -EINVAL,
+				   "%s '%s': use auto for a window sized from the "
+				   "devices",
+				   key, v);
+	*out = size;
+	return 0;
+}
+
 static int set_memory(struct ctx *c, const char *v)
 {
 	const uint64_t align = 2ULL << 20;
@@ -360,6 +387,17 @@ static int set_value(struct ctx *c, int idx, const char *v)
 					   "hugepages '%s' is not valid (use on or off)", v);
 		cfg->hugepages = i & 1;
 		return 0;
+	case K_PHYS_BITS:
+		if (!strcasecmp(v, "host")) {
+			cfg->phys_bits = 0;
+			return 0;
+		}
+		return config_set_uint(c, key, v, 32, 52, &cfg->phys_bits);
+	case K_MMIO64:
+		return set_gib(c, key, v, true, &cfg->mmio64);
+	case K_MMIO64_HOTPLUG:
+		cfg->mmio64_hotplug_set = true;
+		return set_gib(c, key, v, false, &cfg->mmio64_hotplug);
 	case K_CPU_PM:
 		if ((i = config_pick(v, config_onoff_names, 8)) < 0)
 			return config_fail(c, -EINVAL, "cpu_pm '%s' is not valid (use on or off)",
@@ -638,6 +676,7 @@ int config_load(struct config *cfg, const char *path, const char *const *overrid
 	    .console.mode = CONSOLE_STDIO,
 	    .migration = {CONFIG_MIGRATE_DOWNTIME_MS, CONFIG_MIGRATE_ROUNDS,
 			  CONFIG_MIGRATE_TIMEOUT_S},
+	    .mmio64_hotplug = CONFIG_MMIO64_HOTPLUG,
 	};
 	if (err && errlen)
 		err[0] = '\0';
@@ -706,6 +745,15 @@ void config_print(const struct config *cfg, FILE *f)
 	fprintf(f, "on_reboot = %s\n", reboot_names[cfg->on_reboot]);
 	fprintf(f, "hugepages = %s\n", cfg->hugepages ? "on" : "off");
 	fprintf(f, "cpu_pm = %s\n", cfg->cpu_pm ? "on" : "off");
+	if (cfg->phys_bits)
+		fprintf(f, "phys_bits = %u\n", cfg->phys_bits);
+	else
+		fprintf(f, "phys_bits = host\n");
+	fprintf(f, "mmio64 = %s\n",
+		cfg->mmio64 ? format_size(cfg->mmio64, mem, sizeof(mem)) : "auto");
+	if (cfg->mmio64_hotplug_set)
+		fprintf(f, "mmio64_hotplug = %s\n",
+			format_size(cfg->mmio64_hotplug, mem, sizeof(mem)));
 	fprintf(f, "\n[console]\n");
 	fprintf(f, "mode = %s\n", mode_names[cfg->console.mode]);
 	config_print_kv(f, "path", cfg->console.path);

@@ -16,6 +16,9 @@
  *	on_reboot = exit      ; exit | restart
  *	hugepages = off       ; on: guest RAM in 2 MiB hugetlbfs pages (vm.nr_hugepages)
  *	cpu_pm = off          ; on: idle vCPUs halt in the guest (dedicated host CPUs)
+ *	phys_bits = host      ; the guest's physical address width: host | 32..52
+ *	mmio64_hotplug = 32G  ; room in the 64-bit PCI window for devices added later
+ *	mmio64 = auto         ; the 64-bit PCI window's size: auto | SIZE (whole GiB)
  *	[console]
  *	mode = stdio          ; stdio | file | none
  *	path = console.log    ; required with mode = file, accepted and ignored otherwise
@@ -135,7 +138,8 @@ struct config_origin {
 #define CONFIG_MIGRATE_ROUNDS	   30
 #define CONFIG_MIGRATE_TIMEOUT_S   30
 
-#define CONFIG_PCI_SLOTS 32 /* slot 0 is the host bridge's */
+#define CONFIG_PCI_SLOTS      32 /* slot 0 is the host bridge's */
+#define CONFIG_MMIO64_HOTPLUG (32ULL << 30)
 
 struct config {
 	char file[PATH_MAX]; /* the INI file as given */
@@ -149,6 +153,13 @@ struct config {
 	enum on_reboot on_reboot;
 	bool hugepages; /* [vm] hugepages = on|off; default off */
 	bool cpu_pm;	/* [vm] cpu_pm = on|off; default off */
+	/* The guest's physical address space (vmm/vm.c sizes the 64-bit PCI window):
+	 * phys_bits 0 is the host's width, as KVM reports it; mmio64 0 (auto) is the boot
+	 * devices' large BARs plus mmio64_hotplug, which shrinks to what fits unless it was
+	 * given (mmio64_hotplug_set). Snapshots and migrations pin both numbers. */
+	unsigned int phys_bits;
+	uint64_t mmio64, mmio64_hotplug;
+	bool mmio64_hotplug_set;
 	struct {
 		enum console_mode mode;
 		char path[PATH_MAX]; /* absolute or ""; used only with mode == CONSOLE_FILE */

@@ -37,6 +37,9 @@ enum key {
 	K_ON_REBOOT,
 	K_HUGEPAGES,
 	K_CPU_PM,
+	K_PHYS_BITS,
+	K_MMIO64,
+	K_MMIO64_HOTPLUG,
 	/* [console] */
 	K_MODE,
 	K_PATH,

@@ -173,6 +173,108 @@ static void vm_device_destroy(struct vm *vm, struct device *d)
 	d->state = NULL;
 }
 
+#define GIB (1ULL << 30)
+
+static const char *gib(uint64_t v, char *buf, size_t len)
+{
+	snprintf(buf, len, "%lluG", (unsigned long long)(v >> 30));
+	return buf;
+}
+
+/* The guest's physical address width: [vm] phys_bits, or the host's; RAM and the PCI
+ * windows must lie below 1 << width. Until vm_mmio64 the 64-bit window reaches up to
+ * there, so that the boot devices' large BARs find room first. */
+static int vm_address_width(struct vm *vm, struct pci_windows *w)
+{
+	unsigned int host = arch_host_phys_bits(vm), bits = vm->cfg->phys_bits;
+	uint64_t limit;
+
+	if (bits > host) {
+		log_err("[vm] phys_bits = %u: this host's KVM supports guest physical addresses "
+			"of up to %u bits; lower phys_bits or set it to host",
+			bits, host);
+		return -EINVAL;
+	}
+	bits = bits ? bits : host;
+	limit = bits >= 64 ? UINT64_MAX : 1ULL << bits;
+	if (w->m64_base > limit || w->m32_end > limit) {
+		log_err("[vm] phys_bits = %u leaves no room for memory = %lluM and the PCI windows "
+			"(they end at %#llx); raise phys_bits",
+			bits, (unsigned long long)(vm->cfg->memory >> 20),
+			(unsigned long long)w->m64_base);
+		return -EINVAL;
+	}
+	vm->phys_bits = bits;
+	w->addr_limit = limit;
+	w->m64_end = limit;
+	snprintf(w->m64_hint, sizeof(w->m64_hint),
+		 "the guest's physical addresses end at %#llx ([vm] phys_bits = %u; this host "
+		 "allows up to %u)",
+		 (unsigned long long)limit, bits, host);
+	return 0;
+}
+
+/* Ends the 64-bit PCI window after the boot devices' large BARs plus mmio64_hotplug of
+ * room (1 GiB aligned; the room shrinks to what the address width leaves unless it was
+ * set), or at mmio64. The ACPI tables tell the guest this window. */
+static int vm_mmio64(struct vm *vm)
+{
+	const struct config *cfg = vm->cfg;
+	struct pci_windows w;
+	uint64_t used, end, room = cfg->mmio64_hotplug;
+	char a[32], b[32], hint[160];
+
+	pci_get_windows(&vm->m, &w);
+	used = (pci_m64_used_end(&vm->m) + GIB - 1) & ~(GIB - 1);
+	if (cfg->mmio64) {
+		end = w.m64_base + cfg->mmio64;
+		if (used > end) {
+			log_err("[vm] mmio64 = %s is smaller than the 64-bit BARs of the devices "
+				"need (%s); raise it or set it to auto",
+				gib(cfg->mmio64, a, sizeof(a)),
+				gib(used - w.m64_base, b, sizeof(b)));
+			return -ENOSPC;
+		}
+		if (end > w.addr_limit || end < w.m64_base) {
+			log_err("[vm] mmio64 = %s: the window [%#llx, %#llx) passes the guest's "
+				"physical address limit %#llx (%u bits); lower mmio64 or raise "
+				"phys_bits",
+				gib(cfg->mmio64, a, sizeof(a)), (unsigned long long)w.m64_base,
+				(unsigned long long)end, (unsigned long long)w.addr_limit,
+				vm->phys_bits);
+			return -ENOSPC;
+		}
+		snprintf(hint, sizeof(hint), "it is [vm] mmio64 = %s",
+			 gib(cfg->mmio64, a, sizeof(a)));
+	} else {
+		uint64_t left = w.addr_limit > used ? (w.addr_limit - used) & ~(GIB - 1) : 0;
+
+		if (room > left && cfg->mmio64_hotplug_set) {
+			log_err(
+			    "[vm] mmio64_hotplug = %s does not fit: the 64-bit PCI window starts "
+			    "at %#llx, its boot devices' BARs end at %#llx and the guest's "
+			    "physical addresses at %#llx (%u bits); lower mmio64_hotplug or "
+			    "raise phys_bits",
+			    gib(room, a, sizeof(a)), (unsigned long long)w.m64_base,
+			    (unsigned long long)used, (unsigned long long)w.addr_limit,
+			    vm->phys_bits);
+			return -ENOSPC;
+		}
+		room = room > left ? left : room;
+		end = used + room;
+		snprintf(hint, sizeof(hint),
+			 "[vm] mmio64_hotplug = %s is the room for devices added at run time",
+			 gib(room, a, sizeof(a)));
+	}
+	pci_set_m64_end(&vm->m, end, hint);
+	vm->mmio64 = end - w.m64_base;
+	log_info("pci: 64-bit window [%#llx, %#llx), %s of it free for devices added later; "
+		 "guest physical address width %u bits",
+		 (unsigned long long)w.m64_base, (unsigned long long)end,
+		 gib(end - used, b, sizeof(b)), vm->phys_bits);
+	return 0;
+}
+
 int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *boot,
 	      int console_out, uint64_t t_start, bool incoming)
 {
@@ -210,6 +312,9 @@ int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *
 		goto err;
 	}
 	arch_pci_windows(cfg->memory, &windows);
+	ret = vm_address_width(vm, &windows);
+	if (ret < 0)
+		goto err;
 	ret = pci_init(&vm->m, &windows);
 	if (ret < 0) {
 		log_err("cannot create the PCI host bridge: %s", strerror(-ret));
@@ -224,6 +329,9 @@ int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *
 		if (ret < 0)
 			goto err;
 	}
+	ret = vm_mmio64(vm);
+	if (ret < 0)
+		goto err;
 	ret = arch_load_kernel(vm);
 	if (ret < 0)
 		goto err;
@@ -410,6 +518,9 @@ int vm_dirty_log(struct vm *vm, bool on)
 
 void vm_config_slots(struct vm *vm, struct config *cfg)
 {
+	/* The guest's CPUID and ACPI tables said these; the other side must agree. */
+	cfg->phys_bits = vm->phys_bits;
+	cfg->mmio64 = vm->mmio64;
 	for (size_t i = 0; i < vm->nr_devs; i++) {
 		const struct device *d = &vm->devs[i];
 		const char *n = d->spec.name;

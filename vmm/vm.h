@@ -34,7 +34,11 @@ struct vm {
 	struct vcpu_pause pause;
 
 	const struct boot_files *boot; /* kernel and initrd, owned by main */
-	struct arch_vm *arch;	       /* arch private state */
+	/* The guest's physical address width (CPUID) and the size of the 64-bit PCI
+	 * window as vm_create settled them ([vm] phys_bits, mmio64 and mmio64_hotplug). */
+	unsigned int phys_bits;
+	uint64_t mmio64;
+	struct arch_vm *arch; /* arch private state */
 	/* Every device, in creation order; an entry whose state is NULL is not on the
 	 * machine (not created yet, or removed). */
 	struct device devs[VM_MAX_DEVICES];

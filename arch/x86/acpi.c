@@ -373,9 +373,10 @@ static void dsdt_pci(struct aml_buf *b, const struct acpi_config *c)
 	aml_res_addr(b, AML_SPACE_BUS, 2, 0, 0);
 	aml_res_io(b, 0xcf8, 0xcf8, 1, 8);
 	aml_res_addr(b, AML_SPACE_IO, 2, 0x0000, 0x0cf7);
-	aml_res_addr(b, AML_SPACE_IO, 2, 0x0d00, c->io_end - 1);
+	aml_res_addr(b, AML_SPACE_IO, 2, c->io_min, c->io_end - 1);
 	aml_res_addr(b, AML_SPACE_MEM, 4, c->m32_base, c->m32_end - 1);
-	aml_res_addr(b, AML_SPACE_MEM, 8, c->m64_base, c->m64_end - 1);
+	if (c->m64_end > c->m64_base)
+		aml_res_addr(b, AML_SPACE_MEM, 8, c->m64_base, c->m64_end - 1);
 	aml_restemplate_end(b, crs);
 	aml_name(b, "_PRT");
 	prt = aml_package_begin(b, 31 * 4);

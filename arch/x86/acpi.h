@@ -20,6 +20,7 @@ struct acpi_config {
 	 * and the windows its _CRS hands out; no PCI0 at all when ecam_base is 0. */
 	uint64_t ecam_base;
 	uint64_t io_base, io_end, m32_base, m32_end, m64_base, m64_end; /* [base, end) */
+	uint64_t io_min; /* _CRS offers I/O ports [io_min, io_end); no 64-bit window if empty */
 };
 
 /* Builds all tables into guest memory at base (X86_ACPI_BASE), using at most max bytes

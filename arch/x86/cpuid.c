@@ -209,3 +209,25 @@ int x86_cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out)
 		nent *= 2;
 	}
 }
+
+unsigned int x86_cpuid_phys_bits(const struct kvm_cpuid2 *cpuid)
+{
+	for (uint32_t i = 0; i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == 0x80000008 && (cpuid->entries[i].eax & 0xff))
+			return cpuid->entries[i].eax & 0xff;
+	return 36;
+}
+
+void x86_cpuid_set_phys_bits(struct kvm_cpuid2 *cpuid, unsigned int bits)
+{
+	for (uint32_t i = 0; i < cpuid->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+		uint32_t guest = (e->eax >> 16) & 0xff;
+
+		if (e->function != 0x80000008)
+			continue;
+		if (guest > bits)
+			guest = bits;
+		e->eax = (e->eax & 0xff00ff00) | guest << 16 | (bits & 0xff);
+	}
+}

@@ -51,10 +51,11 @@ void arch_pci_windows(uint64_t ram, struct pci_windows *w)
 {
 	uint64_t top = ram <= X86_HOLE_START ? X86_HIGH_RAM : X86_HIGH_RAM + ram - X86_HOLE_START;
 
-	/* Ports 0xc000-0xffff; memory from the hole's start to the ECAM; and 32 GiB for
-	 * large 64-bit BARs, 1 GiB aligned above RAM (well inside 40 physical bits for
-	 * guests of up to several hundred GiB). */
+	/* Ports 0xc000-0xffff; memory from the hole's start to the ECAM; and large 64-bit
+	 * BARs from the first GiB boundary above RAM: vm.c sizes that window from the
+	 * devices and the guest's physical address width (empty until then). */
 	*w = (struct pci_windows){
+	    .io_min = 0x0d00, /* above every fixed port (layout.h) */
 	    .io_base = 0xc000,
 	    .io_end = 0x10000,
 	    .m32_base = X86_HOLE_START,
@@ -62,15 +63,16 @@ void arch_pci_windows(uint64_t ram, struct pci_windows *w)
 	    .m64_base = (top + (1ULL << 30) - 1) & ~((1ULL << 30) - 1),
 	    .ecam_base = X86_ECAM_BASE,
 	};
-	w->m64_end = w->m64_base + (32ULL << 30);
+	w->m64_end = w->m64_base;
 }
 
 /* Loads into guest memory; shared by the real load and the dry check. */
 static int x86_load(const struct guest_mem *mem, const struct boot_files *bf,
-		    const struct config *cfg, char *err, size_t errlen)
+		    const struct config *cfg, const struct pci_windows *pw, char *err,
+		    size_t errlen)
 {
 	struct acpi_config acfg = {.nr_vcpus = cfg->vcpus};
-	struct pci_windows w;
+	struct pci_windows w = *pw;
 	struct x86_bzimage bz;
 	gpa_t rsdp;
 	int ret;
@@ -78,9 +80,9 @@ static int x86_load(const struct guest_mem *mem, const struct boot_files *bf,
 	ret = x86_bzimage_parse(bf->kernel, bf->kernel_len, &bz, err, errlen);
 	if (ret < 0)
 		return ret;
-	arch_pci_windows(cfg->memory, &w);
 	acfg.ecam_base = w.ecam_base;
 	acfg.io_base = w.io_base;
+	acfg.io_min = w.io_min;
 	acfg.io_end = w.io_end;
 	acfg.m32_base = w.m32_base;
 	acfg.m32_end = w.m32_end;
@@ -108,6 +110,7 @@ int arch_check_kernel(const struct boot_files *bf, const struct config *cfg, cha
 	gpa_t gpas[MEM_MAX_REGIONS];
 	uint64_t sizes[MEM_MAX_REGIONS];
 	struct guest_mem scratch;
+	struct pci_windows w;
 	char why[256];
 	int n, ret;
 
@@ -123,7 +126,8 @@ int arch_check_kernel(const struct boot_files *bf, const struct config *cfg, cha
 			 strerror(-ret));
 		return ret;
 	}
-	ret = x86_load(&scratch, bf, cfg, why, sizeof(why));
+	arch_pci_windows(cfg->memory, &w);
+	ret = x86_load(&scratch, bf, cfg, &w, why, sizeof(why));
 	mem_destroy(&scratch);
 	if (ret < 0) {
 		snprintf(err, errlen, "kernel %s: %s", cfg->kernel, why);
@@ -162,8 +166,10 @@ void arch_print_memory_map(const struct config *cfg, FILE *f)
 		(unsigned long long)w.m32_base, (unsigned long long)w.m32_end - 1);
 	fprintf(f, ";   0x%012llx-0x%012llx PCI ECAM (bus 0)\n", (unsigned long long)w.ecam_base,
 		(unsigned long long)w.ecam_base + (1 << 20) - 1);
-	fprintf(f, ";   0x%012llx-0x%012llx PCI 64-bit memory window\n",
-		(unsigned long long)w.m64_base, (unsigned long long)w.m64_end - 1);
+	fprintf(f,
+		";   0x%012llx-...            PCI 64-bit memory window (sized at start: the "
+		"devices' large BARs and mmio64_hotplug)\n",
+		(unsigned long long)w.m64_base);
 	fprintf(f, ";   0x%012llx IOAPIC\n", X86_IOAPIC_ADDR);
 	fprintf(f, ";   0x%012llx local APICs\n", X86_LAPIC_ADDR);
 }
@@ -231,6 +237,11 @@ int arch_vm_init(struct vm *vm)
 	return vm->cfg->cpu_pm ? x86_cpu_pm(vm) : 0;
 }
 
+unsigned int arch_host_phys_bits(const struct vm *vm)
+{
+	return x86_cpuid_phys_bits(vm->arch->cpuid);
+}
+
 void arch_vm_destroy(struct vm *vm)
 {
 	struct arch_vm *x = vm->arch;
@@ -244,8 +255,12 @@ void arch_vm_destroy(struct vm *vm)
 
 int arch_load_kernel(struct vm *vm)
 {
+	struct pci_windows w;
 	char err[256];
-	int ret = x86_load(&vm->m.mem, vm->boot, vm->cfg, err, sizeof(err));
+	int ret;
+
+	pci_get_windows(&vm->m, &w);
+	ret = x86_load(&vm->m.mem, vm->boot, vm->cfg, &w, err, sizeof(err));
 
 	if (ret < 0)
 		log_err("kernel %s: %s", vm->cfg->kernel, err);
@@ -263,6 +278,7 @@ static int x86_vcpu_cpuid(struct vm *vm, struct vcpu *vcpu)
 		return -ENOMEM;
 	memcpy(c, sup, size);
 	ret = x86_cpuid_for_vcpu(c, vcpu->id, vm->cfg->vcpus);
+	x86_cpuid_set_phys_bits(c, vm->phys_bits);
 	/* Dedicated vCPUs: the guest polls before halting (cpuidle-haltpoll) and skips
 	 * PV spinlocks, as on bare metal. */
 	if (ret == 0 && vm->cfg->cpu_pm)

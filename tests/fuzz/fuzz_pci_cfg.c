@@ -42,6 +42,7 @@ static void dev_bar_io(struct pci_dev *dev, int bar, uint64_t off, uint8_t *data
 	FUZZ_CHECK(dev == &f->dev && bar >= 0 && bar < PCI_NR_BARS);
 	b = &dev->bars[bar];
 	FUZZ_CHECK(b->type != PCI_BAR_NONE && b->mapped);
+	FUZZ_CHECK(bar != PCI_ROM_BAR || !is_write); /* the core keeps the ROM read-only */
 	FUZZ_CHECK(len >= 1 && len <= 8 && off < b->size && len <= b->size - off);
 	if (bar == 2 && off >= 0x1000 && off < 0x1000 + msix_table_size(&f->msix))
 		msix_table_access(&f->msix, off - 0x1000, data, len, is_write);
@@ -93,6 +94,7 @@ static int setup(struct fixture *f, unsigned int vectors)
 	FUZZ_CHECK(pci_dev_add_bar(&f->dev, 1, PCI_BAR_MEM32, 0x1000, false) == 0);
 	FUZZ_CHECK(pci_dev_add_bar(&f->dev, 2, PCI_BAR_MEM64, 0x4000, true) == 0);
 	FUZZ_CHECK(pci_dev_add_bar(&f->dev, 4, PCI_BAR_MEM64, 256ULL << 20, true) == 0);
+	FUZZ_CHECK(pci_dev_add_bar(&f->dev, PCI_ROM_BAR, PCI_BAR_MEM32, 0x10000, false) == 0);
 	if (msix_init(&f->msix, &f->dev, vectors, 2, 0x1000, 0x2000))
 		return -1; /* out of file descriptors: not this input's fault */
 	off = pci_dev_add_pcie_cap(&f->dev);
@@ -146,9 +148,19 @@ static void check_state(struct fixture *f)
 		if (b->mapped) {
 			uint8_t v[8];
 
-			/* The BAR answers at its address (it must be registered there). */
+			/* The BAR answers at its address (it must be registered there), which
+			 * lies inside a window of its kind. */
 			FUZZ_CHECK(bus_access(b->type == PCI_BAR_IO ? &f->vm.pio : &f->vm.mmio,
 					      b->addr, v, 4, false));
+			if (b->type == PCI_BAR_IO)
+				FUZZ_CHECK(b->addr >= windows.io_base &&
+					   b->addr + b->size <= windows.io_end);
+			else
+				FUZZ_CHECK((b->addr >= windows.m32_base &&
+					    b->addr + b->size <= windows.m32_end) ||
+					   (b->type == PCI_BAR_MEM64 &&
+					    b->addr >= windows.m64_base &&
+					    b->addr + b->size <= windows.m64_end));
 		}
 	}
 }

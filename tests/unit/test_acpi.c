@@ -67,6 +67,7 @@ static struct acpi_config pci_cfg(unsigned int nr_vcpus)
 {
 	return (struct acpi_config){.nr_vcpus = nr_vcpus,
 				    .ecam_base = X86_ECAM_BASE,
+				    .io_min = 0x0d00,
 				    .io_base = 0xc000,
 				    .io_end = 0x10000,
 				    .m32_base = X86_HOLE_START,

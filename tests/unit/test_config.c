@@ -146,6 +146,7 @@ START_TEST(print_round_trips)
 		  "[net.eth1]\ntap = tap1\nqueues = 4\n"
 		  "[vm]\nname = vm-1\nmemory = 1536M\nvcpus = 4\nkernel = bz\n"
 		  "cmdline = \"console=ttyS0 ; x\"\non_reboot = restart\n"
+		  "phys_bits = 39\nmmio64_hotplug = 64g\n"
 		  "[console]\nmode = file\npath = c.log\ndevice = virtio\n"
 		  "[disk.root]\npath = root.img\nreadonly = on\n"
 		  "[disk.data]\npath = \"/d/a;b.img\"\n"
@@ -165,7 +166,7 @@ START_TEST(print_round_trips)
 	snprintf(want, sizeof(want),
 		 "[vm]\nname = vm-1\nmemory = 1536M\nvcpus = 4\nkernel = %s/bz\ninitrd = \"\"\n"
 		 "cmdline = \"console=ttyS0 ; x\"\non_reboot = restart\nhugepages = off\ncpu_pm = "
-		 "off\n\n"
+		 "off\nphys_bits = 39\nmmio64 = auto\nmmio64_hotplug = 64G\n\n"
 		 "[console]\nmode = file\npath = %s/c.log\ndevice = virtio\n\n"
 		 "[rng]\nenabled = on\n\n"
 		 "[vfio]\nbackend = legacy\n\n"
@@ -193,6 +194,10 @@ START_TEST(print_round_trips)
 	ck_assert_str_eq(b.initrd, a.initrd);
 	ck_assert_str_eq(b.cmdline, a.cmdline);
 	ck_assert_int_eq(b.on_reboot, a.on_reboot);
+	ck_assert_uint_eq(b.phys_bits, 39);
+	ck_assert_uint_eq(b.mmio64, 0);
+	ck_assert_uint_eq(b.mmio64_hotplug, 64ULL << 30);
+	ck_assert(b.mmio64_hotplug_set);
 	ck_assert_int_eq(b.console.mode, a.console.mode);
 	ck_assert_str_eq(b.console.path, a.console.path);
 	ck_assert_int_eq(b.console.device, a.console.device);
@@ -268,7 +273,8 @@ START_TEST(print_defaults)
 	ck_assert_int_eq(fclose(f), 0);
 	ck_assert_str_eq(text, "[vm]\nname = minivmm\nmemory = 512M\nvcpus = 1\nkernel = /k\n"
 			       "initrd = \"\"\ncmdline = console=ttyS0\non_reboot = "
-			       "exit\nhugepages = off\ncpu_pm = off\n\n"
+			       "exit\nhugepages = off\ncpu_pm = off\nphys_bits = host\nmmio64 = "
+			       "auto\n\n"
 			       "[console]\nmode = stdio\npath = \"\"\ndevice = serial\n\n"
 			       "[rng]\nenabled = off\n\n[vfio]\nbackend = auto\n\n"
 			       "[security]\nseccomp = on\n\n"
@@ -314,6 +320,13 @@ static const struct {
     {K "on_reboot = reset\n", "vm.ini:3: on_reboot 'reset' is not valid (use exit or restart)"},
     {K "hugepages = 1G\n", "vm.ini:3: hugepages '1G' is not valid (use on or off)"},
     {K "cpu_pm = halt\n", "vm.ini:3: cpu_pm 'halt' is not valid (use on or off)"},
+    {K "phys_bits = 31\n", "vm.ini:3: phys_bits must be between 32 and 52"},
+    {K "phys_bits = max\n", "vm.ini:3: phys_bits 'max' is not a number (use 32 to 52)"},
+    {K "mmio64 = 1536M\n",
+     "vm.ini:3: mmio64 '1536M' is not a whole number of GiB up to 4096T (use e.g. 64G or auto)"},
+    {K "mmio64 = 0\n", "vm.ini:3: mmio64 '0': use auto for a window sized from the devices"},
+    {K "mmio64_hotplug = auto\n",
+     "vm.ini:3: mmio64_hotplug 'auto' is not a whole number of GiB up to 4096T (use e.g. 64G)"},
     {K "[console]\nmode = tty\n", "vm.ini:4: mode 'tty' is not valid (use stdio, file or none)"},
     {K "[console]\nmode = file\n", "vm.ini: [console] path is required with mode = file"},
     {K "name = my vm\n",
@@ -354,14 +367,18 @@ static const struct {
     {K "[vfio]\nbackend = vfio\n",
      "vm.ini:4: backend 'vfio' is not valid (use auto, iommufd or legacy)"},
     /* [disk.NAME] */
-    {K "[disk.a]\n", "vm.ini:3: [disk.a] needs one of path (an image) or vhost_user (a back end's socket)"},
-    {K "[disk.a]\nreadonly = on\n", "vm.ini:3: [disk.a] needs one of path (an image) or vhost_user (a back end's socket)"},
-    {K "[disk.a]\npath = \"\"\n", "vm.ini:3: [disk.a] needs one of path (an image) or vhost_user (a back end's socket)"},
+    {K "[disk.a]\n",
+     "vm.ini:3: [disk.a] needs one of path (an image) or vhost_user (a back end's socket)"},
+    {K "[disk.a]\nreadonly = on\n",
+     "vm.ini:3: [disk.a] needs one of path (an image) or vhost_user (a back end's socket)"},
+    {K "[disk.a]\npath = \"\"\n",
+     "vm.ini:3: [disk.a] needs one of path (an image) or vhost_user (a back end's socket)"},
     {K "[disk.a]\npath = /a\nreadonly = maybe\n",
      "vm.ini:5: readonly 'maybe' is not valid (use on or off)"},
     {K "[disk.a]\npath = /a\nreadonly =\n", "vm.ini:5: readonly '' is not valid (use on or off)"},
     /* [net.NAME] */
-    {K "[net.a]\nqueues = 2\n", "vm.ini:3: [net.a] needs one of tap (a host tap device) or passt (passt's socket)"},
+    {K "[net.a]\nqueues = 2\n",
+     "vm.ini:3: [net.a] needs one of tap (a host tap device) or passt (passt's socket)"},
     {K "[net.a]\ntap = tap/0\n",
      "vm.ini:4: tap 'tap/0' is not an interface name (use 1 to 15 characters, no '/', ':' or "
      "spaces)"},
@@ -546,14 +563,18 @@ static const struct {
     {{"vm.memory=12Q"}, "--set vm.memory=12Q: memory '12Q' is not a size (use e.g. 512M or 2G)"},
     {{"vm.memroy=1G"}, "--set vm.memroy=1G: unknown key 'memroy' in [vm]"},
     {{"disk.path=x"}, "--set disk.path=x: [disk] needs a name (use e.g. [disk.root])"},
-    {{"disk.new.readonly=on"}, "--set disk.new.readonly=on: [disk.new] needs one of path (an image) or vhost_user (a back end's socket)"},
+    {{"disk.new.readonly=on"},
+     "--set disk.new.readonly=on: [disk.new] needs one of path (an image) or vhost_user (a back "
+     "end's socket)"},
     {{"disk.new.readonly=maybe"},
      "--set disk.new.readonly=maybe: readonly 'maybe' is not valid (use on or off)"},
     {{"disk.a b.path=/x"},
      "--set disk.a b.path=/x: disk name 'a b' is not valid (use 1 to 63 letters, digits, '.', "
      "'_' or '-')"},
     {{"net.x.size=1"}, "--set net.x.size=1: unknown key 'size' in [net.x]"},
-    {{"net.x.queues=2"}, "--set net.x.queues=2: [net.x] needs one of tap (a host tap device) or passt (passt's socket)"},
+    {{"net.x.queues=2"},
+     "--set net.x.queues=2: [net.x] needs one of tap (a host tap device) or passt (passt's "
+     "socket)"},
     {{"net.x.tap=tap0", "net.x.queues=9"}, "--set net.x.queues=9: queues must be between 1 and 8"},
     {{"net.x.tap=t", "net.x.mac=03:00:00:00:00:01"},
      "--set net.x.mac=03:00:00:00:00:01: mac '03:00:00:00:00:01' is a multicast address (the "

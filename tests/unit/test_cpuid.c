@@ -226,6 +226,26 @@ START_TEST(kvm_hints)
 }
 END_TEST
 
+/* 0x80000008 EAX[7:0] is the physical address width (36 without the leaf); setting it
+ * caps GuestPhysAddrSize and keeps the linear width and the other registers. */
+START_TEST(phys_bits)
+{
+	struct kvm_cpuid2 *k = calloc(1, sizeof(*k) + sizeof(k->entries[0]));
+
+	ck_assert_ptr_nonnull(k);
+	ck_assert_uint_eq(x86_cpuid_phys_bits(k), 36);
+	k->nent = 1;
+	k->entries[0] =
+	    (struct kvm_cpuid_entry2){.function = 0x80000008, .eax = 0x00303028, .ecx = 0x7003};
+	ck_assert_uint_eq(x86_cpuid_phys_bits(k), 40);
+	x86_cpuid_set_phys_bits(k, 39);
+	ASSERT_REGS(k, 0x80000008, 0, 0x00273027, 0, 0x7003, 0);
+	x86_cpuid_set_phys_bits(k, 46);
+	ASSERT_REGS(k, 0x80000008, 0, 0x0027302e, 0, 0x7003, 0);
+	free(k);
+}
+END_TEST
+
 START_TEST(supported_from_kvm)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -270,6 +290,7 @@ Suite *cpuid_suite(void)
 	tcase_add_test(tc, bad_arguments);
 	tcase_add_test(tc, supported_from_kvm);
 	tcase_add_test(tc, kvm_hints);
+	tcase_add_test(tc, phys_bits);
 	suite_add_tcase(s, tc);
 	return s;
 }

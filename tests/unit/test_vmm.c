@@ -18,7 +18,7 @@
 struct run {
 	int status;
 	char console[256];
-	char err[4096];
+	char err[1 << 16];
 };
 
 static void read_file(const char *path, char *buf, size_t size)
@@ -348,6 +348,58 @@ START_TEST(cpu_pm_on)
 }
 END_TEST
 
+/* The guest's physical address width: CPUID 0x80000008 AL says phys_bits; the 64-bit
+ * PCI window is sized within it (its room shrinks to fit when it was not set, and is
+ * refused when it was); a width above the host's is refused before any vCPU runs. */
+START_TEST(phys_bits_reach_the_guest_and_bound_the_window)
+{
+	/* mov eax, 0x80000008; cpuid; mov dx, COM1; out dx, al */
+	static const uint8_t code[] = {0xb8,
+				       0x08,
+				       0x00,
+				       0x00,
+				       0x80,
+				       0x0f,
+				       0xa2,
+				       0x66,
+				       0xba,
+				       0xf8,
+				       0x03,
+				       0xee,
+				       OUTB(0x600, 0x34),
+				       HALT};
+	struct run r;
+	const char *skip = run_guest(code, sizeof(code), "phys_bits = 36", &r);
+
+	if (skip)
+		UNIT_SKIP(skip);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.console, "$"); /* 36 */
+	ck_assert_msg(strstr(r.err, "pci: 64-bit window [0x100000000, 0x900000000), 32G of it "
+				    "free for devices added later; guest physical address width "
+				    "36 bits"),
+		      "%s", r.err);
+	/* 33 bits leave 4 GiB above the 4 GiB of RAM and holes: the room shrinks... */
+	run_guest(code, sizeof(code), "phys_bits = 33", &r);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.console, "!"); /* 33 */
+	ck_assert_msg(strstr(r.err, "[0x100000000, 0x200000000), 4G of it free"), "%s", r.err);
+	/* ...unless it was asked for. */
+	run_guest(code, sizeof(code), "phys_bits = 33\nmmio64_hotplug = 8G", &r);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, "[vm] mmio64_hotplug = 8G does not fit: the 64-bit PCI "
+				    "window starts at 0x100000000"),
+		      "%s", r.err);
+	run_guest(code, sizeof(code), "phys_bits = 52", &r);
+	if (r.status == 0) /* a host with 52-bit addresses */
+		ck_assert_str_eq(r.console, "4");
+	else
+		ck_assert_msg(strstr(r.err, "[vm] phys_bits = 52: this host's KVM supports guest "
+					    "physical addresses of up to "),
+			      "%s", r.err);
+}
+END_TEST
+
 /* The vCPU thread's filter is live: a system call outside its list kills the VMM
  * (SIGSYS, 128 + 31 through timeout) with seccomp = on ... */
 START_TEST(seccomp_kills_a_forbidden_syscall)
@@ -431,6 +483,7 @@ Suite *vmm_suite(void)
 	tcase_add_test(tc, privilege_drop);
 	tcase_add_test(tc, stats_mark_logs_vmm_and_kvm_counters);
 	tcase_add_test(tc, cpu_pm_on);
+	tcase_add_test(tc, phys_bits_reach_the_guest_and_bound_the_window);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -583,7 +636,7 @@ static void rewrite_kernel(const struct live_vmm *v, size_t len)
 START_TEST(kernel_rewritten_before_a_reboot_stops_cleanly)
 {
 	struct live_vmm v;
-	char err[4096];
+	char err[1 << 16];
 	const char *skip = live_start(&v, "");
 	int status;
 
@@ -605,7 +658,7 @@ END_TEST
 START_TEST(kernel_rewritten_identically_still_reboots)
 {
 	struct live_vmm v;
-	char err[4096];
+	char err[1 << 16];
 	const char *skip = live_start(&v, "");
 	int status;
 
