@@ -25,14 +25,17 @@ bind_vfio() {
 	[ "$(basename "$(readlink "$dev/driver")")" = vfio-pci ]
 }
 
-# guest_initrd SCRIPT OUT: the guest initramfs with SCRIPT appended as /scenario (a
-# second cpio archive; the kernel unpacks both).
+# guest_initrd SCRIPT OUT [FILE...]: the guest initramfs with SCRIPT appended as
+# /scenario and each FILE in /bin (a second cpio archive; the kernel unpacks both).
 guest_initrd() {
-	local dir
+	local dir script=$1 out=$2 f
+	shift 2
 	dir=$(mktemp -d)
-	install -m 0755 "$1" "$dir/scenario"
-	cp "$GUEST_INITRD" "$2"
-	(cd "$dir" && echo scenario | cpio -o -H newc --quiet | gzip) >>"$2"
+	install -m 0755 "$script" "$dir/scenario"
+	mkdir "$dir/bin"
+	for f in "$@"; do install -m 0755 "$f" "$dir/bin/"; done
+	cp "$GUEST_INITRD" "$out"
+	(cd "$dir" && find scenario bin -mindepth 0 | cpio -o -H newc --quiet | gzip) >>"$out"
 	rm -rf "$dir"
 }
 
