@@ -273,9 +273,6 @@ struct vfio_pci {
 	pthread_t intx_thread;
 	int intx_stop; /* eventfd that ends intx_thread, -1 when it does not run */
 	bool intx_thread_logged;
-	/* Set by vfio_irq_kick: the unmask thread raises INTx once more after its next
-	 * unmask (see there). */
-	atomic_bool intx_rekick;
 	enum vfio_irq_mode mode;
 	unsigned int mode_logs; /* mode switches logged so far */
 	pthread_mutex_t irq_lock;

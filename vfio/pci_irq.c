@@ -98,10 +98,6 @@ static void *intx_unmask_thread(void *opaque)
 			drain(vp->intx_resample);
 			set_irqs(vp, VFIO_PCI_INTX_IRQ_INDEX,
 				 VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK, 1, NULL);
-			if (atomic_exchange(&vp->intx_rekick, false))
-				set_irqs(vp, VFIO_PCI_INTX_IRQ_INDEX,
-					 VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 1,
-					 NULL);
 		}
 	}
 }
@@ -431,14 +427,6 @@ void vfio_irq_watch_stop(struct vfio_pci *vp)
 void vfio_irq_kick(struct vfio_pci *vp)
 {
 	pthread_mutex_lock(&vp->irq_lock);
-	/* A device of this kind (mtty) raises INTx once per event and then waits for the
-	 * unmask, never again for data still pending. If the restored guest still had
-	 * an INTx of it in service (the IOAPIC's remote IRR set), its EOI deasserts the
-	 * line, swallowing the trigger below, and that data would wait for the next event
-	 * (seen: 4 bytes stuck in a port's FIFO for 10 s). So it is raised once more
-	 * after the first unmask: at worst one spurious interrupt. */
-	if (vp->intx_stop >= 0)
-		atomic_store(&vp->intx_rekick, true);
 	if (vp->fd >= 0 && vp->mode == VFIO_IRQ_INTX &&
 	    set_irqs(vp, VFIO_PCI_INTX_IRQ_INDEX,
 		     VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 1, NULL) < 0)
