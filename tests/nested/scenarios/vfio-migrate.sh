@@ -194,8 +194,10 @@ migrate() {
 	grep -aq "GUEST FAIL" "/tmp/c$5.console" && { grep -a "GUEST FAIL" "/tmp/c$5.console" | head -3; return 1; }
 	grep -a "GUEST loop" "/tmp/c$5.console" | tail -1 | tr -d '\r' | sed 's/^/    /'
 	grep -a "GUEST settings" "/tmp/c$5.console" | tail -2 | tr -d '\r' | sed 's/^/    /'
+	# Any loop line will do (this console has only the destination's): the last one
+	# may still be being written.
 	grep -q "vfio.tty ($6): .*pre-copy\|bytes of device data sent in pre-copy" "$3" &&
-		grep -a "GUEST loop" "/tmp/c$5.console" | tail -1 | grep -q " 9600 57600"
+		grep -a "GUEST loop" "/tmp/c$5.console" | grep -q " ok .* 9600 57600"
 }
 
 legacy_to_iommufd() {
