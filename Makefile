@@ -80,9 +80,12 @@ demo: deps $(BUILD)/minivmm
 # Benchmarks against QEMU and against native block I/O in the nested bed: one markdown
 # table, CSV in build/bench/results.csv and a chart in build/bench/results.png
 # (tests/bench/side-by-side.sh says what is measured; BENCH_RUNS=N for N rounds); then
-# PCI hotplug latency, minivmm next to QEMU (tests/bench/hotplug.sh), one bed at a time.
+# PCI hotplug latency, minivmm next to QEMU (tests/bench/hotplug.sh), virtio-fs
+# (tests/bench/virtio-fs.sh), snapshot, restore and live migration next to QEMU's
+# (tests/bench/migrate-bench.sh), and VM start with a 64 GiB BAR passed through next to
+# QEMU's (tests/bench/large-bar.sh); one bed at a time.
 bench: deps $(BUILD)/minivmm $(BUILD)/minivmm-ctl
-	@NESTED_JOBS=1 tests/bench/run side-by-side hotplug virtio-fs
+	@NESTED_JOBS=1 tests/bench/run side-by-side hotplug virtio-fs migrate-bench large-bar
 
 format:
 	clang-format -i $(SRCS) $(wildcard vmm/*.h devices/*.h vfio/*.h arch/*.h arch/$(ARCH)/*.h) $(TEST_SRCS) \

@@ -158,8 +158,8 @@ run_d() {
 
 host_rom() {
 	local rom=/sys/bus/pci/devices/0000:00:05.0/rom
-	echo 1 >$rom && md5sum <$rom | cut -d' ' -f1 >/tmp/host-rom.md5 && echo 0 >$rom &&
-		echo "    host rom md5 $(cat /tmp/host-rom.md5), $(wc -c <$rom) bytes"
+	echo 1 >$rom && md5sum <$rom | cut -d' ' -f1 >/tmp/host-rom.md5 &&
+		echo "    host rom md5 $(cat /tmp/host-rom.md5), $(wc -c <$rom) bytes" && echo 0 >$rom
 }
 
 l1() {
