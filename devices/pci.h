@@ -141,23 +141,6 @@ struct device_stream;
 void pci_save(struct pci_dev *dev, struct device_stream *out);
 int pci_load(struct pci_dev *dev, struct device_stream *in);
 
-/* Config space accessors for devices and tests (little-endian in dev->cfg). */
-static inline uint32_t pci_cfg_read32(const struct pci_dev *d, uint32_t off)
-{
-	return (uint32_t)d->cfg[off] | (uint32_t)d->cfg[off + 1] << 8 |
-	       (uint32_t)d->cfg[off + 2] << 16 | (uint32_t)d->cfg[off + 3] << 24;
-}
-static inline void pci_cfg_write16(struct pci_dev *d, uint32_t off, uint16_t v)
-{
-	d->cfg[off] = (uint8_t)v;
-	d->cfg[off + 1] = (uint8_t)(v >> 8);
-}
-static inline void pci_cfg_write32(struct pci_dev *d, uint32_t off, uint32_t v)
-{
-	pci_cfg_write16(d, off, (uint16_t)v);
-	pci_cfg_write16(d, off + 2, (uint16_t)(v >> 16));
-}
-
 /* One config access as the guest makes it, for bus 0 devfn (used by the CF8/CFC and
  * ECAM handlers, and by unit tests). Reads of absent functions return all ones. */
 void pci_cfg_access(struct machine *mach, uint8_t devfn, uint32_t off, uint8_t *data, uint32_t len,
@@ -165,5 +148,7 @@ void pci_cfg_access(struct machine *mach, uint8_t devfn, uint32_t off, uint8_t *
 
 /* Interrupt pin -> IOAPIC input for INTx: slot-swizzled over four lines (_PRT). */
 unsigned int pci_intx_gsi(uint8_t devfn, unsigned int pin /* 1 = INTA */);
+
+#include "devices/pci_regs.h" /* the config space accessors */
 
 #endif

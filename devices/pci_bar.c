@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "devices/pci_host.h"
+#include "devices/pci_regs.h"
 #include "vmm/bus.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"

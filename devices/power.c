@@ -57,14 +57,13 @@ static void i8042_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bo
 static void mark_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct machine *mach = opaque;
-	uint64_t zero = 0;
+	const struct machine_stats *s = &mach->stats;
 
 	(void)off, (void)data, (void)len;
-	if (is_write &&
-	    atomic_compare_exchange_strong(&mach->stats.t_userspace, &zero, machine_now_ns()))
+	if (is_write && machine_mark(mach, MARK_USERSPACE))
 		log_info("boot: first KVM_RUN %.1f ms, guest userspace %.1f ms after VMM start",
-			 (mach->stats.t_first_run - mach->stats.t_start) / 1e6,
-			 (mach->stats.t_userspace - mach->stats.t_start) / 1e6);
+			 (s->mark_ns[MARK_FIRST_RUN] - s->t_start) / 1e6,
+			 (s->mark_ns[MARK_USERSPACE] - s->t_start) / 1e6);
 }
 
 static void stats_mark_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)

@@ -258,6 +258,7 @@ static void serial_write(struct serial *s, unsigned int reg, uint8_t v)
 			s->dll = v;
 			return;
 		}
+		machine_mark(s->mach, MARK_FIRST_OUTPUT);
 		serial_out(s, v);
 		s->thre_pending = true; /* sent at once, so the THR is empty again */
 		return;

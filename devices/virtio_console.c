@@ -40,6 +40,7 @@ static uint32_t vcon_tx_chain(struct virtio_dev *vd, unsigned int q, struct virt
 	struct vcon *v = vd->priv;
 
 	(void)q;
+	machine_mark(vd->mach, MARK_FIRST_OUTPUT);
 	console_out_writev(&v->out, c->iov, c->nr_out); /* best effort, as for the UART */
 	return 0;
 }

@@ -103,13 +103,22 @@ void machine_exit(struct machine *m)
 	pthread_mutex_destroy(&m->slot_lock);
 }
 
+bool machine_mark(struct machine *m, enum machine_mark mark)
+{
+	uint64_t zero = 0;
+
+	return atomic_compare_exchange_strong(&m->stats.mark_ns[mark], &zero, machine_now_ns());
+}
+
 void machine_request_stop(struct machine *m, enum vm_stop why)
 {
 	int running = VM_RUNNING;
 	uint64_t one = 1;
 
-	if (atomic_compare_exchange_strong(&m->stop, &running, (int)why) && m->stop_efd >= 0 &&
-	    write(m->stop_efd, &one, sizeof(one)) < 0)
+	if (!atomic_compare_exchange_strong(&m->stop, &running, (int)why))
+		return;
+	machine_mark(m, MARK_STOP);
+	if (m->stop_efd >= 0 && write(m->stop_efd, &one, sizeof(one)) < 0)
 		log_err("cannot wake the main loop: %m");
 }
 

@@ -46,12 +46,24 @@ struct machine;
 
 /* Exit counters and boot times for benchmarks. The counters are relaxed atomic adds:
  * they order nothing, and the reader only wants running totals. */
+/* The boot cycle's timeline (machine_mark): where a start's time goes, logged at exit. */
+enum machine_mark {
+	MARK_MEMORY,	   /* guest RAM allocated (passthrough populates it with the devices) */
+	MARK_DEVICES,	   /* every device created */
+	MARK_LOADED,	   /* kernel, initrd and firmware tables in guest RAM */
+	MARK_FIRST_RUN,	   /* vCPU 0's first KVM_RUN */
+	MARK_FIRST_OUTPUT, /* the guest's first console byte (serial or virtio) */
+	MARK_USERSPACE,	   /* the guest's init wrote the boot mark (port 0x5fe) */
+	MARK_STOP,	   /* a stop was requested (power-off, reset, signal, fault) */
+	MARK_COUNT
+};
+
 struct machine_stats {
 	_Atomic uint64_t exits, exits_io, exits_mmio;
-	uint64_t t_start; /* CLOCK_MONOTONIC ns of the process start */
-	_Atomic uint64_t t_first_run, t_userspace;
-	atomic_uint marks; /* stats marks seen so far */
-	bool log;	   /* MINIVMM_STATS is set: the stats mark logs */
+	uint64_t t_start; /* CLOCK_MONOTONIC ns of the process start (or restart) */
+	_Atomic uint64_t mark_ns[MARK_COUNT]; /* when each mark was first reached; 0: not */
+	atomic_uint marks;		      /* stats marks seen so far */
+	bool log;			      /* MINIVMM_STATS is set: the stats mark logs */
 	/* Adds every vCPU's KVM binary stats into sum (vmm/kvmstats.h); set by vm.c. */
 	void (*kvm_sum)(struct machine *m, uint64_t *sum);
 };
@@ -118,5 +130,9 @@ int machine_watched(struct machine *m, enum machine_watch *kind, unsigned int *s
 void machine_error(struct machine *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 uint64_t machine_now_ns(void);
+
+/* Notes that the boot cycle reached mark (the first time only); true if this call did.
+ * Any thread. */
+bool machine_mark(struct machine *m, enum machine_mark mark);
 
 #endif

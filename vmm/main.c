@@ -294,6 +294,40 @@ static int open_console(const struct config *cfg)
 	}
 }
 
+static size_t tl_add(char *line, size_t n, size_t size, const char *what, uint64_t t,
+		     uint64_t t_start)
+{
+	if (t < t_start || n >= size) /* not reached in this cycle */
+		return n;
+	return n + (size_t)snprintf(line + n, size - n, "%s%s %.1f", n ? ", " : "", what,
+				    (double)(t - t_start) / 1e6);
+}
+
+/* One line at exit: where the last boot cycle's time went, in ms from its start (the
+ * process's, or the restart's), each mark it reached: the boot-cycle breakdown that
+ * make bench sets next to other VMMs'. */
+static void log_timeline(uint64_t t_start, uint64_t t_config, const uint64_t *marks,
+			 uint64_t t_down)
+{
+	static const char *const names[MARK_COUNT] = {
+	    [MARK_MEMORY] = "guest RAM",
+	    [MARK_DEVICES] = "devices",
+	    [MARK_LOADED] = "kernel loaded",
+	    [MARK_FIRST_RUN] = "first KVM_RUN",
+	    [MARK_FIRST_OUTPUT] = "first console output",
+	    [MARK_USERSPACE] = "guest userspace",
+	    [MARK_STOP] = "stop request",
+	};
+	char line[512];
+	size_t n = tl_add(line, 0, sizeof(line), "config", t_config, t_start);
+
+	for (int i = 0; i < MARK_COUNT; i++)
+		n = tl_add(line, n, sizeof(line), names[i], marks[i], t_start);
+	n = tl_add(line, n, sizeof(line), "torn down", t_down, t_start);
+	tl_add(line, n, sizeof(line), "exit", machine_now_ns(), t_start);
+	log_info("timeline (ms since start): %s", line);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -305,7 +339,7 @@ int main(int argc, char **argv)
 	    {"incoming", required_argument, NULL, 'i'},
 	    {NULL, 0, NULL, 0},
 	};
-	uint64_t t_start = machine_now_ns();
+	uint64_t t_start = machine_now_ns(), t_config = 0, t_down = 0, marks[MARK_COUNT] = {0};
 	const char *overrides[MAX_OVERRIDES];
 	int n_overrides = 0, dry_run = 0, opt, console_fd, sfd = -1, code;
 	struct config cfg;
@@ -379,6 +413,7 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		return EXIT_CONFIG;
 	}
+	t_config = machine_now_ns();
 	if (in_fd >= 0)
 		snprintf(cfg.file, sizeof(cfg.file), "the config sent by the migration source");
 	if (boot_files_open(&boot, &cfg, err, sizeof(err)) < 0) {
@@ -509,7 +544,10 @@ int main(int argc, char **argv)
 		why = event_loop(&vm, sfd, cfg.console.mode == CONSOLE_STDIO, &actx);
 		migrate_abandon(actx.mig, actx.api); /* a migration must let go of the VM */
 		actx.vm = NULL;
+		for (int i = 0; i < MARK_COUNT; i++)
+			marks[i] = atomic_load(&vm.m.stats.mark_ns[i]);
 		vm_destroy(&vm);
+		t_down = machine_now_ns();
 		api_event(actx.api, stop_event(why), NULL);
 		/* A triple fault resets a PC, and Linux's reboot=triple relies on it, so with
 		 * on_reboot = restart it restarts the guest as QEMU does. With on_reboot =
@@ -543,6 +581,8 @@ int main(int argc, char **argv)
 		break;
 	}
 	tty_restore();
+	if (marks[MARK_FIRST_RUN])
+		log_timeline(t_start, t_config, marks, t_down);
 	log_info("%s (exit %d)",
 		 code == EXIT_HOST	   ? "stopped: host set-up failed"
 		 : code == EXIT_CONFIG	   ? "stopped: cannot restart the guest"

@@ -288,15 +288,12 @@ void *vcpu_thread(void *arg)
 	vcpu_seccomp_test(vcpu);
 
 	while (atomic_load(&m->stop) == VM_RUNNING) {
-		uint64_t zero = 0;
-
 		if (__atomic_load_n(&vcpu->pause->requested, __ATOMIC_ACQUIRE)) {
 			vcpu_park(vcpu);
 			continue;
 		}
 		if (vcpu->id == 0)
-			atomic_compare_exchange_strong(&m->stats.t_first_run, &zero,
-						       machine_now_ns());
+			machine_mark(m, MARK_FIRST_RUN);
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

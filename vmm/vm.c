@@ -303,6 +303,7 @@ int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *
 	ret = vm_init_memory(vm);
 	if (ret < 0)
 		goto err;
+	machine_mark(&vm->m, MARK_MEMORY);
 	ret = arch_vm_init(vm);
 	if (ret < 0)
 		goto err;
@@ -332,9 +333,11 @@ int vm_create(struct vm *vm, const struct config *cfg, const struct boot_files *
 	ret = vm_mmio64(vm);
 	if (ret < 0)
 		goto err;
+	machine_mark(&vm->m, MARK_DEVICES);
 	ret = arch_load_kernel(vm);
 	if (ret < 0)
 		goto err;
+	machine_mark(&vm->m, MARK_LOADED);
 	boot_files_drop_pages(boot);
 
 	vm->vcpus = calloc(cfg->vcpus, sizeof(*vm->vcpus));

@@ -100,6 +100,22 @@ START_TEST(serial_output_and_poweroff)
 	ck_assert_str_eq(r.console, "hi");
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_ptr_nonnull(strstr(r.err, "guest powered off (exit 0)"));
+	/* The boot cycle's timeline, every mark this guest reaches, in order (it writes
+	 * no boot mark, so no "guest userspace"). */
+	ck_assert_msg(strstr(r.err, "timeline (ms since start): config "), "%s", r.err);
+	{
+		static const char *const order[] = {
+		    "config ",		", guest RAM ",	    ", devices ",
+		    ", kernel loaded ", ", first KVM_RUN ", ", first console output ",
+		    ", stop request ",	", torn down ",	    ", exit "};
+		const char *p = strstr(r.err, "timeline");
+
+		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+			p = strstr(p, order[i]);
+			ck_assert_msg(p, "'%s' missing or out of order in: %s", order[i], r.err);
+		}
+		ck_assert_ptr_null(strstr(r.err, "guest userspace"));
+	}
 }
 END_TEST
 
