@@ -34,9 +34,10 @@ struct boot_files {
 int arch_mem_layout(uint64_t ram, gpa_t *gpas, uint64_t *sizes, int max);
 
 /* Validates the kernel image, that the initrd and command line fit the guest memory,
- * without touching KVM. Returns 0 or -EINVAL with one message in err. */
-int arch_check_kernel(const struct boot_files *bf, const struct config *cfg, char *err,
-		      size_t errlen);
+ * without touching KVM. Returns 0, with what kind of kernel it is in what (one line such
+ * as "bzImage (protocol 2.15)"; what may be NULL), or -EINVAL with one message in err. */
+int arch_check_kernel(const struct boot_files *bf, const struct config *cfg, char *what,
+		      size_t whatlen, char *err, size_t errlen);
 
 /* Prints the guest physical memory map (for --dry-run). */
 void arch_print_memory_map(const struct config *cfg, FILE *f);
@@ -50,7 +51,8 @@ int arch_vm_init(struct vm *vm);
 /* After arch_vm_init: the widest guest physical address the host's KVM supports, in
  * bits (the most vm->phys_bits may be). */
 unsigned int arch_host_phys_bits(const struct vm *vm);
-/* Loads vm->boot into guest memory and writes the firmware tables. */
+/* Loads vm->boot into guest memory and writes the firmware tables; logs which kind of
+ * kernel it loaded. */
 int arch_load_kernel(struct vm *vm);
 /* Per-vCPU registers, CPUID and MSRs. */
 int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu);

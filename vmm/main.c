@@ -349,6 +349,7 @@ int main(int argc, char **argv)
 	unsigned int triples = 0; /* triple-fault restarts in a row */
 	bool rebooting = false;
 	char err[PATH_MAX * 2 + 512], where[PATH_MAX + 64];
+	char kernel_kind[160];
 	enum vm_stop why = VM_RUNNING;
 	struct api_ctx actx = {0};
 	const char *restore = NULL, *config_path = NULL, *incoming = NULL;
@@ -422,7 +423,8 @@ int main(int argc, char **argv)
 	}
 	/* Its messages name the kernel (and say when the initrd is the problem): point
 	 * them at the kernel key like every other config error. */
-	if (arch_check_kernel(&boot.files, &cfg, err, sizeof(err)) < 0) {
+	if (arch_check_kernel(&boot.files, &cfg, kernel_kind, sizeof(kernel_kind), err,
+			      sizeof(err)) < 0) {
 		log_err("%s%s", config_origin_prefix(&cfg, &cfg.kernel_at, where, sizeof(where)),
 			err);
 		boot_files_close(&boot);
@@ -430,6 +432,7 @@ int main(int argc, char **argv)
 	}
 	if (dry_run) {
 		config_print(&cfg, stdout);
+		printf("; kernel: %s\n", kernel_kind);
 		arch_print_memory_map(&cfg, stdout);
 		boot_files_close(&boot);
 		return EXIT_OK;

@@ -2,13 +2,14 @@
  *
  *   0x00000000  real-mode IVT/BDA (RAM, left zero)
  *   0x00000500  GDT for the 64-bit boot entry
- *   0x00007000  boot_params ("zero page")
+ *   0x00007000  boot_params ("zero page"), or for a vmlinux the PVH start info page
  *   0x00009000  page tables: PML4, PDPT at +0x1000, 4 PDs at +0x2000 (4 GiB, 2 MiB pages)
  *   0x00020000  kernel command line (X86_CMDLINE_MAX bytes)
  *   0x0009fc00  EBDA .. 1 MiB: reserved in e820 (legacy BIOS area)
  *   0x000e0000  ACPI tables, RSDP first (inside the reserved BIOS area)
  *   0x000ffff0  the reset stub at F000:FFF0, the real-mode reset vector (boot.c)
- *   0x00100000  protected-mode kernel (bzImage payload)
+ *   0x00100000  protected-mode kernel (bzImage payload); a vmlinux goes where its
+ *               segments say (p_paddr), clear of everything above (pvh.c)
  *   ...         initrd: as high as possible below min(low RAM end, initrd_addr_max)
  *   0xc0000000  32-bit PCI/MMIO hole start (RAM stops here, resumes at 4 GiB)
  *   0xe0000000  PCI ECAM (MMCONFIG), 256 MiB
@@ -38,6 +39,11 @@
 #define X86_IDENTITY_MAP 0xfffbc000ULL
 #define X86_TSS_ADDR	 0xfffbd000ULL
 #define X86_HIGH_RAM	 0x100000000ULL
+
+/* The boot page tables' size (PML4, PDPT, 4 PDs); a vmlinux's PVH start info page (pvh.h)
+ * goes where a bzImage's boot_params go. */
+#define X86_PAGE_TABLES_SIZE 0x6000ULL
+#define X86_PVH_START_INFO   X86_BOOT_PARAMS
 
 /* I/O ports of the ACPI hardware-reduced registers (see acpi.c, devices/acpi_pm.c). */
 #define X86_PORT_SLEEP_CTL 0x600 /* write (SLP_TYP << 2) | SLP_EN(0x20) */

@@ -1,5 +1,6 @@
 /* The x86 side of arch.h: memory layout, in-kernel irqchip and PIT, the Linux boot
- * protocol (boot.c), ACPI (acpi.c) and per-vCPU CPUID (cpuid.c), glued together. */
+ * protocol (boot.c) or PVH for an ELF vmlinux (pvh.c), ACPI (acpi.c) and per-vCPU CPUID
+ * (cpuid.c), glued together. */
 #include <asm/kvm_para.h>
 #include <errno.h>
 #include <linux/kvm.h>
@@ -12,6 +13,7 @@
 #include "arch/x86/boot.h"
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
+#include "arch/x86/pvh.h"
 #include "devices/pci.h"
 #include "vmm/log.h"
 #include "vmm/vcpu.h"
@@ -30,6 +32,15 @@
 /* arch.h's struct arch_vm: what the x86 side keeps per VM. */
 struct arch_vm {
 	struct kvm_cpuid2 *cpuid; /* as KVM supports it; copied and edited per vCPU */
+	bool pvh;		  /* the kernel is a vmlinux: the boot vCPU starts at */
+	uint32_t pvh_entry;	  /* its PVH entry (else at the bzImage's 64-bit one) */
+};
+
+/* A kernel file as x86_load() found it: a bzImage, or an ELF vmlinux booted via PVH. */
+struct x86_kernel {
+	bool pvh;
+	struct x86_bzimage bz;
+	struct x86_pvh elf;
 };
 
 int arch_mem_layout(uint64_t ram, gpa_t *gpas, uint64_t *sizes, int max)
@@ -66,18 +77,34 @@ void arch_pci_windows(uint64_t ram, struct pci_windows *w)
 	w->m64_end = w->m64_base;
 }
 
-/* Loads into guest memory; shared by the real load and the dry check. */
+/* Which kind of kernel k is, for the log and --dry-run. */
+static void x86_kernel_describe(const struct x86_kernel *k, char *buf, size_t size)
+{
+	if (k->pvh)
+		snprintf(buf, size, "vmlinux (ELF, PVH entry 0x%x, %d segments at 0x%llx-0x%llx)",
+			 k->elf.entry, k->elf.nr_segs, (unsigned long long)k->elf.start,
+			 (unsigned long long)k->elf.end - 1);
+	else
+		snprintf(buf, size, "bzImage (protocol %u.%02u)", k->bz.version >> 8,
+			 k->bz.version & 0xff);
+}
+
+/* Loads into guest memory; shared by the real load and the dry check. An ELF file is
+ * a vmlinux for PVH; anything else must be a bzImage. */
 static int x86_load(const struct guest_mem *mem, const struct boot_files *bf,
-		    const struct config *cfg, const struct pci_windows *pw, char *err,
-		    size_t errlen)
+		    const struct config *cfg, const struct pci_windows *pw, struct x86_kernel *k,
+		    char *err, size_t errlen)
 {
 	struct acpi_config acfg = {.nr_vcpus = cfg->vcpus};
 	struct pci_windows w = *pw;
-	struct x86_bzimage bz;
 	gpa_t rsdp;
 	int ret;
 
-	ret = x86_bzimage_parse(bf->kernel, bf->kernel_len, &bz, err, errlen);
+	k->pvh = x86_elf_magic(bf->kernel, bf->kernel_len);
+	if (k->pvh)
+		ret = x86_pvh_parse(bf->kernel, bf->kernel_len, &k->elf, err, errlen);
+	else
+		ret = x86_bzimage_parse(bf->kernel, bf->kernel_len, &k->bz, err, errlen);
 	if (ret < 0)
 		return ret;
 	acfg.ecam_base = w.ecam_base;
@@ -100,16 +127,20 @@ static int x86_load(const struct guest_mem *mem, const struct boot_files *bf,
 		snprintf(err, errlen, "cannot build the ACPI tables: %s", strerror(-ret));
 		return ret;
 	}
-	return x86_boot_load(mem, &bz, bf->kernel, bf->initrd, bf->initrd_len, cfg->cmdline, rsdp,
-			     err, errlen);
+	if (k->pvh)
+		return x86_pvh_load(mem, &k->elf, bf->kernel, bf->initrd, bf->initrd_len,
+				    cfg->cmdline, rsdp, err, errlen);
+	return x86_boot_load(mem, &k->bz, bf->kernel, bf->initrd, bf->initrd_len, cfg->cmdline,
+			     rsdp, err, errlen);
 }
 
-int arch_check_kernel(const struct boot_files *bf, const struct config *cfg, char *err,
-		      size_t errlen)
+int arch_check_kernel(const struct boot_files *bf, const struct config *cfg, char *what,
+		      size_t whatlen, char *err, size_t errlen)
 {
 	gpa_t gpas[MEM_MAX_REGIONS];
 	uint64_t sizes[MEM_MAX_REGIONS];
 	struct guest_mem scratch;
+	struct x86_kernel k;
 	struct pci_windows w;
 	char why[256];
 	int n, ret;
@@ -127,12 +158,14 @@ int arch_check_kernel(const struct boot_files *bf, const struct config *cfg, cha
 		return ret;
 	}
 	arch_pci_windows(cfg->memory, &w);
-	ret = x86_load(&scratch, bf, cfg, &w, why, sizeof(why));
+	ret = x86_load(&scratch, bf, cfg, &w, &k, why, sizeof(why));
 	mem_destroy(&scratch);
 	if (ret < 0) {
 		snprintf(err, errlen, "kernel %s: %s", cfg->kernel, why);
 		return -EINVAL;
 	}
+	if (what && whatlen)
+		x86_kernel_describe(&k, what, whatlen);
 	return 0;
 }
 
@@ -255,16 +288,22 @@ void arch_vm_destroy(struct vm *vm)
 
 int arch_load_kernel(struct vm *vm)
 {
+	struct x86_kernel k;
 	struct pci_windows w;
 	char err[256];
 	int ret;
 
 	pci_get_windows(&vm->m, &w);
-	ret = x86_load(&vm->m.mem, vm->boot, vm->cfg, &w, err, sizeof(err));
-
-	if (ret < 0)
+	ret = x86_load(&vm->m.mem, vm->boot, vm->cfg, &w, &k, err, sizeof(err));
+	if (ret < 0) {
 		log_err("kernel %s: %s", vm->cfg->kernel, err);
-	return ret;
+		return ret;
+	}
+	vm->arch->pvh = k.pvh;
+	vm->arch->pvh_entry = k.pvh ? k.elf.entry : 0;
+	x86_kernel_describe(&k, err, sizeof(err));
+	log_info("kernel: %s", err);
+	return 0;
 }
 
 static int x86_vcpu_cpuid(struct vm *vm, struct vcpu *vcpu)
@@ -361,7 +400,10 @@ int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu)
 	if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
 		return -errno;
 	memset(&regs, 0, sizeof(regs));
-	x86_boot_regs(&sregs, &regs);
+	if (vm->arch->pvh)
+		x86_pvh_regs(&sregs, &regs, vm->arch->pvh_entry);
+	else
+		x86_boot_regs(&sregs, &regs);
 	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
 		return -errno;
 	return 0;

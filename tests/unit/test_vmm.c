@@ -4,6 +4,7 @@
  * code for each way a guest can end. Skipped, with the reason, without /dev/kvm. */
 #include "tests/unit/unit.h"
 #include "tests/unit/tiny_kernel.h"
+#include "tests/unit/tiny_vmlinux.h"
 
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -31,19 +32,14 @@ static void read_file(const char *path, char *buf, size_t size)
 		close(fd);
 }
 
-/* Runs build/minivmm on a config with the given code and [vm] extra line, stopping it
- * with SIGTERM after secs seconds. */
-static const char *run_guest_for(const uint8_t *code, size_t len, const char *extra, int secs,
-				 struct run *r)
+/* Runs build/minivmm on a config for dir/kernel with the [vm] extra line, stopping it
+ * with SIGTERM after secs seconds; removes dir. */
+static void run_kernel_in(const char *dir, const char *extra, int secs, struct run *r)
 {
-	char dir[] = "/tmp/minivmm-test-XXXXXX", ini[300], cmd[1024], path[300];
+	char ini[300], cmd[1024], path[300];
 	const char *bin = getenv("MINIVMM_BIN") ? getenv("MINIVMM_BIN") : "build/minivmm";
 	FILE *f;
 
-	if (access("/dev/kvm", R_OK | W_OK) != 0)
-		return "no usable /dev/kvm on this machine";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	write_kernel(dir, code, len);
 	snprintf(ini, sizeof(ini), "%s/vm.ini", dir);
 	f = fopen(ini, "w");
 	ck_assert_ptr_nonnull(f);
@@ -63,6 +59,20 @@ static const char *run_guest_for(const uint8_t *code, size_t len, const char *ex
 	read_file(path, r->err, sizeof(r->err));
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Runs build/minivmm on a config with the given code and [vm] extra line, stopping it
+ * with SIGTERM after secs seconds. */
+static const char *run_guest_for(const uint8_t *code, size_t len, const char *extra, int secs,
+				 struct run *r)
+{
+	char dir[] = "/tmp/minivmm-test-XXXXXX";
+
+	if (access("/dev/kvm", R_OK | W_OK) != 0)
+		return "no usable /dev/kvm on this machine";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	write_kernel(dir, code, len);
+	run_kernel_in(dir, extra, secs, r);
 	return NULL;
 }
 
@@ -116,6 +126,106 @@ START_TEST(serial_output_and_poweroff)
 		}
 		ck_assert_ptr_null(strstr(r.err, "guest userspace"));
 	}
+	ck_assert_ptr_nonnull(strstr(r.err, "minivmm: kernel: bzImage (protocol 2.15)\n"));
+}
+END_TEST
+
+/* ---- An ELF vmlinux booted through its PVH entry (arch/x86/pvh.c) ---- */
+
+#define PVH_LOAD 0x100000 /* the guest's one segment, and its entry */
+
+/* 32-bit code, paging off: if [ebx] is the start info magic, print 'P' and the first
+ * byte of the command line (start info + 0x18: cmdline_paddr), else 'X'; power off. */
+static const uint8_t pvh_code[] = {0x81,
+				   0x3b,
+				   0x78,
+				   0xc5,
+				   0x6e,
+				   0x33, /* cmp dword [ebx], 0x336ec578 */
+				   0x75,
+				   0x17,	    /* jne bad (+23) */
+				   OUTB(COM1, 'P'), /* ends with dx = COM1 */
+				   0x8b,
+				   0x73,
+				   0x18, /* mov esi, [ebx + 0x18] */
+				   0x8a,
+				   0x06, /* mov al, [esi] */
+				   0xee, /* out dx, al */
+				   OUTB(0x600, 0x34),
+				   HALT,
+				   OUTB(COM1, 'X'), /* bad: */
+				   OUTB(0x600, 0x34),
+				   HALT};
+
+/* Writes dir/kernel: a vmlinux with pvh_code as its segment (bss after it). */
+static void write_vmlinux(const char *dir)
+{
+	const struct tv_seg seg = {PVH_LOAD, 0x2000, pvh_code, sizeof(pvh_code)};
+	char path[300];
+	size_t len;
+	uint8_t *img = tv_build(&seg, 1, PVH_LOAD, 8, &len, NULL);
+	FILE *f;
+
+	ck_assert_ptr_nonnull(img);
+	snprintf(path, sizeof(path), "%s/kernel", dir);
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(img, 1, len, f), len);
+	fclose(f);
+	free(img);
+}
+
+START_TEST(pvh_vmlinux_boots)
+{
+	char dir[] = "/tmp/minivmm-test-XXXXXX";
+	struct run r;
+
+	if (access("/dev/kvm", R_OK | W_OK) != 0)
+		UNIT_SKIP("no usable /dev/kvm on this machine");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	write_vmlinux(dir);
+	run_kernel_in(dir, "cmdline = Qx\nvcpus = 2", 60, &r);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.console, "PQ");
+	ck_assert_msg(strstr(r.err, "minivmm: kernel: vmlinux (ELF, PVH entry 0x100000, 1 "
+				    "segments at 0x100000-0x101fff)\n"),
+		      "%s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.err, "guest powered off (exit 0)"));
+}
+END_TEST
+
+/* --dry-run says which kind the kernel is (no KVM needed). */
+START_TEST(dry_run_names_the_kernel_kind)
+{
+	char dir[] = "/tmp/minivmm-test-XXXXXX", cmd[1024], out[8192] = "";
+	const char *bin = getenv("MINIVMM_BIN") ? getenv("MINIVMM_BIN") : "build/minivmm";
+	size_t n;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	write_vmlinux(dir);
+	snprintf(cmd, sizeof(cmd), "%s/vm.ini", dir);
+	f = fopen(cmd, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[vm]\nkernel = kernel\nmemory = 32M\n");
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s --dry-run %s/vm.ini 2>&1", bin, dir);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = 0;
+	ck_assert_int_eq(pclose(f), 0);
+	ck_assert_msg(strstr(out, "\n; kernel: vmlinux (ELF, PVH entry 0x100000, "), "%s", out);
+	write_kernel(dir, pvh_code, sizeof(pvh_code));
+	snprintf(cmd, sizeof(cmd), "%s --dry-run %s/vm.ini 2>&1", bin, dir);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = 0;
+	ck_assert_int_eq(pclose(f), 0);
+	ck_assert_msg(strstr(out, "\n; kernel: bzImage (protocol 2.15)\n"), "%s", out);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -484,6 +594,8 @@ Suite *vmm_suite(void)
 
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, serial_output_and_poweroff);
+	tcase_add_test(tc, pvh_vmlinux_boots);
+	tcase_add_test(tc, dry_run_names_the_kernel_kind);
 	tcase_add_test(tc, unclaimed_mmio_and_pio_read_all_ones);
 	tcase_add_test(tc, reset_with_on_reboot_exit);
 	tcase_add_test(tc, i8042_reset);
