@@ -1,6 +1,7 @@
 #!/bin/bash
 # Build the test-bed kernel (guest-images/kernel.config on tinyconfig) from Debian's
-# linux-source-6.12 and print the path of the cached bzImage on stdout.
+# linux-source-6.12 and print the path of the cached bzImage on stdout; the uncompressed
+# vmlinux (ELF, with the PVH entry note) is kept beside it.
 #
 # The cache key covers every input: the source package version, the fragment and this
 # script. A finished build is reused; an interrupted one is started again.
@@ -59,7 +60,7 @@ done <"$here/kernel.config"
 
 say "compiling (log: $build/make.log)"
 jobs=$(nproc)
-make -j"$jobs" bzImage >"$build/make.log" 2>&1 &
+make -j"$jobs" bzImage vmlinux >"$build/make.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null' EXIT
 while kill -0 $pid 2>/dev/null; do
@@ -71,7 +72,7 @@ trap - EXIT
 wait $pid || { tail -20 "$build/make.log" >&2; die "compile failed; full log in $build/make.log"; }
 
 mkdir -p "$out.tmp"
-cp arch/x86/boot/bzImage .config "$out.tmp/"
+cp arch/x86/boot/bzImage vmlinux .config "$out.tmp/"
 rm -rf "$out" && mv "$out.tmp" "$out"
 cd / && rm -rf "$build"
 say "done: $out/bzImage"

@@ -430,6 +430,22 @@ START_TEST(split_unaligned_table)
 }
 END_TEST
 
+/* A GPU-sized BAR with its MSI-X table and PBA in the middle (as some GPUs and NICs
+ * place them in a large BAR): two mmap'd pieces of about 32 GiB around the two trapped
+ * pages, offsets above 4 GiB kept exact. */
+START_TEST(split_msix_in_a_64g_bar)
+{
+	const uint64_t g = 1ULL << 30;
+	const struct vfio_area mm[] = {{0, 64 * g}};
+	const struct vfio_area trap[] = {{32 * g, 0x800}, {32 * g + 0x1000, 8}};
+	const struct vfio_piece want[] = {
+	    {0, 32 * g, true}, {32 * g, 0x2000, false}, {32 * g + 0x2000, 32 * g - 0x2000, true}};
+	struct vfio_piece p[8];
+
+	expect_pieces(p, vfio_bar_split(64 * g, mm, 1, trap, 2, PAGE, p, 8), want, 3);
+}
+END_TEST
+
 START_TEST(split_sparse_and_small)
 {
 	const struct vfio_area sparse[] = {{0, 0x1000}, {0x3000, 0x1000}};
@@ -472,6 +488,7 @@ Suite *vfio_suite(void)
 	tcase_add_test(bars, split_e1000e_bar3);
 	tcase_add_test(bars, split_unaligned_table);
 	tcase_add_test(bars, split_sparse_and_small);
+	tcase_add_test(bars, split_msix_in_a_64g_bar);
 	suite_add_tcase(s, sys);
 	suite_add_tcase(s, bars);
 	return s;
