@@ -20,13 +20,13 @@ G
 # boot KIND KERNEL
 boot() {
 	local ini=/tmp/pvh-$1.ini rc
-	vm_ini "$ini" "kernel=$2" "initrd=/tmp/pvh.cpio.gz" "vcpus=2"
+	KERNEL=$2 vm_ini "$ini" "initrd=/tmp/pvh.cpio.gz" "vcpus=2"
 	printf '[vfio.nvme]\nhost = 0000:00:04.0\n' >>"$ini"
 	run_vmm 240 "$ini" 2>/tmp/pvh-$1.err
 	rc=$?
 	grep "kernel:\|boot:\|timeline\|exit" /tmp/pvh-$1.err | sed 's/^/    /'
 	grep GUEST "$ini.console" | tr -d '\r' | sed 's/^/    /'
-	[ "$rc" = 0 ] || { echo "    minivmm exited $rc"; show_console "$ini"; return 1; }
+	[ "$rc" = 0 ] || { echo "    minivmm exited $rc:"; sed 's/^/    /' /tmp/pvh-$1.err; show_console "$ini"; return 1; }
 	grep -q "GUEST cpus 2" "$ini.console" && grep -q "GUEST nvme 1048576 bytes read" "$ini.console" &&
 		grep -q "GUEST cmdline console=ttyS0 panic=-1 quiet" "$ini.console" ||
 		{ show_console "$ini"; return 1; }
