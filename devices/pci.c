@@ -313,6 +313,7 @@ void pci_unregister(struct pci_dev *dev)
 	for (int b = 0; b < PCI_NR_BARS; b++)
 		pci_bar_unmap(dev, b);
 	h->devs[dev->devfn] = NULL;
+	pci_bars_retry(h); /* BARs the guest had put over this device's */
 	/* The slot stops being multifunction when only function 0 is left in it. */
 	if (h->devs[slot0]) {
 		bool others = false;
@@ -407,6 +408,7 @@ int pci_load(struct pci_dev *dev, struct device_stream *in)
 	for (int i = 0; i < PCI_NR_BARS; i++)
 		if (dev->bars[i].type != PCI_BAR_NONE)
 			pci_bar_update(dev, i);
+	pci_bars_retry(h);
 	pthread_mutex_unlock(&h->lock);
 	free(cfg);
 	return 0;

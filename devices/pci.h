@@ -36,6 +36,7 @@ struct pci_bar {
 	uint64_t addr;	     /* guest address the BAR registers hold */
 	bool mapped;	     /* currently decoded (registered on a bus or as a memslot) */
 	bool rom_enabled;    /* PCI_ROM_BAR only: the register's enable bit */
+	bool refused;	     /* decoding but left unmapped where it is (pci_bar.c) */
 	struct pci_dev *dev; /* set by pci_register */
 	int index;
 };

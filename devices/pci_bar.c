@@ -9,7 +9,11 @@
  * mapping goes first, and the new one is made only inside a window of the BAR's kind
  * (what the ACPI tables' _CRS tells the guest it may use, so never over RAM, the ECAM
  * or the interrupt controllers) and clear of every other mapped BAR. Anything else is
- * the guest's mistake: the BAR stays unmapped, and a rate-limited line says why. */
+ * the guest's mistake: the BAR stays unmapped, and a rate-limited line says why. A
+ * refusal can be transient: the guest moves a device's BARs one register at a time
+ * (Linux does, with decode on, for a hot-added device), so a BAR can land on one that
+ * is about to move away. So after every move, decode change or removal, the refused
+ * BARs are tried again (pci_bars_retry), as hardware would decode them again. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,20 +108,24 @@ static const char *pci_bar_refused(const struct pci_host *h, const struct pci_ba
 	return NULL;
 }
 
-void pci_bar_update(struct pci_dev *dev, int i)
+/* Maps BAR i where it is if decoding and allowed; a refusal is logged unless quiet. */
+static void pci_bar_try(struct pci_dev *dev, int i, bool quiet)
 {
 	struct pci_bar *b = &dev->bars[i];
 	char why[160], sz[32];
 	const char *no;
 	int ret;
 
-	pci_bar_unmap(dev, i);
+	b->refused = false;
 	if (b->type == PCI_BAR_NONE || !pci_bar_decoding(dev, b))
 		return;
 	no = pci_bar_refused(dev->mach->pci, b, why, sizeof(why));
 	if (no) {
-		log_guest("%s: BAR%d (%s) at %#llx left unmapped: %s", dev->name, i,
-			  size_text(b->size, sz, sizeof(sz)), (unsigned long long)b->addr, no);
+		b->refused = true;
+		if (!quiet)
+			log_guest("%s: BAR%d (%s) at %#llx left unmapped: %s", dev->name, i,
+				  size_text(b->size, sz, sizeof(sz)), (unsigned long long)b->addr,
+				  no);
 		return;
 	}
 	if (dev->ops->bar_map)
@@ -131,6 +139,20 @@ void pci_bar_update(struct pci_dev *dev, int i)
 		return;
 	}
 	b->mapped = true;
+}
+
+void pci_bar_update(struct pci_dev *dev, int i)
+{
+	pci_bar_unmap(dev, i);
+	pci_bar_try(dev, i, false);
+}
+
+void pci_bars_retry(struct pci_host *h)
+{
+	for (int d = 1; d < 256; d++)
+		for (int i = 0; h->devs[d] && i < PCI_NR_BARS; i++)
+			if (h->devs[d]->bars[i].refused && !h->devs[d]->bars[i].mapped)
+				pci_bar_try(h->devs[d], i, true);
 }
 
 void pci_bar_sync_cfg(struct pci_dev *dev, int i)
@@ -178,6 +200,7 @@ void pci_bar_write(struct pci_dev *dev, int reg, uint32_t val)
 	b->addr = addr;
 	pci_bar_sync_cfg(dev, i);
 	pci_bar_update(dev, i);
+	pci_bars_retry(dev->mach->pci);
 }
 
 void pci_command_write(struct pci_dev *dev, uint16_t cmd)
@@ -186,10 +209,12 @@ void pci_command_write(struct pci_dev *dev, uint16_t cmd)
 
 	cmd &= PCI_CMD_MASK;
 	pci_cfg_write16(dev, PCI_COMMAND, cmd);
-	if ((old ^ cmd) & (PCI_CMD_IO | PCI_CMD_MEM))
+	if ((old ^ cmd) & (PCI_CMD_IO | PCI_CMD_MEM)) {
 		for (int i = 0; i < PCI_NR_BARS; i++)
 			if (dev->bars[i].type != PCI_BAR_NONE)
 				pci_bar_update(dev, i);
+		pci_bars_retry(dev->mach->pci);
+	}
 }
 
 /* ---- placement ----------------------------------------------------------------- */

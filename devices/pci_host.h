@@ -42,6 +42,8 @@ void pci_bar_sync_cfg(struct pci_dev *dev, int i);
 /* A dword the guest wrote to BAR register i (0-5: BAR0-5, PCI_ROM_BAR: 0x30). */
 void pci_bar_write(struct pci_dev *dev, int i, uint32_t val);
 void pci_command_write(struct pci_dev *dev, uint16_t cmd);
+/* Tries again every BAR refused where it is: after a move, decode change or removal. */
+void pci_bars_retry(struct pci_host *h);
 /* Gives BAR b of dev, not yet on the bus, a free place in its window; -ENOSPC with a
  * message naming the device, the BAR and the window if there is none. */
 int pci_place_bar(struct pci_host *h, struct pci_dev *dev, struct pci_bar *b);

@@ -171,6 +171,37 @@ START_TEST(moved_bars_follow_or_are_refused)
 }
 END_TEST
 
+/* A refusal is not for good: Linux moves a hot-added device's BARs one register at a
+ * time with decode on, so BAR0 can land where BAR1 still is; once BAR1 moves on, BAR0
+ * is mapped where the guest put it. A removed device frees its place the same way. */
+START_TEST(refused_bars_map_once_the_way_is_clear)
+{
+	struct bed *b = bed_create();
+	struct pci_dev *d = &b->dev[2], *g = &b->dev[0];
+	uint64_t bar0, bar1;
+
+	ck_assert_int_eq(pci_dev_add_bar(d, 0, PCI_BAR_MEM32, 128 << 10, false), 0);
+	ck_assert_int_eq(pci_dev_add_bar(d, 1, PCI_BAR_MEM32, 128 << 10, false), 0);
+	ck_assert_int_eq(pci_register(&b->vm, d, -1, 0), 0);
+	bar0 = d->bars[0].addr;
+	bar1 = d->bars[1].addr;
+	cfg_write(b, d, 0x10, (uint32_t)bar1); /* onto BAR1: refused for now */
+	ck_assert(!d->bars[0].mapped);
+	cfg_write(b, d, 0x14, (uint32_t)bar0); /* BAR1 to BAR0's old place */
+	ck_assert(d->bars[0].mapped && d->bars[1].mapped);
+	ck_assert(answers(b, bar0) && answers(b, bar1));
+	/* A device whose BAR the guest put over another device's: mapped once that one
+	 * is removed. */
+	ck_assert_int_eq(pci_dev_add_bar(g, 0, PCI_BAR_MEM32, 128 << 10, false), 0);
+	ck_assert_int_eq(pci_register(&b->vm, g, -1, 0), 0);
+	cfg_write(b, g, 0x10, (uint32_t)bar0);
+	ck_assert(!g->bars[0].mapped);
+	pci_unregister(d);
+	ck_assert(g->bars[0].mapped && answers(b, bar0));
+	bed_destroy(b);
+}
+END_TEST
+
 /* The expansion ROM: size through the register, read-only contents through bar_io while
  * both memory decode and its enable bit are on; a device without one reads 0 there and
  * ignores writes. Saved and restored with its enable bit. */
@@ -228,6 +259,7 @@ Suite *pci_bars_suite(void)
 
 	tcase_add_test(tc, large_bars_fill_the_sized_window);
 	tcase_add_test(tc, moved_bars_follow_or_are_refused);
+	tcase_add_test(tc, refused_bars_map_once_the_way_is_clear);
 	tcase_add_test(tc, expansion_rom);
 	suite_add_tcase(s, tc);
 	return s;
