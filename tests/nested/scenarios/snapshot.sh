@@ -82,7 +82,12 @@ checks_after() {
 	local sum
 	wait_console "GUEST slept" 60 || return 1
 	sum=$(grep "GUEST file" /tmp/snap-first.console | head -1 | tr -d '\r' | cut -d' ' -f3)
-	grep -q "GUEST disk $sum" "$INI.console" || { echo "    disk file differs"; return 1; }
+	grep -q "GUEST disk $sum" "$INI.console" || {
+		echo "    disk file differs: written $sum; read back:"
+		grep -a "GUEST disk" "$INI.console" | tr -d '\r' | sed 's/^/      /'
+		show_console "$INI"
+		return 1
+	}
 	grep "GUEST slept" "$INI.console" | tail -1 | tr -d '\r' |
 		awk '{d = $4 - $3; print "    sleep 1 took " d " s"; exit !(d >= 0.9 && d < 1.6)}' || return 1
 	grep -q "GUEST rng 16" "$INI.console" || { echo "    no random numbers"; return 1; }
