@@ -391,7 +391,8 @@ static json_t *cmd_add_device(void *ctx, json_t *args, struct api_error *err)
 			return NULL;
 		}
 		if (vhost_user) {
-			snprintf(set[n++], sizeof(set[0]), "disk.%s.vhost_user=%s", name, vhost_user);
+			snprintf(set[n++], sizeof(set[0]), "disk.%s.vhost_user=%s", name,
+				 vhost_user);
 		} else {
 			snprintf(set[n++], sizeof(set[0]), "disk.%s.path=%s", name, path);
 			snprintf(set[n++], sizeof(set[0]), "disk.%s.readonly=%s", name,

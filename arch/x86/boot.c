@@ -46,8 +46,7 @@
 #define GDT_DATA   0x00cf93000000ffffULL
 #define GDT_SIZE   (4 * sizeof(uint64_t))
 
-static __attribute__((format(printf, 4, 5))) int fail(char *err, size_t errlen, int ret,
-						      const char *fmt, ...)
+int x86_boot_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -57,11 +56,6 @@ static __attribute__((format(printf, 4, 5))) int fail(char *err, size_t errlen, 
 		va_end(ap);
 	}
 	return ret;
-}
-
-static uint64_t align_up(uint64_t x, uint64_t a)
-{
-	return (x + a - 1) & ~(a - 1);
 }
 
 static uint64_t max_u64(uint64_t a, uint64_t b)
@@ -90,29 +84,33 @@ int x86_bzimage_parse(const uint8_t *img, size_t len, struct x86_bzimage *out, c
 	/* Magic first, so that a file that is not a kernel at all is called that rather
 	 * than "truncated". */
 	if (len < OFF_HDR_MAGIC + 4)
-		return fail(err, errlen, -ENOEXEC, "not a bzImage (%zu bytes, too short)", len);
+		return x86_boot_fail(err, errlen, -ENOEXEC, "not a bzImage (%zu bytes, too short)",
+				     len);
 	if (get16(img + OFF_BOOT_FLAG) != BOOT_FLAG)
-		return fail(err, errlen, -ENOEXEC, "not a bzImage (no 0xAA55 boot flag)");
+		return x86_boot_fail(err, errlen, -ENOEXEC, "not a bzImage (no 0xAA55 boot flag)");
 	if (memcmp(img + OFF_HDR_MAGIC, HDR_MAGIC, 4))
-		return fail(err, errlen, -ENOEXEC, "not a bzImage (no HdrS magic)");
+		return x86_boot_fail(err, errlen, -ENOEXEC, "not a bzImage (no HdrS magic)");
 
 	/* The header ends where the jump at 0x200 lands (boot.rst, 64-bit protocol). */
 	hdr_end = OFF_HDR_MAGIC + img[OFF_JUMP_LEN];
 	if (hdr_end > len)
-		return fail(err, errlen, -EINVAL,
-			    "truncated: setup header claims %zu bytes but file has %zu", hdr_end,
-			    len);
+		return x86_boot_fail(err, errlen, -EINVAL,
+				     "truncated: setup header claims %zu bytes but file has %zu",
+				     hdr_end, len);
 	if (hdr_end < OFF_VERSION + 2)
-		return fail(err, errlen, -EINVAL, "setup header too short (%zu bytes)", hdr_end);
+		return x86_boot_fail(err, errlen, -EINVAL, "setup header too short (%zu bytes)",
+				     hdr_end);
 	version = get16(img + OFF_VERSION);
 	if (version < X86_BOOT_PROTO_MIN)
-		return fail(err, errlen, -EINVAL, "boot protocol %u.%02u too old (need %u.%02u)",
-			    version >> 8, version & 0xff, X86_BOOT_PROTO_MIN >> 8,
-			    X86_BOOT_PROTO_MIN & 0xff);
+		return x86_boot_fail(err, errlen, -EINVAL,
+				     "boot protocol %u.%02u too old (need %u.%02u)", version >> 8,
+				     version & 0xff, X86_BOOT_PROTO_MIN >> 8,
+				     X86_BOOT_PROTO_MIN & 0xff);
 	if (hdr_end < HDR_MIN_END)
-		return fail(err, errlen, -EINVAL,
-			    "setup header too short (ends at 0x%zx, protocol %u.%02u needs 0x%zx)",
-			    hdr_end, version >> 8, version & 0xff, (size_t)HDR_MIN_END);
+		return x86_boot_fail(
+		    err, errlen, -EINVAL,
+		    "setup header too short (ends at 0x%zx, protocol %u.%02u needs 0x%zx)", hdr_end,
+		    version >> 8, version & 0xff, (size_t)HDR_MIN_END);
 
 	out->hdr_len = hdr_end - X86_SETUP_HDR_OFFSET;
 	memcpy(&out->hdr, img + X86_SETUP_HDR_OFFSET,
@@ -121,39 +119,42 @@ int x86_bzimage_parse(const uint8_t *img, size_t len, struct x86_bzimage *out, c
 	setup_sects = h->setup_sects ? h->setup_sects : 4; /* 0 means 4, for old loaders */
 	out->setup_size = (setup_sects + 1) * SECTOR;
 	if (out->setup_size > len)
-		return fail(err, errlen, -EINVAL,
-			    "truncated: setup claims %zu bytes but file has %zu", out->setup_size,
-			    len);
+		return x86_boot_fail(err, errlen, -EINVAL,
+				     "truncated: setup claims %zu bytes but file has %zu",
+				     out->setup_size, len);
 	out->payload_offset = out->setup_size;
 	out->payload_size = len - out->setup_size;
 	if (!out->payload_size)
-		return fail(err, errlen, -EINVAL,
-			    "truncated: no protected-mode kernel after the %zu-byte setup",
-			    out->setup_size);
+		return x86_boot_fail(err, errlen, -EINVAL,
+				     "truncated: no protected-mode kernel after the %zu-byte setup",
+				     out->setup_size);
 	/* syssize counts 16-byte paragraphs, rounded up. Trailing bytes (signatures) are
 	 * allowed; a payload short by a paragraph or more means the file was cut. */
 	if ((uint64_t)h->syssize * 16 > (uint64_t)out->payload_size + 15)
-		return fail(err, errlen, -EINVAL,
-			    "truncated: kernel claims %llu bytes after the setup but file has %zu",
-			    (unsigned long long)h->syssize * 16, out->payload_size);
+		return x86_boot_fail(
+		    err, errlen, -EINVAL,
+		    "truncated: kernel claims %llu bytes after the setup but file has %zu",
+		    (unsigned long long)h->syssize * 16, out->payload_size);
 
 	if (!(h->xloadflags & XLF_KERNEL_64))
-		return fail(err, errlen, -EINVAL,
-			    "kernel has no 64-bit entry point (XLF_KERNEL_64 not set)");
+		return x86_boot_fail(err, errlen, -EINVAL,
+				     "kernel has no 64-bit entry point (XLF_KERNEL_64 not set)");
 	if (!(h->loadflags & LOADED_HIGH))
-		return fail(err, errlen, -EINVAL,
-			    "zImage kernels are not supported (LOADED_HIGH not set)");
+		return x86_boot_fail(err, errlen, -EINVAL,
+				     "zImage kernels are not supported (LOADED_HIGH not set)");
 	out->relocatable = h->relocatable_kernel != 0;
 	if (out->relocatable &&
 	    (!h->kernel_alignment || (h->kernel_alignment & (h->kernel_alignment - 1))))
-		return fail(err, errlen, -EINVAL, "bad kernel_alignment 0x%x (not a power of two)",
-			    h->kernel_alignment);
+		return x86_boot_fail(err, errlen, -EINVAL,
+				     "bad kernel_alignment 0x%x (not a power of two)",
+				     h->kernel_alignment);
 	/* A non-relocatable bzImage is still loaded at 1 MiB (it moves itself to
 	 * pref_address); one that wants another load address is not a standard bzImage. */
 	if (!out->relocatable && h->code32_start != X86_KERNEL_LOAD)
-		return fail(err, errlen, -EINVAL,
-			    "kernel is not relocatable and must be loaded at 0x%x, not 0x%llx",
-			    h->code32_start, X86_KERNEL_LOAD);
+		return x86_boot_fail(
+		    err, errlen, -EINVAL,
+		    "kernel is not relocatable and must be loaded at 0x%x, not 0x%llx",
+		    h->code32_start, X86_KERNEL_LOAD);
 
 	out->version = version;
 	out->initrd_addr_max = h->initrd_addr_max;
@@ -207,12 +208,13 @@ static uint64_t kernel_end(const struct x86_bzimage *bz)
 	uint64_t start, end;
 
 	if (bz->relocatable)
-		start = align_up(max_u64(X86_KERNEL_LOAD, bz->pref_address), bz->kernel_alignment);
+		start =
+		    x86_align_up(max_u64(X86_KERNEL_LOAD, bz->pref_address), bz->kernel_alignment);
 	else
 		start = bz->pref_address ? bz->pref_address : X86_KERNEL_LOAD;
 	end = max_u64(X86_KERNEL_LOAD + bz->payload_size, X86_KERNEL_LOAD + bz->init_size);
 	end = max_u64(end, start + bz->init_size);
-	return align_up(end, PAGE_SIZE_4K);
+	return x86_align_up(end, PAGE_SIZE_4K);
 }
 
 int x86_boot_plan(const struct x86_bzimage *bz, uint64_t low_end, size_t initrd_len,
@@ -223,43 +225,46 @@ int x86_boot_plan(const struct x86_bzimage *bz, uint64_t low_end, size_t initrd_
 
 	*initrd_addr = 0;
 	if (low_end <= X86_KERNEL_LOAD)
-		return fail(err, errlen, -EINVAL, "guest memory has no RAM from 0 to beyond 1 MiB");
+		return x86_boot_fail(err, errlen, -EINVAL,
+				     "guest memory has no RAM from 0 to beyond 1 MiB");
 	/* A pref_address past low RAM cannot fit; checking it first keeps the arithmetic
 	 * in kernel_end() far from overflow. */
 	if (bz->pref_address >= low_end || bz->payload_size >= low_end)
-		return fail(err, errlen, -ENOSPC,
-			    "kernel (%zu bytes, wants to run at 0x%llx) does not fit in low RAM "
-			    "(ends at 0x%llx)",
-			    bz->payload_size, (unsigned long long)bz->pref_address,
-			    (unsigned long long)low_end);
+		return x86_boot_fail(
+		    err, errlen, -ENOSPC,
+		    "kernel (%zu bytes, wants to run at 0x%llx) does not fit in low RAM "
+		    "(ends at 0x%llx)",
+		    bz->payload_size, (unsigned long long)bz->pref_address,
+		    (unsigned long long)low_end);
 	kend = kernel_end(bz);
 	if (kend > low_end)
-		return fail(
+		return x86_boot_fail(
 		    err, errlen, -ENOSPC,
 		    "kernel needs memory up to 0x%llx (init_size %u MiB) but low RAM ends at "
 		    "0x%llx",
 		    (unsigned long long)kend, bz->init_size >> 20, (unsigned long long)low_end);
 
 	if (cmdline_len > bz->cmdline_size)
-		return fail(err, errlen, -E2BIG,
-			    "command line is %zu bytes but the kernel accepts at most %u",
-			    cmdline_len, bz->cmdline_size);
+		return x86_boot_fail(err, errlen, -E2BIG,
+				     "command line is %zu bytes but the kernel accepts at most %u",
+				     cmdline_len, bz->cmdline_size);
 	if (cmdline_len >= X86_CMDLINE_MAX)
-		return fail(err, errlen, -E2BIG, "command line is %zu bytes, at most %llu fit",
-			    cmdline_len, X86_CMDLINE_MAX - 1);
+		return x86_boot_fail(err, errlen, -E2BIG,
+				     "command line is %zu bytes, at most %llu fit", cmdline_len,
+				     X86_CMDLINE_MAX - 1);
 
 	if (!initrd_len)
 		return 0;
 	/* initrd_addr_max is the highest byte the initrd may occupy. */
 	top = min_u64(low_end, (uint64_t)bz->initrd_addr_max + 1);
 	if (initrd_len > top || ((top - initrd_len) & ~(PAGE_SIZE_4K - 1)) < kend)
-		return fail(err, errlen, -ENOSPC,
-			    "initrd (%llu MiB) does not fit below 0x%llx (%llu MiB free above the "
-			    "kernel, which ends at 0x%llx)",
-			    ((unsigned long long)initrd_len + MIB - 1) / MIB,
-			    (unsigned long long)top,
-			    (unsigned long long)(top > kend ? (top - kend) / MIB : 0),
-			    (unsigned long long)kend);
+		return x86_boot_fail(
+		    err, errlen, -ENOSPC,
+		    "initrd (%llu MiB) does not fit below 0x%llx (%llu MiB free above the "
+		    "kernel, which ends at 0x%llx)",
+		    ((unsigned long long)initrd_len + MIB - 1) / MIB, (unsigned long long)top,
+		    (unsigned long long)(top > kend ? (top - kend) / MIB : 0),
+		    (unsigned long long)kend);
 	*initrd_addr = (top - initrd_len) & ~(PAGE_SIZE_4K - 1);
 	return 0;
 }
@@ -273,9 +278,10 @@ int x86_boot_load(const struct guest_mem *mem, const struct x86_bzimage *bz, con
 	int nr, ret;
 
 	if (mem->nr_regions < 1 || mem->regions[0].gpa != 0)
-		return fail(err, errlen, -EINVAL, "guest memory has no RAM region at 0");
+		return x86_boot_fail(err, errlen, -EINVAL, "guest memory has no RAM region at 0");
 	if (initrd_len && !initrd)
-		return fail(err, errlen, -EINVAL, "initrd length %zu without data", initrd_len);
+		return x86_boot_fail(err, errlen, -EINVAL, "initrd length %zu without data",
+				     initrd_len);
 	if (!cmdline)
 		cmdline = "";
 	ret = x86_boot_plan(bz, mem->regions[0].size, initrd_len, cmdline, &addr, err, errlen);
@@ -289,7 +295,8 @@ int x86_boot_load(const struct guest_mem *mem, const struct x86_bzimage *bz, con
 	       bz->hdr_len < BP_HDR_ROOM ? bz->hdr_len : BP_HDR_ROOM);
 	nr = x86_e820_build(mem->regions, mem->nr_regions, bp.e820_table, E820_MAX_ZP);
 	if (nr < 0)
-		return fail(err, errlen, nr, "cannot build the e820 map for this memory layout");
+		return x86_boot_fail(err, errlen, nr,
+				     "cannot build the e820 map for this memory layout");
 	bp.e820_entries = (uint8_t)nr;
 	bp.hdr.type_of_loader = LOADER_UNKNOWN;
 	bp.hdr.loadflags |= LOADED_HIGH | CAN_USE_HEAP;
@@ -314,7 +321,7 @@ int x86_boot_load(const struct guest_mem *mem, const struct x86_bzimage *bz, con
 	if (!ret)
 		ret = mem_write(mem, X86_BOOT_PARAMS, &bp, sizeof(bp));
 	if (ret)
-		return fail(err, errlen, ret, "cannot write the kernel into guest memory");
+		return x86_boot_fail(err, errlen, ret, "cannot write the kernel into guest memory");
 	return 0;
 }
 

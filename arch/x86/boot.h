@@ -99,4 +99,13 @@ int x86_boot_reset_stub(const struct guest_mem *mem);
  * KVM_GET_SREGS (only the fields long mode needs are changed); regs is overwritten. */
 void x86_boot_regs(struct kvm_sregs *sregs, struct kvm_regs *regs);
 
+/* Shared by the bzImage and PVH loaders: err gets the message (when given), ret is
+ * returned; and rounding up to a power-of-two alignment. */
+__attribute__((format(printf, 4, 5))) int x86_boot_fail(char *err, size_t errlen, int ret,
+							const char *fmt, ...);
+static inline uint64_t x86_align_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
 #endif

@@ -42,24 +42,6 @@ static const struct {
     {X86_EBDA_START, X86_KERNEL_LOAD, "BIOS area (ACPI tables, reset stub)"},
 };
 
-static __attribute__((format(printf, 4, 5))) int fail(char *err, size_t errlen, int ret,
-						      const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
-static uint64_t align_up(uint64_t x, uint64_t a)
-{
-	return (x + a - 1) & ~(a - 1);
-}
-
 bool x86_elf_magic(const uint8_t *img, size_t len)
 {
 	return len >= SELFMAG && !memcmp(img, ELFMAG, SELFMAG);
@@ -77,28 +59,30 @@ static int find_entry_note(const uint8_t *notes, uint64_t len, uint64_t align, i
 	while (len - off >= sizeof(n)) {
 		memcpy(&n, notes + off, sizeof(n));
 		name = off + sizeof(n);
-		desc = name + align_up(n.n_namesz, align);
+		desc = name + x86_align_up(n.n_namesz, align);
 		if (desc > len || n.n_descsz > len - desc)
-			return fail(err, errlen, -EINVAL,
-				    "note at offset 0x%llx of program header %d runs past its "
-				    "segment",
-				    (unsigned long long)off, phdr);
+			return x86_boot_fail(
+			    err, errlen, -EINVAL,
+			    "note at offset 0x%llx of program header %d runs past its "
+			    "segment",
+			    (unsigned long long)off, phdr);
 		if (n.n_type == XEN_ELFNOTE_PHYS32_ENTRY && n.n_namesz == 4 &&
 		    !memcmp(notes + name, "Xen", 4)) {
 			if (n.n_descsz != 4 && n.n_descsz != 8)
-				return fail(err, errlen, -EINVAL,
-					    "PVH entry note has a %u-byte value (4 or 8 expected)",
-					    n.n_descsz);
+				return x86_boot_fail(
+				    err, errlen, -EINVAL,
+				    "PVH entry note has a %u-byte value (4 or 8 expected)",
+				    n.n_descsz);
 			v = 0;
 			memcpy(&v, notes + desc, n.n_descsz); /* little endian */
 			if (v > UINT32_MAX)
-				return fail(err, errlen, -EINVAL,
-					    "PVH entry 0x%llx is not a 32-bit address",
-					    (unsigned long long)v);
+				return x86_boot_fail(err, errlen, -EINVAL,
+						     "PVH entry 0x%llx is not a 32-bit address",
+						     (unsigned long long)v);
 			*entry = (uint32_t)v;
 			return 1;
 		}
-		off = desc + align_up(n.n_descsz, align);
+		off = desc + x86_align_up(n.n_descsz, align);
 		if (off > len)
 			break;
 	}
@@ -112,24 +96,26 @@ static int add_segment(const Elf64_Phdr *ph, int i, size_t len, struct x86_pvh *
 	struct x86_pvh_seg *s;
 
 	if (ph->p_filesz > ph->p_memsz)
-		return fail(err, errlen, -EINVAL,
-			    "program header %d: file size 0x%llx exceeds memory size 0x%llx", i,
-			    (unsigned long long)ph->p_filesz, (unsigned long long)ph->p_memsz);
+		return x86_boot_fail(
+		    err, errlen, -EINVAL,
+		    "program header %d: file size 0x%llx exceeds memory size 0x%llx", i,
+		    (unsigned long long)ph->p_filesz, (unsigned long long)ph->p_memsz);
 	if (ph->p_offset > len || ph->p_filesz > len - ph->p_offset)
-		return fail(err, errlen, -EINVAL,
-			    "truncated: segment of program header %d (file bytes 0x%llx+0x%llx) "
-			    "goes past the end of the file (%zu bytes)",
-			    i, (unsigned long long)ph->p_offset, (unsigned long long)ph->p_filesz,
-			    len);
+		return x86_boot_fail(
+		    err, errlen, -EINVAL,
+		    "truncated: segment of program header %d (file bytes 0x%llx+0x%llx) "
+		    "goes past the end of the file (%zu bytes)",
+		    i, (unsigned long long)ph->p_offset, (unsigned long long)ph->p_filesz, len);
 	if (!ph->p_memsz)
 		return 0;
 	if (ph->p_paddr + ph->p_memsz < ph->p_paddr)
-		return fail(err, errlen, -EINVAL,
-			    "program header %d: address 0x%llx + size 0x%llx overflows", i,
-			    (unsigned long long)ph->p_paddr, (unsigned long long)ph->p_memsz);
+		return x86_boot_fail(err, errlen, -EINVAL,
+				     "program header %d: address 0x%llx + size 0x%llx overflows", i,
+				     (unsigned long long)ph->p_paddr,
+				     (unsigned long long)ph->p_memsz);
 	if (out->nr_segs == X86_PVH_MAX_SEGS)
-		return fail(err, errlen, -EINVAL, "more than %d loadable segments",
-			    X86_PVH_MAX_SEGS);
+		return x86_boot_fail(err, errlen, -EINVAL, "more than %d loadable segments",
+				     X86_PVH_MAX_SEGS);
 	s = &out->seg[out->nr_segs++];
 	*s = (struct x86_pvh_seg){.phdr = i,
 				  .paddr = ph->p_paddr,
@@ -147,20 +133,21 @@ static int check_segments(struct x86_pvh *p, char *err, size_t errlen)
 	int i, j;
 
 	if (!p->nr_segs)
-		return fail(err, errlen, -EINVAL, "no loadable segment (PT_LOAD)");
+		return x86_boot_fail(err, errlen, -EINVAL, "no loadable segment (PT_LOAD)");
 	p->start = UINT64_MAX;
 	for (i = 0; i < p->nr_segs; i++) {
 		a = &p->seg[i];
 		for (j = i + 1; j < p->nr_segs; j++) {
 			b = &p->seg[j];
 			if (a->paddr < b->paddr + b->memsz && b->paddr < a->paddr + a->memsz)
-				return fail(err, errlen, -EINVAL,
-					    "segments of program headers %d (0x%llx-0x%llx) and %d "
-					    "(0x%llx-0x%llx) overlap",
-					    a->phdr, (unsigned long long)a->paddr,
-					    (unsigned long long)(a->paddr + a->memsz - 1), b->phdr,
-					    (unsigned long long)b->paddr,
-					    (unsigned long long)(b->paddr + b->memsz - 1));
+				return x86_boot_fail(
+				    err, errlen, -EINVAL,
+				    "segments of program headers %d (0x%llx-0x%llx) and %d "
+				    "(0x%llx-0x%llx) overlap",
+				    a->phdr, (unsigned long long)a->paddr,
+				    (unsigned long long)(a->paddr + a->memsz - 1), b->phdr,
+				    (unsigned long long)b->paddr,
+				    (unsigned long long)(b->paddr + b->memsz - 1));
 		}
 		if (a->paddr < p->start)
 			p->start = a->paddr;
@@ -170,10 +157,10 @@ static int check_segments(struct x86_pvh *p, char *err, size_t errlen)
 			entry_in = true;
 	}
 	if (!entry_in)
-		return fail(err, errlen, -EINVAL,
-			    "PVH entry 0x%x is outside the loaded segments (0x%llx-0x%llx)",
-			    p->entry, (unsigned long long)p->start,
-			    (unsigned long long)(p->end - 1));
+		return x86_boot_fail(
+		    err, errlen, -EINVAL,
+		    "PVH entry 0x%x is outside the loaded segments (0x%llx-0x%llx)", p->entry,
+		    (unsigned long long)p->start, (unsigned long long)(p->end - 1));
 	return 0;
 }
 
@@ -186,36 +173,39 @@ int x86_pvh_parse(const uint8_t *img, size_t len, struct x86_pvh *out, char *err
 
 	memset(out, 0, sizeof(*out));
 	if (!x86_elf_magic(img, len))
-		return fail(err, errlen, -ENOEXEC, "not an ELF file");
+		return x86_boot_fail(err, errlen, -ENOEXEC, "not an ELF file");
 	if (len < EI_NIDENT)
-		return fail(err, errlen, -EINVAL, "truncated: ELF header (%zu bytes)", len);
+		return x86_boot_fail(err, errlen, -EINVAL, "truncated: ELF header (%zu bytes)",
+				     len);
 	if (img[EI_CLASS] != ELFCLASS64)
-		return fail(err, errlen, -EINVAL,
-			    "ELF class %u is not 64-bit (a 32-bit vmlinux cannot boot here)",
-			    img[EI_CLASS]);
+		return x86_boot_fail(
+		    err, errlen, -EINVAL,
+		    "ELF class %u is not 64-bit (a 32-bit vmlinux cannot boot here)",
+		    img[EI_CLASS]);
 	if (img[EI_DATA] != ELFDATA2LSB)
-		return fail(err, errlen, -EINVAL, "ELF file is not little endian");
+		return x86_boot_fail(err, errlen, -EINVAL, "ELF file is not little endian");
 	if (len < sizeof(eh))
-		return fail(err, errlen, -EINVAL,
-			    "truncated: ELF header needs %zu bytes but file has %zu", sizeof(eh),
-			    len);
+		return x86_boot_fail(err, errlen, -EINVAL,
+				     "truncated: ELF header needs %zu bytes but file has %zu",
+				     sizeof(eh), len);
 	memcpy(&eh, img, sizeof(eh));
 	if (eh.e_machine != EM_X86_64)
-		return fail(err, errlen, -EINVAL, "ELF machine %u is not x86-64 (%u)", eh.e_machine,
-			    EM_X86_64);
+		return x86_boot_fail(err, errlen, -EINVAL, "ELF machine %u is not x86-64 (%u)",
+				     eh.e_machine, EM_X86_64);
 	if (eh.e_type != ET_EXEC)
-		return fail(err, errlen, -EINVAL, "ELF type %u is not an executable (ET_EXEC)",
-			    eh.e_type);
+		return x86_boot_fail(err, errlen, -EINVAL,
+				     "ELF type %u is not an executable (ET_EXEC)", eh.e_type);
 	if (eh.e_phentsize != sizeof(ph) || !eh.e_phnum || eh.e_phnum > X86_PVH_MAX_PHDRS)
-		return fail(err, errlen, -EINVAL,
-			    "bad program header table (%u entries of %u bytes; 1 to %d of %zu "
-			    "expected)",
-			    eh.e_phnum, eh.e_phentsize, X86_PVH_MAX_PHDRS, sizeof(ph));
+		return x86_boot_fail(
+		    err, errlen, -EINVAL,
+		    "bad program header table (%u entries of %u bytes; 1 to %d of %zu "
+		    "expected)",
+		    eh.e_phnum, eh.e_phentsize, X86_PVH_MAX_PHDRS, sizeof(ph));
 	if (eh.e_phoff > len || (uint64_t)eh.e_phnum * sizeof(ph) > len - eh.e_phoff)
-		return fail(err, errlen, -EINVAL,
-			    "truncated: program headers end at 0x%llx but file has %zu bytes",
-			    (unsigned long long)(eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(ph)),
-			    len);
+		return x86_boot_fail(
+		    err, errlen, -EINVAL,
+		    "truncated: program headers end at 0x%llx but file has %zu bytes",
+		    (unsigned long long)(eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(ph)), len);
 
 	for (i = 0; i < eh.e_phnum; i++) {
 		memcpy(&ph, img + eh.e_phoff + (size_t)i * sizeof(ph), sizeof(ph));
@@ -225,10 +215,11 @@ int x86_pvh_parse(const uint8_t *img, size_t len, struct x86_pvh *out, char *err
 				return ret;
 		} else if (ph.p_type == PT_NOTE && !have_entry) {
 			if (ph.p_offset > len || ph.p_filesz > len - ph.p_offset)
-				return fail(err, errlen, -EINVAL,
-					    "truncated: notes of program header %d go past the end "
-					    "of the file (%zu bytes)",
-					    i, len);
+				return x86_boot_fail(
+				    err, errlen, -EINVAL,
+				    "truncated: notes of program header %d go past the end "
+				    "of the file (%zu bytes)",
+				    i, len);
 			ret = find_entry_note(img + ph.p_offset, ph.p_filesz,
 					      ph.p_align == 8 ? 8 : 4, i, &out->entry, err, errlen);
 			if (ret < 0)
@@ -237,10 +228,11 @@ int x86_pvh_parse(const uint8_t *img, size_t len, struct x86_pvh *out, char *err
 		}
 	}
 	if (!have_entry)
-		return fail(err, errlen, -EINVAL,
-			    "ELF file without a PVH entry point (no Xen note "
-			    "XEN_ELFNOTE_PHYS32_ENTRY: build the kernel with CONFIG_PVH=y, or boot "
-			    "its bzImage)");
+		return x86_boot_fail(
+		    err, errlen, -EINVAL,
+		    "ELF file without a PVH entry point (no Xen note "
+		    "XEN_ELFNOTE_PHYS32_ENTRY: build the kernel with CONFIG_PVH=y, or boot "
+		    "its bzImage)");
 	return check_segments(out, err, errlen);
 }
 
@@ -255,7 +247,8 @@ static int pvh_plan(const struct guest_mem *mem, const struct x86_pvh *p, size_t
 	*initrd_addr = 0;
 	if (mem->nr_regions < 1 || mem->regions[0].gpa != 0 ||
 	    mem->regions[0].size <= X86_KERNEL_LOAD)
-		return fail(err, errlen, -EINVAL, "guest memory has no RAM from 0 to beyond 1 MiB");
+		return x86_boot_fail(err, errlen, -EINVAL,
+				     "guest memory has no RAM from 0 to beyond 1 MiB");
 	low_end = mem->regions[0].size;
 	for (i = 0; i < (size_t)p->nr_segs; i++) {
 		const struct x86_pvh_seg *s = &p->seg[i];
@@ -263,37 +256,39 @@ static int pvh_plan(const struct guest_mem *mem, const struct x86_pvh *p, size_t
 
 		/* The one checked translation says whether it is all RAM. */
 		if (!mem_gpa_to_hva(mem, s->paddr, s->memsz))
-			return fail(err, errlen, -ENOSPC,
-				    "segment of program header %d (0x%llx-0x%llx) is outside guest "
-				    "RAM (low RAM ends at 0x%llx; [vm] memory too small?)",
-				    s->phdr, (unsigned long long)s->paddr, (unsigned long long)last,
-				    (unsigned long long)low_end);
+			return x86_boot_fail(
+			    err, errlen, -ENOSPC,
+			    "segment of program header %d (0x%llx-0x%llx) is outside guest "
+			    "RAM (low RAM ends at 0x%llx; [vm] memory too small?)",
+			    s->phdr, (unsigned long long)s->paddr, (unsigned long long)last,
+			    (unsigned long long)low_end);
 		for (k = 0; k < sizeof(fixed_areas) / sizeof(fixed_areas[0]); k++)
 			if (s->paddr < fixed_areas[k].end && fixed_areas[k].start <= last)
-				return fail(err, errlen, -EINVAL,
-					    "segment of program header %d (0x%llx-0x%llx) overlaps "
-					    "the %s at 0x%llx-0x%llx",
-					    s->phdr, (unsigned long long)s->paddr,
-					    (unsigned long long)last, fixed_areas[k].what,
-					    (unsigned long long)fixed_areas[k].start,
-					    (unsigned long long)fixed_areas[k].end - 1);
+				return x86_boot_fail(
+				    err, errlen, -EINVAL,
+				    "segment of program header %d (0x%llx-0x%llx) overlaps "
+				    "the %s at 0x%llx-0x%llx",
+				    s->phdr, (unsigned long long)s->paddr, (unsigned long long)last,
+				    fixed_areas[k].what, (unsigned long long)fixed_areas[k].start,
+				    (unsigned long long)fixed_areas[k].end - 1);
 	}
 	if (cmdline_len >= X86_CMDLINE_MAX)
-		return fail(err, errlen, -E2BIG, "command line is %zu bytes, at most %llu fit",
-			    cmdline_len, X86_CMDLINE_MAX - 1);
+		return x86_boot_fail(err, errlen, -E2BIG,
+				     "command line is %zu bytes, at most %llu fit", cmdline_len,
+				     X86_CMDLINE_MAX - 1);
 	if (!initrd_len)
 		return 0;
 	/* Above the kernel and the BIOS area, as high as it goes below the limit. */
 	top = low_end < X86_PVH_INITRD_MAX + 1 ? low_end : X86_PVH_INITRD_MAX + 1;
-	floor = align_up(p->end > X86_KERNEL_LOAD ? p->end : X86_KERNEL_LOAD, PAGE_SIZE_4K);
+	floor = x86_align_up(p->end > X86_KERNEL_LOAD ? p->end : X86_KERNEL_LOAD, PAGE_SIZE_4K);
 	if (initrd_len > top || ((top - initrd_len) & ~(PAGE_SIZE_4K - 1)) < floor)
-		return fail(err, errlen, -ENOSPC,
-			    "initrd (%llu MiB) does not fit below 0x%llx (%llu MiB free above the "
-			    "kernel, which ends at 0x%llx)",
-			    ((unsigned long long)initrd_len + MIB - 1) / MIB,
-			    (unsigned long long)top,
-			    (unsigned long long)(top > floor ? (top - floor) / MIB : 0),
-			    (unsigned long long)floor);
+		return x86_boot_fail(
+		    err, errlen, -ENOSPC,
+		    "initrd (%llu MiB) does not fit below 0x%llx (%llu MiB free above the "
+		    "kernel, which ends at 0x%llx)",
+		    ((unsigned long long)initrd_len + MIB - 1) / MIB, (unsigned long long)top,
+		    (unsigned long long)(top > floor ? (top - floor) / MIB : 0),
+		    (unsigned long long)floor);
 	*initrd_addr = (top - initrd_len) & ~(PAGE_SIZE_4K - 1);
 	return 0;
 }
@@ -317,7 +312,8 @@ static int pvh_start_info(const struct guest_mem *mem, uint64_t initrd_addr, siz
 
 	nr = x86_e820_build(mem->regions, mem->nr_regions, e820, X86_E820_MAX);
 	if (nr < 0)
-		return fail(err, errlen, nr, "cannot build the e820 map for this memory layout");
+		return x86_boot_fail(err, errlen, nr,
+				     "cannot build the e820 map for this memory layout");
 	memset(page, 0, sizeof(page));
 	for (i = 0; i < nr; i++) {
 		mm = (struct hvm_memmap_table_entry){
@@ -334,7 +330,7 @@ static int pvh_start_info(const struct guest_mem *mem, uint64_t initrd_addr, siz
 	}
 	memcpy(page, &si, sizeof(si));
 	if (mem_write(mem, X86_PVH_START_INFO, page, sizeof(page)))
-		return fail(err, errlen, -EFAULT, "cannot write the PVH start info");
+		return x86_boot_fail(err, errlen, -EFAULT, "cannot write the PVH start info");
 	return 0;
 }
 
@@ -349,7 +345,8 @@ int x86_pvh_load(const struct guest_mem *mem, const struct x86_pvh *pvh, const u
 
 	_Static_assert(sizeof(gdt) == X86_PVH_GDT_SIZE, "GDT size");
 	if (initrd_len && !initrd)
-		return fail(err, errlen, -EINVAL, "initrd length %zu without data", initrd_len);
+		return x86_boot_fail(err, errlen, -EINVAL, "initrd length %zu without data",
+				     initrd_len);
 	if (!cmdline)
 		cmdline = "";
 	ret = pvh_plan(mem, pvh, initrd_len, strlen(cmdline), &initrd_addr, err, errlen);
@@ -371,7 +368,7 @@ int x86_pvh_load(const struct guest_mem *mem, const struct x86_pvh *pvh, const u
 		goto fault;
 	return pvh_start_info(mem, initrd_addr, initrd_len, rsdp, err, errlen);
 fault:
-	return fail(err, errlen, -EFAULT, "cannot write the kernel into guest memory");
+	return x86_boot_fail(err, errlen, -EFAULT, "cannot write the kernel into guest memory");
 }
 
 void x86_pvh_regs(struct kvm_sregs *sregs, struct kvm_regs *regs, uint32_t entry)

@@ -195,11 +195,25 @@ START_TEST(pvh_vmlinux_boots)
 END_TEST
 
 /* --dry-run says which kind the kernel is (no KVM needed). */
+/* `minivmm --dry-run DIR/vm.ini` (exit 0 expected), its output into out. */
+static void dry_run(const char *dir, char *out, size_t size)
+{
+	const char *bin = getenv("MINIVMM_BIN") ? getenv("MINIVMM_BIN") : "build/minivmm";
+	char cmd[1024];
+	size_t n;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%s --dry-run %s/vm.ini 2>&1", bin, dir);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(out, 1, size - 1, f);
+	out[n] = 0;
+	ck_assert_int_eq(pclose(f), 0);
+}
+
 START_TEST(dry_run_names_the_kernel_kind)
 {
 	char dir[] = "/tmp/minivmm-test-XXXXXX", cmd[1024], out[8192] = "";
-	const char *bin = getenv("MINIVMM_BIN") ? getenv("MINIVMM_BIN") : "build/minivmm";
-	size_t n;
 	FILE *f;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -209,20 +223,10 @@ START_TEST(dry_run_names_the_kernel_kind)
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "[vm]\nkernel = kernel\nmemory = 32M\n");
 	fclose(f);
-	snprintf(cmd, sizeof(cmd), "%s --dry-run %s/vm.ini 2>&1", bin, dir);
-	f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	n = fread(out, 1, sizeof(out) - 1, f);
-	out[n] = 0;
-	ck_assert_int_eq(pclose(f), 0);
+	dry_run(dir, out, sizeof(out));
 	ck_assert_msg(strstr(out, "\n; kernel: vmlinux (ELF, PVH entry 0x100000, "), "%s", out);
 	write_kernel(dir, pvh_code, sizeof(pvh_code));
-	snprintf(cmd, sizeof(cmd), "%s --dry-run %s/vm.ini 2>&1", bin, dir);
-	f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	n = fread(out, 1, sizeof(out) - 1, f);
-	out[n] = 0;
-	ck_assert_int_eq(pclose(f), 0);
+	dry_run(dir, out, sizeof(out));
 	ck_assert_msg(strstr(out, "\n; kernel: bzImage (protocol 2.15)\n"), "%s", out);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
