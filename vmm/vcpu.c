@@ -33,6 +33,7 @@ int vcpu_create(struct machine *m, int run_size, struct vcpu_pause *pause, struc
 	vcpu->id = id;
 	vcpu->run = MAP_FAILED;
 	vcpu->stats.fd = -1;
+	vcpu->prof = (struct exitprof){0};
 	vcpu->fd = ioctl(m->vm_fd, KVM_CREATE_VCPU, id);
 	if (vcpu->fd < 0)
 		return -errno;
@@ -42,8 +43,10 @@ int vcpu_create(struct machine *m, int run_size, struct vcpu_pause *pause, struc
 		goto err;
 	}
 	/* Benchmarks only; a kernel without binary stats logs zeros, not an error. */
-	if (getenv("MINIVMM_STATS"))
+	if (getenv("MINIVMM_STATS")) {
 		kvm_stats_open(&vcpu->stats, vcpu->fd);
+		exitprof_init(&vcpu->prof); /* out of memory: no profile, not an error */
+	}
 	return 0;
 err:
 	vcpu_destroy(vcpu);
@@ -56,6 +59,7 @@ void vcpu_destroy(struct vcpu *vcpu)
 		munmap(vcpu->run, (size_t)vcpu->run_size);
 	vcpu->run = NULL;
 	kvm_stats_close(&vcpu->stats);
+	exitprof_report(&vcpu->prof, vcpu->id);
 	if (vcpu->fd >= 0)
 		close(vcpu->fd);
 	vcpu->fd = -1;
@@ -106,10 +110,13 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		atomic_fetch_add_explicit(&m->stats.exits_io, 1, memory_order_relaxed);
+		exitprof_count(&vcpu->prof, run->io.port, false,
+			       run->io.direction == KVM_EXIT_IO_OUT);
 		vcpu_io(vcpu);
 		return true;
 	case KVM_EXIT_MMIO:
 		atomic_fetch_add_explicit(&m->stats.exits_mmio, 1, memory_order_relaxed);
+		exitprof_count(&vcpu->prof, run->mmio.phys_addr, true, run->mmio.is_write);
 		bus_access(&m->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
 			   run->mmio.is_write);
 		return true;

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "vmm/exitprof.h"
 #include "vmm/kvmstats.h"
 
 struct machine;
@@ -36,6 +37,7 @@ struct vcpu {
 	int started;
 	int done;		/* the thread has returned (under pause->lock) */
 	struct kvm_stats stats; /* with MINIVMM_STATS only; fd -1 otherwise */
+	struct exitprof prof;	/* with MINIVMM_STATS only; logged by vcpu_destroy */
 	/* Test hook (env MINIVMM_SECCOMP_TEST=vcpu): vCPU 0 makes a forbidden system call
 	 * once its filter is in place, to prove the filter is live. NULL normally. */
 	const char *seccomp_test;
