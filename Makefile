@@ -83,9 +83,11 @@ demo: deps $(BUILD)/minivmm
 # PCI hotplug latency, minivmm next to QEMU (tests/bench/hotplug.sh), virtio-fs
 # (tests/bench/virtio-fs.sh), snapshot, restore and live migration next to QEMU's
 # (tests/bench/migrate-bench.sh), and VM start with a 64 GiB BAR passed through next to
-# QEMU's (tests/bench/large-bar.sh); one bed at a time.
+# QEMU's (tests/bench/large-bar.sh), and the boot cycle phase by phase next to kvmtool
+# (built from its public source) and QEMU microvm (tests/bench/boot-cycle.sh); one bed
+# at a time.
 bench: deps $(BUILD)/minivmm $(BUILD)/minivmm-ctl
-	@NESTED_JOBS=1 tests/bench/run side-by-side hotplug virtio-fs migrate-bench large-bar
+	@NESTED_JOBS=1 tests/bench/run side-by-side hotplug virtio-fs migrate-bench large-bar boot-cycle
 
 format:
 	clang-format -i $(SRCS) $(wildcard vmm/*.h devices/*.h vfio/*.h arch/*.h arch/$(ARCH)/*.h) $(TEST_SRCS) \
