@@ -192,6 +192,17 @@ static int vu_create(struct machine *mach, const struct device_spec *spec, void 
 	_Static_assert(BLK_CONFIG <= sizeof(d->config), "blk config");
 	if (!d)
 		return -ENOMEM;
+	/* The back end maps guest RAM through the memfd: private memory cannot be shared
+	 * (vmm/vm.c, vm_shared_memory). Only a hot-add can get here that way. */
+	if (mach->mem.memfd < 0) {
+		machine_error(mach,
+			      "%s: a vhost-user back end needs guest RAM it can map, and this VM's "
+			      "is private; start minivmm with [vm] shared_memory = on to hot-add "
+			      "vhost-user devices",
+			      spec->name);
+		free(d);
+		return -EINVAL;
+	}
 	d->fs = fs;
 	snprintf(d->name, sizeof(d->name), "%s %s", ops->name, spec->name);
 	ret = vhost_user_connect(&d->vu, sock, spec->name, why, sizeof(why));

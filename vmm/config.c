@@ -25,6 +25,7 @@
 
 /* Indexed by enum on_reboot, enum console_mode and enum console_device. */
 static const char *const reboot_names[] = {"exit", "restart"};
+static const char *const shared_names[] = {"auto", "off", "on"};
 static const char *const mode_names[] = {"stdio", "file", "none"};
 static const char *const device_names[] = {"serial", "virtio"};
 
@@ -60,6 +61,7 @@ static const struct {
     {SEC_VM, "on_reboot", K_ON_REBOOT},
     {SEC_VM, "hugepages", K_HUGEPAGES},
     {SEC_VM, "cpu_pm", K_CPU_PM},
+    {SEC_VM, "shared_memory", K_SHARED_MEMORY},
     {SEC_VM, "phys_bits", K_PHYS_BITS},
     {SEC_VM, "mmio64", K_MMIO64},
     {SEC_VM, "mmio64_hotplug", K_MMIO64_HOTPLUG},
@@ -404,6 +406,12 @@ static int set_value(struct ctx *c, int idx, const char *v)
 					   v);
 		cfg->cpu_pm = i & 1;
 		return 0;
+	case K_SHARED_MEMORY:
+		if ((i = config_pick(v, shared_names, 3)) < 0)
+			return config_fail(
+			    c, -EINVAL, "shared_memory '%s' is not valid (use auto, on or off)", v);
+		cfg->shared_memory = (enum shared_memory)i;
+		return 0;
 	case K_MODE:
 		if ((i = config_pick(v, mode_names, 3)) < 0)
 			return config_fail(c, -EINVAL,
@@ -664,7 +672,7 @@ int config_load(struct config *cfg, const char *path, const char *const *overrid
 		char *err, size_t errlen)
 {
 	struct ctx c = {.cfg = cfg, .err = err, .errlen = errlen};
-	char *text = NULL;
+	char *text = NULL, sec[CONFIG_NAME_MAX + 8];
 	int ret;
 
 	*cfg = (struct config){
@@ -704,8 +712,27 @@ int config_load(struct config *cfg, const char *path, const char *const *overrid
 		ret = config_fail(&c, -EINVAL, "[console] path is required with mode = file");
 	if (!ret)
 		ret = config_check_devices(&c);
+	if (!ret && cfg->shared_memory == SHARED_MEMORY_OFF &&
+	    config_vhost_user_device(cfg, sec, sizeof(sec)))
+		ret = config_fail(&c, -EINVAL,
+				  "[vm] shared_memory = off, but [%s] has a vhost-user back end, "
+				  "which maps guest RAM; set shared_memory = auto or on",
+				  sec);
 	free(text);
 	return ret;
+}
+
+const char *config_vhost_user_device(const struct config *cfg, char *buf, size_t size)
+{
+	for (unsigned int i = 0; i < cfg->nr_disks; i++)
+		if (cfg->disks[i].vhost_user[0]) {
+			snprintf(buf, size, "disk.%s", cfg->disks[i].name);
+			return buf;
+		}
+	if (!cfg->nr_fs)
+		return NULL;
+	snprintf(buf, size, "fs.%s", cfg->fs[0].name);
+	return buf;
 }
 
 int config_amend(struct config *cfg, const char *const *overrides, int n, char *err, size_t errlen)
@@ -745,6 +772,7 @@ void config_print(const struct config *cfg, FILE *f)
 	fprintf(f, "on_reboot = %s\n", reboot_names[cfg->on_reboot]);
 	fprintf(f, "hugepages = %s\n", cfg->hugepages ? "on" : "off");
 	fprintf(f, "cpu_pm = %s\n", cfg->cpu_pm ? "on" : "off");
+	fprintf(f, "shared_memory = %s\n", shared_names[cfg->shared_memory]);
 	if (cfg->phys_bits)
 		fprintf(f, "phys_bits = %u\n", cfg->phys_bits);
 	else

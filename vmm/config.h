@@ -68,6 +68,9 @@
 
 enum console_mode { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
 enum on_reboot { ON_REBOOT_EXIT, ON_REBOOT_RESTART };
+/* [vm] shared_memory: whether guest RAM is a memfd that back ends can map (vhost-user),
+ * or private anonymous memory with transparent huge pages (vmm/vm.c says why). */
+enum shared_memory { SHARED_MEMORY_AUTO, SHARED_MEMORY_OFF, SHARED_MEMORY_ON };
 
 #define CONFIG_MAX_DISKS  8
 #define CONFIG_MAX_NETS	  4
@@ -151,8 +154,9 @@ struct config {
 	struct config_origin kernel_at, initrd_at;
 	char cmdline[CONFIG_CMDLINE_MAX];
 	enum on_reboot on_reboot;
-	bool hugepages; /* [vm] hugepages = on|off; default off */
-	bool cpu_pm;	/* [vm] cpu_pm = on|off; default off */
+	bool hugepages;			  /* [vm] hugepages = on|off; default off */
+	bool cpu_pm;			  /* [vm] cpu_pm = on|off; default off */
+	enum shared_memory shared_memory; /* [vm] shared_memory = auto|on|off; default auto */
 	/* The guest's physical address space (vmm/vm.c sizes the 64-bit PCI window):
 	 * phys_bits 0 is the host's width, as KVM reports it; mmio64 0 (auto) is the boot
 	 * devices' large BARs plus mmio64_hotplug, which shrinks to what fits unless it was
@@ -212,6 +216,9 @@ int config_amend(struct config *cfg, const char *const *overrides, int n, char *
  * INI cannot express; a line over 1022 characters, iniparser's limit, which only a long
  * cmdline or path given with --set can make; and a uuid comes back as its sysfs). */
 void config_print(const struct config *cfg, FILE *f);
+/* The section of the first device whose back end maps guest RAM (a vhost-user disk,
+ * "disk.NAME", or a virtio-fs share, "fs.NAME") into buf; NULL if there is none. */
+const char *config_vhost_user_device(const struct config *cfg, char *buf, size_t size);
 
 /* Writes the prefix of a message about a key whose origin is o into buf: "FILE:LINE: ",
  * "--set ARG: " or "FILE: ", as config_load()'s own messages begin. Returns buf. */

@@ -35,12 +35,14 @@ struct guest_mem {
 };
 
 /* Allocates ram_size bytes of guest RAM laid out as the n ranges in gpas/sizes (whose
- * sizes must add up to ram_size) and maps them. memfd-backed (so that it can be shared
- * and mapped for DMA); use_memfd = 0 gives anonymous memory for unit tests.
+ * sizes must add up to ram_size) and maps them. use_memfd = MEM_ANON gives private
+ * anonymous memory, advised to use transparent huge pages (not shareable with other
+ * processes); MEM_MEMFD a memfd that vhost-user back ends can map.
  * use_memfd = MEM_HUGETLB (which implies a memfd) backs it with 2 MiB hugetlbfs pages
  * (MFD_HUGETLB | MFD_HUGE_2MB, every region a multiple of 2 MiB; the pages are taken
  * from vm.nr_hugepages at start, so a shortfall fails here with -ENOMEM, not later).
  * Returns 0 or -errno; on failure nothing is left allocated. */
+#define MEM_ANON    0
 #define MEM_MEMFD   1
 #define MEM_HUGETLB 3
 int mem_init(struct guest_mem *m, const gpa_t *gpas, const uint64_t *sizes, int n, int use_memfd);

@@ -50,6 +50,10 @@ struct vm {
 	int console_out; /* fd the consoles write to, -1 for none */
 };
 
+/* Whether cfg makes guest RAM a shareable memfd ([vm] shared_memory; auto: when a
+ * vhost-user device is configured) rather than private memory with huge pages. */
+bool vm_shared_memory(const struct config *cfg);
+
 /* Creates the VM (KVM fds, memory, devices, kernel loaded, vCPUs created but not
  * running). incoming: for a migration's destination (devices wait for activate before
  * they take disks). boot must outlive the VM. On failure returns -errno after printing

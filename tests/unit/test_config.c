@@ -4,6 +4,7 @@
  * a failing test leaves it behind for inspection. Messages are written here with the
  * file as "vm.ini"; expect_load() puts the temp folder in front. */
 #include "tests/unit/config_fixture.h"
+#include "vmm/vm.h"
 
 START_TEST(defaults)
 {
@@ -146,7 +147,7 @@ START_TEST(print_round_trips)
 		  "[net.eth1]\ntap = tap1\nqueues = 4\n"
 		  "[vm]\nname = vm-1\nmemory = 1536M\nvcpus = 4\nkernel = bz\n"
 		  "cmdline = \"console=ttyS0 ; x\"\non_reboot = restart\n"
-		  "phys_bits = 39\nmmio64_hotplug = 64g\n"
+		  "phys_bits = 39\nmmio64_hotplug = 64g\nshared_memory = OFF\n"
 		  "[console]\nmode = file\npath = c.log\ndevice = virtio\n"
 		  "[disk.root]\npath = root.img\nreadonly = on\n"
 		  "[disk.data]\npath = \"/d/a;b.img\"\n"
@@ -166,7 +167,7 @@ START_TEST(print_round_trips)
 	snprintf(want, sizeof(want),
 		 "[vm]\nname = vm-1\nmemory = 1536M\nvcpus = 4\nkernel = %s/bz\ninitrd = \"\"\n"
 		 "cmdline = \"console=ttyS0 ; x\"\non_reboot = restart\nhugepages = off\ncpu_pm = "
-		 "off\nphys_bits = 39\nmmio64 = auto\nmmio64_hotplug = 64G\n\n"
+		 "off\nshared_memory = off\nphys_bits = 39\nmmio64 = auto\nmmio64_hotplug = 64G\n\n"
 		 "[console]\nmode = file\npath = %s/c.log\ndevice = virtio\n\n"
 		 "[rng]\nenabled = on\n\n"
 		 "[vfio]\nbackend = legacy\n\n"
@@ -259,6 +260,27 @@ START_TEST(print_skips_unplugged)
 END_TEST
 
 /* Without devices: [rng] and [vfio] are printed all the same, and read back as off/auto. */
+/* Guest RAM is a shareable memfd only when asked or when a back end must map it. */
+START_TEST(shared_memory_follows_the_devices)
+{
+	struct config cfg;
+
+	expect_load(&cfg, "[vm]\nkernel = /k\n[disk.a]\npath = /a.img\n", NULL, 0, 0, "");
+	ck_assert_int_eq(cfg.shared_memory, SHARED_MEMORY_AUTO);
+	ck_assert(!vm_shared_memory(&cfg));
+	expect_load(&cfg, "[vm]\nkernel = /k\n[disk.a]\nvhost_user = /run/blk.sock\n", NULL, 0, 0,
+		    "");
+	ck_assert(vm_shared_memory(&cfg));
+	expect_load(&cfg, "[vm]\nkernel = /k\n[fs.w]\nsocket = /run/fs.sock\n", NULL, 0, 0, "");
+	ck_assert(vm_shared_memory(&cfg));
+	expect_load(&cfg, "[vm]\nkernel = /k\nshared_memory = on\n", NULL, 0, 0, "");
+	ck_assert(vm_shared_memory(&cfg));
+	expect_load(&cfg, "[vm]\nkernel = /k\nshared_memory = off\n[disk.a]\npath = /a.img\n", NULL,
+		    0, 0, "");
+	ck_assert(!vm_shared_memory(&cfg));
+}
+END_TEST
+
 START_TEST(print_defaults)
 {
 	char *text = NULL;
@@ -271,14 +293,16 @@ START_TEST(print_defaults)
 	ck_assert_ptr_nonnull(f);
 	config_print(&cfg, f);
 	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_str_eq(text, "[vm]\nname = minivmm\nmemory = 512M\nvcpus = 1\nkernel = /k\n"
-			       "initrd = \"\"\ncmdline = console=ttyS0\non_reboot = "
-			       "exit\nhugepages = off\ncpu_pm = off\nphys_bits = host\nmmio64 = "
-			       "auto\n\n"
-			       "[console]\nmode = stdio\npath = \"\"\ndevice = serial\n\n"
-			       "[rng]\nenabled = off\n\n[vfio]\nbackend = auto\n\n"
-			       "[security]\nseccomp = on\n\n"
-			       "[migration]\ndowntime_ms = 300\nmax_rounds = 30\ntimeout = 30\n");
+	ck_assert_str_eq(
+	    text,
+	    "[vm]\nname = minivmm\nmemory = 512M\nvcpus = 1\nkernel = /k\n"
+	    "initrd = \"\"\ncmdline = console=ttyS0\non_reboot = "
+	    "exit\nhugepages = off\ncpu_pm = off\nshared_memory = auto\nphys_bits = host\nmmio64 = "
+	    "auto\n\n"
+	    "[console]\nmode = stdio\npath = \"\"\ndevice = serial\n\n"
+	    "[rng]\nenabled = off\n\n[vfio]\nbackend = auto\n\n"
+	    "[security]\nseccomp = on\n\n"
+	    "[migration]\ndowntime_ms = 300\nmax_rounds = 30\ntimeout = 30\n");
 	free(text);
 }
 END_TEST
@@ -320,6 +344,10 @@ static const struct {
     {K "on_reboot = reset\n", "vm.ini:3: on_reboot 'reset' is not valid (use exit or restart)"},
     {K "hugepages = 1G\n", "vm.ini:3: hugepages '1G' is not valid (use on or off)"},
     {K "cpu_pm = halt\n", "vm.ini:3: cpu_pm 'halt' is not valid (use on or off)"},
+    {K "shared_memory = yes\n", "vm.ini:3: shared_memory 'yes' is not valid (use auto, on or off)"},
+    {K "shared_memory = off\n[fs.work]\nsocket = /run/fs.sock\n",
+     "vm.ini: [vm] shared_memory = off, but [fs.work] has a vhost-user back end, which maps "
+     "guest RAM; set shared_memory = auto or on"},
     {K "phys_bits = 31\n", "vm.ini:3: phys_bits must be between 32 and 52"},
     {K "phys_bits = max\n", "vm.ini:3: phys_bits 'max' is not a number (use 32 to 52)"},
     {K "mmio64 = 1536M\n",
@@ -716,6 +744,7 @@ Suite *config_suite(void)
 	tcase_add_loop_test(tc, bad_override, 0, sizeof(bad_overrides) / sizeof(bad_overrides[0]));
 	tcase_add_test(tc, file_errors_come_first);
 	tcase_add_test(tc, parse_size);
+	tcase_add_test(tc, shared_memory_follows_the_devices);
 	tcase_add_test(tc, kernel_and_initrd_origins);
 	suite_add_tcase(s, tc);
 	return s;
