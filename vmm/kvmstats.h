@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The counters we log, in this order (names as KVM's stats descriptors spell them). */
+/* The counters we log, in this order (names as KVM's stats descriptors spell them;
+ * pf_*: guest memory faults KVM took and fixed, x86 only, 0 where absent). */
 /* clang-format off: one name per line (clang-format 14 reflows this differently each run) */
 #define KVM_STATS_NAMES                                                                            \
 	X(exits)                                                                                   \
@@ -20,7 +21,9 @@
 	X(irq_window_exits)                                                                        \
 	X(irq_injections)                                                                          \
 	X(insn_emulation)                                                                          \
-	X(hypercalls)
+	X(hypercalls)                                                                              \
+	X(pf_taken)                                                                                \
+	X(pf_fixed)
 /* clang-format on */
 enum {
 #define X(n) KVM_STAT_##n,

@@ -58,6 +58,14 @@ void vcpu_destroy(struct vcpu *vcpu)
 	if (vcpu->run && vcpu->run != MAP_FAILED)
 		munmap(vcpu->run, (size_t)vcpu->run_size);
 	vcpu->run = NULL;
+	if (vcpu->stats.fd >= 0) {
+		uint64_t sum[KVM_STAT_COUNT] = {0};
+		char buf[512];
+
+		kvm_stats_add(&vcpu->stats, sum);
+		log_info("vcpu %u: KVM's counters at teardown: %s", vcpu->id,
+			 kvm_stats_format(sum, buf, sizeof(buf)));
+	}
 	kvm_stats_close(&vcpu->stats);
 	exitprof_report(&vcpu->prof, vcpu->id);
 	if (vcpu->fd >= 0)

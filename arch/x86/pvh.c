@@ -334,6 +334,15 @@ static int pvh_start_info(const struct guest_mem *mem, uint64_t initrd_addr, siz
 	return 0;
 }
 
+int x86_pvh_check(const struct guest_mem *mem, const struct x86_pvh *pvh, size_t initrd_len,
+		  const char *cmdline, char *err, size_t errlen)
+{
+	uint64_t initrd_addr;
+
+	return pvh_plan(mem, pvh, initrd_len, strlen(cmdline ? cmdline : ""), &initrd_addr, err,
+			errlen);
+}
+
 int x86_pvh_load(const struct guest_mem *mem, const struct x86_pvh *pvh, const uint8_t *img,
 		 const uint8_t *initrd, size_t initrd_len, const char *cmdline, uint64_t rsdp,
 		 char *err, size_t errlen)

@@ -122,6 +122,12 @@ int x86_pvh_parse(const uint8_t *img, size_t len, struct x86_pvh *out, char *err
 int x86_pvh_load(const struct guest_mem *mem, const struct x86_pvh *pvh, const uint8_t *img,
 		 const uint8_t *initrd, size_t initrd_len, const char *cmdline, uint64_t rsdp,
 		 char *err, size_t errlen);
+/* Only the checks of x86_pvh_load (which makes them all before it writes anything):
+ * the same answer and message, nothing written. For the check at start, where copying
+ * a large vmlinux into scratch memory only to throw it away cost seconds in the test
+ * bed's emulated host. */
+int x86_pvh_check(const struct guest_mem *mem, const struct x86_pvh *pvh, size_t initrd_len,
+		  const char *cmdline, char *err, size_t errlen);
 
 /* Puts the boot vCPU in 32-bit protected mode, paging off, at entry with EBX =
  * X86_PVH_START_INFO. sregs must come from KVM_GET_SREGS; regs is overwritten. */

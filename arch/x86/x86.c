@@ -89,11 +89,12 @@ static void x86_kernel_describe(const struct x86_kernel *k, char *buf, size_t si
 			 k->bz.version & 0xff);
 }
 
-/* Loads into guest memory; shared by the real load and the dry check. An ELF file is
- * a vmlinux for PVH; anything else must be a bzImage. */
+/* Loads into guest memory; shared by the real load and the dry check (trial: a vmlinux
+ * is only checked, not copied; see x86_pvh_check). An ELF file is a vmlinux for PVH;
+ * anything else must be a bzImage. */
 static int x86_load(const struct guest_mem *mem, const struct boot_files *bf,
 		    const struct config *cfg, const struct pci_windows *pw, struct x86_kernel *k,
-		    char *err, size_t errlen)
+		    bool trial, char *err, size_t errlen)
 {
 	struct acpi_config acfg = {.nr_vcpus = cfg->vcpus};
 	struct pci_windows w = *pw;
@@ -127,6 +128,8 @@ static int x86_load(const struct guest_mem *mem, const struct boot_files *bf,
 		snprintf(err, errlen, "cannot build the ACPI tables: %s", strerror(-ret));
 		return ret;
 	}
+	if (k->pvh && trial)
+		return x86_pvh_check(mem, &k->elf, bf->initrd_len, cfg->cmdline, err, errlen);
 	if (k->pvh)
 		return x86_pvh_load(mem, &k->elf, bf->kernel, bf->initrd, bf->initrd_len,
 				    cfg->cmdline, rsdp, err, errlen);
@@ -158,7 +161,7 @@ int arch_check_kernel(const struct boot_files *bf, const struct config *cfg, cha
 		return ret;
 	}
 	arch_pci_windows(cfg->memory, &w);
-	ret = x86_load(&scratch, bf, cfg, &w, &k, why, sizeof(why));
+	ret = x86_load(&scratch, bf, cfg, &w, &k, true, why, sizeof(why));
 	mem_destroy(&scratch);
 	if (ret < 0) {
 		snprintf(err, errlen, "kernel %s: %s", cfg->kernel, why);
@@ -294,7 +297,7 @@ int arch_load_kernel(struct vm *vm)
 	int ret;
 
 	pci_get_windows(&vm->m, &w);
-	ret = x86_load(&vm->m.mem, vm->boot, vm->cfg, &w, &k, err, sizeof(err));
+	ret = x86_load(&vm->m.mem, vm->boot, vm->cfg, &w, &k, false, err, sizeof(err));
 	if (ret < 0) {
 		log_err("kernel %s: %s", vm->cfg->kernel, err);
 		return ret;

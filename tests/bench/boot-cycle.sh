@@ -33,8 +33,9 @@ l1() {
 	mkdir -p /tmp/bc && printf '#!/bin/sh\nreboot -f\n' >/tmp/bc/reboot.sh &&
 		guest_initrd /tmp/bc/reboot.sh /tmp/bc/guest.cpio.gz &&
 		cp "$KERNEL" /tmp/bc/bzImage && cp "$VMLINUX" /tmp/bc/vmlinux || return 1
+	local kvmtool=${LKVM:+$(basename "$(dirname "$LKVM")")}
 	if [ -n "${LKVM:-}" ]; then cp "$LKVM" /tmp/bc/lkvm && LKVM=/tmp/bc/lkvm; fi
-	echo "INFO emulated host: kernel $(uname -r), nproc $(nproc); $(/usr/bin/qemu-system-x86_64 --version | head -1); kvmtool ${LKVM:+$(basename "$(dirname "$LKVM")")}; $RUNS rounds after one warm-up" |
+	echo "INFO emulated host: kernel $(uname -r), nproc $(nproc); $(/usr/bin/qemu-system-x86_64 --version | head -1); kvmtool ${kvmtool:-absent}; $RUNS rounds after one warm-up" |
 		tee -a "$S"
 	KERNEL=/tmp/bc/bzImage VMLINUX=/tmp/bc/vmlinux BC_INITRD=/tmp/bc/guest.cpio.gz QEMU=/usr/bin/qemu-system-x86_64 LKVM=${LKVM:-} LKVM_WHY=${LKVM_WHY:-} \
 		python3 "$MINIVMM_REPO/tests/bench/boot-cycle.py" run "$RUNS" >/tmp/bc/driver.log 2>&1

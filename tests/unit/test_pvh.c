@@ -391,6 +391,35 @@ START_TEST(refuse_fixed_areas)
 }
 END_TEST
 
+/* The check at start answers as the load does, with the same messages, and writes
+ * nothing. */
+START_TEST(check_answers_as_load_writing_nothing)
+{
+	static char cmdline[X86_CMDLINE_MAX + 1];
+	struct fx t;
+	char err2[256];
+
+	fx_init(&t, 32 * MIB, 0);
+	ck_assert_int_eq(parse(&t, t.len), 0);
+	ck_assert_int_eq(
+	    x86_pvh_check(&t.m, &t.pvh, 11 * MIB, "console=ttyS0", t.err, sizeof(t.err)), 0);
+	ck_assert_uint_eq(*(uint8_t *)mem_gpa_to_hva(&t.m, TEXT, 1), 0);
+	ck_assert_int_eq(x86_pvh_check(&t.m, &t.pvh, 12 * MIB, NULL, err2, sizeof(err2)), -ENOSPC);
+	ck_assert_int_eq(load(&t, NULL, 12 * MIB, NULL), -EINVAL); /* no data: its own check */
+	memset(cmdline, 'a', X86_CMDLINE_MAX);
+	ck_assert_int_eq(x86_pvh_check(&t.m, &t.pvh, 0, cmdline, err2, sizeof(err2)), -E2BIG);
+	ck_assert_int_eq(load(&t, NULL, 0, cmdline), -E2BIG);
+	ck_assert_str_eq(err2, t.err);
+	fx_fini(&t);
+	fx_init(&t, 16 * MIB, 0); /* the text segment lies beyond RAM */
+	ck_assert_int_eq(parse(&t, t.len), 0);
+	ck_assert_int_eq(x86_pvh_check(&t.m, &t.pvh, 0, NULL, err2, sizeof(err2)), -ENOSPC);
+	ck_assert_int_eq(load(&t, NULL, 0, NULL), -ENOSPC);
+	ck_assert_str_eq(err2, t.err);
+	fx_fini(&t);
+}
+END_TEST
+
 START_TEST(refuse_initrd_and_cmdline)
 {
 	static char cmdline[X86_CMDLINE_MAX + 1];
@@ -512,6 +541,7 @@ Suite *pvh_suite(void)
 	tcase_add_test(tc, refuse_segment_outside_ram);
 	tcase_add_test(tc, refuse_fixed_areas);
 	tcase_add_test(tc, refuse_initrd_and_cmdline);
+	tcase_add_test(tc, check_answers_as_load_writing_nothing);
 	tcase_add_test(tc, regs_protected_mode);
 	tcase_add_test(tc, check_kernel_tells_the_kinds_apart);
 	suite_add_tcase(s, tc);
