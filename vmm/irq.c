@@ -7,10 +7,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "arch/arch.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
-
-#define IRQ_PIC_PINS 16
 
 static struct kvm_irq_routing_entry *irq_entries(struct irq_state *s)
 {
@@ -25,33 +24,20 @@ static int irq_commit(struct machine *m)
 int irq_init(struct machine *m)
 {
 	struct irq_state *s = &m->irq;
-	/* KVM's own default: ISA GSIs 0-15 reach both the PIC and the IOAPIC, 16-23 only
-	 * the IOAPIC. Replacing the table means restating them. */
-	size_t max = IRQ_IOAPIC_PINS + IRQ_PIC_PINS + IRQ_MAX_GSI;
-	struct kvm_irq_routing_entry *e;
-	uint32_t n = 0;
+	size_t max = IRQ_MAX_WIRED_ROUTES + IRQ_MAX_GSI;
+	int n;
 
 	memset(s, 0, sizeof(*s));
 	s->table = calloc(1, sizeof(*s->table) + max * sizeof(s->table->entries[0]));
 	if (!s->table)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
-	e = irq_entries(s);
-	for (uint32_t pin = 0; pin < IRQ_IOAPIC_PINS; pin++) {
-		e[n++] = (struct kvm_irq_routing_entry){
-		    .gsi = pin,
-		    .type = KVM_IRQ_ROUTING_IRQCHIP,
-		    .u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = pin}};
-		if (pin < IRQ_PIC_PINS && pin != 2)
-			e[n++] = (struct kvm_irq_routing_entry){
-			    .gsi = pin,
-			    .type = KVM_IRQ_ROUTING_IRQCHIP,
-			    .u.irqchip = {.irqchip = pin < 8 ? KVM_IRQCHIP_PIC_MASTER
-							     : KVM_IRQCHIP_PIC_SLAVE,
-					  .pin = pin % 8}};
-	}
-	s->table->nr = n;
-	s->next_gsi = IRQ_IOAPIC_PINS;
+	/* Replacing KVM's table means restating its default wired routes. */
+	n = arch_irq_routes(irq_entries(s), IRQ_MAX_WIRED_ROUTES, &s->nr_wired);
+	if (n < 0)
+		return n;
+	s->table->nr = (uint32_t)n;
+	s->next_gsi = s->nr_wired;
 	return irq_commit(m);
 }
 
@@ -66,7 +52,7 @@ void irq_destroy(struct machine *m)
 
 void irq_line(struct machine *m, unsigned int irq, bool level)
 {
-	struct kvm_irq_level l = {.irq = irq, .level = level};
+	struct kvm_irq_level l = {.irq = arch_irq_line(irq), .level = level};
 
 	if (ioctl(m->vm_fd, KVM_IRQ_LINE, &l) < 0)
 		log_guest("KVM_IRQ_LINE %u failed: %m", irq);
@@ -78,7 +64,7 @@ int irq_msi_alloc(struct machine *m)
 	int gsi = -ENOSPC;
 
 	pthread_mutex_lock(&s->lock);
-	for (uint32_t g = IRQ_IOAPIC_PINS; g < IRQ_MAX_GSI; g++) {
+	for (uint32_t g = s->nr_wired; g < IRQ_MAX_GSI; g++) {
 		if (!(s->used[g / 8] & (1u << (g % 8)))) {
 			s->used[g / 8] |= (uint8_t)(1u << (g % 8));
 			gsi = (int)g;
@@ -103,7 +89,7 @@ int irq_msi_route(struct machine *m, uint32_t gsi, uint64_t addr, uint32_t data)
 	struct irq_state *s = &m->irq;
 	int i, ret;
 
-	if (gsi >= IRQ_MAX_GSI || gsi < IRQ_IOAPIC_PINS)
+	if (gsi >= IRQ_MAX_GSI || gsi < s->nr_wired)
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
 	i = irq_find_msi(s, gsi);

@@ -1,8 +1,9 @@
 /* Interrupt plumbing shared by emulated and passed-through devices.
  *
  * KVM's GSI routing table is replaced as a whole by KVM_SET_GSI_ROUTING, so the VM keeps
- * the full table here (the default IOAPIC/PIC pins plus one MSI route per allocated
- * vector) and commits it on every change. Interrupts reach KVM through irqfd: a device
+ * the full table here (the irqchip's wired inputs as the arch lists them, arch_irq_routes:
+ * x86 IOAPIC/PIC pins, arm64 GIC SPIs; plus one MSI route per allocated vector) and
+ * commits it on every change. Interrupts reach KVM through irqfd: a device
  * (or VFIO) signals an eventfd and KVM injects, with no VMM thread involved.
  *
  * Thread-safe: a mutex in struct irq_state guards the table. */
@@ -15,21 +16,24 @@
 
 struct machine;
 
-#define IRQ_IOAPIC_PINS 24
-#define IRQ_MAX_GSI	1024
+#define IRQ_MAX_GSI	     1024
+#define IRQ_MAX_WIRED_ROUTES 64 /* most routes arch_irq_routes may list */
 
 struct irq_state {
 	pthread_mutex_t lock;
-	struct kvm_irq_routing *table; /* default pins + MSI routes */
-	uint32_t next_gsi;	       /* next never-used GSI (MSI GSIs start after pins) */
+	struct kvm_irq_routing *table; /* wired inputs + MSI routes */
+	uint32_t nr_wired;	       /* GSIs below this are wired; MSI GSIs come after */
+	uint32_t next_gsi;	       /* next never-used GSI */
 	uint8_t used[IRQ_MAX_GSI / 8]; /* MSI GSIs in use */
 };
 
-/* Sets up the default routes (IOAPIC pins 0-23, PIC 0-15). After KVM_CREATE_IRQCHIP. */
+/* Sets up the default routes (arch_irq_routes). After the in-kernel irqchip exists
+ * (arch_vm_init). */
 int irq_init(struct machine *m);
 void irq_destroy(struct machine *m);
 
-/* Sets the level of an in-kernel irqchip input (ISA IRQ / IOAPIC pin). */
+/* Sets the level of a wired irqchip input, by GSI (x86: ISA IRQ / IOAPIC pin; arm64:
+ * SPI number). */
 void irq_line(struct machine *m, unsigned int irq, bool level);
 
 /* Allocates a GSI for an MSI route (no route yet: call irq_msi_route). -ENOSPC. */
