@@ -12,7 +12,10 @@
 #   debian:  mmdebstrap (the stock Debian guest of the debian-* scenarios)
 #   arm64:   gcc-aarch64-linux-gnu (make ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-),
 #            the :arm64 -dev libraries that build links, dtc (decompiles the device tree
-#            --dry-run writes), and qemu-system-arm (the emulated arm64 host)
+#            --dry-run writes), and qemu-system-arm (the emulated arm64 host). Bookworm's
+#            libfdt-dev is not Multi-Arch: libfdt-dev:arm64 would remove the host's, so
+#            the cross build takes libfdt1:arm64 (the library; its headers are the
+#            host's, the same for every architecture) and links it by soname (Makefile)
 set -eu
 PKGS="build-essential pkg-config libfdt-dev libseccomp-dev libiniparser-dev libjansson-dev check
       acpica-tools
@@ -22,7 +25,7 @@ PKGS="build-essential pkg-config libfdt-dev libseccomp-dev libiniparser-dev libj
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross device-tree-compiler qemu-system-arm"
 # The cross build links these arm64 builds of the libraries above (multiarch: they
 # install beside the host's, and only when dpkg knows the arm64 architecture).
-ARM64_PKGS="libfdt-dev:arm64 libseccomp-dev:arm64 libiniparser-dev:arm64 libjansson-dev:arm64
+ARM64_PKGS="libfdt1:arm64 libseccomp-dev:arm64 libiniparser-dev:arm64 libjansson-dev:arm64
       check:arm64"
 missing=""
 for p in $PKGS; do
