@@ -111,7 +111,7 @@ static int fdt_validate(const struct arm64_machine *m, char *err, size_t errlen)
 /* A property of big-endian 32-bit cells. */
 static int fdt_cells(void *fdt, const char *name, const uint32_t *v, size_t n)
 {
-	fdt32_t be[48];
+	fdt32_t be[16 * INTX_MAP_CELLS]; /* the longest: the interrupt-map */
 
 	if (n > sizeof(be) / sizeof(be[0]))
 		return -FDT_ERR_NOSPACE;
