@@ -1,0 +1,170 @@
+#!/bin/sh
+# arm64 smoke test, separate from the x86 scenario runner: boots an emulated arm64 host
+# (qemu-system-aarch64, TCG, EL2 so that its KVM works), runs the cross-built
+# build-arm64/minivmm in it, and boots an arm64 guest to userspace twice:
+#   poweroff  1 vCPU; the guest powers off through PSCI: minivmm exits 0 ("guest
+#             powered off"), and the device tree the guest booted with
+#             (/sys/firmware/fdt) is byte for byte what --dry-run --dtb wrote;
+#   reboot    2 vCPUs (the second started by PSCI CPU_ON: the guest counts 2); the
+#             guest reboots through PSCI: exit 0, "guest rebooted (on_reboot = exit)".
+#
+# Kernel for both levels: Debian's own arm64 kernel package (KVM, GICv3/ITS, PCI
+# generic host, 8250 and PL011 consoles all built in), its uncompressed Image taken
+# from the .deb; busybox from busybox-static:arm64. Both are fetched once with
+# apt-get download into the cache (ARM64_KERNEL_PKG picks another kernel package).
+#
+#   tests/nested/arm64-smoke.sh            (after make ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
+# Exit 0: "userspace reached" seen and minivmm exited 0; 1: it did not; 77: skipped
+# (something missing, said why). The emulated host's console is kept in
+# $CACHE/arm64/smoke.log.
+set -eu
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+CACHE=${MINIVMM_CACHE:-${HOME:-/root}/.cache/minivmm}/arm64
+BIN=${MINIVMM_ARM64_BIN:-$ROOT/build-arm64/minivmm}
+KPKG=${ARM64_KERNEL_PKG:-linux-image-6.12.100+deb12-arm64}
+TIMEOUT=${ARM64_SMOKE_TIMEOUT:-900}
+LIBDIRS="/usr/aarch64-linux-gnu/lib /usr/lib/aarch64-linux-gnu /lib/aarch64-linux-gnu"
+
+skip() {
+	echo "arm64-smoke: SKIP: $*" >&2
+	exit 77
+}
+
+command -v qemu-system-aarch64 >/dev/null || skip "no qemu-system-aarch64 (install-deps: qemu-system-arm)"
+command -v cpio >/dev/null || skip "no cpio"
+[ -x "$BIN" ] || skip "no $BIN (make ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)"
+mkdir -p "$CACHE"
+cd "$CACHE"
+
+# Debian's packages, fetched once.
+fetch() { # PACKAGE: its .deb in the cache
+	ls "$1"_*_arm64.deb >/dev/null 2>&1 ||
+		apt-get download "$1:arm64" >/dev/null 2>&1 ||
+		skip "cannot apt-get download $1:arm64"
+}
+fetch "$KPKG"
+fetch busybox-static
+if [ ! -f "Image-$KPKG" ]; then
+	rm -rf kx && mkdir kx && dpkg-deb -x "$KPKG"_*_arm64.deb kx
+	# arm64 vmlinuz in Debian is the EFI-stub Image itself, uncompressed.
+	cp kx/boot/vmlinuz-* "Image-$KPKG.tmp" && mv "Image-$KPKG.tmp" "Image-$KPKG"
+	rm -rf kx
+fi
+if [ ! -f busybox ]; then
+	rm -rf bx && mkdir bx && dpkg-deb -x busybox-static_*_arm64.deb bx
+	cp bx/bin/busybox busybox && rm -rf bx
+fi
+
+# The guest's initramfs: report, then power off or reboot (smoke= on the command line).
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+mkdir -p "$W/g/bin" "$W/g/proc" "$W/g/sys" "$W/g/dev"
+cp busybox "$W/g/bin/busybox"
+mknod "$W/g/dev/console" c 5 1
+cat >"$W/g/init" <<'EOS'
+#!/bin/busybox sh
+b=/bin/busybox
+$b mount -t proc proc /proc
+$b mount -t sysfs sys /sys
+echo "GUEST-FDT $smoke: $($b sha256sum /sys/firmware/fdt | $b cut -d' ' -f1)"
+echo "GUEST-CPUS $smoke: $($b grep -c ^processor /proc/cpuinfo)"
+echo "userspace reached"
+if [ "$smoke" = reboot ]; then $b reboot -f; else $b poweroff -f; fi
+EOS
+chmod +x "$W/g/init"
+(cd "$W/g" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$W/guest.cpio.gz"
+
+# The emulated host's initramfs: busybox, minivmm and the arm64 libraries it needs, the
+# guest's kernel, initrd and config.
+H="$W/h"
+mkdir -p "$H/bin" "$H/lib" "$H/proc" "$H/sys" "$H/dev" "$H/tmp" "$H/guest"
+cp busybox "$H/bin/busybox"
+cp "$BIN" "$H/bin/minivmm"
+mknod "$H/dev/console" c 5 1
+for lib in ld-linux-aarch64.so.1 libc.so.6 libiniparser.so.1 libjansson.so.4 libfdt.so.1 \
+	libseccomp.so.2; do
+	found=""
+	for d in $LIBDIRS; do
+		[ -e "$d/$lib" ] && found="$d/$lib" && break
+	done
+	[ -n "$found" ] || skip "no arm64 $lib (install-deps: the :arm64 libraries)"
+	cp -L "$found" "$H/lib/$lib"
+done
+cp "Image-$KPKG" "$H/guest/Image"
+cp "$W/guest.cpio.gz" "$H/guest/initrd.cpio.gz"
+cat >"$H/guest/guest.ini" <<'EOS'
+[vm]
+name = arm64-smoke
+memory = 256M
+vcpus = 1
+kernel = Image
+initrd = initrd.cpio.gz
+cmdline = "console=ttyS0 panic=-1 loglevel=4 smoke=poweroff"
+on_reboot = exit
+[console]
+mode = stdio
+EOS
+cat >"$H/init" <<'EOS'
+#!/bin/busybox sh
+export PATH=/bin LD_LIBRARY_PATH=/lib
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+echo "ARM64-SMOKE: host up at $(cut -d' ' -f1 /proc/uptime) s; $(dmesg | grep -m1 -o 'kvm \[1\]: .*mode' || echo 'no KVM line')"
+if [ ! -c /dev/kvm ]; then
+	echo "ARM64-SMOKE: no /dev/kvm in the emulated host"
+	poweroff -f
+fi
+vmm() {
+	/lib/ld-linux-aarch64.so.1 --library-path /lib /bin/minivmm "$@" </dev/null
+}
+vmm --dry-run --dtb /tmp/dry.dtb /guest/guest.ini >/dev/null
+echo "ARM64-SMOKE: dry-run FDT: $(sha256sum /tmp/dry.dtb | cut -d' ' -f1)"
+run() { # NAME, then --set arguments
+	name=$1
+	shift
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	vmm "$@" /guest/guest.ini
+	rc=$?
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	echo "ARM64-SMOKE: $name: minivmm exit $rc, $t0 -> $t1 s of host uptime"
+}
+run poweroff
+run reboot --set vm.vcpus=2 --set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=reboot"
+poweroff -f
+EOS
+chmod +x "$H/init"
+(cd "$H" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$W/host.cpio.gz"
+
+start=$(date +%s)
+set +e
+timeout "$TIMEOUT" qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 \
+	-cpu max,pauth-impdef=on -accel tcg -smp 1 -m 2048 -nographic -no-reboot \
+	-kernel "Image-$KPKG" -initrd "$W/host.cpio.gz" \
+	-append "console=ttyAMA0 panic=-1 rdinit=/init quiet" </dev/null >"$CACHE/smoke.log" 2>&1
+qrc=$?
+set -e
+end=$(date +%s)
+L="$CACHE/smoke.log"
+grep -a 'ARM64-SMOKE\|GUEST-\|userspace reached\|minivmm:' "$L" || true
+echo "arm64-smoke: emulated host ran $((end - start)) s (qemu exit $qrc); log: $L"
+fail=0
+check() { # WHAT, then the command that must succeed
+	what=$1
+	shift
+	if "$@"; then echo "arm64-smoke: ok: $what"; else echo "arm64-smoke: FAILED: $what"; fail=1; fi
+}
+has() { grep -aq "$1" "$L"; }
+dry=$(sed -n 's/.*ARM64-SMOKE: dry-run FDT: \([0-9a-f]*\).*/\1/p' "$L")
+check "poweroff: exit 0" has 'ARM64-SMOKE: poweroff: minivmm exit 0,'
+check "poweroff: guest powered off" has 'minivmm: guest powered off'
+check "poweroff: 1 vCPU" has 'GUEST-CPUS poweroff: 1'
+check "poweroff: guest's device tree is --dry-run's" \
+	test -n "$dry" -a "$(sed -n 's/.*GUEST-FDT poweroff: \([0-9a-f]*\).*/\1/p' "$L")" = "$dry"
+check "reboot: 2 vCPUs" has 'GUEST-CPUS reboot: 2'
+check "reboot: exit 0" has 'ARM64-SMOKE: reboot: minivmm exit 0,'
+check "reboot: guest rebooted" has 'guest rebooted (on_reboot = exit)'
+[ "$fail" = 0 ] && echo "arm64-smoke: PASS" && exit 0
+echo "arm64-smoke: FAIL"
+exit 1
