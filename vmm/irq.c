@@ -38,6 +38,8 @@ int irq_init(struct machine *m)
 		return n;
 	s->table->nr = (uint32_t)n;
 	s->next_gsi = s->nr_wired;
+	/* arm64 answers yes once arch_vm_init has made the ITS; x86 never does. */
+	s->msi_devid = ioctl(m->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MSI_DEVID) > 0;
 	return irq_commit(m);
 }
 
@@ -84,7 +86,7 @@ static int irq_find_msi(struct irq_state *s, uint32_t gsi)
 	return -1;
 }
 
-int irq_msi_route(struct machine *m, uint32_t gsi, uint64_t addr, uint32_t data)
+int irq_msi_route(struct machine *m, uint32_t gsi, uint64_t addr, uint32_t data, uint32_t devid)
 {
 	struct irq_state *s = &m->irq;
 	int i, ret;
@@ -100,6 +102,10 @@ int irq_msi_route(struct machine *m, uint32_t gsi, uint64_t addr, uint32_t data)
 	    .type = KVM_IRQ_ROUTING_MSI,
 	    .u.msi = {
 		.address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data}};
+	if (s->msi_devid) {
+		irq_entries(s)[i].flags = KVM_MSI_VALID_DEVID;
+		irq_entries(s)[i].u.msi.devid = devid;
+	}
 	ret = irq_commit(m);
 	pthread_mutex_unlock(&s->lock);
 	return ret;

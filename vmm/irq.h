@@ -23,6 +23,7 @@ struct irq_state {
 	pthread_mutex_t lock;
 	struct kvm_irq_routing *table; /* wired inputs + MSI routes */
 	uint32_t nr_wired;	       /* GSIs below this are wired; MSI GSIs come after */
+	bool msi_devid;		       /* MSI routes carry the device ID (KVM_CAP_MSI_DEVID) */
 	uint32_t next_gsi;	       /* next never-used GSI */
 	uint8_t used[IRQ_MAX_GSI / 8]; /* MSI GSIs in use */
 };
@@ -39,8 +40,10 @@ void irq_line(struct machine *m, unsigned int irq, bool level);
 /* Allocates a GSI for an MSI route (no route yet: call irq_msi_route). -ENOSPC. */
 int irq_msi_alloc(struct machine *m);
 /* Points gsi at the MSI address/data pair (what the guest wrote in the MSI or MSI-X
- * entry) and commits the table. */
-int irq_msi_route(struct machine *m, uint32_t gsi, uint64_t addr, uint32_t data);
+ * entry) from the device with requester ID devid (bus << 8 | devfn), and commits the
+ * table. An Arm GICv3 ITS translates by device ID, so KVM wants it on every MSI route
+ * there (KVM_CAP_MSI_DEVID); where KVM does not (x86), devid is not passed. */
+int irq_msi_route(struct machine *m, uint32_t gsi, uint64_t addr, uint32_t data, uint32_t devid);
 /* Removes gsi's route and frees it. */
 void irq_msi_free(struct machine *m, uint32_t gsi);
 
