@@ -6,7 +6,11 @@
 #             powered off"), and the device tree the guest booted with
 #             (/sys/firmware/fdt) is byte for byte what --dry-run --dtb wrote;
 #   reboot    2 vCPUs (the second started by PSCI CPU_ON: the guest counts 2); the
-#             guest reboots through PSCI: exit 0, "guest rebooted (on_reboot = exit)".
+#             guest reboots through PSCI: exit 0, "guest rebooted (on_reboot = exit)";
+#   vcon      1 vCPU and the console on virtio-console (Debian builds it in; its
+#             virtio-rng is a module): the guest finds it on the ECAM host bridge, its
+#             MSI-X vectors go through the ITS (in /proc/interrupts), and what
+#             it prints on hvc0 reaches minivmm's console; then it powers off.
 #
 # Kernel for both levels: Debian's own arm64 kernel package (KVM, GICv3/ITS, PCI
 # generic host, 8250 and PL011 consoles all built in), its uncompressed Image taken
@@ -68,6 +72,11 @@ $b mount -t proc proc /proc
 $b mount -t sysfs sys /sys
 echo "GUEST-FDT $smoke: $($b sha256sum /sys/firmware/fdt | $b cut -d' ' -f1)"
 echo "GUEST-CPUS $smoke: $($b grep -c ^processor /proc/cpuinfo)"
+if [ "$smoke" = vcon ]; then
+	echo "GUEST-VCON: console on $($b cat /sys/class/tty/console/active)"
+	# virtio's interrupts: through the ITS ("ITS-..." chip) or INTx ("GICv3").
+	$b grep virtio /proc/interrupts | $b sed 's/^/GUEST-IRQ: /'
+fi
 echo "userspace reached"
 if [ "$smoke" = reboot ]; then $b reboot -f; else $b poweroff -f; fi
 EOS
@@ -132,6 +141,7 @@ run() { # NAME, then --set arguments
 }
 run poweroff
 run reboot --set vm.vcpus=2 --set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=reboot"
+run vcon --set console.device=virtio --set "vm.cmdline=console=hvc0 panic=-1 loglevel=4 smoke=vcon"
 poweroff -f
 EOS
 chmod +x "$H/init"
@@ -165,6 +175,9 @@ check "poweroff: guest's device tree is --dry-run's" \
 check "reboot: 2 vCPUs" has 'GUEST-CPUS reboot: 2'
 check "reboot: exit 0" has 'ARM64-SMOKE: reboot: minivmm exit 0,'
 check "reboot: guest rebooted" has 'guest rebooted (on_reboot = exit)'
+check "vcon: exit 0" has 'ARM64-SMOKE: vcon: minivmm exit 0,'
+check "vcon: the guest's console is virtio-console" has 'GUEST-VCON: console on hvc0'
+check "vcon: MSI-X through the ITS" grep -aq 'GUEST-IRQ: .*ITS.*virtio' "$L"
 [ "$fail" = 0 ] && echo "arm64-smoke: PASS" && exit 0
 echo "arm64-smoke: FAIL"
 exit 1
