@@ -7,10 +7,11 @@
 #             (/sys/firmware/fdt) is byte for byte what --dry-run --dtb wrote;
 #   reboot    2 vCPUs (the second started by PSCI CPU_ON: the guest counts 2); the
 #             guest reboots through PSCI: exit 0, "guest rebooted (on_reboot = exit)";
-#   vcon      1 vCPU and the console on virtio-console (Debian builds it in; its
-#             virtio-rng is a module): the guest finds it on the ECAM host bridge, its
-#             MSI-X vectors go through the ITS (in /proc/interrupts), and what
-#             it prints on hvc0 reaches minivmm's console; then it powers off.
+#   virtio    1 vCPU, the console on virtio-console and a virtio-blk disk: the guest
+#             finds both on the ECAM host bridge, their MSI-X vectors go through the
+#             ITS (in /proc/interrupts), what it prints on hvc0 reaches minivmm's
+#             console, it reads the pattern the host wrote on the disk and writes its
+#             own, which the host then finds in the file; then it powers off.
 #
 # Kernel for both levels: Debian's own arm64 kernel package (KVM, GICv3/ITS, PCI
 # generic host, 8250 and PL011 consoles all built in), its uncompressed Image taken
@@ -48,8 +49,10 @@ fetch() { # PACKAGE: its .deb in the cache
 }
 fetch "$KPKG"
 fetch busybox-static
-if [ ! -f "Image-$KPKG" ]; then
+if [ ! -f "Image-$KPKG" ] || [ ! -f "virtio_blk-$KPKG.ko" ]; then
 	rm -rf kx && mkdir kx && dpkg-deb -x "$KPKG"_*_arm64.deb kx
+	# virtio-blk is a module in Debian's kernel; busybox's insmod wants it unpacked.
+	xz -dc kx/lib/modules/*/kernel/drivers/block/virtio_blk.ko.xz >"virtio_blk-$KPKG.ko"
 	# arm64 vmlinuz in Debian is the EFI-stub Image itself, uncompressed.
 	cp kx/boot/vmlinuz-* "Image-$KPKG.tmp" && mv "Image-$KPKG.tmp" "Image-$KPKG"
 	rm -rf kx
@@ -64,6 +67,7 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/g/bin" "$W/g/proc" "$W/g/sys" "$W/g/dev"
 cp busybox "$W/g/bin/busybox"
+cp "virtio_blk-$KPKG.ko" "$W/g/virtio_blk.ko"
 mknod "$W/g/dev/console" c 5 1
 cat >"$W/g/init" <<'EOS'
 #!/bin/busybox sh
@@ -72,8 +76,12 @@ $b mount -t proc proc /proc
 $b mount -t sysfs sys /sys
 echo "GUEST-FDT $smoke: $($b sha256sum /sys/firmware/fdt | $b cut -d' ' -f1)"
 echo "GUEST-CPUS $smoke: $($b grep -c ^processor /proc/cpuinfo)"
-if [ "$smoke" = vcon ]; then
+if [ "$smoke" = virtio ]; then
 	echo "GUEST-VCON: console on $($b cat /sys/class/tty/console/active)"
+	$b insmod /virtio_blk.ko
+	$b mount -t devtmpfs dev /dev
+	echo "GUEST-BLK read: $($b dd if=/dev/vda bs=512 skip=4096 count=1 2>/dev/null | $b head -1)"
+	echo "guest-wrote-this-on-arm64" | $b dd of=/dev/vda bs=512 seek=2048 conv=fsync 2>/dev/null
 	# virtio's interrupts: through the ITS ("ITS-..." chip) or INTx ("GICv3").
 	$b grep virtio /proc/interrupts | $b sed 's/^/GUEST-IRQ: /'
 fi
@@ -141,7 +149,12 @@ run() { # NAME, then --set arguments
 }
 run poweroff
 run reboot --set vm.vcpus=2 --set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=reboot"
-run vcon --set console.device=virtio --set "vm.cmdline=console=hvc0 panic=-1 loglevel=4 smoke=vcon"
+dd if=/dev/zero of=/tmp/disk.img bs=1M count=8 2>/dev/null
+echo "host-wrote-this" | dd of=/tmp/disk.img bs=512 seek=4096 conv=notrunc 2>/dev/null
+run virtio --set console.device=virtio --set disk.root.path=/tmp/disk.img \
+	--set "vm.cmdline=console=hvc0 panic=-1 loglevel=4 smoke=virtio"
+echo "ARM64-SMOKE: virtio: the disk holds" \
+	"'$(dd if=/tmp/disk.img bs=512 skip=2048 count=1 2>/dev/null | head -1)'"
 poweroff -f
 EOS
 chmod +x "$H/init"
@@ -175,9 +188,12 @@ check "poweroff: guest's device tree is --dry-run's" \
 check "reboot: 2 vCPUs" has 'GUEST-CPUS reboot: 2'
 check "reboot: exit 0" has 'ARM64-SMOKE: reboot: minivmm exit 0,'
 check "reboot: guest rebooted" has 'guest rebooted (on_reboot = exit)'
-check "vcon: exit 0" has 'ARM64-SMOKE: vcon: minivmm exit 0,'
-check "vcon: the guest's console is virtio-console" has 'GUEST-VCON: console on hvc0'
-check "vcon: MSI-X through the ITS" grep -aq 'GUEST-IRQ: .*ITS.*virtio' "$L"
+check "virtio: exit 0" has 'ARM64-SMOKE: virtio: minivmm exit 0,'
+check "virtio: the guest's console is virtio-console" has 'GUEST-VCON: console on hvc0'
+check "virtio: MSI-X through the ITS" grep -aq 'GUEST-IRQ: .*ITS.*virtio' "$L"
+check "virtio-blk: the guest read the host's pattern" has 'GUEST-BLK read: host-wrote-this'
+check "virtio-blk: the file holds the guest's pattern" \
+	has "ARM64-SMOKE: virtio: the disk holds 'guest-wrote-this-on-arm64'"
 [ "$fail" = 0 ] && echo "arm64-smoke: PASS" && exit 0
 echo "arm64-smoke: FAIL"
 exit 1
