@@ -36,9 +36,7 @@ LDLIBS  := -liniparser -lseccomp -ljansson $(FDT_LIB) -lpthread
 PKG_CONFIG ?= $(if $(CROSS_COMPILE),PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS_COMPILE:-=)/pkgconfig) pkg-config
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
 
-# arm64 has no seccomp filters yet: arch/arm64/seccomp_off.c stands in for vmm/seccomp.c.
-ARCH_EXCLUDE := $(if $(filter arm64,$(ARCH)),vmm/seccomp.c)
-SRCS     := $(filter-out $(ARCH_EXCLUDE),$(wildcard vmm/*.c devices/*.c vfio/*.c arch/$(ARCH)/*.c))
+SRCS     := $(wildcard vmm/*.c devices/*.c vfio/*.c arch/$(ARCH)/*.c)
 OBJS     := $(SRCS:%.c=$(BUILD)/%.o)
 LIB_OBJS := $(filter-out $(BUILD)/vmm/main.o,$(OBJS))
 # arm64's device tree and Image header code is portable C: every build's unit tests

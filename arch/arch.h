@@ -88,6 +88,18 @@ const char *arch_vcpu_fail_entry_hint(struct vcpu *vcpu, uint64_t reason, char *
 /* Frees what arch_vm_init made; idempotent. */
 void arch_vm_destroy(struct vm *vm);
 
+/* The seccomp filters (vmm/seccomp.c): the KVM requests the arch's own code makes on
+ * threads of kind (enum seccomp_thread: the main thread sets up VMs, vCPUs and their
+ * state; vCPU threads), which the filters allow beside the core's. Returns how many are
+ * at *table (0: none). */
+struct seccomp_ioctl;
+size_t arch_seccomp_ioctls(int kind, const struct seccomp_ioctl **table);
+/* In a SIGSYS handler (async-signal-safe): makes the trapped system call return ret;
+ * ucontext is the handler's third argument. */
+void arch_seccomp_set_return(void *ucontext, long ret);
+/* The header that numbers this arch's system calls, for the SIGSYS report. */
+const char *arch_syscall_table(void);
+
 /* What KVM holds of the VM and of each vCPU, for snapshot, restore and migration
  * (arch/ARCH/state.c, which documents the order and the layout). Save with every vCPU
  * outside KVM_RUN; restore into a VM made from the same config, after arch_vcpu_init
