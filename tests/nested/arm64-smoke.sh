@@ -12,6 +12,11 @@
 #             ITS (in /proc/interrupts), what it prints on hvc0 reaches minivmm's
 #             console, it reads the pattern the host wrote on the disk and writes its
 #             own, which the host then finds in the file; then it powers off.
+# The seccomp filters are on throughout, and shown live: in the reboot guest, with
+# seccomp = log, vCPU 0 makes a forbidden call (MINIVMM_SECCOMP_TEST=vcpu: socket(),
+# 198 on arm64), which is reported and fails with ENOSYS; at the end the same call with
+# seccomp = on gets minivmm killed by SIGSYS (status 159).
+# ARM64_SMOKE_SECCOMP=log runs the guests with denied calls reported instead of fatal.
 #
 # Kernel for both levels: Debian's own arm64 kernel package (KVM, GICv3/ITS, PCI
 # generic host, 8250 and PL011 consoles all built in), its uncompressed Image taken
@@ -28,6 +33,7 @@ CACHE=${MINIVMM_CACHE:-${HOME:-/root}/.cache/minivmm}/arm64
 BIN=${MINIVMM_ARM64_BIN:-$ROOT/build-arm64/minivmm}
 KPKG=${ARM64_KERNEL_PKG:-linux-image-6.12.100+deb12-arm64}
 TIMEOUT=${ARM64_SMOKE_TIMEOUT:-900}
+SECCOMP=${ARM64_SMOKE_SECCOMP:-on} # log: denied calls are reported, not fatal
 LIBDIRS="/usr/aarch64-linux-gnu/lib /usr/lib/aarch64-linux-gnu /lib/aarch64-linux-gnu"
 
 skip() {
@@ -109,7 +115,9 @@ for lib in ld-linux-aarch64.so.1 libc.so.6 libiniparser.so.1 libjansson.so.4 lib
 done
 cp "Image-$KPKG" "$H/guest/Image"
 cp "$W/guest.cpio.gz" "$H/guest/initrd.cpio.gz"
-cat >"$H/guest/guest.ini" <<'EOS'
+cat >"$H/guest/guest.ini" <<EOS
+[security]
+seccomp = $SECCOMP
 [vm]
 name = arm64-smoke
 memory = 256M
@@ -148,13 +156,16 @@ run() { # NAME, then --set arguments
 	echo "ARM64-SMOKE: $name: minivmm exit $rc, $t0 -> $t1 s of host uptime"
 }
 run poweroff
-run reboot --set vm.vcpus=2 --set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=reboot"
+MINIVMM_SECCOMP_TEST=vcpu run reboot --set security.seccomp=log --set vm.vcpus=2 \
+	--set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=reboot"
 dd if=/dev/zero of=/tmp/disk.img bs=1M count=8 2>/dev/null
 echo "host-wrote-this" | dd of=/tmp/disk.img bs=512 seek=4096 conv=notrunc 2>/dev/null
 run virtio --set console.device=virtio --set disk.root.path=/tmp/disk.img \
 	--set "vm.cmdline=console=hvc0 panic=-1 loglevel=4 smoke=virtio"
 echo "ARM64-SMOKE: virtio: the disk holds" \
 	"'$(dd if=/tmp/disk.img bs=512 skip=2048 count=1 2>/dev/null | head -1)'"
+MINIVMM_SECCOMP_TEST=vcpu vmm --set security.seccomp=on /guest/guest.ini
+echo "ARM64-SMOKE: seccomp-test: minivmm exit $?"
 poweroff -f
 EOS
 chmod +x "$H/init"
@@ -180,6 +191,8 @@ check() { # WHAT, then the command that must succeed
 }
 has() { grep -aq "$1" "$L"; }
 dry=$(sed -n 's/.*ARM64-SMOKE: dry-run FDT: \([0-9a-f]*\).*/\1/p' "$L")
+check "no system call denied (but the test's socket())" \
+	sh -c "! grep -a 'seccomp: denied' '$L' | grep -vq 'denied system call 198 '"
 check "poweroff: exit 0" has 'ARM64-SMOKE: poweroff: minivmm exit 0,'
 check "poweroff: guest powered off" has 'minivmm: guest powered off'
 check "poweroff: 1 vCPU" has 'GUEST-CPUS poweroff: 1'
@@ -194,6 +207,11 @@ check "virtio: MSI-X through the ITS" grep -aq 'GUEST-IRQ: .*ITS.*virtio' "$L"
 check "virtio-blk: the guest read the host's pattern" has 'GUEST-BLK read: host-wrote-this'
 check "virtio-blk: the file holds the guest's pattern" \
 	has "ARM64-SMOKE: virtio: the disk holds 'guest-wrote-this-on-arm64'"
+check "seccomp = log: the forbidden call reported" \
+	has 'seccomp: denied system call 198 (see asm-generic/unistd.h); it fails with ENOSYS'
+check "seccomp = log: ... and minivmm lived on" has 'vcpu 0 called socket() and lives on (returned -1)'
+check "seccomp: a forbidden call kills minivmm (SIGSYS)" \
+	has 'ARM64-SMOKE: seccomp-test: minivmm exit 159'
 [ "$fail" = 0 ] && echo "arm64-smoke: PASS" && exit 0
 echo "arm64-smoke: FAIL"
 exit 1
