@@ -202,14 +202,17 @@ int arch_write_dtb(const struct boot_files *bf, const struct config *cfg, const 
 	if (ret < 0)
 		return ret;
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, b.dtb, (size_t)b.dtb_len) != b.dtb_len) {
+	if (fd < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "--dtb %s: %s", path, strerror(errno));
+	} else {
+		ssize_t n = write(fd, b.dtb, (size_t)b.dtb_len);
+
+		ret = n == b.dtb_len ? 0 : n < 0 ? -errno : -EIO; /* short: a full disk */
+		if (close(fd) < 0 && ret == 0)
+			ret = -errno;
 	}
-	if (fd >= 0 && close(fd) < 0 && ret == 0) {
-		ret = -errno;
-		snprintf(err, errlen, "--dtb %s: %s", path, strerror(errno));
-	}
+	if (ret < 0)
+		snprintf(err, errlen, "--dtb %s: %s", path, strerror(-ret));
 	free(b.dtb);
 	return ret;
 }
