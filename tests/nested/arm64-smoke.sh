@@ -12,6 +12,8 @@
 #             ITS (in /proc/interrupts), what it prints on hvc0 reaches minivmm's
 #             console, it reads the pattern the host wrote on the disk and writes its
 #             own, which the host then finds in the file; then it powers off.
+#   net       1 vCPU and a virtio-net on a tap (which minivmm creates; the emulated
+#             host gives it 10.0.0.1): the guest pings 10.0.0.1.
 # The seccomp filters are on throughout, and shown live: in the reboot guest, with
 # seccomp = log, vCPU 0 makes a forbidden call (MINIVMM_SECCOMP_TEST=vcpu: socket(),
 # 198 on arm64), which is reported and fails with ENOSYS; at the end the same call with
@@ -55,10 +57,15 @@ fetch() { # PACKAGE: its .deb in the cache
 }
 fetch "$KPKG"
 fetch busybox-static
-if [ ! -f "Image-$KPKG" ] || [ ! -f "virtio_blk-$KPKG.ko" ]; then
+MODS="drivers/block/virtio_blk net/core/failover drivers/net/net_failover
+	drivers/net/virtio_net drivers/net/tun"
+if [ ! -f "Image-$KPKG" ] || [ ! -f "tun-$KPKG.ko" ]; then
 	rm -rf kx && mkdir kx && dpkg-deb -x "$KPKG"_*_arm64.deb kx
-	# virtio-blk is a module in Debian's kernel; busybox's insmod wants it unpacked.
-	xz -dc kx/lib/modules/*/kernel/drivers/block/virtio_blk.ko.xz >"virtio_blk-$KPKG.ko"
+	# Modules in Debian's kernel (virtio-blk, virtio-net and what it needs for the
+	# guest, tun for the emulated host); busybox's insmod wants them unpacked.
+	for m in $MODS; do
+		xz -dc kx/lib/modules/*/kernel/"$m".ko.xz >"$(basename "$m")-$KPKG.ko"
+	done
 	# arm64 vmlinuz in Debian is the EFI-stub Image itself, uncompressed.
 	cp kx/boot/vmlinuz-* "Image-$KPKG.tmp" && mv "Image-$KPKG.tmp" "Image-$KPKG"
 	rm -rf kx
@@ -73,7 +80,9 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/g/bin" "$W/g/proc" "$W/g/sys" "$W/g/dev"
 cp busybox "$W/g/bin/busybox"
-cp "virtio_blk-$KPKG.ko" "$W/g/virtio_blk.ko"
+for m in virtio_blk failover net_failover virtio_net; do
+	cp "$m-$KPKG.ko" "$W/g/$m.ko"
+done
 mknod "$W/g/dev/console" c 5 1
 cat >"$W/g/init" <<'EOS'
 #!/bin/busybox sh
@@ -88,9 +97,15 @@ if [ "$smoke" = virtio ]; then
 	$b mount -t devtmpfs dev /dev
 	echo "GUEST-BLK read: $($b dd if=/dev/vda bs=512 skip=4096 count=1 2>/dev/null | $b head -1)"
 	echo "guest-wrote-this-on-arm64" | $b dd of=/dev/vda bs=512 seek=2048 conv=fsync 2>/dev/null
-	# virtio's interrupts: through the ITS ("ITS-..." chip) or INTx ("GICv3").
-	$b grep virtio /proc/interrupts | $b sed 's/^/GUEST-IRQ: /'
 fi
+if [ "$smoke" = net ]; then
+	for m in failover net_failover virtio_net; do $b insmod /$m.ko; done
+	$b ip link set eth0 up
+	$b ip addr add 10.0.0.2/24 dev eth0
+	echo "GUEST-NET: $($b ping -c 3 -W 5 10.0.0.1 2>&1 | $b grep 'packets transmitted')"
+fi
+# virtio's interrupts: through the ITS ("ITS-..." chip) or INTx ("GICv3").
+$b grep virtio /proc/interrupts | $b sed "s/^/GUEST-IRQ $smoke: /"
 echo "userspace reached"
 if [ "$smoke" = reboot ]; then $b reboot -f; else $b poweroff -f; fi
 EOS
@@ -103,6 +118,7 @@ H="$W/h"
 mkdir -p "$H/bin" "$H/lib" "$H/proc" "$H/sys" "$H/dev" "$H/tmp" "$H/guest"
 cp busybox "$H/bin/busybox"
 cp "$BIN" "$H/bin/minivmm"
+cp "tun-$KPKG.ko" "$H/tun.ko"
 mknod "$H/dev/console" c 5 1
 for lib in ld-linux-aarch64.so.1 libc.so.6 libiniparser.so.1 libjansson.so.4 libfdt.so.1 \
 	libseccomp.so.2; do
@@ -164,6 +180,15 @@ run virtio --set console.device=virtio --set disk.root.path=/tmp/disk.img \
 	--set "vm.cmdline=console=hvc0 panic=-1 loglevel=4 smoke=virtio"
 echo "ARM64-SMOKE: virtio: the disk holds" \
 	"'$(dd if=/tmp/disk.img bs=512 skip=2048 count=1 2>/dev/null | head -1)'"
+# minivmm makes tap0 (TUNSETIFF); the host side gets its address once it is there.
+insmod /tun.ko
+(
+	for _ in $(seq 200); do
+		ip link set tap0 up 2>/dev/null && ip addr add 10.0.0.1/24 dev tap0 && break
+		sleep 0.1
+	done
+) &
+run net --set net.eth0.tap=tap0 --set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=net"
 MINIVMM_SECCOMP_TEST=vcpu vmm --set security.seccomp=on /guest/guest.ini
 echo "ARM64-SMOKE: seccomp-test: minivmm exit $?"
 poweroff -f
@@ -203,10 +228,12 @@ check "reboot: exit 0" has 'ARM64-SMOKE: reboot: minivmm exit 0,'
 check "reboot: guest rebooted" has 'guest rebooted (on_reboot = exit)'
 check "virtio: exit 0" has 'ARM64-SMOKE: virtio: minivmm exit 0,'
 check "virtio: the guest's console is virtio-console" has 'GUEST-VCON: console on hvc0'
-check "virtio: MSI-X through the ITS" grep -aq 'GUEST-IRQ: .*ITS.*virtio' "$L"
+check "virtio: MSI-X through the ITS" grep -aq 'GUEST-IRQ virtio: .*ITS.*virtio' "$L"
 check "virtio-blk: the guest read the host's pattern" has 'GUEST-BLK read: host-wrote-this'
 check "virtio-blk: the file holds the guest's pattern" \
 	has "ARM64-SMOKE: virtio: the disk holds 'guest-wrote-this-on-arm64'"
+check "net: exit 0" has 'ARM64-SMOKE: net: minivmm exit 0,'
+check "net: the guest pinged the emulated host" has 'GUEST-NET: 3 packets transmitted, 3 packets received'
 check "seccomp = log: the forbidden call reported" \
 	has 'seccomp: denied system call 198 (see asm-generic/unistd.h); it fails with ENOSYS'
 check "seccomp = log: ... and minivmm lived on" has 'vcpu 0 called socket() and lives on (returned -1)'
