@@ -14,6 +14,11 @@
 #             own, which the host then finds in the file; then it powers off.
 #   net       1 vCPU and a virtio-net on a tap (which minivmm creates; the emulated
 #             host gives it 10.0.0.1): the guest pings 10.0.0.1.
+#   nvme      QEMU's default NVMe (MSI-X table and PBA in BAR0 beside the registers),
+#             behind the emulated SMMUv3, bound to vfio-pci in the emulated host and
+#             passed through by BDF: the guest's nvme driver reads the pattern this
+#             script wrote in the backing file and writes one that the script then
+#             finds there.
 # The seccomp filters are on throughout, and shown live: in the reboot guest, with
 # seccomp = log, vCPU 0 makes a forbidden call (MINIVMM_SECCOMP_TEST=vcpu: socket(),
 # 198 on arm64), which is reported and fails with ENOSYS; at the end the same call with
@@ -58,8 +63,10 @@ fetch() { # PACKAGE: its .deb in the cache
 fetch "$KPKG"
 fetch busybox-static
 MODS="drivers/block/virtio_blk net/core/failover drivers/net/net_failover
-	drivers/net/virtio_net drivers/net/tun"
-if [ ! -f "Image-$KPKG" ] || [ ! -f "tun-$KPKG.ko" ]; then
+	drivers/net/virtio_net drivers/net/tun drivers/vfio/vfio drivers/vfio/vfio_iommu_type1
+	drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci drivers/nvme/common/nvme-auth
+	drivers/nvme/host/nvme-core drivers/nvme/host/nvme"
+if [ ! -f "Image-$KPKG" ] || [ ! -f "nvme-$KPKG.ko" ]; then
 	rm -rf kx && mkdir kx && dpkg-deb -x "$KPKG"_*_arm64.deb kx
 	# Modules in Debian's kernel (virtio-blk, virtio-net and what it needs for the
 	# guest, tun for the emulated host); busybox's insmod wants them unpacked.
@@ -80,7 +87,7 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/g/bin" "$W/g/proc" "$W/g/sys" "$W/g/dev"
 cp busybox "$W/g/bin/busybox"
-for m in virtio_blk failover net_failover virtio_net; do
+for m in virtio_blk failover net_failover virtio_net nvme-auth nvme-core nvme; do
 	cp "$m-$KPKG.ko" "$W/g/$m.ko"
 done
 mknod "$W/g/dev/console" c 5 1
@@ -104,6 +111,13 @@ if [ "$smoke" = net ]; then
 	$b ip addr add 10.0.0.2/24 dev eth0
 	echo "GUEST-NET: $($b ping -c 3 -W 5 10.0.0.1 2>&1 | $b grep 'packets transmitted')"
 fi
+if [ "$smoke" = nvme ]; then
+	for m in nvme-auth nvme-core nvme; do $b insmod /$m.ko; done
+	$b mount -t devtmpfs dev /dev
+	for _ in $($b seq 300); do [ -b /dev/nvme0n1 ] && break; $b sleep 0.1; done
+	echo "GUEST-NVME read: $($b dd if=/dev/nvme0n1 bs=512 skip=4096 count=1 2>/dev/null | $b head -1)"
+	echo "guest-wrote-this-through-vfio" | $b dd of=/dev/nvme0n1 bs=512 seek=2048 conv=fsync 2>/dev/null
+fi
 # virtio's interrupts: through the ITS ("ITS-..." chip) or INTx ("GICv3").
 $b grep virtio /proc/interrupts | $b sed "s/^/GUEST-IRQ $smoke: /"
 echo "userspace reached"
@@ -118,7 +132,9 @@ H="$W/h"
 mkdir -p "$H/bin" "$H/lib" "$H/proc" "$H/sys" "$H/dev" "$H/tmp" "$H/guest"
 cp busybox "$H/bin/busybox"
 cp "$BIN" "$H/bin/minivmm"
-cp "tun-$KPKG.ko" "$H/tun.ko"
+for m in tun vfio vfio_iommu_type1 vfio-pci-core vfio-pci; do
+	cp "$m-$KPKG.ko" "$H/$m.ko"
+done
 mknod "$H/dev/console" c 5 1
 for lib in ld-linux-aarch64.so.1 libc.so.6 libiniparser.so.1 libjansson.so.4 libfdt.so.1 \
 	libseccomp.so.2; do
@@ -189,6 +205,18 @@ insmod /tun.ko
 	done
 ) &
 run net --set net.eth0.tap=tap0 --set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=net"
+# The NVMe: its own IOMMU group behind the SMMUv3, bound to vfio-pci by hand.
+for m in vfio vfio_iommu_type1 vfio-pci-core vfio-pci; do insmod /$m.ko; done
+nvme=""
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat "$d/class")" = 0x010802 ] && nvme=${d##*/}
+done
+echo "ARM64-SMOKE: nvme at '$nvme', IOMMU group" \
+	"$(basename "$(readlink -f "/sys/bus/pci/devices/$nvme/iommu_group")")"
+echo vfio-pci >"/sys/bus/pci/devices/$nvme/driver_override"
+echo "$nvme" >/sys/bus/pci/drivers_probe
+echo "ARM64-SMOKE: nvme driver: $(basename "$(readlink "/sys/bus/pci/devices/$nvme/driver")")"
+run nvme --set "vfio.nvme.host=$nvme" --set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=nvme"
 MINIVMM_SECCOMP_TEST=vcpu vmm --set security.seccomp=on /guest/guest.ini
 echo "ARM64-SMOKE: seccomp-test: minivmm exit $?"
 poweroff -f
@@ -196,16 +224,23 @@ EOS
 chmod +x "$H/init"
 (cd "$H" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$W/host.cpio.gz"
 
+# The NVMe's backing file: a pattern for the guest to read.
+truncate -s 64M "$W/nvme.img"
+echo "host-wrote-this-for-nvme" | dd of="$W/nvme.img" bs=512 seek=4096 conv=notrunc 2>/dev/null
+
 start=$(date +%s)
 set +e
-timeout "$TIMEOUT" qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 \
-	-cpu max,pauth-impdef=on -accel tcg -smp 1 -m 2048 -nographic -no-reboot \
+timeout "$TIMEOUT" qemu-system-aarch64 -M virt,virtualization=on,gic-version=3,iommu=smmuv3 \
+	-cpu max,pauth-impdef=on -accel tcg -smp 1 -m 2048 -nographic -no-reboot -nic none \
+	-drive file="$W/nvme.img",if=none,id=nv,format=raw -device nvme,drive=nv,serial=nv0 \
 	-kernel "Image-$KPKG" -initrd "$W/host.cpio.gz" \
 	-append "console=ttyAMA0 panic=-1 rdinit=/init quiet" </dev/null >"$CACHE/smoke.log" 2>&1
 qrc=$?
 set -e
 end=$(date +%s)
 L="$CACHE/smoke.log"
+echo "ARM64-SMOKE: nvme: the backing file holds" \
+	"'$(dd if="$W/nvme.img" bs=512 skip=2048 count=1 2>/dev/null | head -c 64 | tr -d '\0' | head -1)'" >>"$L"
 grep -a 'ARM64-SMOKE\|GUEST-\|userspace reached\|minivmm:' "$L" || true
 echo "arm64-smoke: emulated host ran $((end - start)) s (qemu exit $qrc); log: $L"
 fail=0
@@ -234,6 +269,11 @@ check "virtio-blk: the file holds the guest's pattern" \
 	has "ARM64-SMOKE: virtio: the disk holds 'guest-wrote-this-on-arm64'"
 check "net: exit 0" has 'ARM64-SMOKE: net: minivmm exit 0,'
 check "net: the guest pinged the emulated host" has 'GUEST-NET: 3 packets transmitted, 3 packets received'
+check "nvme: exit 0" has 'ARM64-SMOKE: nvme: minivmm exit 0,'
+check "nvme: the guest read the host's pattern through VFIO" \
+	has 'GUEST-NVME read: host-wrote-this-for-nvme'
+check "nvme: the backing file holds the guest's pattern" \
+	has "ARM64-SMOKE: nvme: the backing file holds 'guest-wrote-this-through-vfio'"
 check "seccomp = log: the forbidden call reported" \
 	has 'seccomp: denied system call 198 (see asm-generic/unistd.h); it fails with ENOSYS'
 check "seccomp = log: ... and minivmm lived on" has 'vcpu 0 called socket() and lives on (returned -1)'
