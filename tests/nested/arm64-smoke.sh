@@ -118,8 +118,8 @@ if [ "$smoke" = nvme ]; then
 	echo "GUEST-NVME read: $($b dd if=/dev/nvme0n1 bs=512 skip=4096 count=1 2>/dev/null | $b head -1)"
 	echo "guest-wrote-this-through-vfio" | $b dd of=/dev/nvme0n1 bs=512 seek=2048 conv=fsync 2>/dev/null
 fi
-# virtio's interrupts: through the ITS ("ITS-..." chip) or INTx ("GICv3").
-$b grep virtio /proc/interrupts | $b sed "s/^/GUEST-IRQ $smoke: /"
+# The PCI devices' interrupts: through the ITS ("ITS-..." chip) or INTx ("GICv3").
+$b grep -E 'virtio|nvme' /proc/interrupts | $b sed "s/^/GUEST-IRQ $smoke: /"
 echo "userspace reached"
 if [ "$smoke" = reboot ]; then $b reboot -f; else $b poweroff -f; fi
 EOS
@@ -212,7 +212,7 @@ for d in /sys/bus/pci/devices/*; do
 	[ "$(cat "$d/class")" = 0x010802 ] && nvme=${d##*/}
 done
 echo "ARM64-SMOKE: nvme at '$nvme', IOMMU group" \
-	"$(basename "$(readlink -f "/sys/bus/pci/devices/$nvme/iommu_group")")"
+	"$(basename "$(cd "/sys/bus/pci/devices/$nvme/iommu_group" && pwd -P)")"
 echo vfio-pci >"/sys/bus/pci/devices/$nvme/driver_override"
 echo "$nvme" >/sys/bus/pci/drivers_probe
 echo "ARM64-SMOKE: nvme driver: $(basename "$(readlink "/sys/bus/pci/devices/$nvme/driver")")"
@@ -270,6 +270,7 @@ check "virtio-blk: the file holds the guest's pattern" \
 check "net: exit 0" has 'ARM64-SMOKE: net: minivmm exit 0,'
 check "net: the guest pinged the emulated host" has 'GUEST-NET: 3 packets transmitted, 3 packets received'
 check "nvme: exit 0" has 'ARM64-SMOKE: nvme: minivmm exit 0,'
+check "nvme: MSI-X through the ITS" grep -aq 'GUEST-IRQ nvme: .*ITS.*nvme' "$L"
 check "nvme: the guest read the host's pattern through VFIO" \
 	has 'GUEST-NVME read: host-wrote-this-for-nvme'
 check "nvme: the backing file holds the guest's pattern" \
