@@ -128,7 +128,7 @@ void irq_msi_free(struct machine *m, uint32_t gsi)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int irq_irqfd(struct machine *m, int efd, uint32_t gsi, int resample_fd, bool assign)
+static int irq_kvm_irqfd(struct machine *m, int efd, uint32_t gsi, int resample_fd, bool assign)
 {
 	struct kvm_irqfd fd = {.fd = (uint32_t)efd, .gsi = gsi};
 
@@ -139,6 +139,59 @@ int irq_irqfd(struct machine *m, int efd, uint32_t gsi, int resample_fd, bool as
 		fd.resamplefd = (uint32_t)resample_fd;
 	}
 	return ioctl(m->vm_fd, KVM_IRQFD, &fd) < 0 ? -errno : 0;
+}
+
+/* Index of efd's deferred irqfd on gsi, or -1. Lock held. */
+static int irq_find_deferred(struct irq_state *s, int efd, uint32_t gsi)
+{
+	for (unsigned int i = 0; i < s->nr_deferred; i++)
+		if (s->deferred[i].efd == efd && s->deferred[i].gsi == gsi)
+			return (int)i;
+	return -1;
+}
+
+int irq_irqfd(struct machine *m, int efd, uint32_t gsi, int resample_fd, bool assign)
+{
+	struct irq_state *s = &m->irq;
+	int ret, i;
+
+	pthread_mutex_lock(&s->lock);
+	if (!s->chip_ready && (i = irq_find_deferred(s, efd, gsi)) >= 0) {
+		if (!assign) /* never reached KVM: forgetting it is the deassign */
+			s->deferred[i] = s->deferred[--s->nr_deferred];
+		pthread_mutex_unlock(&s->lock);
+		return assign ? -EEXIST : 0;
+	}
+	ret = irq_kvm_irqfd(m, efd, gsi, resample_fd, assign);
+	if (ret == -EAGAIN && assign && !s->chip_ready) {
+		ret = -ENOSPC;
+		if (s->nr_deferred < IRQ_MAX_DEFERRED) {
+			s->deferred[s->nr_deferred++] = (struct irq_deferred){
+			    .efd = efd, .resample_fd = resample_fd, .gsi = gsi};
+			ret = 0;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+int irq_chip_ready(struct machine *m)
+{
+	struct irq_state *s = &m->irq;
+	int ret = 0;
+
+	pthread_mutex_lock(&s->lock);
+	s->chip_ready = true;
+	for (unsigned int i = 0; i < s->nr_deferred && ret == 0; i++) {
+		const struct irq_deferred *d = &s->deferred[i];
+
+		ret = irq_kvm_irqfd(m, d->efd, d->gsi, d->resample_fd, true);
+		if (ret < 0)
+			log_err("cannot connect the irqfd of GSI %u: %s", d->gsi, strerror(-ret));
+	}
+	s->nr_deferred = 0;
+	pthread_mutex_unlock(&s->lock);
+	return ret;
 }
 
 int irq_signal_msi(struct machine *m, uint64_t addr, uint32_t data)

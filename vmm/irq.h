@@ -18,6 +18,13 @@ struct machine;
 
 #define IRQ_MAX_GSI	     1024
 #define IRQ_MAX_WIRED_ROUTES 64 /* most routes arch_irq_routes may list */
+#define IRQ_MAX_DEFERRED     64 /* irqfds waiting for the irqchip (irq_irqfd) */
+
+/* An irqfd KVM would not take yet: assigned by irq_chip_ready. */
+struct irq_deferred {
+	int efd, resample_fd;
+	uint32_t gsi;
+};
 
 struct irq_state {
 	pthread_mutex_t lock;
@@ -26,6 +33,9 @@ struct irq_state {
 	bool msi_devid;		       /* MSI routes carry the device ID (KVM_CAP_MSI_DEVID) */
 	uint32_t next_gsi;	       /* next never-used GSI */
 	uint8_t used[IRQ_MAX_GSI / 8]; /* MSI GSIs in use */
+	bool chip_ready;	       /* irqfds go to KVM at once (irq_chip_ready) */
+	struct irq_deferred deferred[IRQ_MAX_DEFERRED];
+	unsigned int nr_deferred;
 };
 
 /* Sets up the default routes (arch_irq_routes). After the in-kernel irqchip exists
@@ -50,8 +60,14 @@ void irq_msi_free(struct machine *m, uint32_t gsi);
 /* Connects (assign) or disconnects an eventfd to a GSI through KVM_IRQFD. resample_fd
  * >= 0 makes it a level-triggered irqfd whose resample eventfd is signalled when the
  * guest EOIs (INTx). A count already pending on efd when assigned is delivered at once,
- * which is what MSI-X unmasking relies on. */
+ * which is what MSI-X unmasking relies on. Until irq_chip_ready, an irqfd that KVM
+ * refuses with EAGAIN (arm64: no irqfd before the vGIC is initialised, which needs
+ * every vCPU, and devices come first) is kept and assigned then; 0 is returned. */
 int irq_irqfd(struct machine *m, int efd, uint32_t gsi, int resample_fd, bool assign);
+/* The arch's irqchip is complete (arm64: after the vGIC's CTRL_INIT; x86 never needs
+ * it): assigns the irqfds irq_irqfd kept. Returns 0 or the first -errno (after a
+ * message naming the GSI). Main thread, before the vCPUs run. */
+int irq_chip_ready(struct machine *m);
 
 /* Sends one MSI directly (KVM_SIGNAL_MSI), for a device without an irqfd. */
 int irq_signal_msi(struct machine *m, uint64_t addr, uint32_t data);

@@ -4,8 +4,9 @@
  *
  * Order, as KVM requires it: the vGIC and ITS devices and their addresses before any
  * vCPU (arch_vm_init); every vCPU created and initialised before the vGIC's CTRL_INIT,
- * and the vGIC initialised before any vCPU's PMU (both done once the last vCPU is
- * there, in arch_vcpu_init). */
+ * and the vGIC initialised before any vCPU's PMU and before any irqfd (all done once
+ * the last vCPU is there, in arch_vcpu_init; irq.c keeps the devices' irqfds until
+ * then). */
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include "arch/arm64/arm64.h"
 #include "arch/arm64/devtree.h"
 #include "arch/arm64/layout.h"
+#include "vmm/irq.h"
 #include "vmm/log.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -153,6 +155,11 @@ static int arm64_gic_init(struct vm *vm, unsigned int nr_vcpus)
 		log_err("cannot initialise the vGIC: %s", strerror(-ret));
 		return ret;
 	}
+	/* KVM takes irqfds only from now on: the devices' (a passed-through device's INTx)
+	 * were kept until here. */
+	ret = irq_chip_ready(&vm->m);
+	if (ret < 0)
+		return ret;
 	for (unsigned int i = 0; a->pmu && i < nr_vcpus; i++) {
 		int fd = vm->vcpus[i].fd;
 
