@@ -217,10 +217,10 @@ nvme=""
 for d in /sys/bus/pci/devices/*; do
 	[ "$(cat "$d/class")" = 0x010802 ] && nvme=${d##*/}
 done
-echo "ARM64-SMOKE: nvme at '$nvme':" /sys/kernel/iommu_groups/*/devices/"$nvme"
 echo vfio-pci >"/sys/bus/pci/devices/$nvme/driver_override"
 echo "$nvme" >/sys/bus/pci/drivers_probe
-echo "ARM64-SMOKE: nvme driver: $(basename "$(readlink "/sys/bus/pci/devices/$nvme/driver")")"
+echo "ARM64-SMOKE: nvme at '$nvme', driver" \
+	"$(basename "$(readlink "/sys/bus/pci/devices/$nvme/driver")"), VFIO groups: $(ls /dev/vfio)"
 run nvme --set "vfio.nvme.host=$nvme" --set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=nvme"
 run nvme-intx --set "vfio.nvme.host=$nvme" \
 	--set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=nvme-intx pci=nomsi"
