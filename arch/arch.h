@@ -8,6 +8,7 @@
 #ifndef MINIVMM_ARCH_H
 #define MINIVMM_ARCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,10 +42,35 @@ int arch_check_kernel(const struct boot_files *bf, const struct config *cfg, cha
 
 /* Prints the guest physical memory map (for --dry-run). */
 void arch_print_memory_map(const struct config *cfg, FILE *f);
+/* --dry-run --dtb PATH: writes the device tree the guest would get (the 64-bit PCI
+ * window as [vm] mmio64 or mmio64_hotplug make it, before devices add their large BARs)
+ * to path. Returns 0, or -errno with one message in err (-EOPNOTSUPP: the arch boots
+ * without a device tree). */
+int arch_write_dtb(const struct boot_files *bf, const struct config *cfg, const char *path,
+		   char *err, size_t errlen);
 
 struct pci_windows;
 /* The PCI windows (I/O, 32-bit and 64-bit memory, ECAM) for a guest with ram bytes. */
 void arch_pci_windows(uint64_t ram, struct pci_windows *w);
+
+struct kvm_irq_routing_entry;
+/* The in-kernel irqchip's wired inputs as KVM GSI routes (vmm/irq.c restates them when
+ * it replaces KVM's table): writes at most max entries to e and returns how many, or
+ * -ENOSPC; *nr_wired is the number of wired GSIs (0 .. nr_wired - 1; MSI GSIs come
+ * after). x86: IOAPIC pins 0-23, ISA GSIs 0-15 also on the PIC; arm64: GSI n is SPI n. */
+int arch_irq_routes(struct kvm_irq_routing_entry *e, size_t max, uint32_t *nr_wired);
+/* KVM_IRQ_LINE's irq field for wired GSI gsi (x86: the GSI; arm64: SPI type and INTID). */
+uint32_t arch_irq_line(unsigned int gsi);
+
+/* The fixed platform devices (vmm/vm_devices.c, devices/serial.c). */
+struct arch_platform {
+	bool uart_mmio;	       /* the console 16550 is on the MMIO bus (else port I/O) */
+	uint64_t uart_base;    /* its first register */
+	unsigned int uart_irq; /* its wired GSI */
+	bool pc_devices;       /* the PC's CMOS clock, ACPI power ports and hotplug ports */
+};
+/* The arch's platform, constant for the program's life. */
+const struct arch_platform *arch_platform(void);
 
 /* VM-wide set-up: in-kernel irqchip and timers, and arch private state. */
 int arch_vm_init(struct vm *vm);
@@ -61,6 +87,18 @@ int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu);
 const char *arch_vcpu_fail_entry_hint(struct vcpu *vcpu, uint64_t reason, char *buf, size_t size);
 /* Frees what arch_vm_init made; idempotent. */
 void arch_vm_destroy(struct vm *vm);
+
+/* The seccomp filters (vmm/seccomp.c): the KVM requests the arch's own code makes on
+ * threads of kind (enum seccomp_thread: the main thread sets up VMs, vCPUs and their
+ * state; vCPU threads), which the filters allow beside the core's. Returns how many are
+ * at *table (0: none). */
+struct seccomp_ioctl;
+size_t arch_seccomp_ioctls(int kind, const struct seccomp_ioctl **table);
+/* In a SIGSYS handler (async-signal-safe): makes the trapped system call return ret;
+ * ucontext is the handler's third argument. */
+void arch_seccomp_set_return(void *ucontext, long ret);
+/* The header that numbers this arch's system calls, for the SIGSYS report. */
+const char *arch_syscall_table(void);
 
 /* What KVM holds of the VM and of each vCPU, for snapshot, restore and migration
  * (arch/ARCH/state.c, which documents the order and the layout). Save with every vCPU

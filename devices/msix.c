@@ -89,8 +89,8 @@ static void msix_update(struct msix *m, unsigned int i)
 			return;
 		}
 	}
-	ret =
-	    irq_msi_route(mach, (uint32_t)v->gsi, (uint64_t)v->addr_hi << 32 | v->addr_lo, v->data);
+	ret = irq_msi_route(mach, (uint32_t)v->gsi, (uint64_t)v->addr_hi << 32 | v->addr_lo,
+			    v->data, m->dev->devfn); /* bus 0: the requester ID is the devfn */
 	if (ret == 0 && !v->live)
 		ret = irq_irqfd(mach, v->efd, (uint32_t)v->gsi, -1, true);
 	if (ret < 0)

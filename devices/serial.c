@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "devices/stream.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
@@ -48,7 +49,8 @@ enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SC
 struct serial {
 	struct machine *mach;
 	pthread_mutex_t lock;
-	uint16_t base;
+	struct bus *bus; /* mach->pio (x86) or mach->mmio (arm64) */
+	uint64_t base;
 	unsigned int irq;
 	struct console_out out;
 	bool irq_level;
@@ -310,17 +312,24 @@ static void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 
 struct serial *serial_create(struct machine *mach, uint16_t base, unsigned int irq, int out_fd)
 {
+	return serial_create_on(mach, &mach->pio, base, irq, out_fd);
+}
+
+struct serial *serial_create_on(struct machine *mach, struct bus *bus, uint64_t base,
+				unsigned int irq, int out_fd)
+{
 	struct serial *s = calloc(1, sizeof(*s));
 	int ret;
 
 	if (!s)
 		return NULL;
 	s->mach = mach;
+	s->bus = bus;
 	s->base = base;
 	s->irq = irq;
 	console_out_init(&s->out, out_fd, "serial");
 	pthread_mutex_init(&s->lock, NULL);
-	ret = bus_register(&mach->pio, base, 8, serial_io, s);
+	ret = bus_register(bus, base, 8, serial_io, s);
 	if (ret < 0) {
 		pthread_mutex_destroy(&s->lock);
 		free(s);
@@ -334,19 +343,18 @@ void serial_destroy(struct serial *s)
 {
 	if (!s)
 		return;
-	bus_unregister(&s->mach->pio, s->base);
+	bus_unregister(s->bus, s->base);
 	console_out_fini(&s->out);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
-/* COM1, as every PC has it: what Linux's console=ttyS0 expects. */
-#define COM1_BASE 0x3f8
-#define COM1_IRQ  4
-
+/* Where the arch puts its console UART (x86: COM1, 0x3f8 and IRQ 4). */
 static int serial_dev_create(struct machine *mach, const struct device_spec *spec, void **state)
 {
-	struct serial *s = serial_create(mach, COM1_BASE, COM1_IRQ, spec->fd);
+	const struct arch_platform *p = arch_platform();
+	struct serial *s = serial_create_on(mach, p->uart_mmio ? &mach->mmio : &mach->pio,
+					    p->uart_base, p->uart_irq, spec->fd);
 
 	if (!s) {
 		log_err("cannot create the serial port: %m");

@@ -37,8 +37,13 @@ void console_out_fini(struct console_out *o);
 /* Registers the UART at base on mach->pio; transmitted bytes go to out_fd (-1: dropped);
  * its interrupt is ISA irq. Returns NULL with errno set on failure. */
 struct serial *serial_create(struct machine *mach, uint16_t base, unsigned int irq, int out_fd);
+/* The same on any bus (arm64: MMIO, one byte-wide register per address). */
+struct bus;
+struct serial *serial_create_on(struct machine *mach, struct bus *bus, uint64_t base,
+				unsigned int irq, int out_fd);
 void serial_destroy(struct serial *s);
-/* The device kind: COM1 (0x3f8, IRQ 4), output to spec->fd; its state is the serial. */
+/* The device kind: the arch's console UART (arch_platform: x86 COM1 at 0x3f8, IRQ 4),
+ * output to spec->fd; its state is the serial. */
 extern const struct device_ops serial_device_ops;
 
 /* Queues console input for the guest (main thread). Returns how many bytes were taken;

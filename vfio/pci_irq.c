@@ -202,7 +202,7 @@ static void msi_update(struct vfio_pci *vp)
 		bool masked = (m->mask >> i) & 1;
 
 		if (irq_msi_route(vp->mach, (uint32_t)m->gsi[i], m->addr,
-				  vfio_msi_data(m->data, m->nr, i)) < 0)
+				  vfio_msi_data(m->data, m->nr, i), vp->pci.devfn) < 0)
 			log_guest("%s: cannot route MSI vector %u", vp->name, i);
 		if (masked == !m->live[i]) /* already as wanted */
 			continue;

@@ -7,10 +7,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "arch/arch.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
-
-#define IRQ_PIC_PINS 16
 
 static struct kvm_irq_routing_entry *irq_entries(struct irq_state *s)
 {
@@ -25,33 +24,22 @@ static int irq_commit(struct machine *m)
 int irq_init(struct machine *m)
 {
 	struct irq_state *s = &m->irq;
-	/* KVM's own default: ISA GSIs 0-15 reach both the PIC and the IOAPIC, 16-23 only
-	 * the IOAPIC. Replacing the table means restating them. */
-	size_t max = IRQ_IOAPIC_PINS + IRQ_PIC_PINS + IRQ_MAX_GSI;
-	struct kvm_irq_routing_entry *e;
-	uint32_t n = 0;
+	size_t max = IRQ_MAX_WIRED_ROUTES + IRQ_MAX_GSI;
+	int n;
 
 	memset(s, 0, sizeof(*s));
 	s->table = calloc(1, sizeof(*s->table) + max * sizeof(s->table->entries[0]));
 	if (!s->table)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
-	e = irq_entries(s);
-	for (uint32_t pin = 0; pin < IRQ_IOAPIC_PINS; pin++) {
-		e[n++] = (struct kvm_irq_routing_entry){
-		    .gsi = pin,
-		    .type = KVM_IRQ_ROUTING_IRQCHIP,
-		    .u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = pin}};
-		if (pin < IRQ_PIC_PINS && pin != 2)
-			e[n++] = (struct kvm_irq_routing_entry){
-			    .gsi = pin,
-			    .type = KVM_IRQ_ROUTING_IRQCHIP,
-			    .u.irqchip = {.irqchip = pin < 8 ? KVM_IRQCHIP_PIC_MASTER
-							     : KVM_IRQCHIP_PIC_SLAVE,
-					  .pin = pin % 8}};
-	}
-	s->table->nr = n;
-	s->next_gsi = IRQ_IOAPIC_PINS;
+	/* Replacing KVM's table means restating its default wired routes. */
+	n = arch_irq_routes(irq_entries(s), IRQ_MAX_WIRED_ROUTES, &s->nr_wired);
+	if (n < 0)
+		return n;
+	s->table->nr = (uint32_t)n;
+	s->next_gsi = s->nr_wired;
+	/* arm64 answers yes once arch_vm_init has made the ITS; x86 never does. */
+	s->msi_devid = ioctl(m->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MSI_DEVID) > 0;
 	return irq_commit(m);
 }
 
@@ -66,7 +54,7 @@ void irq_destroy(struct machine *m)
 
 void irq_line(struct machine *m, unsigned int irq, bool level)
 {
-	struct kvm_irq_level l = {.irq = irq, .level = level};
+	struct kvm_irq_level l = {.irq = arch_irq_line(irq), .level = level};
 
 	if (ioctl(m->vm_fd, KVM_IRQ_LINE, &l) < 0)
 		log_guest("KVM_IRQ_LINE %u failed: %m", irq);
@@ -78,7 +66,7 @@ int irq_msi_alloc(struct machine *m)
 	int gsi = -ENOSPC;
 
 	pthread_mutex_lock(&s->lock);
-	for (uint32_t g = IRQ_IOAPIC_PINS; g < IRQ_MAX_GSI; g++) {
+	for (uint32_t g = s->nr_wired; g < IRQ_MAX_GSI; g++) {
 		if (!(s->used[g / 8] & (1u << (g % 8)))) {
 			s->used[g / 8] |= (uint8_t)(1u << (g % 8));
 			gsi = (int)g;
@@ -98,12 +86,12 @@ static int irq_find_msi(struct irq_state *s, uint32_t gsi)
 	return -1;
 }
 
-int irq_msi_route(struct machine *m, uint32_t gsi, uint64_t addr, uint32_t data)
+int irq_msi_route(struct machine *m, uint32_t gsi, uint64_t addr, uint32_t data, uint32_t devid)
 {
 	struct irq_state *s = &m->irq;
 	int i, ret;
 
-	if (gsi >= IRQ_MAX_GSI || gsi < IRQ_IOAPIC_PINS)
+	if (gsi >= IRQ_MAX_GSI || gsi < s->nr_wired)
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
 	i = irq_find_msi(s, gsi);
@@ -114,6 +102,10 @@ int irq_msi_route(struct machine *m, uint32_t gsi, uint64_t addr, uint32_t data)
 	    .type = KVM_IRQ_ROUTING_MSI,
 	    .u.msi = {
 		.address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data}};
+	if (s->msi_devid) {
+		irq_entries(s)[i].flags = KVM_MSI_VALID_DEVID;
+		irq_entries(s)[i].u.msi.devid = devid;
+	}
 	ret = irq_commit(m);
 	pthread_mutex_unlock(&s->lock);
 	return ret;
@@ -136,7 +128,7 @@ void irq_msi_free(struct machine *m, uint32_t gsi)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int irq_irqfd(struct machine *m, int efd, uint32_t gsi, int resample_fd, bool assign)
+static int irq_kvm_irqfd(struct machine *m, int efd, uint32_t gsi, int resample_fd, bool assign)
 {
 	struct kvm_irqfd fd = {.fd = (uint32_t)efd, .gsi = gsi};
 
@@ -147,6 +139,59 @@ int irq_irqfd(struct machine *m, int efd, uint32_t gsi, int resample_fd, bool as
 		fd.resamplefd = (uint32_t)resample_fd;
 	}
 	return ioctl(m->vm_fd, KVM_IRQFD, &fd) < 0 ? -errno : 0;
+}
+
+/* Index of efd's deferred irqfd on gsi, or -1. Lock held. */
+static int irq_find_deferred(struct irq_state *s, int efd, uint32_t gsi)
+{
+	for (unsigned int i = 0; i < s->nr_deferred; i++)
+		if (s->deferred[i].efd == efd && s->deferred[i].gsi == gsi)
+			return (int)i;
+	return -1;
+}
+
+int irq_irqfd(struct machine *m, int efd, uint32_t gsi, int resample_fd, bool assign)
+{
+	struct irq_state *s = &m->irq;
+	int ret, i;
+
+	pthread_mutex_lock(&s->lock);
+	if (!s->chip_ready && (i = irq_find_deferred(s, efd, gsi)) >= 0) {
+		if (!assign) /* never reached KVM: forgetting it is the deassign */
+			s->deferred[i] = s->deferred[--s->nr_deferred];
+		pthread_mutex_unlock(&s->lock);
+		return assign ? -EEXIST : 0;
+	}
+	ret = irq_kvm_irqfd(m, efd, gsi, resample_fd, assign);
+	if (ret == -EAGAIN && assign && !s->chip_ready) {
+		ret = -ENOSPC;
+		if (s->nr_deferred < IRQ_MAX_DEFERRED) {
+			s->deferred[s->nr_deferred++] = (struct irq_deferred){
+			    .efd = efd, .resample_fd = resample_fd, .gsi = gsi};
+			ret = 0;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+int irq_chip_ready(struct machine *m)
+{
+	struct irq_state *s = &m->irq;
+	int ret = 0;
+
+	pthread_mutex_lock(&s->lock);
+	s->chip_ready = true;
+	for (unsigned int i = 0; i < s->nr_deferred && ret == 0; i++) {
+		const struct irq_deferred *d = &s->deferred[i];
+
+		ret = irq_kvm_irqfd(m, d->efd, d->gsi, d->resample_fd, true);
+		if (ret < 0)
+			log_err("cannot connect the irqfd of GSI %u: %s", d->gsi, strerror(-ret));
+	}
+	s->nr_deferred = 0;
+	pthread_mutex_unlock(&s->lock);
+	return ret;
 }
 
 int irq_signal_msi(struct machine *m, uint64_t addr, uint32_t data)

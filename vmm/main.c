@@ -53,7 +53,7 @@ enum exit_code {
 #define CTRL_A	      0x01
 
 static const char usage[] =
-    "usage: minivmm [--set SECTION.KEY=VALUE]... [--dry-run] CONFIG.ini\n"
+    "usage: minivmm [--set SECTION.KEY=VALUE]... [--dry-run [--dtb FILE]] CONFIG.ini\n"
     "       minivmm [--set SECTION.KEY=VALUE]... --restore SNAPSHOT-DIR\n"
     "       minivmm [--set SECTION.KEY=VALUE]... --incoming ADDRESS\n"
     "       minivmm --help | --version\n"
@@ -62,6 +62,8 @@ static const char usage[] =
     "  --set S.K=V  override key K of section [S] (repeatable)\n"
     "  --dry-run    validate everything, print the effective config and the guest\n"
     "               memory map, and exit without running\n"
+    "  --dtb FILE   with --dry-run (arm64): also write the guest's device tree to FILE\n"
+    "               (dtc -I dtb -O dts FILE decompiles it)\n"
     "  --restore D  resume the VM saved in snapshot directory D (the API's snapshot);\n"
     "               its config is D/config.ini, which --set may override (paths)\n"
     "  --incoming A wait on A (unix:PATH, tcp:IP:PORT) for a live migration from\n"
@@ -338,13 +340,10 @@ static void log_timeline(uint64_t t_start, const uint64_t *pre, const uint64_t *
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"set", required_argument, NULL, 's'},
-	    {"dry-run", no_argument, NULL, 'n'},
-	    {"restore", required_argument, NULL, 'r'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"incoming", required_argument, NULL, 'i'},
-	    {NULL, 0, NULL, 0},
+	    {"set", required_argument, NULL, 's'},	{"dry-run", no_argument, NULL, 'n'},
+	    {"dtb", required_argument, NULL, 'd'},	{"restore", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},		{"version", no_argument, NULL, 'V'},
+	    {"incoming", required_argument, NULL, 'i'}, {NULL, 0, NULL, 0},
 	};
 	uint64_t t_start = machine_now_ns(), pre[PRE_COUNT] = {0}, t_down = 0,
 		 marks[MARK_COUNT] = {0};
@@ -360,7 +359,7 @@ int main(int argc, char **argv)
 	char kernel_kind[160];
 	enum vm_stop why = VM_RUNNING;
 	struct api_ctx actx = {0};
-	const char *restore = NULL, *config_path = NULL, *incoming = NULL;
+	const char *restore = NULL, *config_path = NULL, *incoming = NULL, *dtb_path = NULL;
 	char restore_ini[PATH_MAX], header[256];
 	int in_fd = -1; /* --incoming: the source's connection until the VM is received */
 
@@ -375,6 +374,9 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			dry_run = 1;
+			break;
+		case 'd':
+			dtb_path = optarg;
 			break;
 		case 'r':
 			restore = optarg;
@@ -392,6 +394,10 @@ int main(int argc, char **argv)
 			fputs(usage, stderr);
 			return EXIT_CONFIG;
 		}
+	}
+	if (dtb_path && !dry_run) {
+		log_err("--dtb FILE goes with --dry-run");
+		return EXIT_CONFIG;
 	}
 	if (restore && optind == argc &&
 	    snprintf(restore_ini, sizeof(restore_ini), "%s/config.ini", restore) <
@@ -443,6 +449,14 @@ int main(int argc, char **argv)
 		config_print(&cfg, stdout);
 		printf("; kernel: %s\n", kernel_kind);
 		arch_print_memory_map(&cfg, stdout);
+		if (dtb_path && arch_write_dtb(&boot.files, &cfg, dtb_path, err, sizeof(err)) < 0) {
+			log_err("%s", err);
+			boot_files_close(&boot);
+			return EXIT_CONFIG;
+		}
+		if (dtb_path)
+			printf("; device tree written to %s (dtc -I dtb -O dts %s decompiles it)\n",
+			       dtb_path, dtb_path);
 		boot_files_close(&boot);
 		return EXIT_OK;
 	}

@@ -14,12 +14,12 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <ucontext.h>
 #include <unistd.h>
 #include <seccomp.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "vfio/uapi_compat.h"
 #include "vmm/log.h"
 
@@ -175,59 +175,25 @@ static int allow_list(scmp_filter_ctx ctx, const int *nrs, size_t n)
  * INTx): what it calls must be in the vCPU table too.
  * Who calls what: grep -rn "ioctl(" vmm devices vfio arch; terminal requests come from
  * glibc's isatty/tcgetattr/tcsetattr in main.c. */
-#define IOCTL(nr)                                                                                  \
-	{                                                                                          \
-		nr, #nr                                                                            \
-	}
+#define IOCTL(nr) SECCOMP_IOCTL(nr)
 
 /* Only the main thread: it creates and tears down VMs and owns the terminal. */
 static const struct seccomp_ioctl main_ioctls[] = {
-    /* /dev/kvm: capability checks and the VM itself (vm.c, x86.c, cpuid.c) */
+    /* /dev/kvm: capability checks and the VM itself (vm.c, arch/ARCH) */
     IOCTL(KVM_GET_API_VERSION),
     IOCTL(KVM_CHECK_EXTENSION),
     IOCTL(KVM_GET_VCPU_MMAP_SIZE),
-    IOCTL(KVM_GET_SUPPORTED_CPUID),
     IOCTL(KVM_CREATE_VM),
-    /* the VM: x86 platform set-up, [vm] cpu_pm, the vCPUs (x86.c, vcpu.c) */
-    IOCTL(KVM_SET_TSS_ADDR),
-    IOCTL(KVM_SET_IDENTITY_MAP_ADDR),
-    IOCTL(KVM_CREATE_IRQCHIP),
-    IOCTL(KVM_CREATE_PIT2),
+    /* the VM: [vm] cpu_pm, the vCPUs (arch/ARCH, vcpu.c; the arch's own requests are
+     * in its table, arch_seccomp_ioctls) */
     IOCTL(KVM_ENABLE_CAP),
     IOCTL(KVM_CREATE_VCPU),
-    /* the KVM-VFIO pseudo device that tells KVM about VFIO (kvm_vfio.c) */
+    /* the KVM-VFIO pseudo device that tells KVM about VFIO (kvm_vfio.c), and the
+     * arch's in-kernel devices (arm64: the vGIC, its ITS, each vCPU's PMU) */
     IOCTL(KVM_CREATE_DEVICE),
     IOCTL(KVM_SET_DEVICE_ATTR),
-    /* each vCPU's initial state (x86.c) and, with MINIVMM_STATS, its counters
-     * (kvmstats.c) */
-    IOCTL(KVM_SET_CPUID2),
-    IOCTL(KVM_SET_MSRS),
-    IOCTL(KVM_SET_FPU),
-    IOCTL(KVM_GET_LAPIC),
-    IOCTL(KVM_SET_LAPIC),
-    IOCTL(KVM_GET_SREGS),
-    IOCTL(KVM_SET_SREGS),
-    IOCTL(KVM_SET_REGS),
+    /* with MINIVMM_STATS, each vCPU's counters (kvmstats.c) */
     IOCTL(KVM_GET_STATS_FD),
-    /* snapshot and restore: the VM's and each vCPU's state (arch/x86/state.c) */
-    IOCTL(KVM_GET_MSR_INDEX_LIST),
-    IOCTL(KVM_GET_IRQCHIP),
-    IOCTL(KVM_SET_IRQCHIP),
-    IOCTL(KVM_GET_PIT2),
-    IOCTL(KVM_SET_PIT2),
-    IOCTL(KVM_GET_CLOCK),
-    IOCTL(KVM_SET_CLOCK),
-    IOCTL(KVM_GET_REGS),
-    IOCTL(KVM_GET_XSAVE),
-    IOCTL(KVM_SET_XSAVE),
-    IOCTL(KVM_GET_XCRS),
-    IOCTL(KVM_SET_XCRS),
-    IOCTL(KVM_GET_MSRS),
-    IOCTL(KVM_GET_MP_STATE),
-    IOCTL(KVM_SET_MP_STATE),
-    IOCTL(KVM_GET_DEBUGREGS),
-    IOCTL(KVM_SET_DEBUGREGS),
-    IOCTL(KVM_SET_VCPU_EVENTS),
     /* VFIO with the legacy container and groups: set-up and teardown (container.c) */
     IOCTL(VFIO_GET_API_VERSION),
     IOCTL(VFIO_CHECK_EXTENSION),
@@ -272,8 +238,6 @@ static const struct seccomp_ioctl main_ioctls[] = {
 /* vCPU threads: KVM_RUN and the device emulation that a guest's PIO/MMIO access runs. */
 static const struct seccomp_ioctl vcpu_ioctls[] = {
     IOCTL(KVM_RUN),
-    /* why a VM entry failed, for the log (x86.c) */
-    IOCTL(KVM_GET_VCPU_EVENTS),
     /* level interrupts: serial port, virtio INTx (serial.c, virtio_pci.c) */
     IOCTL(KVM_IRQ_LINE),
     /* MSI-X table writes and MSI/INTx switches of passed-through devices: routes and
@@ -358,18 +322,28 @@ static int allow_ioctl_table(scmp_filter_ctx ctx, const struct seccomp_ioctl *t,
 	return 0;
 }
 
-static int allow_ioctls(scmp_filter_ctx ctx, enum seccomp_thread kind)
+/* A kind's requests: the tables here, then the arch's own (arch_seccomp_ioctls). */
+static int allow_kind_ioctls(scmp_filter_ctx ctx, enum seccomp_thread kind)
 {
 	const struct seccomp_ioctl *t;
+	size_t n = seccomp_ioctls(kind, &t); /* first: t is its output */
+	int ret = allow_ioctl_table(ctx, t, n);
+
+	if (ret == 0) {
+		n = arch_seccomp_ioctls(kind, &t);
+		ret = allow_ioctl_table(ctx, t, n);
+	}
+	return ret;
+}
+
+static int allow_ioctls(scmp_filter_ctx ctx, enum seccomp_thread kind)
+{
 	int ret = 0;
 
 	if (kind != SECCOMP_THREAD_MAIN)
-		return allow_ioctl_table(ctx, t, seccomp_ioctls(kind, &t));
-	for (int k = 0; k < SECCOMP_THREAD_KINDS && ret == 0; k++) {
-		size_t n = seccomp_ioctls((enum seccomp_thread)k, &t);
-
-		ret = allow_ioctl_table(ctx, t, n);
-	}
+		return allow_kind_ioctls(ctx, kind);
+	for (int k = 0; k < SECCOMP_THREAD_KINDS && ret == 0; k++)
+		ret = allow_kind_ioctls(ctx, (enum seccomp_thread)k);
 	return ret;
 }
 
@@ -470,8 +444,11 @@ int seccomp_install(enum seccomp_mode mode, enum seccomp_thread kind)
 static void seccomp_report(int sig, siginfo_t *si, void *uctx)
 {
 	static const char head[] = "minivmm: seccomp: denied system call ";
-	static const char tail[] = " (see asm/unistd_64.h); it fails with ENOSYS\n";
-	char msg[sizeof(head) + sizeof(tail) + 12], num[12];
+	static const char see[] = " (see ";
+	static const char tail[] = "); it fails with ENOSYS\n";
+	const char *table = arch_syscall_table();
+	size_t tlen = strlen(table);
+	char msg[sizeof(head) + sizeof(see) + 64 + sizeof(tail) + 12], num[12];
 	int n = 0, len = 0;
 	unsigned int nr = (unsigned int)si->si_syscall;
 
@@ -483,11 +460,16 @@ static void seccomp_report(int sig, siginfo_t *si, void *uctx)
 	len = sizeof(head) - 1;
 	while (n)
 		msg[len++] = num[--n];
+	memcpy(msg + len, see, sizeof(see) - 1);
+	len += (int)sizeof(see) - 1;
+	tlen = tlen > 64 ? 64 : tlen;
+	memcpy(msg + len, table, tlen);
+	len += (int)tlen;
 	memcpy(msg + len, tail, sizeof(tail) - 1);
 	len += (int)sizeof(tail) - 1;
 	if (write(STDERR_FILENO, msg, (size_t)len) < 0)
 		return;
-	((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
+	arch_seccomp_set_return(uctx, -ENOSYS);
 }
 
 int seccomp_report_setup(enum seccomp_mode mode)

@@ -37,6 +37,11 @@ struct seccomp_ioctl {
 	unsigned long nr;
 	const char *name;
 };
+/* One table entry: the request and its name. */
+#define SECCOMP_IOCTL(nr)                                                                          \
+	{                                                                                          \
+		nr, #nr                                                                            \
+	}
 
 /* The requests kind's own table allows; *table gets it, the count is returned. The
  * main thread's filter allows all three tables (its threads inherit it). */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "devices/hotplug.h"
 #include "devices/platform.h"
 #include "devices/serial.h"
@@ -36,9 +37,12 @@ size_t vm_devices_plan(const struct config *cfg, int console_out, struct device 
 	d = add(out, &n, max, &serial_device_ops, "serial", NULL);
 	if (d)
 		d->spec.fd = console_out; /* early messages, whichever console the guest uses */
-	add(out, &n, max, &rtc_device_ops, "rtc", NULL);
-	add(out, &n, max, &power_device_ops, "power", NULL);
-	add(out, &n, max, &hotplug_device_ops, "hotplug", NULL);
+	/* The PC's port-I/O devices; arm64 powers off through PSCI and has no CMOS. */
+	if (arch_platform()->pc_devices) {
+		add(out, &n, max, &rtc_device_ops, "rtc", NULL);
+		add(out, &n, max, &power_device_ops, "power", NULL);
+		add(out, &n, max, &hotplug_device_ops, "hotplug", NULL);
+	}
 	if (cfg->nr_vfio > 0) {
 		unsigned int host = 0; /* the backend's hosts skip unplugged sections */
 

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "vfio/uapi_compat.h"
 #include "vmm/seccomp.h"
 
@@ -35,7 +36,7 @@ static const char *const kind_names[SECCOMP_THREAD_KINDS] = {"main",	"vcpu", "io
 /* Started before the main thread's filter: their own filter is all they have. */
 #define OWN_KINDS (KIND(SECCOMP_THREAD_API) | KIND(SECCOMP_THREAD_MIGRATE))
 #define IO_KINDS                                                                                   \
-	(KIND(SECCOMP_THREAD_IO) | KIND(SECCOMP_THREAD_IO_NET) | KIND(SECCOMP_THREAD_IO_VFIO) |     \
+	(KIND(SECCOMP_THREAD_IO) | KIND(SECCOMP_THREAD_IO_NET) | KIND(SECCOMP_THREAD_IO_VFIO) |    \
 	 KIND(SECCOMP_THREAD_IO_VHOST))
 
 /* What a call may act on, opened before the filter is installed (opening is the main
@@ -259,21 +260,28 @@ END_TEST
 
 /* ---- What each kind does make ---- */
 
-/* Every request in kind's table (for the main thread, all of them: its filter is the
- * union) reaches the kernel: on fd -1 it fails with EBADF. Returns 0, or 1 + the index
- * of the first request that did not, in the order of the tables. */
+/* Table part of kind t: the core's (part 0) or the arch's own (part 1). */
+static size_t table_part(int t, int part, const struct seccomp_ioctl **tab)
+{
+	return part ? arch_seccomp_ioctls(t, tab) : seccomp_ioctls((enum seccomp_thread)t, tab);
+}
+
+/* Every request in kind's tables, the core's and the arch's (for the main thread, all
+ * of them: its filter is the union) reaches the kernel: on fd -1 it fails with EBADF.
+ * Returns 0, or 1 + the index of the first request that did not, in the order of the
+ * tables. */
 static int call_table_ioctls(const struct fds *f, long kind)
 {
 	int idx = 0;
 
 	(void)f;
-	for (int t = 0; t < SECCOMP_THREAD_KINDS; t++) {
+	for (int t = 0; t < 2 * SECCOMP_THREAD_KINDS; t++) {
 		const struct seccomp_ioctl *tab;
 		size_t n;
 
-		if (kind != SECCOMP_THREAD_MAIN && t != kind)
+		if (kind != SECCOMP_THREAD_MAIN && t / 2 != kind)
 			continue;
-		n = seccomp_ioctls((enum seccomp_thread)t, &tab);
+		n = table_part(t / 2, t % 2, &tab);
 		for (size_t i = 0; i < n; i++, idx++)
 			if (ioctl(-1, tab[i].nr, 0) != -1 || errno != EBADF)
 				return 1 + idx;
@@ -284,13 +292,13 @@ static int call_table_ioctls(const struct fds *f, long kind)
 /* The name of the request call_table_ioctls numbered idx (1-based) for kind. */
 static const char *table_ioctl_name(enum seccomp_thread kind, int idx)
 {
-	for (int t = 0; t < SECCOMP_THREAD_KINDS; t++) {
+	for (int t = 0; t < 2 * SECCOMP_THREAD_KINDS; t++) {
 		const struct seccomp_ioctl *tab;
 		size_t n;
 
-		if (kind != SECCOMP_THREAD_MAIN && t != (int)kind)
+		if (kind != SECCOMP_THREAD_MAIN && t / 2 != (int)kind)
 			continue;
-		n = seccomp_ioctls((enum seccomp_thread)t, &tab);
+		n = table_part(t / 2, t % 2, &tab);
 		if ((size_t)(idx - 1) < n)
 			return tab[idx - 1].name;
 		idx -= (int)n;

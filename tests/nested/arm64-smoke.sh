@@ -1,0 +1,300 @@
+#!/bin/sh
+# arm64 smoke test, separate from the x86 scenario runner: boots an emulated arm64 host
+# (qemu-system-aarch64, TCG, EL2 so that its KVM works), runs the cross-built
+# build-arm64/minivmm in it, and boots an arm64 guest to userspace twice:
+#   poweroff  1 vCPU; the guest powers off through PSCI: minivmm exits 0 ("guest
+#             powered off"), and the device tree the guest booted with
+#             (/sys/firmware/fdt) is byte for byte what --dry-run --dtb wrote;
+#   reboot    2 vCPUs (the second started by PSCI CPU_ON: the guest counts 2); the
+#             guest reboots through PSCI: exit 0, "guest rebooted (on_reboot = exit)";
+#   virtio    1 vCPU, the console on virtio-console and a virtio-blk disk: the guest
+#             finds both on the ECAM host bridge, their MSI-X vectors go through the
+#             ITS (in /proc/interrupts), what it prints on hvc0 reaches minivmm's
+#             console, it reads the pattern the host wrote on the disk and writes its
+#             own, which the host then finds in the file; then it powers off.
+#   net       1 vCPU and a virtio-net on a tap (which minivmm creates; the emulated
+#             host gives it 10.0.0.1): the guest pings 10.0.0.1.
+#   nvme      QEMU's default NVMe (MSI-X table and PBA in BAR0 beside the registers),
+#             behind the emulated SMMUv3, bound to vfio-pci in the emulated host and
+#             passed through by BDF: the guest's nvme driver reads the pattern this
+#             script wrote in the backing file and writes one that the script then
+#             finds there;
+#   nvme-intx the same NVMe with the guest's MSIs off (pci=nomsi): INTx through the GIC,
+#             a level irqfd with resample (kept by minivmm until the vGIC exists); the
+#             guest reads what the nvme guest wrote and writes again.
+# The seccomp filters are on throughout, and shown live: in the reboot guest, with
+# seccomp = log, vCPU 0 makes a forbidden call (MINIVMM_SECCOMP_TEST=vcpu: socket(),
+# 198 on arm64), which is reported and fails with ENOSYS; at the end the same call with
+# seccomp = on gets minivmm killed by SIGSYS (status 159).
+# ARM64_SMOKE_SECCOMP=log runs the guests with denied calls reported instead of fatal.
+#
+# Kernel for both levels: Debian's own arm64 kernel package (KVM, GICv3/ITS, PCI
+# generic host, 8250 and PL011 consoles all built in), its uncompressed Image taken
+# from the .deb; busybox from busybox-static:arm64. Both are fetched once with
+# apt-get download into the cache (ARM64_KERNEL_PKG picks another kernel package).
+#
+#   tests/nested/arm64-smoke.sh            (after make ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
+# Exit 0: "userspace reached" seen and minivmm exited 0; 1: it did not; 77: skipped
+# (something missing, said why). The emulated host's console is kept in
+# $CACHE/arm64/smoke.log.
+set -eu
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+CACHE=${MINIVMM_CACHE:-${HOME:-/root}/.cache/minivmm}/arm64
+BIN=${MINIVMM_ARM64_BIN:-$ROOT/build-arm64/minivmm}
+KPKG=${ARM64_KERNEL_PKG:-linux-image-6.12.100+deb12-arm64}
+TIMEOUT=${ARM64_SMOKE_TIMEOUT:-900}
+SECCOMP=${ARM64_SMOKE_SECCOMP:-on} # log: denied calls are reported, not fatal
+LIBDIRS="/usr/aarch64-linux-gnu/lib /usr/lib/aarch64-linux-gnu /lib/aarch64-linux-gnu"
+
+skip() {
+	echo "arm64-smoke: SKIP: $*" >&2
+	exit 77
+}
+
+command -v qemu-system-aarch64 >/dev/null || skip "no qemu-system-aarch64 (install-deps: qemu-system-arm)"
+command -v cpio >/dev/null || skip "no cpio"
+[ -x "$BIN" ] || skip "no $BIN (make ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)"
+mkdir -p "$CACHE"
+cd "$CACHE"
+
+# Debian's packages, fetched once.
+fetch() { # PACKAGE: its .deb in the cache
+	ls "$1"_*_arm64.deb >/dev/null 2>&1 ||
+		apt-get download "$1:arm64" >/dev/null 2>&1 ||
+		skip "cannot apt-get download $1:arm64"
+}
+fetch "$KPKG"
+fetch busybox-static
+MODS="drivers/block/virtio_blk net/core/failover drivers/net/net_failover
+	drivers/net/virtio_net drivers/net/tun drivers/vfio/vfio drivers/vfio/vfio_iommu_type1
+	drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci drivers/nvme/common/nvme-auth
+	drivers/nvme/host/nvme-core drivers/nvme/host/nvme"
+if [ ! -f "Image-$KPKG" ] || [ ! -f "nvme-$KPKG.ko" ]; then
+	rm -rf kx && mkdir kx && dpkg-deb -x "$KPKG"_*_arm64.deb kx
+	# Modules in Debian's kernel (virtio-blk, virtio-net and what it needs for the
+	# guest, tun for the emulated host); busybox's insmod wants them unpacked.
+	for m in $MODS; do
+		xz -dc kx/lib/modules/*/kernel/"$m".ko.xz >"$(basename "$m")-$KPKG.ko"
+	done
+	# arm64 vmlinuz in Debian is the EFI-stub Image itself, uncompressed.
+	cp kx/boot/vmlinuz-* "Image-$KPKG.tmp" && mv "Image-$KPKG.tmp" "Image-$KPKG"
+	rm -rf kx
+fi
+if [ ! -f busybox ]; then
+	rm -rf bx && mkdir bx && dpkg-deb -x busybox-static_*_arm64.deb bx
+	cp bx/bin/busybox busybox && rm -rf bx
+fi
+
+# The guest's initramfs: report, then power off or reboot (smoke= on the command line).
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+mkdir -p "$W/g/bin" "$W/g/proc" "$W/g/sys" "$W/g/dev"
+cp busybox "$W/g/bin/busybox"
+for m in virtio_blk failover net_failover virtio_net nvme-auth nvme-core nvme; do
+	cp "$m-$KPKG.ko" "$W/g/$m.ko"
+done
+mknod "$W/g/dev/console" c 5 1
+cat >"$W/g/init" <<'EOS'
+#!/bin/busybox sh
+b=/bin/busybox
+$b mount -t proc proc /proc
+$b mount -t sysfs sys /sys
+echo "GUEST-FDT $smoke: $($b sha256sum /sys/firmware/fdt | $b cut -d' ' -f1)"
+echo "GUEST-CPUS $smoke: $($b grep -c ^processor /proc/cpuinfo)"
+if [ "$smoke" = virtio ]; then
+	echo "GUEST-VCON: console on $($b cat /sys/class/tty/console/active)"
+	$b insmod /virtio_blk.ko
+	$b mount -t devtmpfs dev /dev
+	echo "GUEST-BLK read: $($b dd if=/dev/vda bs=512 skip=4096 count=1 2>/dev/null | $b head -1)"
+	echo "guest-wrote-this-on-arm64" | $b dd of=/dev/vda bs=512 seek=2048 conv=fsync 2>/dev/null
+fi
+if [ "$smoke" = net ]; then
+	for m in failover net_failover virtio_net; do $b insmod /$m.ko; done
+	$b ip link set eth0 up
+	$b ip addr add 10.0.0.2/24 dev eth0
+	echo "GUEST-NET: $($b ping -c 3 -W 5 10.0.0.1 2>&1 | $b grep 'packets transmitted')"
+fi
+if [ "$smoke" = nvme ] || [ "$smoke" = nvme-intx ]; then
+	for m in nvme-auth nvme-core nvme; do $b insmod /$m.ko; done
+	$b mount -t devtmpfs dev /dev
+	for _ in $($b seq 300); do [ -b /dev/nvme0n1 ] && break; $b sleep 0.1; done
+	# nvme: the script's pattern, and ours at 2048; nvme-intx: that one, ours at 6144.
+	skip=4096 seek=2048
+	[ "$smoke" = nvme-intx ] && skip=2048 seek=6144
+	echo "GUEST-NVME $smoke read: $($b dd if=/dev/nvme0n1 bs=512 skip=$skip count=1 2>/dev/null | $b head -1)"
+	echo "guest-wrote-this-through-vfio-$smoke" | $b dd of=/dev/nvme0n1 bs=512 seek=$seek conv=fsync 2>/dev/null
+fi
+# The PCI devices' interrupts: through the ITS ("ITS-..." chip) or INTx ("GICv3").
+$b grep -E 'virtio|nvme' /proc/interrupts | $b sed "s/^/GUEST-IRQ $smoke: /"
+echo "userspace reached"
+if [ "$smoke" = reboot ]; then $b reboot -f; else $b poweroff -f; fi
+EOS
+chmod +x "$W/g/init"
+(cd "$W/g" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$W/guest.cpio.gz"
+
+# The emulated host's initramfs: busybox, minivmm and the arm64 libraries it needs, the
+# guest's kernel, initrd and config.
+H="$W/h"
+mkdir -p "$H/bin" "$H/lib" "$H/proc" "$H/sys" "$H/dev" "$H/tmp" "$H/guest"
+cp busybox "$H/bin/busybox"
+cp "$BIN" "$H/bin/minivmm"
+for m in tun vfio vfio_iommu_type1 vfio-pci-core vfio-pci; do
+	cp "$m-$KPKG.ko" "$H/$m.ko"
+done
+mknod "$H/dev/console" c 5 1
+for lib in ld-linux-aarch64.so.1 libc.so.6 libiniparser.so.1 libjansson.so.4 libfdt.so.1 \
+	libseccomp.so.2; do
+	found=""
+	for d in $LIBDIRS; do
+		[ -e "$d/$lib" ] && found="$d/$lib" && break
+	done
+	[ -n "$found" ] || skip "no arm64 $lib (install-deps: the :arm64 libraries)"
+	cp -L "$found" "$H/lib/$lib"
+done
+cp "Image-$KPKG" "$H/guest/Image"
+cp "$W/guest.cpio.gz" "$H/guest/initrd.cpio.gz"
+cat >"$H/guest/guest.ini" <<EOS
+[security]
+seccomp = $SECCOMP
+[vm]
+name = arm64-smoke
+memory = 256M
+vcpus = 1
+kernel = Image
+initrd = initrd.cpio.gz
+cmdline = "console=ttyS0 panic=-1 loglevel=4 smoke=poweroff"
+on_reboot = exit
+[console]
+mode = stdio
+EOS
+cat >"$H/init" <<'EOS'
+#!/bin/busybox sh
+export PATH=/bin LD_LIBRARY_PATH=/lib
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+echo "ARM64-SMOKE: host up at $(cut -d' ' -f1 /proc/uptime) s; $(dmesg | grep -m1 -o 'kvm \[1\]: .*mode' || echo 'no KVM line')"
+if [ ! -c /dev/kvm ]; then
+	echo "ARM64-SMOKE: no /dev/kvm in the emulated host"
+	poweroff -f
+fi
+vmm() {
+	/lib/ld-linux-aarch64.so.1 --library-path /lib /bin/minivmm "$@" </dev/null
+}
+vmm --dry-run --dtb /tmp/dry.dtb /guest/guest.ini >/dev/null
+echo "ARM64-SMOKE: dry-run FDT: $(sha256sum /tmp/dry.dtb | cut -d' ' -f1)"
+run() { # NAME, then --set arguments
+	name=$1
+	shift
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	vmm "$@" /guest/guest.ini
+	rc=$?
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	echo "ARM64-SMOKE: $name: minivmm exit $rc, $t0 -> $t1 s of host uptime"
+}
+run poweroff
+MINIVMM_SECCOMP_TEST=vcpu run reboot --set security.seccomp=log --set vm.vcpus=2 \
+	--set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=reboot"
+dd if=/dev/zero of=/tmp/disk.img bs=1M count=8 2>/dev/null
+echo "host-wrote-this" | dd of=/tmp/disk.img bs=512 seek=4096 conv=notrunc 2>/dev/null
+run virtio --set console.device=virtio --set disk.root.path=/tmp/disk.img \
+	--set "vm.cmdline=console=hvc0 panic=-1 loglevel=4 smoke=virtio"
+echo "ARM64-SMOKE: virtio: the disk holds" \
+	"'$(dd if=/tmp/disk.img bs=512 skip=2048 count=1 2>/dev/null | head -1)'"
+# minivmm makes tap0 (TUNSETIFF); the host side gets its address once it is there.
+insmod /tun.ko
+(
+	for _ in $(seq 200); do
+		ip link set tap0 up 2>/dev/null && ip addr add 10.0.0.1/24 dev tap0 && break
+		sleep 0.1
+	done
+) &
+run net --set net.eth0.tap=tap0 --set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=net"
+# The NVMe: its own IOMMU group behind the SMMUv3, bound to vfio-pci by hand.
+for m in vfio vfio_iommu_type1 vfio-pci-core vfio-pci; do insmod /$m.ko; done
+nvme=""
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat "$d/class")" = 0x010802 ] && nvme=${d##*/}
+done
+echo vfio-pci >"/sys/bus/pci/devices/$nvme/driver_override"
+echo "$nvme" >/sys/bus/pci/drivers_probe
+echo "ARM64-SMOKE: nvme at '$nvme', driver" \
+	"$(basename "$(readlink "/sys/bus/pci/devices/$nvme/driver")"), VFIO groups: $(ls /dev/vfio)"
+run nvme --set "vfio.nvme.host=$nvme" --set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=nvme"
+run nvme-intx --set "vfio.nvme.host=$nvme" \
+	--set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=nvme-intx pci=nomsi"
+MINIVMM_SECCOMP_TEST=vcpu vmm --set security.seccomp=on /guest/guest.ini
+echo "ARM64-SMOKE: seccomp-test: minivmm exit $?"
+poweroff -f
+EOS
+chmod +x "$H/init"
+(cd "$H" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$W/host.cpio.gz"
+
+# The NVMe's backing file: a pattern for the guest to read.
+truncate -s 64M "$W/nvme.img"
+echo "host-wrote-this-for-nvme" | dd of="$W/nvme.img" bs=512 seek=4096 conv=notrunc 2>/dev/null
+
+start=$(date +%s)
+set +e
+timeout "$TIMEOUT" qemu-system-aarch64 -M virt,virtualization=on,gic-version=3,iommu=smmuv3 \
+	-cpu max,pauth-impdef=on -accel tcg -smp 1 -m 2048 -nographic -no-reboot -nic none \
+	-drive file="$W/nvme.img",if=none,id=nv,format=raw -device nvme,drive=nv,serial=nv0 \
+	-kernel "Image-$KPKG" -initrd "$W/host.cpio.gz" \
+	-append "console=ttyAMA0 panic=-1 rdinit=/init quiet" </dev/null >"$CACHE/smoke.log" 2>&1
+qrc=$?
+set -e
+end=$(date +%s)
+L="$CACHE/smoke.log"
+for sector in 2048 6144; do
+	echo "ARM64-SMOKE: nvme: the backing file holds at $sector" \
+		"'$(dd if="$W/nvme.img" bs=512 skip=$sector count=1 2>/dev/null | head -c 64 | tr -d '\0' | head -1)'" >>"$L"
+done
+grep -a 'ARM64-SMOKE\|GUEST-\|userspace reached\|minivmm:' "$L" || true
+echo "arm64-smoke: emulated host ran $((end - start)) s (qemu exit $qrc); log: $L"
+fail=0
+check() { # WHAT, then the command that must succeed
+	what=$1
+	shift
+	if "$@"; then echo "arm64-smoke: ok: $what"; else echo "arm64-smoke: FAILED: $what"; fail=1; fi
+}
+has() { grep -aq "$1" "$L"; }
+dry=$(sed -n 's/.*ARM64-SMOKE: dry-run FDT: \([0-9a-f]*\).*/\1/p' "$L")
+check "no system call denied (but the test's socket())" \
+	sh -c "! grep -a 'seccomp: denied' '$L' | grep -vq 'denied system call 198 '"
+check "poweroff: exit 0" has 'ARM64-SMOKE: poweroff: minivmm exit 0,'
+check "poweroff: guest powered off" has 'minivmm: guest powered off'
+check "poweroff: 1 vCPU" has 'GUEST-CPUS poweroff: 1'
+check "poweroff: guest's device tree is --dry-run's" \
+	test -n "$dry" -a "$(sed -n 's/.*GUEST-FDT poweroff: \([0-9a-f]*\).*/\1/p' "$L")" = "$dry"
+check "reboot: 2 vCPUs" has 'GUEST-CPUS reboot: 2'
+check "reboot: exit 0" has 'ARM64-SMOKE: reboot: minivmm exit 0,'
+check "reboot: guest rebooted" has 'guest rebooted (on_reboot = exit)'
+check "virtio: exit 0" has 'ARM64-SMOKE: virtio: minivmm exit 0,'
+check "virtio: the guest's console is virtio-console" has 'GUEST-VCON: console on hvc0'
+check "virtio: MSI-X through the ITS" grep -aq 'GUEST-IRQ virtio: .*ITS.*virtio' "$L"
+check "virtio-blk: the guest read the host's pattern" has 'GUEST-BLK read: host-wrote-this'
+check "virtio-blk: the file holds the guest's pattern" \
+	has "ARM64-SMOKE: virtio: the disk holds 'guest-wrote-this-on-arm64'"
+check "net: exit 0" has 'ARM64-SMOKE: net: minivmm exit 0,'
+check "net: the guest pinged the emulated host" has 'GUEST-NET: 3 packets transmitted, 3 packets received'
+check "nvme: exit 0" has 'ARM64-SMOKE: nvme: minivmm exit 0,'
+check "nvme: MSI-X through the ITS" grep -aq 'GUEST-IRQ nvme: .*ITS.*nvme' "$L"
+check "nvme: the guest read the host's pattern through VFIO" \
+	has 'GUEST-NVME nvme read: host-wrote-this-for-nvme'
+check "nvme: the backing file holds the guest's pattern" \
+	has "ARM64-SMOKE: nvme: the backing file holds at 2048 'guest-wrote-this-through-vfio-nvme'"
+check "nvme-intx: exit 0" has 'ARM64-SMOKE: nvme-intx: minivmm exit 0,'
+check "nvme-intx: INTx through the GIC" grep -aq 'GUEST-IRQ nvme-intx: .*GICv3.*Level.*nvme' "$L"
+check "nvme-intx: the guest read the nvme guest's pattern" \
+	has 'GUEST-NVME nvme-intx read: guest-wrote-this-through-vfio-nvme'
+check "nvme-intx: the backing file holds its pattern" \
+	has "ARM64-SMOKE: nvme: the backing file holds at 6144 'guest-wrote-this-through-vfio-nvme-intx'"
+check "seccomp = log: the forbidden call reported" \
+	has 'seccomp: denied system call 198 (see asm-generic/unistd.h); it fails with ENOSYS'
+check "seccomp = log: ... and minivmm lived on" has 'vcpu 0 called socket() and lives on (returned -1)'
+check "seccomp: a forbidden call kills minivmm (SIGSYS)" \
+	has 'ARM64-SMOKE: seccomp-test: minivmm exit 159'
+[ "$fail" = 0 ] && echo "arm64-smoke: PASS" && exit 0
+echo "arm64-smoke: FAIL"
+exit 1
