@@ -63,9 +63,9 @@ for m in ("microvm", "q35"):
     row(B, f"ratio launch to exit, minivmm / QEMU {m} (per round)", "x",
         pair("boot_minivmm_exit_ms", f"boot_qemu_{m}_exit_ms"), key=f"boot_ratio_exit_{m}")
 F = "footprint"
-row(F, "minivmm VmRSS - RssShmem (beyond guest RAM), guest idle", "KiB",
+row(F, "minivmm VmRSS minus resident guest RAM (smaps), guest idle", "KiB",
     vals("fp_minivmm_beyond_guest_kib"), "aim < 3072", "fp_minivmm_beyond_guest_kib")
-row(F, "minivmm VmRSS (guest RAM in RssShmem: memfd)", "KiB", vals("fp_minivmm_vmrss_kib"),
+row(F, "minivmm VmRSS (guest RAM anonymous, inside it)", "KiB", vals("fp_minivmm_vmrss_kib"),
     key="fp_minivmm_vmrss_kib")
 row(F, "QEMU microvm VmRSS (guest RAM is anonymous, inside it)", "KiB", vals("fp_qemu_vmrss_kib"),
     key="fp_qemu_vmrss_kib")
