@@ -324,6 +324,28 @@ static int wait_exit(pid_t pid)
 	return -1;
 }
 
+/* Until something listens on 127.0.0.1:port (a destination takes a moment to start,
+ * longer in an emulated host; connecting to find out would take its one connection). */
+static void wait_listen(unsigned int port)
+{
+	char want[64], line[256];
+
+	snprintf(want, sizeof(want), "0100007F:%04X 00000000:0000 0A", port);
+	for (int i = 0; i < 3000; i++) {
+		FILE *f = fopen("/proc/net/tcp", "r");
+		bool found = false;
+
+		while (f && !found && fgets(line, sizeof(line), f))
+			found = strstr(line, want) != NULL;
+		if (f)
+			fclose(f);
+		if (found)
+			return;
+		usleep(10000);
+	}
+	ck_abort_msg("nothing listens on 127.0.0.1:%u after 30 s", port);
+}
+
 static size_t file_len(const char *name)
 {
 	char path[128];
@@ -418,7 +440,7 @@ START_TEST(migrate_tiny_guest)
 	dst2 = spawn("--incoming tcp:127.0.0.1:47319 --set api.socket=@/s3.sock "
 		     "--set console.path=@/c3",
 		     "e5");
-	usleep(300000);
+	wait_listen(47319);
 	ck_assert_int_eq(
 	    run("%s %s/s2.sock send-migration to=tcp:127.0.0.1:47319 >/dev/null", ctl_bin(), dir),
 	    0);
@@ -445,7 +467,7 @@ START_TEST(migrate_tiny_guest)
 		fputs(peers[i].head, f);
 		fclose(f);
 		dst = spawn("--incoming tcp:127.0.0.1:47320 --set api.socket=@/s4.sock", "e6");
-		usleep(300000);
+		wait_listen(47320);
 		run("bash -c 'exec 3<>/dev/tcp/127.0.0.1/47320; cat %s >&3; sleep 0.5'", hello);
 		ck_assert_int_eq(wait_exit(dst), 4);
 		slurp("e6", log, sizeof(log));

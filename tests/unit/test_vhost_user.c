@@ -152,9 +152,30 @@ static int sh(const char *cmd)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* minivmm on dir/vm.ini with extra arguments, once its API socket api is there. */
+static pid_t start_vmm(const char *bin, const char *dir, const char *extra, const char *api)
+{
+	char cmd[1024];
+	pid_t pid;
+
+	unlink(api);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		snprintf(cmd, sizeof(cmd), "exec %s %s %s/vm.ini </dev/null 2>>%s/err", bin, extra,
+			 dir, dir);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000 && access(api, F_OK) != 0; i++)
+		usleep(10000);
+	return pid;
+}
+
 /* The real binary, its seccomp filters on: a vhost-user disk added to a running VM
  * through the API (the main thread connects and negotiates), listed by info with its
- * socket, removed again; the VM then ends with exit 0. */
+ * socket, removed again; the VM then ends with exit 0. A VM started without
+ * shared_memory = on refuses the hot-add first. */
 START_TEST(hotplug_vhost_user_disk)
 {
 	static const uint8_t spin[] = {0xeb, 0xfe}; /* jmp $ */
@@ -183,15 +204,19 @@ START_TEST(hotplug_vhost_user_disk)
 	fprintf(f, "[vm]\nkernel = kernel\nmemory = 32M\n[console]\nmode = none\n[api]\nsocket = "
 		   "api.sock\n");
 	fclose(f);
-	vmm = fork();
-	ck_assert_int_ge(vmm, 0);
-	if (vmm == 0) {
-		snprintf(cmd, sizeof(cmd), "exec %s %s/vm.ini </dev/null 2>%s/err", bin, dir, dir);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 1000 && access(api, F_OK) != 0; i++)
-		usleep(10000);
+	/* Started without one, guest RAM is private: a hot-add is refused, naming the key. */
+	vmm = start_vmm(bin, dir, "", api);
+	snprintf(cmd, sizeof(cmd),
+		 "%s %s add-device kind=disk name=v vhost_user=%s 2>&1 | grep -q 'start minivmm "
+		 "with \\[vm\\] shared_memory = on'",
+		 ctl, api, sock);
+	ck_assert_int_eq(sh(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s %s shutdown >/dev/null", ctl, api);
+	ck_assert_int_eq(sh(cmd), 0);
+	ck_assert_int_eq(waitpid(vmm, &st, 0), vmm);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+	vmm = start_vmm(bin, dir, "--set vm.shared_memory=on", api);
 	snprintf(cmd, sizeof(cmd), "%s %s add-device kind=disk name=v vhost_user=%s >/dev/null",
 		 ctl, api, sock);
 	ck_assert_int_eq(sh(cmd), 0);
