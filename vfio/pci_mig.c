@@ -427,7 +427,16 @@ static int vfio_pci_dev_create(struct machine *mach, const struct device_spec *s
 	struct vfio_host *h;
 	int ret;
 
-	(void)mach;
+	/* Private guest RAM (shared_memory = off) is not for device DMA (vmm/vm.c says
+	 * why); only a hot-add can get here with it. */
+	if (mach->mem.memfd < 0) {
+		machine_error(mach,
+			      "%s: passthrough needs guest RAM that stays put for device DMA, and "
+			      "this VM's is private (shared_memory = off); start it with [vm] "
+			      "shared_memory = auto or on",
+			      spec->name);
+		return -EINVAL;
+	}
 	if (!vv || spec->index >= vv->nr_hosts || vv->hosts[spec->index].device_fd < 0) {
 		log_err("%s: its VFIO backend has not attached it", spec->name);
 		return -ENODEV;

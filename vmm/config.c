@@ -718,6 +718,13 @@ int config_load(struct config *cfg, const char *path, const char *const *overrid
 				  "[vm] shared_memory = off, but [%s] has a vhost-user back end, "
 				  "which maps guest RAM; set shared_memory = auto or on",
 				  sec);
+	if (!ret && cfg->shared_memory == SHARED_MEMORY_OFF && cfg->nr_vfio)
+		ret =
+		    config_fail(&c, -EINVAL,
+				"[vm] shared_memory = off, but [vfio.%s] passes a device through, "
+				"whose DMA needs guest RAM that stays put; set shared_memory = "
+				"auto or on",
+				cfg->vfio[0].name);
 	free(text);
 	return ret;
 }

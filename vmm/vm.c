@@ -79,7 +79,13 @@ static int vm_open_kvm(struct vm *vm)
 }
 
 /* Whether guest RAM must be a memfd that other processes can map: vhost-user back
- * ends (virtio-fs, vhost-user-blk) need it. Otherwise it is private anonymous memory,
+ * ends (virtio-fs, vhost-user-blk) need it. A VM with passthrough devices, or with an
+ * API socket (through which they can be hot-added), keeps a memfd too: pages pinned for
+ * device DMA must stay the pages the guest sees, and on private memory with huge pages
+ * that was seen to fail once (api-hotplug, a hot-added NVMe after a reboot read back
+ * other data than written; suspected: the kernel splitting an all-zero huge page and
+ * remapping it to the zero page under the pinned DMA pages), not yet explained.
+ * Otherwise it is private anonymous memory,
  * which the host backs with transparent huge pages; shmem (a memfd) gets none on a
  * host with the usual shmem_enabled = never, and every 4 KiB page a guest touches is
  * then a separate fault: measured in the boot-cycle benchmark, a boot cycle took about
@@ -90,7 +96,8 @@ bool vm_shared_memory(const struct config *cfg)
 
 	if (cfg->shared_memory != SHARED_MEMORY_AUTO)
 		return cfg->shared_memory == SHARED_MEMORY_ON;
-	return config_vhost_user_device(cfg, sec, sizeof(sec)) != NULL;
+	return config_vhost_user_device(cfg, sec, sizeof(sec)) != NULL || cfg->nr_vfio ||
+	       cfg->api_socket[0];
 }
 
 static int vm_init_memory(struct vm *vm)

@@ -147,7 +147,7 @@ START_TEST(print_round_trips)
 		  "[net.eth1]\ntap = tap1\nqueues = 4\n"
 		  "[vm]\nname = vm-1\nmemory = 1536M\nvcpus = 4\nkernel = bz\n"
 		  "cmdline = \"console=ttyS0 ; x\"\non_reboot = restart\n"
-		  "phys_bits = 39\nmmio64_hotplug = 64g\nshared_memory = OFF\n"
+		  "phys_bits = 39\nmmio64_hotplug = 64g\nshared_memory = ON\n"
 		  "[console]\nmode = file\npath = c.log\ndevice = virtio\n"
 		  "[disk.root]\npath = root.img\nreadonly = on\n"
 		  "[disk.data]\npath = \"/d/a;b.img\"\n"
@@ -167,7 +167,7 @@ START_TEST(print_round_trips)
 	snprintf(want, sizeof(want),
 		 "[vm]\nname = vm-1\nmemory = 1536M\nvcpus = 4\nkernel = %s/bz\ninitrd = \"\"\n"
 		 "cmdline = \"console=ttyS0 ; x\"\non_reboot = restart\nhugepages = off\ncpu_pm = "
-		 "off\nshared_memory = off\nphys_bits = 39\nmmio64 = auto\nmmio64_hotplug = 64G\n\n"
+		 "off\nshared_memory = on\nphys_bits = 39\nmmio64 = auto\nmmio64_hotplug = 64G\n\n"
 		 "[console]\nmode = file\npath = %s/c.log\ndevice = virtio\n\n"
 		 "[rng]\nenabled = on\n\n"
 		 "[vfio]\nbackend = legacy\n\n"
@@ -275,6 +275,10 @@ START_TEST(shared_memory_follows_the_devices)
 	ck_assert(vm_shared_memory(&cfg));
 	expect_load(&cfg, "[vm]\nkernel = /k\nshared_memory = on\n", NULL, 0, 0, "");
 	ck_assert(vm_shared_memory(&cfg));
+	expect_load(&cfg, "[vm]\nkernel = /k\n[vfio.nic]\nhost = 0000:00:05.0\n", NULL, 0, 0, "");
+	ck_assert(vm_shared_memory(&cfg));
+	expect_load(&cfg, "[vm]\nkernel = /k\n[api]\nsocket = /run/vm.sock\n", NULL, 0, 0, "");
+	ck_assert(vm_shared_memory(&cfg));
 	expect_load(&cfg, "[vm]\nkernel = /k\nshared_memory = off\n[disk.a]\npath = /a.img\n", NULL,
 		    0, 0, "");
 	ck_assert(!vm_shared_memory(&cfg));
@@ -345,6 +349,9 @@ static const struct {
     {K "hugepages = 1G\n", "vm.ini:3: hugepages '1G' is not valid (use on or off)"},
     {K "cpu_pm = halt\n", "vm.ini:3: cpu_pm 'halt' is not valid (use on or off)"},
     {K "shared_memory = yes\n", "vm.ini:3: shared_memory 'yes' is not valid (use auto, on or off)"},
+    {K "shared_memory = off\n[vfio.nic]\nhost = 0000:00:05.0\n",
+     "vm.ini: [vm] shared_memory = off, but [vfio.nic] passes a device through, whose DMA "
+     "needs guest RAM that stays put; set shared_memory = auto or on"},
     {K "shared_memory = off\n[fs.work]\nsocket = /run/fs.sock\n",
      "vm.ini: [vm] shared_memory = off, but [fs.work] has a vhost-user back end, which maps "
      "guest RAM; set shared_memory = auto or on"},

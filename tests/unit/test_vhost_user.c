@@ -174,8 +174,8 @@ static pid_t start_vmm(const char *bin, const char *dir, const char *extra, cons
 
 /* The real binary, its seccomp filters on: a vhost-user disk added to a running VM
  * through the API (the main thread connects and negotiates), listed by info with its
- * socket, removed again; the VM then ends with exit 0. A VM started without
- * shared_memory = on refuses the hot-add first. */
+ * socket, removed again; the VM then ends with exit 0. A VM with
+ * shared_memory = off refuses the hot-add first. */
 START_TEST(hotplug_vhost_user_disk)
 {
 	static const uint8_t spin[] = {0xeb, 0xfe}; /* jmp $ */
@@ -204,8 +204,8 @@ START_TEST(hotplug_vhost_user_disk)
 	fprintf(f, "[vm]\nkernel = kernel\nmemory = 32M\n[console]\nmode = none\n[api]\nsocket = "
 		   "api.sock\n");
 	fclose(f);
-	/* Started without one, guest RAM is private: a hot-add is refused, naming the key. */
-	vmm = start_vmm(bin, dir, "", api);
+	/* Private guest RAM: a hot-add is refused, naming the key. */
+	vmm = start_vmm(bin, dir, "--set vm.shared_memory=off", api);
 	snprintf(cmd, sizeof(cmd),
 		 "%s %s add-device kind=disk name=v vhost_user=%s 2>&1 | grep -q 'start minivmm "
 		 "with \\[vm\\] shared_memory = on'",
@@ -216,7 +216,7 @@ START_TEST(hotplug_vhost_user_disk)
 	ck_assert_int_eq(waitpid(vmm, &st, 0), vmm);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
-	vmm = start_vmm(bin, dir, "--set vm.shared_memory=on", api);
+	vmm = start_vmm(bin, dir, "", api); /* auto: shared, as it has an API socket */
 	snprintf(cmd, sizeof(cmd), "%s %s add-device kind=disk name=v vhost_user=%s >/dev/null",
 		 ctl, api, sock);
 	ck_assert_int_eq(sh(cmd), 0);
