@@ -13,6 +13,8 @@ l1() {
 	local bin=$MINIVMM_REPO/build/check_minivmm s rc bad=0 ran=0
 	[ -x "$bin" ] || { echo "no $bin: run make build/check_minivmm first"; return 1; }
 	[ -c /dev/kvm ] || { echo "the emulated host has no /dev/kvm"; return 1; }
+	# The migration tests listen on 127.0.0.1; the emulated host's loopback starts down.
+	ip link set lo up || return 1
 	mkdir -p /tmp/unit && cd /tmp/unit || return 1
 	for s in $SUITES; do
 		MINIVMM_BIN=$MINIVMM_REPO/build/minivmm MINIVMM_CTL=$MINIVMM_REPO/build/minivmm-ctl \
