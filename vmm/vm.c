@@ -88,8 +88,8 @@ static int vm_open_kvm(struct vm *vm)
  * Otherwise it is private anonymous memory,
  * which the host backs with transparent huge pages; shmem (a memfd) gets none on a
  * host with the usual shmem_enabled = never, and every 4 KiB page a guest touches is
- * then a separate fault: measured in the boot-cycle benchmark, a boot cycle took about
- * 1.6 to 2 times as long on a memfd (README, "Guest memory"). */
+ * then a separate fault: in 4 alternating boot cycles each in the emulated host, one took
+ * 1.5 to 2.4 times as long (medians) on a memfd (README, "Guest memory"). */
 bool vm_shared_memory(const struct config *cfg)
 {
 	char sec[CONFIG_NAME_MAX + 8];

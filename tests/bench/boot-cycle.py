@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 
+from samples import load as load_samples, ratio as samples_ratio
+
 MEM_MIB = 256
 CMDLINE = "console=ttyS0 panic=-1 quiet"
 LIMIT_S = 120
@@ -150,13 +152,7 @@ def run(rounds):
 
 
 def table(path):
-    samples, info = {}, []
-    for line in open(path):
-        f = line.split()
-        if len(f) >= 3 and f[0] == "SAMPLE":
-            samples.setdefault(f[1], []).append(None if f[2] == "NA" else float(f[2]))
-        elif f and f[0] == "INFO":
-            info.append(line[5:].strip())
+    samples, info = load_samples(path)
 
     def fmt(v):
         v = [x for x in v if x is not None]
@@ -166,8 +162,7 @@ def table(path):
         return f"| {statistics.median(v):.{p}f} | {min(v):.{p}f} | {max(v):.{p}f} |"
 
     def ratio(a, b):
-        return [x / y for x, y in zip(samples.get(a, []), samples.get(b, []))
-                if x is not None and y]
+        return samples_ratio(samples, a, b)
 
     say("| boot cycle: launch, boot to init, reboot, exit | unit | median | min | max |")
     say("|---|---|---|---|---|")

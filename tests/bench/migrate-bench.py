@@ -21,6 +21,8 @@ import sys
 import threading
 import time
 
+from samples import load as load_samples, ratio as samples_ratio
+
 W = "/tmp/mb"  # every file of the run: configs, consoles, sockets, logs, snapshots
 MEM_MIB = 256
 CMDLINE = "console=ttyS0 panic=-1 quiet"
@@ -689,21 +691,14 @@ def run(which, rounds):
 
 
 def table(path, accel):
-    samples, info = {}, []
-    for line in open(path):
-        f = line.split()
-        if len(f) >= 3 and f[0] == "SAMPLE":
-            samples.setdefault(f[1], []).append(None if f[2] == "NA" else float(f[2]))
-        elif f and f[0] == "INFO":
-            info.append(line[5:].strip())
+    samples, info = load_samples(path)
     rows = []
 
     def vals(key):
         return [v for v in samples.get(key, []) if v is not None]
 
     def ratio(a, b):
-        return [x / y for x, y in zip(samples.get(a, []), samples.get(b, []))
-                if x is not None and y]
+        return samples_ratio(samples, a, b)
 
     def pair(group, what, unit, key, note=""):
         """The minivmm row, the QEMU row and their ratio round by round."""

@@ -10,14 +10,9 @@ import statistics
 import subprocess
 import sys
 
-samples, info = {}, []
-for line in open(sys.argv[1]):
-    f = line.split()
-    if len(f) >= 3 and f[0] == "SAMPLE":
-        v = None if f[2] == "NA" else float(f[2])
-        samples.setdefault(f[1], []).append(v)
-    elif f and f[0] == "INFO":
-        info.append(line[5:].strip())
+from samples import load as load_samples, ratio as samples_ratio
+
+samples, info = load_samples(sys.argv[1])
 
 
 def vals(key):
@@ -26,8 +21,7 @@ def vals(key):
 
 def pair(a, b):
     """a[i] / b[i] for the rounds where both exist."""
-    return [x / y for x, y in zip(samples.get(a, []), samples.get(b, []))
-            if x is not None and y is not None and y != 0]
+    return samples_ratio(samples, a, b)
 
 
 def add(a, b):
