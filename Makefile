@@ -32,7 +32,7 @@ WARN    := -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers
 CPPFLAGS += -I. -Iarch/$(ARCH) -I/usr/include/iniparser -D_GNU_SOURCE -MMD -MP
 # A cross build links libfdt1:arm64 by soname (no libfdt-dev:arm64: see install-deps).
 FDT_LIB := $(if $(CROSS_COMPILE),-l:libfdt.so.1,-lfdt)
-LDLIBS  := -liniparser -lseccomp -ljansson $(FDT_LIB) -lpthread
+LDLIBS  := -liniparser -lseccomp -ljansson -lz $(FDT_LIB) -lpthread
 # Debian's multiarch -dev packages (libfoo-dev:arm64) put the target's .pc files here.
 PKG_CONFIG ?= $(if $(CROSS_COMPILE),PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS_COMPILE:-=)/pkgconfig) pkg-config
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)

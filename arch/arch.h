@@ -116,5 +116,12 @@ int arch_vm_save(struct vm *vm, struct arch_vm_state *s);
 int arch_vm_restore(struct vm *vm, const struct arch_vm_state *s);
 int arch_vcpu_save(struct vm *vm, struct vcpu *vcpu, struct arch_vcpu_state *s);
 int arch_vcpu_restore(struct vm *vm, struct vcpu *vcpu, const struct arch_vcpu_state *s);
+/* The CPU features a guest started on this host sees, as one line of words for a
+ * snapshot's header and a migration's hello (arch/ARCH/cpufeat.c lists them); and the
+ * check of a saved line against this host before a restore: 0, or -EINVAL with a
+ * message naming each feature the guest saw that this host's KVM does not offer.
+ * kvm_fd is /dev/kvm's. */
+int arch_cpu_features(int kvm_fd, char *buf, size_t len);
+int arch_cpu_check(int kvm_fd, const char *saved, char *err, size_t errlen);
 
 #endif

@@ -17,7 +17,7 @@
 #            the cross build takes libfdt1:arm64 (the library; its headers are the
 #            host's, the same for every architecture) and links it by soname (Makefile)
 set -eu
-PKGS="build-essential pkg-config libfdt-dev libseccomp-dev libiniparser-dev libjansson-dev check
+PKGS="build-essential pkg-config libfdt-dev libseccomp-dev libiniparser-dev libjansson-dev zlib1g-dev check
       acpica-tools
       linux-source-6.12 bc flex bison libelf-dev libssl-dev xz-utils cpio
       busybox-static qemu-system-x86 qemu-utils e2fsprogs passt clang libclang-rt-14-dev
@@ -25,7 +25,7 @@ PKGS="build-essential pkg-config libfdt-dev libseccomp-dev libiniparser-dev libj
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross device-tree-compiler qemu-system-arm"
 # The cross build links these arm64 builds of the libraries above (multiarch: they
 # install beside the host's, and only when dpkg knows the arm64 architecture).
-ARM64_PKGS="libfdt1:arm64 libseccomp-dev:arm64 libiniparser-dev:arm64 libjansson-dev:arm64
+ARM64_PKGS="libfdt1:arm64 libseccomp-dev:arm64 libiniparser-dev:arm64 libjansson-dev:arm64 zlib1g-dev:arm64
       check:arm64"
 missing=""
 for p in $PKGS; do

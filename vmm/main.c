@@ -279,7 +279,10 @@ static int incoming_config(const char *addr, int sfd, char *header, size_t hlen,
 	return fd;
 }
 
-static int open_console(const struct config *cfg)
+/* A booted guest's console file starts empty; a restored or migrated guest's continues
+ * the file (the source may still be writing to it, and a restore that is refused
+ * later must not have emptied it). */
+static int open_console(const struct config *cfg, bool resume)
 {
 	int fd;
 
@@ -287,7 +290,8 @@ static int open_console(const struct config *cfg)
 	case CONSOLE_STDIO:
 		return STDOUT_FILENO;
 	case CONSOLE_FILE:
-		fd = open(cfg->console.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		fd = open(cfg->console.path,
+			  O_WRONLY | O_CREAT | (resume ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
 		if (fd < 0)
 			log_err("console file %s: %m; check [console] path", cfg->console.path);
 		return fd < 0 ? -2 : fd;
@@ -360,7 +364,7 @@ int main(int argc, char **argv)
 	enum vm_stop why = VM_RUNNING;
 	struct api_ctx actx = {0};
 	const char *restore = NULL, *config_path = NULL, *incoming = NULL, *dtb_path = NULL;
-	char restore_ini[PATH_MAX], header[256];
+	char restore_ini[PATH_MAX], header[SNAPSHOT_HEADER_MAX];
 	int in_fd = -1; /* --incoming: the source's connection until the VM is received */
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -415,6 +419,9 @@ int main(int argc, char **argv)
 			return in_fd == -EINTR ? (read_signal(sfd) == VM_STOP_SIGINT ? EXIT_SIGINT
 										     : EXIT_SIGTERM)
 					       : EXIT_INCOMING;
+		/* Refused before the VM is built: a guest that would fault here. */
+		if (snapshot_cpu_check(header, "the migration stream", err, sizeof(err)) < 0)
+			return incoming_refused(in_fd, "this host cannot run the guest", err);
 		config_path = restore_ini;
 	} else if (restore || incoming || optind != argc - 1) {
 		fputs(usage, stderr);
@@ -461,7 +468,14 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 
-	console_fd = open_console(&cfg);
+	/* A snapshot that cannot be restored here is refused before anything is opened,
+	 * created or truncated for it. */
+	if (restore && snapshot_precheck(restore, cfg.vcpus, cfg.memory, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		boot_files_close(&boot);
+		return EXIT_CONFIG;
+	}
+	console_fd = open_console(&cfg, restore || in_fd >= 0);
 	if (in_fd < 0)
 		sfd = signals_setup();
 	if (console_fd == -2 || sfd < 0) {

@@ -11,6 +11,7 @@
 #include "devices/stream.h"
 #include "vmm/migrate.h"
 #include "vmm/seccomp.h"
+#include "vmm/snapshot.h"
 
 /* What the thread asks of the main thread. */
 enum mig_req {
@@ -33,7 +34,7 @@ struct migration {
 	struct vm *vm;
 	struct migrate_params p;
 	char *cfgtext;
-	char header[256];
+	char header[SNAPSHOT_HEADER_MAX];
 	enum mig_req req;
 	bool req_done;
 	int req_ret;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "arch/arch.h"
 #include "devices/stream.h"
@@ -128,11 +129,16 @@ int snapshot_check_savable(const struct vm *vm, char *err, size_t errlen)
 
 void snapshot_header(const struct vm *vm, char *buf, size_t len)
 {
+	char cpu[SNAPSHOT_HEADER_MAX / 2] = "unknown";
 	int sv;
 	const char *arch = arch_state_name(&sv);
 
-	snprintf(buf, len, "minivmm-snapshot %d\narch %s %d\nvcpus %u\nmemory %llu\n",
-		 SNAPSHOT_VERSION, arch, sv, vm->nr_vcpus, (unsigned long long)vm->m.mem.ram_size);
+	/* Without it a restore is refused ("its CPU features are unreadable"). */
+	if (arch_cpu_features(vm->kvm_fd, cpu, sizeof(cpu)) < 0)
+		snprintf(cpu, sizeof(cpu), "unknown");
+	snprintf(buf, len, "minivmm-snapshot %d\narch %s %d\nvcpus %u\nmemory %llu\ncpu %s\n",
+		 SNAPSHOT_VERSION, arch, sv, vm->nr_vcpus, (unsigned long long)vm->m.mem.ram_size,
+		 cpu);
 }
 
 int snapshot_state(struct vm *vm, struct device_stream *st, char *err, size_t errlen)
@@ -200,7 +206,7 @@ int snapshot_save(struct vm *vm, const struct config *cfg, const char *dir, char
 		  size_t errlen)
 {
 	struct device_stream st = {0};
-	char head[256], *cfgtext = NULL, why[512];
+	char head[SNAPSHOT_HEADER_MAX], *cfgtext = NULL, why[512];
 	struct config *copy = NULL;
 	size_t cfglen = 0;
 	FILE *f;
@@ -229,6 +235,9 @@ int snapshot_save(struct vm *vm, const struct config *cfg, const char *dir, char
 	config_print(copy, f);
 	fclose(f);
 	snapshot_header(vm, head, sizeof(head));
+	/* The state's length and CRC-32: a restore checks them before it changes anything. */
+	snprintf(head + strlen(head), sizeof(head) - strlen(head), "state %zu %08lx\n", st.len,
+		 crc32(0, st.data, (uInt)st.len));
 	ret = write_file(dir, "config.ini", cfgtext, cfglen, err, errlen);
 	if (ret == 0)
 		ret = write_file(dir, "state", st.data, st.len, err, errlen);
@@ -283,8 +292,54 @@ static int read_file(const char *dir, const char *name, size_t max, uint8_t **ou
 	return 0;
 }
 
-int snapshot_header_check(const struct vm *vm, const char *text, const char *what, char *err,
-			  size_t errlen)
+/* The value of the header's line "KEY ..." (to the end of that line), or NULL. */
+static const char *header_line(const char *text, const char *key, char *buf, size_t len)
+{
+	size_t klen = strlen(key);
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, key, klen) && l[klen] == ' ') {
+			snprintf(buf, len, "%.*s", (int)strcspn(l + klen + 1, "\n"), l + klen + 1);
+			return buf;
+		}
+	return NULL;
+}
+
+/* A guest that saw CPU features this host lacks is refused (arch/ARCH/cpufeat.c).
+ * kvm_fd < 0: only that the line is there (the parsers stay pure for the fuzz targets;
+ * the caller checks against this host where it has /dev/kvm). */
+static int check_cpu(int kvm_fd, const char *text, const char *what, char *err, size_t errlen)
+{
+	char line[SNAPSHOT_HEADER_MAX], why[512];
+	int ret;
+
+	if (!header_line(text, "cpu", line, sizeof(line))) {
+		snprintf(err, errlen, "%s: not from minivmm (no cpu line in its header)", what);
+		return -EINVAL;
+	}
+	if (kvm_fd < 0)
+		return 0;
+	ret = arch_cpu_check(kvm_fd, line, why, sizeof(why));
+	if (ret < 0)
+		snprintf(err, errlen, "%s: %s", what, why);
+	return ret;
+}
+
+int snapshot_cpu_check(const char *header, const char *what, char *err, size_t errlen)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), ret;
+
+	if (fd < 0) /* the VM cannot be made either; vm_create says why */
+		return 0;
+	ret = check_cpu(fd, header, what, err, errlen);
+	close(fd);
+	return ret;
+}
+
+/* my_vcpus 0: the vCPUs and memory are not checked; *mem_out (if given) takes the
+ * header's memory. */
+static int header_check(int kvm_fd, unsigned int my_vcpus, uint64_t my_mem, const char *text,
+			const char *what, uint64_t *mem_out, char *err, size_t errlen)
 {
 	unsigned int vcpus = 0;
 	int version = 0, sv = 0, my_sv;
@@ -304,28 +359,85 @@ int snapshot_header_check(const struct vm *vm, const char *text, const char *wha
 			 what, version, arch, sv, SNAPSHOT_VERSION, my_arch, my_sv);
 		return -EINVAL;
 	}
-	if (vm && (vcpus != vm->nr_vcpus || mem != vm->m.mem.ram_size)) {
+	if (my_vcpus && (vcpus != my_vcpus || mem != my_mem)) {
 		snprintf(err, errlen,
 			 "%s: %u vCPUs and %llu bytes of memory, but its config makes %u and "
 			 "%llu; it was changed",
-			 what, vcpus, mem, vm->nr_vcpus, (unsigned long long)vm->m.mem.ram_size);
+			 what, vcpus, mem, my_vcpus, (unsigned long long)my_mem);
 		return -EINVAL;
 	}
-	return 0;
+	if (mem_out)
+		*mem_out = mem;
+	return check_cpu(kvm_fd, text, what, err, errlen);
 }
 
-static int check_header(struct vm *vm, const char *dir, char *err, size_t errlen)
+int snapshot_header_check(const struct vm *vm, const char *text, const char *what, char *err,
+			  size_t errlen)
 {
-	char what[PATH_MAX + 16];
-	uint8_t *text;
-	size_t len;
-	int ret = read_file(dir, "header", 4096, &text, &len, err, errlen);
+	if (!vm)
+		return header_check(-1, 0, 0, text, what, NULL, err, errlen);
+	return header_check(vm->kvm_fd, vm->nr_vcpus, vm->m.mem.ram_size, text, what, NULL, err,
+			    errlen);
+}
+
+/* The header of dir checked (against vcpus and mem where vcpus is not 0), then the
+ * state file against the header's length and CRC-32, which *state and *len then hold
+ * (NULL state: checked, not kept), and the memory file's size. */
+static int check_files(int kvm_fd, unsigned int vcpus, uint64_t mem, const char *dir,
+		       uint8_t **state, size_t *len, char *err, size_t errlen)
+{
+	char what[PATH_MAX + 16], line[64], path[PATH_MAX];
+	unsigned long long want_len = 0;
+	unsigned long crc = 0;
+	uint8_t *text, *data = NULL;
+	struct stat st;
+	size_t n = 0;
+	int ret = read_file(dir, "header", 4096, &text, &n, err, errlen);
 
 	if (ret < 0)
 		return ret;
 	snprintf(what, sizeof(what), "snapshot %s", dir);
-	ret = snapshot_header_check(vm, (char *)text, what, err, errlen);
+	ret = header_check(kvm_fd, vcpus, mem, (char *)text, what, &mem, err, errlen);
+	if (ret == 0 && (!header_line((char *)text, "state", line, sizeof(line)) ||
+			 sscanf(line, "%llu %lx", &want_len, &crc) != 2)) {
+		snprintf(err, errlen, "%s: not from minivmm (no state line in its header)", what);
+		ret = -EINVAL;
+	}
 	free(text);
+	if (ret == 0)
+		ret = read_file(dir, "state", STATE_MAX, &data, &n, err, errlen);
+	if (ret < 0)
+		return ret;
+	if (n != want_len || crc32(0, data, (uInt)n) != crc) {
+		snprintf(err, errlen,
+			 "%s: its state is damaged (%zu bytes, CRC-32 %08lx; its header says %llu "
+			 "bytes, CRC-32 %08lx); it cannot be restored",
+			 what, n, crc32(0, data, (uInt)n), want_len, crc);
+		ret = -EINVAL;
+	}
+	snprintf(path, sizeof(path), "%s/memory", dir);
+	if (ret == 0 && (stat(path, &st) < 0 || (uint64_t)st.st_size != mem)) {
+		snprintf(err, errlen, "%s: its memory file is missing or not %llu bytes", what,
+			 (unsigned long long)mem);
+		ret = -EINVAL;
+	}
+	if (ret == 0 && state) {
+		*state = data;
+		*len = n;
+	} else {
+		free(data);
+	}
+	return ret;
+}
+
+int snapshot_precheck(const char *dir, unsigned int vcpus, uint64_t memory, char *err,
+		      size_t errlen)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), ret;
+
+	ret = check_files(fd, vcpus, memory, dir, NULL, NULL, err, errlen);
+	if (fd >= 0)
+		close(fd);
 	return ret;
 }
 
@@ -419,6 +531,7 @@ int snapshot_state_load(struct vm *vm, const uint8_t *data, size_t len, char *er
 
 	_Static_assert(VM_MAX_DEVICES <= 64, "one bit per device in seen");
 	err[0] = 0;
+	vm->m.last_err[0] = 0;
 	if (!blob)
 		return -ENOMEM;
 	while ((ret = snapshot_next(data, len, &pos, &tag, &p, &plen, err, errlen)) == 1) {
@@ -440,7 +553,11 @@ int snapshot_state_load(struct vm *vm, const uint8_t *data, size_t len, char *er
 			ret = -EINVAL;
 		}
 		if (ret < 0) {
-			if (!err[0])
+			/* The device's or arch's own reason, where it gave one. */
+			if (!err[0] && vm->m.last_err[0])
+				snprintf(err, errlen, "a record at byte %zu was refused: %s",
+					 pos - plen - 8, vm->m.last_err);
+			else if (!err[0])
 				snprintf(err, errlen, "a record at byte %zu was refused: %s",
 					 pos - plen - 8, strerror(-ret));
 			break;
@@ -472,9 +589,8 @@ int snapshot_load(struct vm *vm, const char *dir, char *err, size_t errlen)
 	int ret;
 
 	err[0] = 0;
-	ret = check_header(vm, dir, err, errlen);
-	if (ret == 0)
-		ret = read_file(dir, "state", STATE_MAX, &state, &len, err, errlen);
+	ret = check_files(vm->kvm_fd, vm->nr_vcpus, vm->m.mem.ram_size, dir, &state, &len, err,
+			  errlen);
 	if (ret < 0)
 		return ret;
 	ret = load_memory(vm, dir, err, errlen);

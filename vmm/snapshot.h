@@ -1,8 +1,11 @@
 /* Snapshot and restore of a paused VM (the API's snapshot, minivmm --restore DIR).
  *
  * A snapshot is a directory:
- *   header      text: "minivmm-snapshot 1", the arch and its state version, vCPUs,
- *               guest memory bytes; a restore refuses any mismatch by name
+ *   header      text lines: "minivmm-snapshot 2", "arch NAME VERSION" (its state
+ *               layout), "vcpus N", "memory BYTES", "cpu WORDS" (the CPU features the
+ *               guest saw, arch/ARCH/cpufeat.c), "state BYTES CRC32" (of the state
+ *               file); a restore refuses any mismatch, naming it, before it changes
+ *               anything
  *   config.ini  the effective config (what --restore builds the VM from)
  *   state       records, each u32 tag, u32 length, then the payload:
  *                 1 VM:     the arch VM state (irqchip, PIT, clock)
@@ -23,7 +26,8 @@ struct vm;
 struct config;
 struct device_stream;
 
-#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_VERSION    2 /* 2: the cpu and state lines, x86 state 2 */
+#define SNAPSHOT_HEADER_MAX 1024
 
 enum snapshot_tag { SNAP_VM = 1, SNAP_VCPU = 2, SNAP_DEVICE = 3 };
 
@@ -31,6 +35,11 @@ enum snapshot_tag { SNAP_VM = 1, SNAP_VCPU = 2, SNAP_DEVICE = 3 };
  * -errno with one message in err. */
 int snapshot_save(struct vm *vm, const struct config *cfg, const char *dir, char *err,
 		  size_t errlen);
+/* Before anything is opened or created for the VM: checks dir's header against this
+ * host and the config's vcpus and memory (bytes), the state's length and CRC-32 and the
+ * memory file's size. 0 or -EINVAL with one message in err. */
+int snapshot_precheck(const char *dir, unsigned int vcpus, uint64_t memory, char *err,
+		      size_t errlen);
 /* Loads dir into vm, made from dir/config.ini and not started yet. Returns 0 or -errno
  * with one message in err. */
 int snapshot_load(struct vm *vm, const char *dir, char *err, size_t errlen);
@@ -39,9 +48,14 @@ int snapshot_load(struct vm *vm, const char *dir, char *err, size_t errlen);
 
 /* 0, or -ENOTSUP with a message naming a device that has no save op and the fix. */
 int snapshot_check_savable(const struct vm *vm, char *err, size_t errlen);
-/* The header text of vm ("minivmm-snapshot 1\narch ...\n"). */
+/* A header's CPU features against this host's (opening /dev/kvm): 0, or -EINVAL with a
+ * message naming the features this host lacks. */
+int snapshot_cpu_check(const char *header, const char *what, char *err, size_t errlen);
+/* The header text of vm ("minivmm-snapshot 2\narch ...\ncpu ...\n"), at most
+ * SNAPSHOT_HEADER_MAX bytes. */
 void snapshot_header(const struct vm *vm, char *buf, size_t len);
-/* Checks a header's version and arch, and with vm its vCPUs and memory; what names the
+/* Checks a header's version and arch, and with vm its vCPUs, memory and CPU features
+ * (without vm: pure, that it has a cpu line); what names the
  * source in the message ("snapshot DIR", "migration stream"). 0 or -EINVAL. */
 int snapshot_header_check(const struct vm *vm, const char *text, const char *what, char *err,
 			  size_t errlen);

@@ -4,6 +4,7 @@
  * The vGIC and the vCPUs are in kvm.c. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -308,6 +309,20 @@ const char *arch_state_name(int *version)
 size_t arch_vm_state_size(void)
 {
 	return 1;
+}
+
+int arch_cpu_features(int kvm_fd, char *buf, size_t len)
+{
+	(void)kvm_fd;
+	snprintf(buf, len, "none");
+	return 0;
+}
+
+int arch_cpu_check(int kvm_fd, const char *saved, char *err, size_t errlen)
+{
+	(void)kvm_fd, (void)saved;
+	snprintf(err, errlen, "snapshots and migration are not implemented for arm64 yet");
+	return -EOPNOTSUPP;
 }
 
 size_t arch_vcpu_state_size(void)

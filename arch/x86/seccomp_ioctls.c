@@ -40,6 +40,8 @@ static const struct seccomp_ioctl x86_main_ioctls[] = {
     SECCOMP_IOCTL(KVM_GET_DEBUGREGS),
     SECCOMP_IOCTL(KVM_SET_DEBUGREGS),
     SECCOMP_IOCTL(KVM_SET_VCPU_EVENTS),
+    SECCOMP_IOCTL(KVM_GET_TSC_KHZ),
+    SECCOMP_IOCTL(KVM_SET_TSC_KHZ),
 };
 
 /* vCPU threads: why a VM entry failed, for the log (arch_vcpu_fail_entry_hint). */

@@ -4,13 +4,22 @@
  * Order, learnt from Firecracker and QEMU, and why:
  *   VM:   the in-kernel PIC and IOAPIC, the PIT, then kvmclock, set before any vCPU
  *         runs so that the guest's clock continues where it was.
- *   vCPU: CPUID is set by arch_vcpu_init (the destination builds the vCPU as at boot),
- *         then sregs (paging and long mode before anything refers to them), regs,
- *         xsave and xcrs, the LAPIC before the MSRs (the TSC deadline MSR is only taken
- *         once the LAPIC is in deadline mode), the MSRs, mp_state, debug registers,
- *         and the pending events last (a restore of the others may clear them).
+ *   vCPU save: mp_state first (reading it makes KVM take pending INIT/SIPI into the
+ *         vCPU and LAPIC state, which everything after must include), then regs,
+ *         sregs, xsave, xcrs, debug registers, the LAPIC, the MSRs (the TSC deadline
+ *         among them), the TSC frequency, and the pending events last (reading the
+ *         others may still queue one).
+ *   vCPU restore: CPUID is set by arch_vcpu_init from this host's KVM (the destination
+ *         builds the vCPU as at boot; a header's "cpu" line made sure it offers every
+ *         feature the guest saw, cpufeat.c), then the TSC frequency (scaled by KVM
+ *         where the hosts differ, before any MSR refers to TSC values), sregs (paging
+ *         and long mode before anything refers to them), regs, xsave and xcrs, the
+ *         LAPIC before the MSRs (the TSC deadline MSR is only taken once the LAPIC is
+ *         in deadline mode), the MSRs, mp_state, debug registers, and the pending
+ *         events last (a restore of the others may clear them).
  * The vCPUs must be stopped or paused outside KVM_RUN while their state is read. */
 #include <errno.h>
+#include <stdio.h>
 #include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +30,7 @@
 #include "vmm/vm.h"
 
 /* The layouts are KVM's own x86 structures; a change here is a new version. */
-#define ARCH_STATE_VERSION 1
+#define ARCH_STATE_VERSION 2 /* 2: the TSC frequency */
 #define ARCH_MAX_MSRS	   256
 
 struct arch_vcpu_state {
@@ -33,6 +42,7 @@ struct arch_vcpu_state {
 	struct kvm_mp_state mp_state;
 	struct kvm_debugregs debugregs;
 	struct kvm_vcpu_events events;
+	uint32_t tsc_khz; /* KVM_GET_TSC_KHZ; 0: KVM could not say */
 	uint32_t nr_msrs;
 	struct kvm_msr_entry msrs[ARCH_MAX_MSRS];
 };
@@ -95,17 +105,42 @@ static int save_msrs(int kvm_fd, struct vcpu *vcpu, struct arch_vcpu_state *s)
 
 int arch_vcpu_save(struct vm *vm, struct vcpu *vcpu, struct arch_vcpu_state *s)
 {
+	int ret, khz;
+
 	memset(s, 0, sizeof(*s));
-	if (ioctl(vcpu->fd, KVM_GET_SREGS, &s->sregs) < 0 ||
+	if (ioctl(vcpu->fd, KVM_GET_MP_STATE, &s->mp_state) < 0 ||
 	    ioctl(vcpu->fd, KVM_GET_REGS, &s->regs) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_SREGS, &s->sregs) < 0 ||
 	    ioctl(vcpu->fd, KVM_GET_XSAVE, &s->xsave) < 0 ||
 	    ioctl(vcpu->fd, KVM_GET_XCRS, &s->xcrs) < 0 ||
-	    ioctl(vcpu->fd, KVM_GET_LAPIC, &s->lapic) < 0 ||
-	    ioctl(vcpu->fd, KVM_GET_MP_STATE, &s->mp_state) < 0 ||
 	    ioctl(vcpu->fd, KVM_GET_DEBUGREGS, &s->debugregs) < 0 ||
-	    ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &s->events) < 0)
+	    ioctl(vcpu->fd, KVM_GET_LAPIC, &s->lapic) < 0)
 		return -errno;
-	return save_msrs(vm->kvm_fd, vcpu, s);
+	ret = save_msrs(vm->kvm_fd, vcpu, s);
+	if (ret < 0)
+		return ret;
+	khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ);
+	s->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &s->events) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The guest's TSC ran at s->tsc_khz: where this host's differs, KVM scales it (TSC
+ * scaling, VMX and SVM both have it) so that the guest's clock keeps its rate. */
+static int restore_tsc_khz(struct vm *vm, struct vcpu *vcpu, uint32_t khz)
+{
+	int mine = ioctl(vcpu->fd, KVM_GET_TSC_KHZ);
+
+	if (!khz || mine <= 0 || (uint32_t)mine == khz)
+		return 0;
+	if (ioctl(vcpu->fd, KVM_SET_TSC_KHZ, (unsigned long)khz) == 0)
+		return 0;
+	snprintf(vm->m.last_err, sizeof(vm->m.last_err),
+		 "the guest's TSC ran at %u kHz and this host's runs at %d kHz, and KVM cannot "
+		 "scale it here (%s); restore it on a host with the same TSC frequency",
+		 khz, mine, strerror(errno));
+	return -EINVAL;
 }
 
 int arch_vcpu_restore(struct vm *vm, struct vcpu *vcpu, const struct arch_vcpu_state *s)
@@ -115,12 +150,13 @@ int arch_vcpu_restore(struct vm *vm, struct vcpu *vcpu, const struct arch_vcpu_s
 		struct kvm_msr_entry e[ARCH_MAX_MSRS];
 	} m;
 
-	(void)vm;
 	if (s->nr_msrs > ARCH_MAX_MSRS)
 		return -EINVAL;
 	m.hdr.nmsrs = s->nr_msrs;
 	m.hdr.pad = 0;
 	memcpy(m.e, s->msrs, s->nr_msrs * sizeof(m.e[0]));
+	if (restore_tsc_khz(vm, vcpu, s->tsc_khz) < 0)
+		return -EINVAL;
 	if (ioctl(vcpu->fd, KVM_SET_SREGS, &s->sregs) < 0 ||
 	    ioctl(vcpu->fd, KVM_SET_REGS, &s->regs) < 0 ||
 	    ioctl(vcpu->fd, KVM_SET_XSAVE, &s->xsave) < 0 ||

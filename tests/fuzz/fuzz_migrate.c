@@ -44,7 +44,7 @@ static int take_devdata(void *ctx, const char *name, const uint8_t *data, size_t
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char err[512], header[256], *cfg = NULL;
+	char err[512], header[SNAPSHOT_HEADER_MAX], *cfg = NULL;
 	uint64_t pages = 0;
 	struct wire w;
 	int ret = 0;

@@ -3,7 +3,8 @@
  * register: paused and saved through the API, the VM ends; `minivmm --restore` resumes
  * it in a new process: it prints '.' again and never 'B' (it was not booted again).
  * A snapshot with a device that cannot be saved yet, a corrupted state, a truncated
- * memory file and another version's header are refused with a message and exit 1.
+ * memory file, another version's header and a guest that saw CPU features this host
+ * lacks are refused with a message and exit 1, and the console file is left as it was.
  * Skipped, with the reason, without /dev/kvm. */
 #include "tests/unit/unit.h"
 #include "tests/unit/tiny_kernel.h"
@@ -96,7 +97,7 @@ static bool wait_chars(const char *path, char c, int n)
 START_TEST(restore_resumes_the_guest)
 {
 	char dir[] = "/tmp/minivmm-snap-XXXXXX", path[128], sock[128], snap[128], out[4096],
-	     log[8192], con[65536];
+	     log[8192], con[65536], con2[65536];
 	pid_t pid;
 	int st;
 	FILE *f;
@@ -145,29 +146,43 @@ START_TEST(restore_resumes_the_guest)
 	slurp(out, log, sizeof(log));
 	ck_assert_msg(strstr(log, "restored the VM saved in"), "%s", log);
 
-	/* Damaged snapshots: refused, exit 1, with what is wrong. */
+	/* Damaged snapshots: refused, exit 1, with what is wrong, and the console file
+	 * (which a restore continues) untouched. */
+	slurp(path, con, sizeof(con));
 	ck_assert_int_eq(sh("truncate -s 1M %s/memory", snap, ""), 0);
 	snprintf(out, sizeof(out),
-		 "%s --restore %s 2>&1 </dev/null | grep -q 'memory is missing or not'", bin(),
+		 "%s --restore %s 2>&1 </dev/null | grep -q 'memory file is missing or not'", bin(),
 		 snap);
 	ck_assert_int_eq(run(out), 0);
 	ck_assert_int_eq(sh("truncate -s 32M %s/memory", snap, ""), 0);
+	ck_assert_int_eq(sh("cp %s/header %s/header.good", snap, snap), 0);
+	ck_assert_int_eq(sh("sed -i 's/1[.]0[.]edx=\\([0-9a-f]*\\)[0-9a-f]\\{3\\}/1.0.edx=\\1fff/' "
+			    "%s/header",
+			    snap, ""),
+			 0);
+	snprintf(out, sizeof(out),
+		 "%s --restore %s 2>&1 </dev/null | grep -q 'features this host.s KVM does not "
+		 "offer (.*CPUID 1.0 edx bit 10'",
+		 bin(), snap);
+	ck_assert_int_eq(run(out), 0);
+	ck_assert_int_eq(sh("cp %s/header.good %s/header", snap, snap), 0);
 	ck_assert_int_eq(sh("printf 'garbage-garbage-garbage' | dd of=%s/state bs=1 seek=4 "
 			    "conv=notrunc 2>/dev/null",
 			    snap, ""),
 			 0);
 	snprintf(out, sizeof(out),
-		 "%s --restore %s 2>&1 </dev/null | grep -q 'state: a record at byte 0 claims'",
-		 bin(), snap);
+		 "%s --restore %s 2>&1 </dev/null | grep -q 'its state is damaged'", bin(), snap);
 	ck_assert_int_eq(run(out), 0);
 	ck_assert_int_eq(
-	    sh("sed -i 's/minivmm-snapshot 1/minivmm-snapshot 99/' %s/header", snap, ""), 0);
+	    sh("sed -i 's/minivmm-snapshot 2/minivmm-snapshot 99/' %s/header", snap, ""), 0);
 	snprintf(out, sizeof(out),
 		 "%s --restore %s 2>&1 </dev/null | grep -q 'made by another version'", bin(),
 		 snap);
 	ck_assert_int_eq(run(out), 0);
 	snprintf(out, sizeof(out), "%s --restore %s </dev/null 2>/dev/null", bin(), snap);
 	ck_assert_int_eq(run(out), 1);
+	slurp(path, con2, sizeof(con2));
+	ck_assert_msg(!strcmp(con, con2), "a refused restore changed the console file");
 	ck_assert_int_eq(sh("rm -rf %s%s", dir, ""), 0);
 }
 END_TEST
@@ -257,14 +272,15 @@ START_TEST(snapshot_keeps_slots)
 	ck_assert_int_eq(sh("truncate -s 1M %s/a.img %s/b.img", dir, dir), 0);
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[vm]\nkernel = kernel\nmemory = 32M\n[console]\nmode = none\n"
-		   "[disk.a]\npath = a.img\n[disk.b]\npath = b.img\n[rng]\n[api]\nsocket = vm.sock\n");
+	fprintf(f,
+		"[vm]\nkernel = kernel\nmemory = 32M\n[console]\nmode = none\n"
+		"[disk.a]\npath = a.img\n[disk.b]\npath = b.img\n[rng]\n[api]\nsocket = vm.sock\n");
 	fclose(f);
 	pid = spawn(path, "/dev/null");
 	for (int i = 0; i < 1000 && access(sock, F_OK) != 0; i++)
 		usleep(10000);
-	snprintf(cmd, sizeof(cmd), "%s %s remove-device name=disk.a force=true >/dev/null", ctl_bin(),
-		 sock);
+	snprintf(cmd, sizeof(cmd), "%s %s remove-device name=disk.a force=true >/dev/null",
+		 ctl_bin(), sock);
 	ck_assert_int_eq(run(cmd), 0);
 	info_bdf(sock, "disk.b", before[0]);
 	info_bdf(sock, "\"rng\"", before[1]);

@@ -4,8 +4,11 @@
 # ends; `minivmm --restore` in a new process resumes it: the count goes on from where
 # it was (no second boot), a 1 s sleep takes 1 s, the file is intact, the guest
 # answers ping on its network and reads random numbers. Then the restored guest is
-# saved and restored once more. A snapshot of a VM with a passed-through device is
-# refused with the message naming it.
+# saved and restored once more. Damaged copies of that snapshot (a flipped byte in its
+# state, cut memory, another version's header, a guest that saw a CPU feature this host
+# lacks) are refused with exit 1 and the message, leaving the disk image and console
+# file as they were. A snapshot of a VM with a passed-through device is refused with
+# the message naming it.
 # timeout: 600
 
 SOCK=/tmp/snap.sock
@@ -95,6 +98,31 @@ checks_after() {
 	busybox ping -c 3 -W 5 192.0.2.2 >/dev/null
 }
 
+# refused DIR SED-ON-FILE FILE MESSAGE: a copy of snapshot DIR, damaged, is refused with
+# exit 1 and MESSAGE; the disk image and the console file are untouched.
+refused() {
+	local bad=/tmp/snap-bad disk con code
+	rm -rf "$bad" && cp -r --sparse=always "$1" "$bad" || return 1
+	eval "$2" || return 1
+	disk=$(md5sum </tmp/snap-disk.img) con=$(md5sum <"$INI.console")
+	"$MINIVMM_REPO/build/minivmm" --restore "$bad" </dev/null 2>/tmp/snap-bad.err
+	code=$?
+	echo "    exit $code: $(tail -1 /tmp/snap-bad.err | cut -c1-230)"
+	[ "$code" = 1 ] && grep -q "$3" /tmp/snap-bad.err &&
+		[ "$disk" = "$(md5sum </tmp/snap-disk.img)" ] &&
+		[ "$con" = "$(md5sum <"$INI.console")" ]
+}
+
+damaged() {
+	refused /tmp/snap2 'printf minivmm | dd of=$bad/state bs=1 seek=100 conv=notrunc 2>/dev/null' \
+		"its state is damaged" &&
+		refused /tmp/snap2 'truncate -s 1M $bad/memory' "memory file is missing" &&
+		refused /tmp/snap2 'sed -i "s/^minivmm-snapshot 2$/minivmm-snapshot 1/" $bad/header' \
+			"made by another version (snapshot 1" &&
+		refused /tmp/snap2 'sed -i "s/1[.]0[.]edx=\\([0-9a-f]*\\)[0-9a-f]\\{3\\}/1.0.edx=\\1fff/" $bad/header' \
+			"features this host's KVM does not offer (CPUID 1.0 edx bit 10)"
+}
+
 refuses_vfio() {
 	local ini=/tmp/snapv.ini out
 	bind_vfio 0000:00:04.0 || return 1
@@ -125,5 +153,7 @@ l1() {
 		check "and restored again" restore /tmp/snap2 &&
 		check "its disk and network still work" checks_after &&
 		ctl shutdown >/dev/null && wait "$VMM" &&
+		check "damaged snapshots refused (exit 1, the message), disk and console untouched" \
+			damaged &&
 		check "a VM with a passed-through NVMe: snapshot refused, naming it" refuses_vfio
 }
