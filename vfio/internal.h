@@ -236,14 +236,15 @@ struct vfio_cfg_io {
 
 /* The device's VFIO migration (pci_mig.c). */
 struct vfio_mig {
-	uint64_t flags;	 /* VFIO_MIGRATION_*; 0: the driver cannot migrate it */
-	bool logging;	 /* it offers DMA logging */
-	bool logging_on; /* and it runs */
-	bool loaded;	 /* destination: state loaded, waiting to run (activate) */
-	uint32_t state;	 /* enum vfio_device_mig_state, as last set */
-	int data_fd;	 /* of PRE_COPY, STOP_COPY or RESUMING; -1 */
-	uint64_t bytes;	 /* device data read by this migration so far */
-	char why[200];	 /* the last failure */
+	uint64_t flags;	  /* VFIO_MIGRATION_*; 0: the driver cannot migrate it */
+	bool logging;	  /* it offers DMA logging */
+	bool logging_on;  /* and it runs */
+	bool loaded;	  /* destination: state loaded, waiting to run (activate) */
+	uint32_t state;	  /* enum vfio_device_mig_state, as last set */
+	int data_fd;	  /* of PRE_COPY, STOP_COPY or RESUMING; -1 */
+	uint64_t bytes;	  /* device data read by this migration so far */
+	bool info_logged; /* VFIO_MIG_GET_PRECOPY_INFO's first answer logged */
+	char why[200];	  /* the last failure */
 };
 
 struct vfio_pci {

@@ -210,6 +210,7 @@ static int mig_start(void *state, bool *dma_tracked)
 		r[i] = (struct vfio_device_feature_dma_logging_range){mem->regions[i].gpa,
 								      mem->regions[i].size};
 	vp->mig.bytes = 0;
+	vp->mig.info_logged = false;
 	vp->mig.logging_on =
 	    vp->mig.logging &&
 	    feature(vp->fd, VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START, &c,
@@ -223,12 +224,26 @@ static int mig_start(void *state, bool *dma_tracked)
 	return 0;
 }
 
+/* Each pre-copy round: what the driver says it has (VFIO_MIG_GET_PRECOPY_INFO: the
+ * initial data, which the destination wants before the switchover, and data dirtied
+ * since), then that much read. The first answer is logged: how much the device sends
+ * early. A driver that cannot say is read until it has nothing more. */
 static int mig_precopy(void *state, struct device_stream *out)
 {
 	struct vfio_pci *vp = state;
+	struct vfio_precopy_info info = {.argsz = sizeof(info)};
 
 	if (vp->mig.state != VFIO_DEVICE_STATE_PRE_COPY || vp->mig.data_fd < 0)
 		return 0;
+	if (ioctl(vp->mig.data_fd, VFIO_MIG_GET_PRECOPY_INFO, &info) == 0) {
+		if (!vp->mig.info_logged)
+			log_info("%s: pre-copy: %llu bytes of initial data, %llu dirty", vp->name,
+				 (unsigned long long)info.initial_bytes,
+				 (unsigned long long)info.dirty_bytes);
+		vp->mig.info_logged = true;
+		if (!info.initial_bytes && !info.dirty_bytes)
+			return 0;
+	}
 	return read_data(vp, out, true);
 }
 

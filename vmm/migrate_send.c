@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "vmm/log.h"
 #include "vmm/migrate_priv.h"
@@ -225,7 +226,7 @@ static int send_devdata(struct migration *mig, struct wire *w)
 
 	for (size_t i = 0; i < mig->vm->nr_devs && ret == 0; i++) {
 		struct device *d = &mig->vm->devs[i];
-		uint32_t nl = (uint32_t)strlen(d->spec.name);
+		uint32_t nl = (uint32_t)strlen(d->spec.name), crc;
 
 		if (!d->state || !d->spec.ops->mig_precopy)
 			continue;
@@ -240,11 +241,15 @@ static int send_devdata(struct migration *mig, struct wire *w)
 		}
 		if (!out.len)
 			continue;
+		crc = (uint32_t)crc32(crc32(0, (const Bytef *)d->spec.name, nl), out.data,
+				      (uInt)out.len);
 		ret = wire_rec(w, MIG_DEVDATA, nl, out.len);
 		if (ret == 0)
 			ret = wire_write(w, d->spec.name, nl);
 		if (ret == 0)
 			ret = wire_write(w, out.data, out.len);
+		if (ret == 0)
+			ret = wire_write(w, &crc, sizeof(crc));
 		log_info("migration to %s: %s: %zu bytes of device data sent in pre-copy",
 			 mig->p.to, d->spec.name, out.len);
 	}
@@ -349,7 +354,7 @@ static int stop_and_copy(struct migration *mig, struct wire *w, uint64_t **bm, c
 {
 	char msg[MIG_MAX_MSG + 1];
 	int64_t dirty = collect_dirty(mig, bm);
-	uint32_t code;
+	uint32_t code, crc;
 	int ret;
 
 	if (dirty < 0) {
@@ -364,10 +369,13 @@ static int stop_and_copy(struct migration *mig, struct wire *w, uint64_t **bm, c
 	} else {
 		ret = send_dirty(mig, w, bm);
 	}
+	crc = (uint32_t)crc32(0, mig->state.data, (uInt)mig->state.len);
 	if (ret == 0)
 		ret = wire_rec(w, MIG_STATE, 0, mig->state.len);
 	if (ret == 0)
 		ret = wire_write(w, mig->state.data, mig->state.len);
+	if (ret == 0)
+		ret = wire_write(w, &crc, sizeof(crc));
 	if (ret == 0)
 		ret = wire_rec(w, MIG_END, 0, 0);
 	if (ret == 0)

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <zlib.h>
 
 #include "vmm/config.h"
 #include "vmm/migrate.h"
@@ -216,6 +217,24 @@ int wire_read_reply(struct wire *w, uint32_t *code, char *msg, size_t len)
 	return 0;
 }
 
+/* The CRC-32 that follows a STATE (device NULL) or DEVDATA payload, against the
+ * payload's (mine): a link that corrupts data must not reach KVM or a device. */
+static int check_crc(struct wire *w, unsigned long mine, const char *device, char *err,
+		     size_t errlen)
+{
+	uint32_t sent;
+	int ret = wire_read(w, &sent, sizeof(sent));
+
+	if (ret < 0 || sent == (uint32_t)mine)
+		return ret;
+	snprintf(err, errlen,
+		 "%s%.64s arrived damaged (CRC-32 %08x, sent as %08x): the link between the "
+		 "hosts corrupts data",
+		 device ? "the pre-copy data of " : "the VM's state", device ? device : "",
+		 (uint32_t)mine, sent);
+	return -EBADMSG;
+}
+
 int migrate_recv_records(struct wire *w, struct guest_mem *mem, const struct mig_sink *sink,
 			 uint64_t *pages, char *err, size_t errlen)
 {
@@ -258,6 +277,8 @@ int migrate_recv_records(struct wire *w, struct guest_mem *mem, const struct mig
 				return -ENOMEM;
 			ret = wire_read(w, buf, r.arg);
 			if (ret == 0)
+				ret = check_crc(w, crc32(0, buf, (uInt)r.arg), NULL, err, errlen);
+			if (ret == 0)
 				ret = sink->state(sink->ctx, buf, r.arg, err, errlen);
 			free(buf);
 			if (ret == -EPIPE || ret == -ETIMEDOUT || ret == -ECANCELED)
@@ -277,6 +298,11 @@ int migrate_recv_records(struct wire *w, struct guest_mem *mem, const struct mig
 				return -ENOMEM;
 			if (ret == 0)
 				ret = wire_read(w, buf, r.arg);
+			if (ret == 0)
+				ret = check_crc(
+				    w,
+				    crc32(crc32(0, (const Bytef *)name, r.count), buf, (uInt)r.arg),
+				    name, err, errlen);
 			if (ret == 0)
 				ret = sink->devdata(sink->ctx, name, buf, r.arg, err, errlen);
 			free(buf);

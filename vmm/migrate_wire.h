@@ -9,9 +9,12 @@
  *                     (the regions back to back, as in a snapshot's memory file)
  *              ZEROS  count pages from offset arg are zero now; no payload
  *              STATE  arg bytes of state records (vmm/snapshot.h), once, after the
- *                     last pages
+ *                     last pages, then their u32 CRC-32 (zlib's)
  *              DEVDATA  a device's pre-copy data (VFIO): count bytes of its name,
- *                     then arg bytes of data, in the order the device gave them
+ *                     then arg bytes of data, in the order the device gave them,
+ *                     then the u32 CRC-32 of name and data
+ *            (the CRCs keep a corrupted device or VM state from reaching the device
+ *            or KVM; guest pages carry none: a page is only guest data)
  *              END    the stream is complete
  *              GO     (after the destination's READY) the source has stopped and let
  *                     go of its disks: the guest is the destination's now

@@ -143,28 +143,10 @@ void snapshot_header(const struct vm *vm, char *buf, size_t len)
 
 int snapshot_state(struct vm *vm, struct device_stream *st, char *err, size_t errlen)
 {
-	struct device_stream dev = {0};
-	void *buf;
-	int ret;
+	struct device_stream dev = {0}, recs = {0};
+	void *buf = NULL;
+	int ret = 0;
 
-	buf = calloc(1, arch_vm_state_size() + arch_vcpu_state_size());
-	if (!buf)
-		return -ENOMEM;
-	ret = arch_vm_save(vm, buf);
-	if (ret == 0)
-		record(st, SNAP_VM, buf, arch_vm_state_size(), NULL, 0);
-	for (unsigned int i = 0; ret == 0 && i < vm->nr_vcpus; i++) {
-		uint32_t id = i;
-
-		ret = arch_vcpu_save(vm, &vm->vcpus[i], buf);
-		if (ret == 0)
-			record(st, SNAP_VCPU, &id, sizeof(id), buf, arch_vcpu_state_size());
-	}
-	free(buf);
-	if (ret < 0) {
-		snprintf(err, errlen, "cannot read the VM's state from KVM: %s", strerror(-ret));
-		return ret;
-	}
 	/* Every device stops reaching others (P2P) before any of them stops (VFIO). */
 	for (size_t i = 0; i < vm->nr_devs && ret == 0; i++) {
 		struct device *d = &vm->devs[i];
@@ -173,6 +155,9 @@ int snapshot_state(struct vm *vm, struct device_stream *st, char *err, size_t er
 			snprintf(err, errlen, "%s could not be quiesced: %s", d->spec.name,
 				 strerror(-ret));
 	}
+	/* Then each is saved, which stops it (no more DMA, no more interrupts), before
+	 * KVM's state is read: an interrupt raised after its LAPIC was read would be lost.
+	 * Their records still follow the VM's and the vCPUs' in the state. */
 	for (size_t i = 0; i < vm->nr_devs && ret == 0; i++) {
 		struct device *d = &vm->devs[i];
 
@@ -181,17 +166,34 @@ int snapshot_state(struct vm *vm, struct device_stream *st, char *err, size_t er
 		dev.len = 0;
 		ret = d->spec.ops->save(d->state, &dev);
 		if (ret == 0)
-			record(st, SNAP_DEVICE, d->spec.name, strlen(d->spec.name) + 1, dev.data,
+			record(&recs, SNAP_DEVICE, d->spec.name, strlen(d->spec.name) + 1, dev.data,
 			       dev.len);
 		else
 			snprintf(err, errlen, "%s could not be saved: %s", d->spec.name,
 				 strerror(-ret));
 	}
+	if (ret == 0 && !(buf = calloc(1, arch_vm_state_size() + arch_vcpu_state_size())))
+		ret = -ENOMEM;
+	if (ret == 0 && (ret = arch_vm_save(vm, buf)) == 0)
+		record(st, SNAP_VM, buf, arch_vm_state_size(), NULL, 0);
+	for (unsigned int i = 0; buf && ret == 0 && i < vm->nr_vcpus; i++) {
+		uint32_t id = i;
+
+		ret = arch_vcpu_save(vm, &vm->vcpus[i], buf);
+		if (ret == 0)
+			record(st, SNAP_VCPU, &id, sizeof(id), buf, arch_vcpu_state_size());
+	}
+	if (ret < 0 && buf)
+		snprintf(err, errlen, "cannot read the VM's state from KVM: %s", strerror(-ret));
+	if (ret == 0 && recs.len)
+		stream_put(st, recs.data, recs.len);
+	free(buf);
 	stream_free(&dev);
-	if (ret == 0 && st->err) {
-		ret = st->err;
+	if (ret == 0 && (st->err || recs.err)) {
+		ret = st->err ? st->err : recs.err;
 		snprintf(err, errlen, "%s", strerror(-ret));
 	}
+	stream_free(&recs);
 	return ret;
 }
 

@@ -60,8 +60,9 @@ void snapshot_header(const struct vm *vm, char *buf, size_t len);
 int snapshot_header_check(const struct vm *vm, const char *text, const char *what, char *err,
 			  size_t errlen);
 /* Appends the state records of vm (paused) to st: VM, vCPUs, devices. The devices are
- * then frozen (they stop touching guest memory) until snapshot_thaw, also after a
- * failure. 0 or -errno with a message. */
+ * quiesced and saved (which freezes them: they stop touching guest memory and raising
+ * interrupts) before KVM's state is read, and stay frozen until snapshot_thaw, also
+ * after a failure. 0 or -errno with a message. */
 int snapshot_state(struct vm *vm, struct device_stream *st, char *err, size_t errlen);
 void snapshot_thaw(struct vm *vm);
 /* Loads state records into vm (created from the same config, not started): the VM's,

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "vmm/mem.h"
 #include "vmm/migrate.h"
@@ -59,6 +60,14 @@ static void rec(struct rx *r, uint32_t tag, uint32_t count, uint64_t arg)
 	struct mig_rec m = {tag, count, arg};
 
 	put(r, &m, sizeof(m));
+}
+
+/* The CRC-32 trailer of a STATE or DEVDATA payload: of a and b, or one wrong bit. */
+static void crc(struct rx *r, const void *a, size_t alen, const void *b, size_t blen, bool bad)
+{
+	uint32_t c = (uint32_t)crc32(crc32(0, a, (uInt)alen), b, (uInt)blen) ^ bad;
+
+	put(r, &c, sizeof(c));
 }
 
 static int state_calls;
@@ -120,8 +129,10 @@ START_TEST(stream_good)
 	put(&r, page, sizeof(page));
 	rec(&r, MIG_DEVDATA, 8, 2); /* a device's pre-copy data */
 	put(&r, "vfio.ttyhi", 10);
+	crc(&r, "vfio.tty", 8, "hi", 2, false);
 	rec(&r, MIG_STATE, 0, 3);
 	put(&r, "abc", 3);
+	crc(&r, "", 0, "abc", 3, false);
 	rec(&r, MIG_END, 0, 0);
 	dev_calls = 0;
 	ck_assert_int_eq(parse(&r, &ram, err, sizeof(err)), 0);
@@ -169,19 +180,40 @@ START_TEST(stream_bad)
 
 		rec(&r, MIG_STATE, 0, 3);
 		put(&r, "abc", 3);
+		crc(&r, "", 0, "abc", 3, false);
 		rec(&r, MIG_STATE, 0, 3);
 		put(&r, "abc", 3);
 		ck_assert_int_lt(parse(&r, &ram, err, sizeof(err)), 0);
-		ck_assert_msg(strstr(err, "a bad record at byte 19"), "%s", err);
+		ck_assert_msg(strstr(err, "a bad record at byte 23"), "%s", err);
 		r.len = 0; /* data for a device the VM does not have: its sink's message */
 		rec(&r, MIG_DEVDATA, 5, 2);
 		put(&r, "otherhi", 7);
+		crc(&r, "other", 5, "hi", 2, false);
 		ck_assert_int_eq(parse(&r, &ram, err, sizeof(err)), -ENODEV);
 		ck_assert_msg(strstr(err, "no device other"), "%s", err);
 		r.len = 0;
 		rec(&r, MIG_STATE, 0, 3);
 		put(&r, "xyz", 3);
+		crc(&r, "", 0, "xyz", 3, false);
 		ck_assert_int_eq(parse(&r, &ram, err, sizeof(err)), -EINVAL);
+		/* Damaged on the way: refused, naming what, before any device or KVM sees
+		 * it. */
+		dev_calls = state_calls = 0;
+		r.len = 0;
+		rec(&r, MIG_DEVDATA, 8, 2);
+		put(&r, "vfio.ttyhi", 10);
+		crc(&r, "vfio.tty", 8, "hi", 2, true);
+		ck_assert_int_eq(parse(&r, &ram, err, sizeof(err)), -EBADMSG);
+		ck_assert_msg(strstr(err, "the pre-copy data of vfio.tty arrived damaged"), "%s",
+			      err);
+		ck_assert_int_eq(dev_calls, 0);
+		r.len = 0;
+		rec(&r, MIG_STATE, 0, 3);
+		put(&r, "abc", 3);
+		crc(&r, "", 0, "abc", 3, true);
+		ck_assert_int_eq(parse(&r, &ram, err, sizeof(err)), -EBADMSG);
+		ck_assert_msg(strstr(err, "the VM's state arrived damaged"), "%s", err);
+		ck_assert_int_eq(state_calls, 0);
 		r.len = 0; /* cut short: the end of the stream named */
 		ck_assert_int_eq(parse(&r, &ram, err, sizeof(err)), -EPIPE);
 		ck_assert_msg(strstr(err, "the stream ended at byte 0"), "%s", err);

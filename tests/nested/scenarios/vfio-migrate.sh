@@ -7,7 +7,10 @@
 # order.
 #   1. send-migration with the NVMe on the VM: refused, naming it and the fix;
 #   2. the NVMe removed (the guest ejects it); a destination whose mdev is of another
-#      type (mtty-1): it refuses the device's pre-copy data, the source runs on;
+#      type (mtty-1): it refuses the device's pre-copy data, the source runs on; a
+#      stream whose device data a relay damages (tests/nested/mig-relay.py flips one
+#      bit): the destination refuses it by its CRC-32, naming the device, exits 4, and
+#      the source runs on with its device;
 #   3. legacy backend -> a destination on iommufd: the ports keep their settings and
 #      go on looping (no byte lost at the switchover), the device's pre-copy data was
 #      sent before the switchover (the source's log says how much);
@@ -178,6 +181,27 @@ other_type_refused() {
 		wait_loop "$INI.console" $((n + 3)) 60
 }
 
+damaged_refused() {
+	local n rc relay
+	incoming 8 "$U2" legacy || return 1
+	rm -f /tmp/relay.sock
+	python3 "$MINIVMM_REPO/tests/nested/mig-relay.py" /tmp/relay.sock /tmp/m8.sock >/tmp/relay.out 2>&1 &
+	relay=$!
+	for _ in $(seq 100); do [ -S /tmp/relay.sock ] && break; sleep 0.1; done
+	n=$(last_loop "$INI.console")
+	ctl /tmp/s1.sock send-migration to=unix:/tmp/relay.sock >/dev/null || return 1
+	wait "$DST"
+	rc=$?
+	wait "$relay"
+	sed 's/^/    /' /tmp/relay.out
+	grep "incoming migration" /tmp/d8.err | sed 's/^/    dst: /'
+	grep "migration to unix:/tmp/relay.sock failed" /tmp/s1.err | sed 's/^/    src: /'
+	[ "$rc" = 4 ] || { echo "    destination exit $rc, expected 4"; return 1; }
+	grep -q "relay: flipped a bit of vfio.tty" /tmp/relay.out &&
+		grep -q "the destination refused the guest: the pre-copy data of vfio.tty arrived damaged (CRC-32" /tmp/s1.err &&
+		wait_loop "$INI.console" $((n + 3)) 60
+}
+
 # migrate FROM-SOCKET FROM-CONSOLE FROM-ERR FROM-PID N UUID BACKEND
 migrate() {
 	local n rc
@@ -268,6 +292,8 @@ l1() {
 		check "the NVMe removed: the guest ejects it" remove_nvme &&
 		check "a destination mdev of another type refuses the device's data; the source runs on" \
 			other_type_refused &&
+		check "device data damaged in the stream: the destination refuses it; the source runs on" \
+			damaged_refused &&
 		check "legacy -> iommufd: settings kept, bytes loop on, none lost, pre-copy data sent" \
 			legacy_to_iommufd &&
 		check "iommufd -> legacy, to a third minivmm: the same" iommufd_to_legacy &&
