@@ -133,7 +133,8 @@ format:
 # ---- Sanitizers and fuzzing (tests/fuzz/) ----------------------------------------------
 # Both rebuild everything in a folder of their own by calling this Makefile again with
 # other BUILD, CC and CFLAGS, so the rules above serve all three builds.
-FUZZ_TARGETS := virtqueue pci_cfg vfio_cfg bzimage pvh config api snapshot migrate
+FUZZ_TARGETS := virtqueue pci_cfg vfio_cfg bzimage pvh config api snapshot migrate \
+	vhost_user frame_stream
 FUZZ_SECONDS ?= 30
 FUZZ_CC      ?= clang
 FUZZ_BUILD   ?= build-fuzz

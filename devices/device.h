@@ -68,6 +68,7 @@ struct device_spec {
 struct device_ops {
 	const char *kind; /* "serial", "virtio-blk", "vfio-pci", ... */
 	bool pci;	  /* a PCI function: may be removed and added while vCPUs run */
+	bool hotplug;	  /* the API's add-device and remove-device take this kind */
 	/* Nothing the guest sees (the vfio backend: its functions hold the state): no
 	 * record in a snapshot or migration, and none expected, so that a VM that still
 	 * has one after its last function went moves to a VM that never had one. */

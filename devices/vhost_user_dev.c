@@ -276,6 +276,7 @@ const struct device_ops vhost_user_fs_device_ops = {.kind = "vhost-user-fs",
 						    .pci_dev = vu_device_pci};
 const struct device_ops vhost_user_blk_device_ops = {.kind = "vhost-user-blk",
 						     .pci = true,
+						     .hotplug = true,
 						     .create = blk_create,
 						     .destroy = vu_device_destroy,
 						     .pci_dev = vu_device_pci};

@@ -66,6 +66,7 @@ const struct device_ops virtio_console_device_ops = {.kind = "virtio-console",
 						     .thaw = virtio_device_thaw};
 const struct device_ops virtio_blk_device_ops = {.kind = "virtio-blk",
 						 .pci = true,
+						 .hotplug = true,
 						 .create = blk_create,
 						 .destroy = virtio_device_destroy,
 						 .pci_dev = virtio_device_pci,

@@ -485,6 +485,7 @@ static struct pci_dev *vfio_pci_dev_pci(void *state)
 const struct device_ops vfio_pci_device_ops = {
     .kind = "vfio-pci",
     .pci = true,
+    .hotplug = true,
     .create = vfio_pci_dev_create,
     .destroy = vfio_pci_dev_destroy,
     .pci_dev = vfio_pci_dev_pci,

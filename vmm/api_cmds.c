@@ -550,8 +550,7 @@ static json_t *cmd_remove_device(void *ctx, json_t *args, struct api_error *err)
 		return NULL;
 	}
 	/* What add-device can put back; the rest would also come back at a reboot. */
-	if (d->spec.ops != &virtio_blk_device_ops && d->spec.ops != &vhost_user_blk_device_ops &&
-	    d->spec.ops != &vfio_pci_device_ops) {
+	if (!d->spec.ops->hotplug) {
 		fail(err, API_ERR_ARGS,
 		     "%s: only disks and vfio devices can be removed (they are "
 		     "what add-device can put back)",

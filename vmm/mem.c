@@ -2,6 +2,7 @@
 #include "vmm/mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/memfd.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -27,14 +28,18 @@ int mem_init(struct guest_mem *m, const gpa_t *gpas, const uint64_t *sizes, int 
 		total += sizes[i];
 	}
 	if (use_memfd) {
-		unsigned int fl = MFD_CLOEXEC;
+		unsigned int fl = MFD_CLOEXEC | MFD_ALLOW_SEALING;
 
 		if (use_memfd & 2)
 			fl |= MFD_HUGETLB | MFD_HUGE_2MB;
 		m->memfd = memfd_create("minivmm-ram", fl);
 		if (m->memfd < 0)
 			return -errno;
-		if (ftruncate(m->memfd, (off_t)total) < 0) {
+		/* Sealed at its size: a vhost-user back end gets this fd, and one that
+		 * shrank it would make minivmm's own accesses to guest RAM fault (SIGBUS).
+		 * Writing stays allowed: sharing guest memory is the point. */
+		if (ftruncate(m->memfd, (off_t)total) < 0 ||
+		    fcntl(m->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 			ret = -errno;
 			goto err;
 		}

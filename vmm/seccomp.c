@@ -351,14 +351,15 @@ static int allow_ioctls(scmp_filter_ctx ctx, enum seccomp_thread kind)
  * flags (O_NONBLOCK), as glibc and non-blocking set-up do; nothing that sends signals
  * (F_SETOWN, F_SETOWN_EX, F_SETSIG, or O_ASYNC through F_SETFL) or duplicates
  * descriptors. The main thread also takes and tests the disk images' OFD locks
- * (devices/disk_lock.c) when it opens them. */
+ * (devices/disk_lock.c) when it opens them, and seals guest RAM's memfd at its size
+ * (vmm/mem.c). */
 static int allow_fcntl(scmp_filter_ctx ctx, enum seccomp_thread kind)
 {
 	static const int cmds[] = {F_GETFD, F_SETFD, F_GETFL};
-	static const int main_cmds[] = {F_OFD_SETLK, F_OFD_GETLK};
+	static const int main_cmds[] = {F_OFD_SETLK, F_OFD_GETLK, F_ADD_SEALS};
 	int ret = 0;
 
-	for (size_t i = 0; kind == SECCOMP_THREAD_MAIN && i < 2 && ret == 0; i++)
+	for (size_t i = 0; kind == SECCOMP_THREAD_MAIN && i < 3 && ret == 0; i++)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
 				       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, main_cmds[i]));
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]) && ret == 0; i++)

@@ -115,12 +115,21 @@ int snapshot_check_savable(const struct vm *vm, char *err, size_t errlen)
 		else if (d->spec.ops->unmigratable)
 			why = d->spec.ops->unmigratable(d->state);
 
-		if (why) {
+		if (why && d->spec.ops->hotplug) {
 			snprintf(err, errlen,
 				 "%s (%s) cannot be saved or migrated: %s; remove it first "
 				 "(remove-device), and add it back after the restore or on the "
 				 "destination (add-device)",
 				 d->spec.name, d->spec.ops->kind, why);
+			return -ENOTSUP;
+		}
+		if (why) { /* it cannot be removed while the guest runs either */
+			snprintf(
+			    err, errlen,
+			    "%s (%s) cannot be saved or migrated: %s, and it cannot be removed "
+			    "while the guest runs; a VM with it can only be shut down and "
+			    "booted again",
+			    d->spec.name, d->spec.ops->kind, why);
 			return -ENOTSUP;
 		}
 	}

@@ -8,6 +8,7 @@
  * config.h promises (except what INI cannot say: a value with both kinds of quotes, or a
  * line longer than a file line may be, both reachable only through --set). */
 #include <errno.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "tests/fuzz/fuzz.h"
@@ -37,8 +38,17 @@ static void check_sane(const struct config *c)
 	FUZZ_CHECK(memchr(c->cmdline, 0, sizeof(c->cmdline)));
 	FUZZ_CHECK(c->nr_disks <= CONFIG_MAX_DISKS && c->nr_nets <= CONFIG_MAX_NETS &&
 		   c->nr_vfio <= CONFIG_MAX_VFIO);
-	for (unsigned int i = 0; i < c->nr_disks; i++)
-		FUZZ_CHECK(c->disks[i].path[0] == '/' && c->disks[i].name[0]);
+	for (unsigned int i = 0; i < c->nr_disks; i++) /* an image, or a vhost-user socket */
+		FUZZ_CHECK(c->disks[i].name[0] &&
+			   !c->disks[i].path[0] != !c->disks[i].vhost_user[0] &&
+			   (c->disks[i].path[0] == '/' ||
+			    (c->disks[i].vhost_user[0] == '/' &&
+			     strlen(c->disks[i].vhost_user) <
+				 sizeof(((struct sockaddr_un *)0)->sun_path))));
+	for (unsigned int i = 0; i < c->nr_fs; i++)
+		FUZZ_CHECK(c->fs[i].name[0] && c->fs[i].socket[0] == '/' && c->fs[i].tag[0] &&
+			   memchr(c->fs[i].tag, 0, sizeof(c->fs[i].tag)));
+	FUZZ_CHECK(c->nr_fs <= CONFIG_MAX_FS);
 	for (unsigned int i = 0; i < c->nr_nets; i++)
 		FUZZ_CHECK(!c->nets[i].tap[0] != !c->nets[i].passt[0] && c->nets[i].queues >= 1 &&
 			   !(c->nets[i].mac[0] & 1));

@@ -2,9 +2,11 @@
 #include "tests/unit/unit.h"
 #include "vmm/mem.h"
 
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 static struct guest_mem two_regions(void)
 {
@@ -109,6 +111,26 @@ START_TEST(populate_all_regions_in_parallel)
 }
 END_TEST
 
+/* Guest RAM's memfd, which vhost-user back ends get, is sealed at its size: a back end
+ * cannot shrink it under minivmm (whose accesses would then fault) nor lift the seals;
+ * writing through it stays possible. */
+START_TEST(memfd_is_sealed_at_its_size)
+{
+	struct guest_mem m = two_regions();
+	int seals = fcntl(m.memfd, F_GET_SEALS);
+
+	ck_assert_int_eq(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+			 F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	ck_assert_int_eq(seals & F_SEAL_WRITE, 0);
+	ck_assert_int_ne(ftruncate(m.memfd, 4096), 0);
+	ck_assert_int_ne(ftruncate(m.memfd, 8 << 20), 0);
+	ck_assert_int_ne(fcntl(m.memfd, F_ADD_SEALS, F_SEAL_WRITE), 0);
+	ck_assert_int_eq(pwrite(m.memfd, "x", 1, 4096), 1);
+	ck_assert_int_eq(m.regions[0].hva[4096], 'x');
+	mem_destroy(&m);
+}
+END_TEST
+
 Suite *mem_suite(void)
 {
 	Suite *s = suite_create("mem");
@@ -119,6 +141,7 @@ Suite *mem_suite(void)
 	tcase_add_test(tc, copy_helpers);
 	tcase_add_test(tc, rejects_bad_layouts);
 	tcase_add_test(tc, populate_all_regions_in_parallel);
+	tcase_add_test(tc, memfd_is_sealed_at_its_size);
 	suite_add_tcase(s, tc);
 	return s;
 }

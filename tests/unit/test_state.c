@@ -179,6 +179,10 @@ START_TEST(snapshot_refuses_a_device_it_cannot_save)
 		err,
 		"vfio.gpu (nosave) cannot be saved or migrated: this version cannot save its kind"),
 	    "%s", err);
+	/* A kind the API cannot remove either (a shared folder): no advice to remove it. */
+	ck_assert_msg(strstr(err, "and it cannot be removed while the guest runs; a VM with it can "
+				  "only be shut down and booted again"),
+		      "%s", err);
 	snprintf(path, sizeof(path), "%s/header", dir);
 	ck_assert_int_ne(access(path, F_OK), 0);
 	vm_destroy(&a);

@@ -2,7 +2,7 @@
 #   virtio-fs through virtiofsd (QEMU 7.2's): the guest mounts the tag; a 64 MiB file
 #     the host wrote is read with the same checksum, an 8 MiB file the guest writes
 #     shows up on the host with its checksum, and a listing, a rename and a delete are
-#     seen on both sides;
+#     seen on both sides (the guest's by the host, then the host's by the guest);
 #   virtio-blk through qemu-storage-daemon exporting a qcow2 image: the guest writes a
 #     pattern at several offsets; afterwards qemu-img check finds no errors and
 #     qemu-io finds the pattern at each;
@@ -31,6 +31,11 @@ if mount -t virtiofs share /mnt/s; then
 	echo "GUEST guest8 $(md5sum </tmp/g8 | cut -d' ' -f1)"
 	mv /mnt/s/renameme /mnt/s/renamed && rm /mnt/s/deleteme
 	echo "GUEST listing $(ls /mnt/s | tr '\n' ' ')"
+	# the host renames and deletes in turn, then leaves hostdone
+	echo "GUEST fs ready"
+	i=0
+	while [ ! -e /mnt/s/hostdone ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i + 1)); done
+	echo "GUEST sees $(ls /mnt/s | tr '\n' ' ')"
 	umount /mnt/s
 fi
 # the qcow2 disk (64 MiB) takes the pattern; the raw one (32 MiB) is read until its
@@ -66,6 +71,7 @@ backends() {
 	rm -rf "$SHARE" && mkdir -p "$SHARE"
 	dd if=/dev/urandom of="$SHARE/host64" bs=1M count=64 2>/dev/null
 	echo x >"$SHARE/renameme" && echo y >"$SHARE/deleteme"
+	echo z >"$SHARE/host-old" && echo w >"$SHARE/host-gone"
 	echo "    host64 $(md5sum <"$SHARE/host64" | cut -d' ' -f1)"
 	# virtiofsd keeps a lock file under /run/virtiofsd; the host's root is read-only.
 	[ -w /run ] || mount -t tmpfs tmpfs /run || return 1
@@ -107,6 +113,9 @@ run_guest() {
 		"$VFS" "$BLK" "$KBLK" >>"$INI"
 	run_vmm 500 "$INI" 2>/tmp/vu.err &
 	VMM=$!
+	wait_for "GUEST fs ready" 240 || return 1
+	mv "$SHARE/host-old" "$SHARE/host-new" && rm "$SHARE/host-gone" && touch "$SHARE/hostdone" ||
+		return 1
 	wait_for "GUEST reads 20" 240 || return 1
 	grep -a GUEST "$INI.console" | tr -d '\r' | grep -v "GUEST reads" | sed 's/^/    /'
 	grep "vhost-user" /tmp/vu.err | sed 's/^/    /'
@@ -119,7 +128,10 @@ fs_checks() {
 	grep -aq "GUEST host64 $(md5sum <"$SHARE/host64" | cut -d' ' -f1) 67108864" "$INI.console" &&
 		[ "$(md5sum <"$SHARE/guest8" | cut -d' ' -f1)" = "$g" ] &&
 		[ -e "$SHARE/renamed" ] && [ ! -e "$SHARE/renameme" ] && [ ! -e "$SHARE/deleteme" ] &&
-		grep -aq "GUEST listing .*renamed" "$INI.console"
+		grep -aq "GUEST listing .*renamed" "$INI.console" &&
+		grep -a "GUEST sees" "$INI.console" | tr -d '\r' | tr ' ' '\n' >/tmp/vu-sees &&
+		grep -qx host-new /tmp/vu-sees && ! grep -qx host-old /tmp/vu-sees &&
+		! grep -qx host-gone /tmp/vu-sees
 }
 
 killed_backend() {
