@@ -4,12 +4,15 @@
  * the interrupts go between KVM and the back end (kick: the queue's ioeventfd; call:
  * its MSI-X vector's irqfd), with no thread of ours on the way.
  *
- * A back end that dies: its socket hangs up, the I/O thread sees it, says so, and takes
- * the queues back (virtio_takeover): every request the back end had taken and not
+ * A back end that dies: its socket hangs up, the I/O thread sees it, says so, and the
+ * transport takes the queues back: every request the back end had taken and not
  * answered, and every one after, is answered with an I/O error (virtio-blk status
- * IOERR, virtio-fs a FUSE reply of -EIO), and the device asks for a reset. The guest
- * sees errors, minivmm goes on. Reconnecting is not offered: the back end's state of
- * the rings died with it (restart the back end, then the VM). */
+ * IOERR, virtio-fs a FUSE reply of -EIO), and the device asks for a reset; after the
+ * driver's reset the back end is gone still, the start fails and the queues are taken
+ * back again. The guest sees errors, minivmm goes on. Which requests the back end had
+ * completed is read from the used ring, which tells them apart only when it completed
+ * them in order (README says what else can happen). Reconnecting is not offered: the
+ * back end's state of the rings died with it (restart the back end, then the VM). */
 #include <errno.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_fs.h>
@@ -131,9 +134,6 @@ static void vu_gone(struct virtio_dev *vd)
 		"requests fail with I/O errors from now on; restart it and then the VM",
 		vd->name, d->vu.path);
 	vhost_user_close(&d->vu);
-	pthread_mutex_lock(&vd->lock);
-	virtio_takeover(vd);
-	pthread_mutex_unlock(&vd->lock);
 }
 
 static void vu_destroy(void *priv)

@@ -196,7 +196,12 @@ int virtio_queue_call_fd(struct virtio_dev *vd, unsigned int q)
 	return vd->intx_call[q];
 }
 
-void virtio_takeover(struct virtio_dev *vd)
+/* The back end is gone (or would not start): the transport serves the queues from now
+ * on, from where the used rings stand, and tells the driver the device needs a reset.
+ * vd->lock held. A reset later and a new DRIVER_OK try the back end again; it fails at
+ * once and the queues are taken back again, so that the driver's requests always end
+ * (with errors) instead of waiting for a back end that is not there. */
+static void takeover(struct virtio_dev *vd)
 {
 	vd->external_running = false;
 	vd->takeover = true;
@@ -311,7 +316,7 @@ static void write_status(struct virtio_dev *vd, uint8_t v)
 		if (run_ctl(vd, CTL_START) == 0)
 			vd->external_running = true;
 		else
-			needs_reset(vd);
+			takeover(vd); /* the I/O thread polls the kicks already (serve_ctl) */
 	}
 	/* Buffers may have been made available before DRIVER_OK, when we were not
 	 * allowed to use them: look at every queue now. */
@@ -599,28 +604,51 @@ static const struct pci_dev_ops vp_pci_ops = {
 
 /* The I/O thread */
 
-/* External queues: the I/O thread's control request (run_ctl) and back-end events. */
+/* External queues: the I/O thread serves a control request (run_ctl). A start that
+ * fails leaves the queues to the transport (takeover, which the waiting vCPU does):
+ * set here, so that this thread polls their kicks from its next round on. */
+static void serve_ctl(struct virtio_dev *vd)
+{
+	eventfd_t n;
+	int op, ret = 0;
+
+	eventfd_read(vd->ctl_fd, &n);
+	pthread_mutex_lock(&vd->ctl_lock);
+	op = vd->ctl_op;
+	pthread_mutex_unlock(&vd->ctl_lock);
+	if (op == CTL_START)
+		ret = vd->ops->start(vd);
+	else if (op == CTL_STOP && vd->ops->stop)
+		vd->ops->stop(vd);
+	if (ret < 0)
+		__atomic_store_n(&vd->takeover, true, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&vd->ctl_lock);
+	vd->ctl_ret = ret;
+	vd->ctl_done = true;
+	pthread_cond_broadcast(&vd->ctl_cond);
+	pthread_mutex_unlock(&vd->ctl_lock);
+}
+
+/* vd->lock for the I/O thread when a vCPU may hold it while it waits in run_ctl for
+ * this very thread: such a request is served meanwhile (the back end is gone, so it
+ * fails at once) instead of both waiting for ever. */
+static void lock_serving_ctl(struct virtio_dev *vd)
+{
+	while (pthread_mutex_trylock(&vd->lock) != 0) {
+		struct pollfd p = {.fd = vd->ctl_fd, .events = POLLIN};
+
+		if (poll(&p, 1, 1) == 1)
+			serve_ctl(vd);
+	}
+}
+
+/* External queues: the control request and back-end events. */
 static void external_event(struct virtio_dev *vd, int fd)
 {
 	eventfd_t n;
 
 	if (fd == vd->ctl_fd) {
-		int op, ret;
-
-		eventfd_read(vd->ctl_fd, &n);
-		pthread_mutex_lock(&vd->ctl_lock);
-		op = vd->ctl_op;
-		pthread_mutex_unlock(&vd->ctl_lock);
-		ret = 0;
-		if (op == CTL_START)
-			ret = vd->ops->start(vd);
-		else if (op == CTL_STOP && vd->ops->stop)
-			vd->ops->stop(vd);
-		pthread_mutex_lock(&vd->ctl_lock);
-		vd->ctl_ret = ret;
-		vd->ctl_done = true;
-		pthread_cond_broadcast(&vd->ctl_cond);
-		pthread_mutex_unlock(&vd->ctl_lock);
+		serve_ctl(vd);
 		return;
 	}
 	for (unsigned int i = 0; i < vd->ops->nr_queues; i++)
@@ -629,8 +657,12 @@ static void external_event(struct virtio_dev *vd, int fd)
 			vp_interrupt(vd, VIRTIO_MSI_NO_VECTOR, 1);
 			return;
 		}
+	/* The watch fd: the back end went away. */
 	if (vd->ops->gone)
-		vd->ops->gone(vd); /* the watch fd */
+		vd->ops->gone(vd);
+	lock_serving_ctl(vd);
+	takeover(vd);
+	pthread_mutex_unlock(&vd->lock);
 }
 
 static void *vp_thread(void *arg)

@@ -64,10 +64,11 @@ struct virtio_backend_ops {
 	 * DRIVER_OK; stop: it reset the device after a start. Both run on the device's
 	 * I/O thread while the vCPU that wrote the status waits holding vd->lock (so they
 	 * must not take it); the I/O thread reads no kick eventfd of such a device (the
-	 * back end does) unless the back end is gone and the transport took the queues
-	 * back (virtio_takeover; queue_notify then answers them). watch_fd, when it
-	 * returns >= 0, is polled by the I/O thread: readable means the back end went
-	 * away, and gone is called there (without vd->lock). */
+	 * back end does) unless the back end is gone or would not start and the
+	 * transport took the queues back (queue_notify then answers them). watch_fd, when
+	 * it returns >= 0, is polled by the I/O thread: readable means the back end went
+	 * away; gone is called there (without vd->lock, to say so and let go of it), and
+	 * the transport then takes the queues back. */
 	int (*start)(struct virtio_dev *vd);
 	void (*stop)(struct virtio_dev *vd);
 	int (*watch_fd)(struct virtio_dev *vd);
@@ -169,10 +170,5 @@ void virtio_config_changed(struct virtio_dev *vd);
 /* External queues: the eventfd a back end signals to interrupt the driver for queue q
  * (its MSI-X vector's irqfd, or one the I/O thread turns into INTx). */
 int virtio_queue_call_fd(struct virtio_dev *vd, unsigned int q);
-/* The back end is gone: the transport serves the queues from now on, from where the
- * used rings stand (what the back end had taken and not returned is returned by
- * queue_notify with an error), and tells the driver the device needs a reset. On the
- * I/O thread, vd->lock held. */
-void virtio_takeover(struct virtio_dev *vd);
 
 #endif

@@ -72,7 +72,7 @@ static void setup(void)
 	const uint64_t size = 1 << 20;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
-	FUZZ_CHECK(mem_init(&mem, &gpa, &size, 1, 1) == 0);
+	FUZZ_CHECK(mem_init(&mem, &gpa, &size, 1, MEM_MEMFD) == 0);
 	snprintf(sock_path, sizeof(sock_path), "/tmp/fuzz-vhost-user-%d.sock", (int)getpid());
 	unlink(sock_path);
 	strcpy(sa.sun_path, sock_path);

@@ -7,7 +7,9 @@
 #     pattern at several offsets; afterwards qemu-img check finds no errors and
 #     qemu-io finds the pattern at each;
 #   a second disk's back end (a raw image) killed mid-I/O: the guest's reads fail with
-#     I/O errors, minivmm says why and runs on, and exits 0 when the guest powers off;
+#     I/O errors, minivmm says why and runs on; the guest's driver resets the device
+#     (unbind, bind) and its reads fail again instead of hanging; minivmm exits 0 when
+#     the guest powers off;
 #     the qcow2 one's back end then stops cleanly and the checks above run.
 # timeout: 600
 
@@ -62,6 +64,17 @@ while [ $n -lt 600 ]; do
 	[ $((n % 20)) = 0 ] && echo "GUEST reads $n"
 	sleep 0.1
 done
+# the driver resets the device whose back end died (unbind, bind): its requests must
+# fail again, not wait for ever
+v=$(basename "$(readlink -f /sys/block/$kdev/device)")
+timeout 60 sh -c "echo $v >/sys/bus/virtio/drivers/virtio_blk/unbind &&
+	echo $v >/sys/bus/virtio/drivers/virtio_blk/bind" || echo "GUEST rebind failed or hung"
+nd=$(ls /sys/bus/virtio/devices/$v/block 2>/dev/null)
+if [ -n "$nd" ] && ! timeout 60 dd if=/dev/$nd of=/dev/null bs=4k count=1 iflag=direct 2>/tmp/dd2.err; then
+	echo "GUEST after a reset: $nd: read error: $(head -1 /tmp/dd2.err)"
+else
+	echo "GUEST after a reset: ${nd:-no disk}: no error"
+fi
 echo "GUEST done"
 G
 	guest_initrd /tmp/vu-guest.sh /tmp/vu.cpio.gz
@@ -139,10 +152,13 @@ killed_backend() {
 	kill -9 "$KQSD"
 	wait_for "GUEST read error" 60 || return 1
 	grep -a "GUEST read error" "$INI.console" | tr -d '\r' | sed 's/^/    /'
+	wait_for "GUEST done" 180 || return 1
+	grep -a "GUEST after a reset\|GUEST rebind" "$INI.console" | tr -d '\r' | sed 's/^/    /'
 	wait "$VMM"
 	rc=$?
 	grep "hung up" /tmp/vu.err | sed 's/^/    /'
-	[ "$rc" = 0 ] && grep -q "hung up" /tmp/vu.err
+	[ "$rc" = 0 ] && grep -q "hung up" /tmp/vu.err &&
+		grep -aq "GUEST after a reset: vd[a-z]*: read error" "$INI.console"
 }
 
 qcow_checks() {
