@@ -383,6 +383,7 @@ static int rom_setup(struct vfio_pci *vp, char *desc, size_t dlen)
 	struct vfio_region_info *ri = region_info(vp->fd, VFIO_PCI_ROM_REGION_INDEX);
 	struct vfio_bar *b = &vp->bars[PCI_ROM_BAR];
 	uint64_t size;
+	ssize_t n;
 	int ret;
 
 	if (!ri || ri->size == 0 || !(ri->flags & VFIO_REGION_INFO_FLAG_READ))
@@ -398,8 +399,10 @@ static int rom_setup(struct vfio_pci *vp, char *desc, size_t dlen)
 		free(ri);
 		return -ENOMEM;
 	}
-	if (pread(vp->fd, vp->rom, ri->size, (off_t)ri->offset) != (ssize_t)ri->size) {
-		log_warn("%s: cannot read its expansion ROM (%m); hidden from the guest", vp->name);
+	n = pread(vp->fd, vp->rom, ri->size, (off_t)ri->offset);
+	if (n != (ssize_t)ri->size) {
+		log_warn("%s: cannot read its expansion ROM (%s); hidden from the guest", vp->name,
+			 n < 0 ? strerror(errno) : "it read short");
 		free(vp->rom);
 		vp->rom = NULL;
 		goto none;

@@ -226,6 +226,24 @@ static int vm_address_width(struct vm *vm, struct pci_windows *w)
 		 "the guest's physical addresses end at %#llx ([vm] phys_bits = %u; this host "
 		 "allows up to %u)",
 		 (unsigned long long)limit, bits, host);
+	/* A window of a set size ends there from the start, so that a BAR that does not
+	 * fit is refused by name (pci_bar.c) rather than found too big afterwards. */
+	if (vm->cfg->mmio64) {
+		char a[32];
+		uint64_t end = w->m64_base + vm->cfg->mmio64;
+
+		if (end > limit || end < w->m64_base) {
+			log_err("[vm] mmio64 = %s: the window [%#llx, %#llx) passes the guest's "
+				"physical address limit %#llx (%u bits); lower mmio64 or raise "
+				"phys_bits",
+				gib(vm->cfg->mmio64, a, sizeof(a)), (unsigned long long)w->m64_base,
+				(unsigned long long)end, (unsigned long long)limit, bits);
+			return -ENOSPC;
+		}
+		w->m64_end = end;
+		snprintf(w->m64_hint, sizeof(w->m64_hint), "it is [vm] mmio64 = %s",
+			 gib(vm->cfg->mmio64, a, sizeof(a)));
+	}
 	return 0;
 }
 

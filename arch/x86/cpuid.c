@@ -210,11 +210,18 @@ int x86_cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out)
 	}
 }
 
+/* In KVM's supported list, EAX[23:16] (GuestPhysAddrSize), when set, is the widest
+ * guest physical address KVM can map, which can be below the CPU's own width (a 52-bit
+ * host without 5-level EPT maps 48 bits): the smaller of the two then. */
 unsigned int x86_cpuid_phys_bits(const struct kvm_cpuid2 *cpuid)
 {
-	for (uint32_t i = 0; i < cpuid->nent; i++)
-		if (cpuid->entries[i].function == 0x80000008 && (cpuid->entries[i].eax & 0xff))
-			return cpuid->entries[i].eax & 0xff;
+	for (uint32_t i = 0; i < cpuid->nent; i++) {
+		uint32_t eax = cpuid->entries[i].eax, phys = eax & 0xff,
+			 mappable = eax >> 16 & 0xff;
+
+		if (cpuid->entries[i].function == 0x80000008 && phys)
+			return mappable && mappable < phys ? mappable : phys;
+	}
 	return 36;
 }
 

@@ -226,8 +226,9 @@ START_TEST(kvm_hints)
 }
 END_TEST
 
-/* 0x80000008 EAX[7:0] is the physical address width (36 without the leaf); setting it
- * caps GuestPhysAddrSize and keeps the linear width and the other registers. */
+/* 0x80000008 EAX[7:0] is the physical address width (36 without the leaf), capped by
+ * EAX[23:16] where KVM sets it; setting it caps GuestPhysAddrSize and keeps the linear
+ * width and the other registers. */
 START_TEST(phys_bits)
 {
 	struct kvm_cpuid2 *k = calloc(1, sizeof(*k) + sizeof(k->entries[0]));
@@ -242,6 +243,11 @@ START_TEST(phys_bits)
 	ASSERT_REGS(k, 0x80000008, 0, 0x00273027, 0, 0x7003, 0);
 	x86_cpuid_set_phys_bits(k, 46);
 	ASSERT_REGS(k, 0x80000008, 0, 0x0027302e, 0, 0x7003, 0);
+	/* A 52-bit host whose KVM maps 48 bits (no 5-level EPT): 48. */
+	k->entries[0].eax = 0x00303034;
+	ck_assert_uint_eq(x86_cpuid_phys_bits(k), 48);
+	k->entries[0].eax = 0x00003034; /* no GuestPhysAddrSize: the CPU's */
+	ck_assert_uint_eq(x86_cpuid_phys_bits(k), 52);
 	free(k);
 }
 END_TEST

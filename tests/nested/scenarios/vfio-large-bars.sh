@@ -137,6 +137,16 @@ run_c() {
 	grep -q "vfio.iv1 ([0-9a-f:.]*): BAR2 (64 GiB, 64-bit prefetchable) does not fit in the 64-bit PCI window \[0x100000000, 0x1000000000): the guest's physical addresses end at 0x1000000000 (\[vm\] phys_bits = 36; this host allows up to" /tmp/bars-C.err
 }
 
+# C2: a 64-bit window of a set size ([vm] mmio64 = 32G) refuses the 64 GiB BAR by name.
+run_c2() {
+	local rc
+	cp /tmp/bars-C.devs /tmp/bars-C2.devs
+	run_bars C2 "mmio64=32G"
+	rc=$?
+	[ "$rc" = 2 ] || { echo "    exit $rc, not 2"; return 1; }
+	grep -q "vfio.iv1 ([0-9a-f:.]*): BAR2 (64 GiB, 64-bit prefetchable) does not fit in the 64-bit PCI window \[0x100000000, 0x900000000): it is \[vm\] mmio64 = 32G" /tmp/bars-C2.err
+}
+
 # D: the API refuses a 64 GiB BAR that the window's room cannot take.
 run_d() {
 	local ini=/tmp/bars-D.ini sock=/tmp/bars-D.sock pid out rc
@@ -171,6 +181,7 @@ l1() {
 		check "A: 64 GiB BAR, pattern, ROM matches the host's, BAR moved by the guest" run_a &&
 		check "B: two 64 GiB BARs at once, a pattern in each" run_b &&
 		check "C: phys_bits = 36 refuses the 64 GiB BAR with its message, exit 2" run_c &&
+		check "C2: mmio64 = 32G refuses the 64 GiB BAR by name, exit 2" run_c2 &&
 		check "D: add-device of a 64 GiB BAR beyond the window's room is refused" run_d
 }
 
