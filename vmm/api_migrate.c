@@ -8,7 +8,8 @@
 #include "vmm/migrate.h"
 #include "vmm/vm.h"
 
-static const char *const state_names[] = {"none", "active", "stopped", "completed", "failed"};
+static const char *const state_names[] = {"none",      "active", "stopped",
+					  "completed", "failed", "received"};
 
 json_t *api_migration_json(struct api_ctx *c)
 {
@@ -20,6 +21,10 @@ json_t *api_migration_json(struct api_ctx *c)
 	migrate_figures(c->mig, &f);
 	if (f.state == MIGRATE_NONE)
 		return NULL;
+	if (f.state == MIGRATE_RECEIVED) /* this VM is the destination of one */
+		return json_pack("{s:s, s:s, s:I, s:I, s:f, s:f}", "state", "received", "from",
+				 f.to, "bytes", (json_int_t)f.bytes, "pages", (json_int_t)f.pages,
+				 "total-ms", f.total_ms, "handover-ms", f.downtime_ms);
 	o = json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:f, s:f}", "state", state_names[f.state],
 		      "to", f.to, "rounds", (int)f.rounds, "bytes", (json_int_t)f.bytes, "pages",
 		      (json_int_t)f.pages, "dirty-pages", (json_int_t)f.dirty, "mib-per-s", f.mbps,

@@ -561,11 +561,19 @@ int main(int argc, char **argv)
 		if (restore)
 			log_info("restored the VM saved in %s", restore);
 		restore = NULL;
-		if (in_fd >= 0 &&
-		    migrate_receive(&vm, in_fd, header, cfg.migration.timeout_s) < 0) {
-			vm_destroy(&vm);
-			code = EXIT_INCOMING;
-			break;
+		if (in_fd >= 0) {
+			struct migrate_figures fig;
+
+			if (migrate_receive(&vm, in_fd, header, cfg.migration.timeout_s, &fig) <
+			    0) {
+				vm_destroy(&vm);
+				code = EXIT_INCOMING;
+				break;
+			}
+			/* info says how this guest came in */
+			snprintf(fig.to, sizeof(fig.to), "%s", incoming);
+			if (actx.mig)
+				migrate_set_received(actx.mig, &fig);
 		}
 		in_fd = -1; /* migrate_receive closed it */
 		/* Every device and file is open now: give up what is no longer needed.

@@ -102,6 +102,13 @@ void migrate_figures(struct migration *mig, struct migrate_figures *out)
 	pthread_mutex_unlock(&mig->lock);
 }
 
+void migrate_set_received(struct migration *mig, const struct migrate_figures *f)
+{
+	pthread_mutex_lock(&mig->lock);
+	mig->fig = *f;
+	pthread_mutex_unlock(&mig->lock);
+}
+
 int migrate_start(struct migration *mig, struct vm *vm, const struct migrate_params *p,
 		  char *cfgtext, char *err, size_t errlen)
 {

@@ -43,6 +43,7 @@ enum migrate_state {
 	MIGRATE_STOPPED,   /* vCPUs paused: the last pages, the state, the handover */
 	MIGRATE_COMPLETED, /* the destination runs the guest */
 	MIGRATE_FAILED,	   /* the guest runs here as before; why says why */
+	MIGRATE_RECEIVED,  /* destination: the guest came in by a migration from "to" */
 };
 
 /* What info and the log report. */
@@ -55,7 +56,8 @@ struct migrate_figures {
 	uint64_t dirty;	    /* pages found dirty by the last round */
 	double mbps;	    /* bandwidth of the last round, MiB/s */
 	double total_ms;    /* start to end (or to now) */
-	double downtime_ms; /* vCPUs paused here until the destination's ACK */
+	double downtime_ms; /* vCPUs paused here until the destination's ACK; received:
+			     * from READY to the ACK (the handover as seen here) */
 	char why[512];	    /* failed: the reason */
 };
 
@@ -86,6 +88,8 @@ void migrate_service(struct migration *mig, struct api *api);
 /* Main thread, before the VM goes away: cancels a migration and waits for the thread. */
 void migrate_abandon(struct migration *mig, struct api *api);
 void migrate_figures(struct migration *mig, struct migrate_figures *out);
+/* Destination: what info reports of the migration that brought the guest in. */
+void migrate_set_received(struct migration *mig, const struct migrate_figures *f);
 
 /* "unix:PATH", "tcp:IP:PORT" ([IPv6]), or a path starting with '/' -> a socket
  * address. Numeric addresses only: the migration thread cannot read /etc/hosts.
@@ -101,9 +105,11 @@ int migrate_accept(const char *addr, int sfd, unsigned int timeout_s, char **cfg
 		   size_t hlen);
 /* Reads the rest of the stream into vm (made from that config with incoming set, not
  * started), answers READY, waits for GO, takes over the devices (activate) and
- * answers ACK: 0, and the caller starts the vCPUs. Else -errno after one message (the
- * source has been told why when it can be). */
-int migrate_receive(struct vm *vm, int fd, const char *header, unsigned int timeout_s);
+ * answers ACK: 0 with fig filled (state RECEIVED, bytes, pages, total_ms from the
+ * first record, downtime_ms from READY), and the caller starts the vCPUs. Else -errno after one
+ * message (the source has been told why when it can be). */
+int migrate_receive(struct vm *vm, int fd, const char *header, unsigned int timeout_s,
+		    struct migrate_figures *fig);
 /* Logs why the destination cannot take the guest, tells the source, closes fd. */
 void migrate_refuse(int fd, const char *why);
 

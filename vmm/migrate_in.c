@@ -136,10 +136,11 @@ static int load_devdata(void *ctx, const char *name, const uint8_t *data, size_t
 	return ret;
 }
 
-int migrate_receive(struct vm *vm, int fd, const char *header, unsigned int timeout_s)
+int migrate_receive(struct vm *vm, int fd, const char *header, unsigned int timeout_s,
+		    struct migrate_figures *fig)
 {
 	char err[512], why[512];
-	uint64_t t0 = machine_now_ns(), pages = 0;
+	uint64_t t0 = machine_now_ns(), t_ready, pages = 0;
 	struct device *vfio;
 	struct mig_rec go;
 	struct wire w;
@@ -167,6 +168,7 @@ int migrate_receive(struct vm *vm, int fd, const char *header, unsigned int time
 		 "waiting for the handover",
 		 (unsigned long long)pages, (double)w.bytes / (1 << 20),
 		 (double)(machine_now_ns() - t0) / 1e6);
+	t_ready = machine_now_ns();
 	ret = wire_reply(&w, MIG_READY, NULL);
 	if (ret == 0)
 		ret = wire_read(&w, &go, sizeof(go));
@@ -184,8 +186,14 @@ int migrate_receive(struct vm *vm, int fd, const char *header, unsigned int time
 	}
 	/* If this reply is lost the source stops anyway (it cannot tell): run. */
 	wire_reply(&w, MIG_ACK, NULL);
-	log_info("incoming migration complete in %.0f ms: the guest runs here",
-		 (double)(machine_now_ns() - t0) / 1e6);
+	*fig = (struct migrate_figures){.state = MIGRATE_RECEIVED,
+					.bytes = w.bytes,
+					.pages = pages,
+					.total_ms = (double)(machine_now_ns() - t0) / 1e6,
+					.downtime_ms = (double)(machine_now_ns() - t_ready) / 1e6};
+	log_info("incoming migration complete in %.0f ms (%.0f ms from READY to the "
+		 "handover): the guest runs here",
+		 fig->total_ms, fig->downtime_ms);
 out:
 	if (ret < 0)
 		refuse(&w, ret, err);

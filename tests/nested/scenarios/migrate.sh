@@ -249,6 +249,9 @@ migrate() {
 	grep -q "incoming migration complete in .* ms: the guest runs here" "/tmp/mig$to.err" ||
 		{ echo "    the destination did not say so"; return 1; }
 	kill -0 "${PID[$to]}" || { echo "    the destination is not running"; return 1; }
+	minfo "$to" | sed 's/^/    destination info: /'
+	minfo "$to" | grep -q "\"state\": \"received\", \"from\": \"$addr\", \"bytes\": [1-9]" ||
+		{ echo "    the destination's info does not say how the guest came"; return 1; }
 	ip route replace "$GUEST_IP/32" dev "$tap" src 192.0.2.1
 	INI=/tmp/mig$to.ini
 	wait_console "GUEST count" 60 || return 1
