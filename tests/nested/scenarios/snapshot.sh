@@ -84,6 +84,10 @@ restore() {
 checks_after() {
 	local sum
 	wait_console "GUEST slept" 60 || return 1
+	for _ in $(seq 60); do
+		[ "$(grep -c "GUEST slept" "$INI.console")" -ge 2 ] && break
+		sleep 1
+	done
 	sum=$(grep "GUEST file" /tmp/snap-first.console | head -1 | tr -d '\r' | cut -d' ' -f3)
 	grep -q "GUEST disk $sum" "$INI.console" || {
 		echo "    disk file differs: written $sum; read back:"
@@ -91,8 +95,11 @@ checks_after() {
 		show_console "$INI"
 		return 1
 	}
-	grep "GUEST slept" "$INI.console" | tail -1 | tr -d '\r' |
-		awk '{d = $4 - $3; print "    sleep 1 took " d " s"; exit !(d >= 0.9 && d < 1.6)}' || return 1
+	# The shortest of the sleeps since the restore: a wrong clock makes every one wrong,
+	# a busy emulated host only makes some late.
+	grep "GUEST slept" "$INI.console" | tr -d '\r' |
+		awk '{d = $4 - $3; if (NR == 1 || d < m) m = d; all = all " " d}
+			END {print "    sleep 1 took" all " s"; exit !(m >= 0.9 && m < 1.6)}' || return 1
 	grep -q "GUEST rng 16" "$INI.console" || { echo "    no random numbers"; return 1; }
 	busybox ping -c 3 -W 5 192.0.2.2 | tail -2 | sed 's/^/    /'
 	busybox ping -c 3 -W 5 192.0.2.2 >/dev/null
