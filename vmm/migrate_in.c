@@ -191,8 +191,8 @@ int migrate_receive(struct vm *vm, int fd, const char *header, unsigned int time
 					.pages = pages,
 					.total_ms = (double)(machine_now_ns() - t0) / 1e6,
 					.downtime_ms = (double)(machine_now_ns() - t_ready) / 1e6};
-	log_info("incoming migration complete in %.0f ms (%.0f ms from READY to the "
-		 "handover): the guest runs here",
+	log_info("incoming migration complete in %.0f ms: the guest runs here (%.0f ms from "
+		 "READY to the handover)",
 		 fig->total_ms, fig->downtime_ms);
 out:
 	if (ret < 0)

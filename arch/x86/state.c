@@ -19,13 +19,14 @@
  *         events last (a restore of the others may clear them).
  * The vCPUs must be stopped or paused outside KVM_RUN while their state is read. */
 #include <errno.h>
-#include <stdio.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
 #include "arch/arch.h"
+#include "vmm/log.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -127,15 +128,28 @@ int arch_vcpu_save(struct vm *vm, struct vcpu *vcpu, struct arch_vcpu_state *s)
 }
 
 /* The guest's TSC ran at s->tsc_khz: where this host's differs, KVM scales it (TSC
- * scaling, VMX and SVM both have it) so that the guest's clock keeps its rate. */
+ * scaling, VMX and SVM both have it) so that the guest's clock keeps its rate. Not
+ * within KVM's own tolerance of 250 ppm (two calibrations of one host's TSC differ by
+ * that much): there KVM would not scale but keep the TSC "catching up" with the host
+ * clock at every entry, a TSC that jumps, while the guest copes with an error that
+ * small as it does with any crystal's. */
 static int restore_tsc_khz(struct vm *vm, struct vcpu *vcpu, uint32_t khz)
 {
 	int mine = ioctl(vcpu->fd, KVM_GET_TSC_KHZ);
+	long long diff = (long long)khz - mine;
 
-	if (!khz || mine <= 0 || (uint32_t)mine == khz)
+	if (!khz || mine <= 0 || (diff < 0 ? -diff : diff) * 1000000 <= 250LL * mine)
 		return 0;
-	if (ioctl(vcpu->fd, KVM_SET_TSC_KHZ, (unsigned long)khz) == 0)
+	/* Without TSC scaling KVM would accept a faster rate and "catch up" instead. */
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_CONTROL) <= 0)
+		errno = ENOTSUP;
+	else if (ioctl(vcpu->fd, KVM_SET_TSC_KHZ, (unsigned long)khz) == 0) {
+		if (vcpu == &vm->vcpus[0])
+			log_info("the guest's TSC ran at %u kHz, this host's at %d kHz: KVM "
+				 "scales it",
+				 khz, mine);
 		return 0;
+	}
 	snprintf(vm->m.last_err, sizeof(vm->m.last_err),
 		 "the guest's TSC ran at %u kHz and this host's runs at %d kHz, and KVM cannot "
 		 "scale it here (%s); restore it on a host with the same TSC frequency",

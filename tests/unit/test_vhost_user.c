@@ -83,7 +83,12 @@ START_TEST(blk_request_through_qsd)
 	ck_assert_int_eq(system(cmd), 0);
 	qsd = start_qsd(img, sock);
 
-	ck_assert_msg(vhost_user_connect(&vu, sock, "disk.t", err, sizeof(err)) == 0, "%s", err);
+	/* The socket file appears at bind, before the daemon listens: refused until then. */
+	for (int i = 0;
+	     i < 100 && vhost_user_connect(&vu, sock, "disk.t", err, sizeof(err)) == -ECONNREFUSED;
+	     i++)
+		usleep(50000);
+	ck_assert_msg(vu.fd >= 0, "%s", err);
 	ck_assert_int_eq(vhost_user_get_config(&vu, &capacity, 8), 0);
 	ck_assert_uint_eq(capacity, (4 << 20) / 512);
 
