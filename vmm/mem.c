@@ -308,6 +308,25 @@ void mem_dirty_take(struct guest_mem *m, int r, uint64_t *bitmap)
 		bitmap[w] |= atomic_exchange_explicit(&m->dirty[r][w], 0, memory_order_acquire);
 }
 
+bool mem_data_extent(const struct guest_mem *m, uint64_t off, uint64_t end, uint64_t *data,
+		     uint64_t *hole)
+{
+	off_t d = m->memfd >= 0 ? lseek(m->memfd, (off_t)off, SEEK_DATA) : (off_t)off, h;
+
+	if (off >= end || (d < 0 && errno == ENXIO) || (d >= 0 && (uint64_t)d >= end))
+		return false; /* no data from off on */
+	if (d < 0)
+		d = (off_t)off; /* cannot tell: all of it */
+	h = m->memfd >= 0 ? lseek(m->memfd, d, SEEK_HOLE) : -1;
+	if (h < 0 || (uint64_t)h > end)
+		h = (off_t)end;
+	*data = (uint64_t)d & ~((1ULL << PAGE_SHIFT) - 1);
+	*hole = ((uint64_t)h + (1ULL << PAGE_SHIFT) - 1) & ~((1ULL << PAGE_SHIFT) - 1);
+	if (*hole > end)
+		*hole = end;
+	return true;
+}
+
 void mem_discard(struct guest_mem *m, bool pinned)
 {
 	for (int i = 0; i < m->nr_regions; i++) {

@@ -66,6 +66,13 @@ void *mem_gpa_to_hva(const struct guest_mem *m, gpa_t gpa, uint64_t len);
  * offsets that come from a snapshot or a migration stream. */
 void *mem_off_to_hva(const struct guest_mem *m, uint64_t off, uint64_t len);
 
+/* The next stretch of guest RAM from offset off (the regions back to back, as in the
+ * memfd) up to end that may hold data, as [*data, *hole), page aligned; false when none
+ * is left. Pages in the memfd's holes were never written: they are zeros, and reading
+ * them would allocate them. Without a memfd (or when it cannot tell) all of it may. */
+bool mem_data_extent(const struct guest_mem *m, uint64_t off, uint64_t end, uint64_t *data,
+		     uint64_t *hole);
+
 /* Makes all of guest RAM read as zeros again (an incoming migration's memory, before
  * the pages arrive): its pages given back to the host, or, when pinned (mapped for
  * device DMA, which keeps the physical pages it mapped), zeroed in place. */

@@ -160,26 +160,12 @@ static int send_all(struct migration *mig, struct wire *w, bool skip_zero)
 	for (int r = 0; r < mem->nr_regions && ret == 0; r++) {
 		uint64_t size = mem->regions[r].size, off = 0;
 
-		while (off < size && ret == 0) {
-			off_t data = mem->memfd >= 0
-					 ? lseek(mem->memfd, (off_t)(base + off), SEEK_DATA)
-					 : (off_t)(base + off);
-			off_t hole;
+		uint64_t data, hole;
 
-			if (data < 0 && errno == ENXIO)
-				break; /* no data after off */
-			if (data < 0)
-				data = (off_t)(base + off); /* cannot tell: read it all */
-			if ((uint64_t)data >= base + size)
-				break;
-			hole = mem->memfd >= 0 ? lseek(mem->memfd, data, SEEK_HOLE) : -1;
-			if (hole < 0 || (uint64_t)hole > base + size)
-				hole = (off_t)(base + size);
-			data &= ~(off_t)(MIG_PAGE - 1);
-			ret = send_pages(
-			    mig, w, r, base, ((uint64_t)data - base) / MIG_PAGE,
-			    ((uint64_t)hole - (uint64_t)data + MIG_PAGE - 1) / MIG_PAGE, skip_zero);
-			off = (uint64_t)hole - base;
+		while (ret == 0 && mem_data_extent(mem, base + off, base + size, &data, &hole)) {
+			ret = send_pages(mig, w, r, base, (data - base) / MIG_PAGE,
+					 (hole - data) / MIG_PAGE, skip_zero);
+			off = hole - base;
 		}
 		base += size;
 	}

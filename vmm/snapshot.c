@@ -70,12 +70,14 @@ static int write_file(const char *dir, const char *name, const void *p, size_t l
 	return ret;
 }
 
-/* Guest RAM, regions back to back; a page of zeros is left a hole. */
+/* Guest RAM, regions back to back; a page of zeros is left a hole. Pages the guest
+ * never wrote (the memfd's holes) are not even read: reading them would allocate them,
+ * and a snapshot would leave the VM holding all of its RAM. */
 static int write_memory(struct vm *vm, const char *dir, char *err, size_t errlen)
 {
 	static const uint8_t zero[PAGE];
 	char path[PATH_MAX];
-	uint64_t off = 0;
+	uint64_t off = 0, data, hole;
 	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "%s/memory", dir);
@@ -85,10 +87,13 @@ static int write_memory(struct vm *vm, const char *dir, char *err, size_t errlen
 	for (int r = 0; r < vm->m.mem.nr_regions; r++) {
 		const struct mem_region *reg = &vm->m.mem.regions[r];
 
-		for (uint64_t p = 0; p < reg->size; p += PAGE, off += PAGE)
-			if (memcmp(reg->hva + p, zero, PAGE) &&
-			    pwrite(fd, reg->hva + p, PAGE, (off_t)off) != PAGE)
-				goto fail;
+		for (uint64_t at = off;
+		     mem_data_extent(&vm->m.mem, at, off + reg->size, &data, &hole); at = hole)
+			for (uint64_t p = data; p < hole; p += PAGE)
+				if (memcmp(reg->hva + (p - off), zero, PAGE) &&
+				    pwrite(fd, reg->hva + (p - off), PAGE, (off_t)p) != PAGE)
+					goto fail;
+		off += reg->size;
 	}
 	if (ftruncate(fd, (off_t)off) < 0)
 		goto fail;

@@ -131,6 +131,35 @@ START_TEST(memfd_is_sealed_at_its_size)
 }
 END_TEST
 
+/* The stretches of guest RAM that may hold data: in a memfd only what was written (the
+ * rest is holes, never read by snapshots and migrations); without a memfd, all. */
+START_TEST(data_extents)
+{
+	struct guest_mem m = two_regions(); /* 1 MiB at 0, 2 MiB at 4 GiB: offsets 0..3M */
+	uint64_t total = 3 << 20, data, hole;
+
+	ck_assert(!mem_data_extent(&m, 0, total, &data, &hole)); /* never written */
+	m.regions[1].hva[8192 + 5] = 1;				 /* offset 1M + 8K */
+	ck_assert(mem_data_extent(&m, 0, total, &data, &hole));
+	ck_assert_uint_eq(data, (1 << 20) + 8192);
+	ck_assert_uint_gt(hole, data);
+	ck_assert_uint_le(hole, total);
+	ck_assert(!mem_data_extent(&m, hole, total, &data, &hole));
+	ck_assert(!mem_data_extent(&m, 0, 1 << 20, &data, &hole)); /* the first region's */
+	mem_destroy(&m);
+	{
+		const gpa_t gpa = 0;
+		const uint64_t size = 1 << 20;
+
+		ck_assert_int_eq(mem_init(&m, &gpa, &size, 1, 0), 0); /* no memfd: all */
+		ck_assert(mem_data_extent(&m, 4096, size, &data, &hole));
+		ck_assert_uint_eq(data, 4096);
+		ck_assert_uint_eq(hole, size);
+		mem_destroy(&m);
+	}
+}
+END_TEST
+
 Suite *mem_suite(void)
 {
 	Suite *s = suite_create("mem");
@@ -142,6 +171,7 @@ Suite *mem_suite(void)
 	tcase_add_test(tc, rejects_bad_layouts);
 	tcase_add_test(tc, populate_all_regions_in_parallel);
 	tcase_add_test(tc, memfd_is_sealed_at_its_size);
+	tcase_add_test(tc, data_extents);
 	suite_add_tcase(s, tc);
 	return s;
 }
