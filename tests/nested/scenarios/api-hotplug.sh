@@ -255,6 +255,8 @@ reboot_keeps_it() {
 	for c in $CHUNKS; do
 		off=${c%%:*} n=${c##*:}
 		sum=$(grep "GUEST chunk $off $n " "$INI.console" | tr -d '\r' | cut -d' ' -f5)
+		# each chunk's line comes after its read: wait for it, not only the first
+		wait_console "GUEST boot2 $off $n " 60 || return 1
 		grep -q "GUEST boot2 $off $n $sum" "$INI.console" || { echo "    chunk $off differs"; return 1; }
 	done
 	ctl info | grep -q '"vfio.nvme"' && grep -q "guest rebooted; restarting it" /tmp/ahp.err
