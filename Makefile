@@ -135,6 +135,8 @@ format:
 # other BUILD, CC and CFLAGS, so the rules above serve all three builds.
 FUZZ_TARGETS := virtqueue pci_cfg vfio_cfg bzimage pvh config api snapshot migrate \
 	vhost_user frame_stream
+# The CPU feature check is x86's (arch/x86/cpufeat.c).
+FUZZ_TARGETS += $(if $(filter x86,$(ARCH)),cpufeat)
 FUZZ_SECONDS ?= 30
 FUZZ_CC      ?= clang
 FUZZ_BUILD   ?= build-fuzz

@@ -226,8 +226,8 @@ static int mig_start(void *state, bool *dma_tracked)
 
 /* Each pre-copy round: what the driver says it has (VFIO_MIG_GET_PRECOPY_INFO: the
  * initial data, which the destination wants before the switchover, and data dirtied
- * since), then that much read. The first answer is logged: how much the device sends
- * early. A driver that cannot say is read until it has nothing more. */
+ * since); nothing is read when it has none, else the data fd is read until it has
+ * nothing more for now. The first answer is logged: how much the device sends early. */
 static int mig_precopy(void *state, struct device_stream *out)
 {
 	struct vfio_pci *vp = state;

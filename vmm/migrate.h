@@ -106,8 +106,8 @@ int migrate_accept(const char *addr, int sfd, unsigned int timeout_s, char **cfg
 /* Reads the rest of the stream into vm (made from that config with incoming set, not
  * started), answers READY, waits for GO, takes over the devices (activate) and
  * answers ACK: 0 with fig filled (state RECEIVED, bytes, pages, total_ms from the
- * first record, downtime_ms from READY), and the caller starts the vCPUs. Else -errno after one
- * message (the source has been told why when it can be). */
+ * first record, downtime_ms from READY), and the caller starts the vCPUs. Else -errno
+ * after one message (the source has been told why when it can be). */
 int migrate_receive(struct vm *vm, int fd, const char *header, unsigned int timeout_s,
 		    struct migrate_figures *fig);
 /* Logs why the destination cannot take the guest, tells the source, closes fd. */

@@ -313,7 +313,7 @@ static const char *header_line(const char *text, const char *key, char *buf, siz
 {
 	size_t klen = strlen(key);
 
-	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+	for (const char *l = text; *l; l += strcspn(l, "\n"), l += *l == '\n')
 		if (!strncmp(l, key, klen) && l[klen] == ' ') {
 			snprintf(buf, len, "%.*s", (int)strcspn(l + klen + 1, "\n"), l + klen + 1);
 			return buf;
@@ -404,7 +404,7 @@ static int check_files(int kvm_fd, unsigned int vcpus, uint64_t mem, const char 
 {
 	char what[PATH_MAX + 16], line[64], path[PATH_MAX];
 	unsigned long long want_len = 0;
-	unsigned long crc = 0;
+	unsigned long crc = 0, got;
 	uint8_t *text, *data = NULL;
 	struct stat st;
 	size_t n = 0;
@@ -424,11 +424,12 @@ static int check_files(int kvm_fd, unsigned int vcpus, uint64_t mem, const char 
 		ret = read_file(dir, "state", STATE_MAX, &data, &n, err, errlen);
 	if (ret < 0)
 		return ret;
-	if (n != want_len || crc32(0, data, (uInt)n) != crc) {
+	got = crc32(0, data, (uInt)n);
+	if (n != want_len || got != crc) {
 		snprintf(err, errlen,
 			 "%s: its state is damaged (%zu bytes, CRC-32 %08lx; its header says %llu "
 			 "bytes, CRC-32 %08lx); it cannot be restored",
-			 what, n, crc32(0, data, (uInt)n), want_len, crc);
+			 what, n, got, want_len, crc);
 		ret = -EINVAL;
 	}
 	snprintf(path, sizeof(path), "%s/memory", dir);
@@ -570,12 +571,10 @@ int snapshot_state_load(struct vm *vm, const uint8_t *data, size_t len, char *er
 		}
 		if (ret < 0) {
 			/* The device's or arch's own reason, where it gave one. */
-			if (!err[0] && vm->m.last_err[0])
+			if (!err[0])
 				snprintf(err, errlen, "a record at byte %zu was refused: %s",
-					 pos - plen - 8, vm->m.last_err);
-			else if (!err[0])
-				snprintf(err, errlen, "a record at byte %zu was refused: %s",
-					 pos - plen - 8, strerror(-ret));
+					 pos - plen - 8,
+					 vm->m.last_err[0] ? vm->m.last_err : strerror(-ret));
 			break;
 		}
 	}

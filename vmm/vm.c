@@ -259,26 +259,9 @@ static int vm_mmio64(struct vm *vm)
 
 	pci_get_windows(&vm->m, &w);
 	used = (pci_m64_used_end(&vm->m) + GIB - 1) & ~(GIB - 1);
-	if (cfg->mmio64) {
-		end = w.m64_base + cfg->mmio64;
-		if (used > end) {
-			log_err("[vm] mmio64 = %s is smaller than the 64-bit BARs of the devices "
-				"need (%s); raise it or set it to auto",
-				gib(cfg->mmio64, a, sizeof(a)),
-				gib(used - w.m64_base, b, sizeof(b)));
-			return -ENOSPC;
-		}
-		if (end > w.addr_limit || end < w.m64_base) {
-			log_err("[vm] mmio64 = %s: the window [%#llx, %#llx) passes the guest's "
-				"physical address limit %#llx (%u bits); lower mmio64 or raise "
-				"phys_bits",
-				gib(cfg->mmio64, a, sizeof(a)), (unsigned long long)w.m64_base,
-				(unsigned long long)end, (unsigned long long)w.addr_limit,
-				vm->phys_bits);
-			return -ENOSPC;
-		}
-		snprintf(hint, sizeof(hint), "it is [vm] mmio64 = %s",
-			 gib(cfg->mmio64, a, sizeof(a)));
+	if (cfg->mmio64) { /* the window vm_address_width set, which the devices fit in */
+		end = w.m64_end;
+		snprintf(hint, sizeof(hint), "%s", w.m64_hint);
 	} else {
 		uint64_t left = w.addr_limit > used ? (w.addr_limit - used) & ~(GIB - 1) : 0;
 

@@ -11,6 +11,8 @@
  *
  * Words: "LEAF.SUBLEAF.REG=HEX", leaf and subleaf in hex. Bits that the guest's own
  * control registers switch (OSXSAVE, OSPKE) are not features and are ignored. */
+#include "arch/x86/cpufeat.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,18 +122,14 @@ static size_t name_bits(char *out, size_t len, size_t n, uint32_t leaf, uint32_t
 	return n;
 }
 
-int arch_cpu_check(int kvm_fd, const char *saved, char *err, size_t errlen)
+int x86_cpu_check(const struct kvm_cpuid2 *c, const char *saved, char *err, size_t errlen)
 {
 	char missing[384] = "", *copy = strdup(saved), *save = NULL;
-	struct kvm_cpuid2 *c = NULL;
 	size_t n = 0;
-	int ret = copy ? x86_cpuid_get_supported(kvm_fd, &c) : -ENOMEM;
+	int ret = 0;
 
-	if (ret < 0) {
-		snprintf(err, errlen, "cannot read this host's CPU features from KVM: %s",
-			 strerror(-ret));
-		goto out;
-	}
+	if (!copy)
+		return -ENOMEM;
 	for (char *tok = strtok_r(copy, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
 		unsigned int leaf, sub, val;
 		char reg[4];
@@ -154,7 +152,21 @@ int arch_cpu_check(int kvm_fd, const char *saved, char *err, size_t errlen)
 		ret = -EINVAL;
 	}
 out:
-	free(c);
 	free(copy);
+	return ret;
+}
+
+int arch_cpu_check(int kvm_fd, const char *saved, char *err, size_t errlen)
+{
+	struct kvm_cpuid2 *c;
+	int ret = x86_cpuid_get_supported(kvm_fd, &c);
+
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot read this host's CPU features from KVM: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	ret = x86_cpu_check(c, saved, err, errlen);
+	free(c);
 	return ret;
 }

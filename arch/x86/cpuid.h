@@ -42,9 +42,9 @@ int x86_cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out);
 
 /* The physical address width, CPUID 0x80000008 EAX[7:0] (36, the SDM's default, where
  * the leaf is absent), or in KVM's supported list EAX[23:16] where that is set and
- * smaller (the widest address KVM can map); and setting it, for the guest (its GuestPhysAddrSize,
- * EAX[23:16], capped to it when set). The guest takes no address at or above 1 << bits for a BAR.
- */
+ * smaller (the widest address KVM can map); and setting it, for the guest (its
+ * GuestPhysAddrSize, EAX[23:16], capped to it when set). The guest takes no address at
+ * or above 1 << bits for a BAR. */
 unsigned int x86_cpuid_phys_bits(const struct kvm_cpuid2 *cpuid);
 void x86_cpuid_set_phys_bits(struct kvm_cpuid2 *cpuid, unsigned int bits);
 

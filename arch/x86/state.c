@@ -136,9 +136,7 @@ int arch_vcpu_save(struct vm *vm, struct vcpu *vcpu, struct arch_vcpu_state *s)
 static int restore_tsc_khz(struct vm *vm, struct vcpu *vcpu, uint32_t khz)
 {
 	int mine = ioctl(vcpu->fd, KVM_GET_TSC_KHZ);
-	long long diff = (long long)khz - mine;
-
-	if (!khz || mine <= 0 || (diff < 0 ? -diff : diff) * 1000000 <= 250LL * mine)
+	if (!khz || mine <= 0 || llabs((long long)khz - mine) * 1000000 <= 250LL * mine)
 		return 0;
 	/* Without TSC scaling KVM would accept a faster rate and "catch up" instead. */
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_CONTROL) <= 0)

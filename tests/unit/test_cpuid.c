@@ -1,6 +1,7 @@
 /* Guest CPUID topology: the exact bits each vCPU reports, on a synthetic CPUID list
  * shaped like KVM_GET_SUPPORTED_CPUID's (plus the real one when /dev/kvm is usable). */
 #include "tests/unit/unit.h"
+#include "arch/x86/cpufeat.h"
 #include "arch/x86/cpuid.h"
 
 #include <errno.h>
@@ -283,6 +284,34 @@ START_TEST(supported_from_kvm)
 }
 END_TEST
 
+/* A snapshot's CPU feature words against a CPUID list, without KVM: the list's own
+ * words pass, a bit it lacks is refused by name (or by leaf and bit), an unreadable
+ * word is refused. */
+START_TEST(cpu_feature_words_checked)
+{
+	struct kvm_cpuid2 *k = calloc(1, sizeof(*k) + 2 * sizeof(k->entries[0]));
+	char err[512];
+
+	ck_assert_ptr_nonnull(k);
+	k->nent = 2;
+	k->entries[0] = (struct kvm_cpuid_entry2){.function = 1, .ecx = 1u << 28, .edx = 0xff};
+	k->entries[1] = (struct kvm_cpuid_entry2){
+	    .function = 7, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .ebx = 1u << 3};
+	ck_assert_int_eq(x86_cpu_check(k, "1.0.ecx=10000000 1.0.edx=000000ff 7.0.ebx=00000008", err,
+				       sizeof(err)),
+			 0);
+	ck_assert_int_eq(x86_cpu_check(k, "7.0.ebx=00000028 1.0.edx=000004ff", err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_msg(strstr(err, "does not offer (avx2, CPUID 1.0 edx bit 10)"), "%s", err);
+	/* 7.1 is not listed: nothing of it is offered. */
+	ck_assert_int_eq(x86_cpu_check(k, "7.1.eax=00000001", err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "CPUID 7.1 eax bit 0"), "%s", err);
+	ck_assert_int_eq(x86_cpu_check(k, "1.0.ecx=1000000x", err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "its CPU features are unreadable"), "%s", err);
+	free(k);
+}
+END_TEST
+
 Suite *cpuid_suite(void)
 {
 	Suite *s = suite_create("cpuid");
@@ -297,6 +326,7 @@ Suite *cpuid_suite(void)
 	tcase_add_test(tc, supported_from_kvm);
 	tcase_add_test(tc, kvm_hints);
 	tcase_add_test(tc, phys_bits);
+	tcase_add_test(tc, cpu_feature_words_checked);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -76,6 +76,16 @@ static int run(const char *cmd)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* 0 when `minivmm --restore snap` says pattern (a grep basic regex). */
+static int restore_says(const char *snap, const char *pattern)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "%s --restore %s 2>&1 </dev/null | grep -q '%s'", bin(), snap,
+		 pattern);
+	return run(cmd);
+}
+
 /* Waits until path holds at least n of c (10 s at most). */
 static bool wait_chars(const char *path, char c, int n)
 {
@@ -150,35 +160,25 @@ START_TEST(restore_resumes_the_guest)
 	 * (which a restore continues) untouched. */
 	slurp(path, con, sizeof(con));
 	ck_assert_int_eq(sh("truncate -s 1M %s/memory", snap, ""), 0);
-	snprintf(out, sizeof(out),
-		 "%s --restore %s 2>&1 </dev/null | grep -q 'memory file is missing or not'", bin(),
-		 snap);
-	ck_assert_int_eq(run(out), 0);
+	ck_assert_int_eq(restore_says(snap, "memory file is missing or not"), 0);
 	ck_assert_int_eq(sh("truncate -s 32M %s/memory", snap, ""), 0);
 	ck_assert_int_eq(sh("cp %s/header %s/header.good", snap, snap), 0);
 	ck_assert_int_eq(sh("sed -i 's/1[.]0[.]edx=\\([0-9a-f]*\\)[0-9a-f]\\{3\\}/1.0.edx=\\1fff/' "
 			    "%s/header",
 			    snap, ""),
 			 0);
-	snprintf(out, sizeof(out),
-		 "%s --restore %s 2>&1 </dev/null | grep -q 'features this host.s KVM does not "
-		 "offer (.*CPUID 1.0 edx bit 10'",
-		 bin(), snap);
-	ck_assert_int_eq(run(out), 0);
+	ck_assert_int_eq(
+	    restore_says(snap, "features this host.s KVM does not offer (.*CPUID 1.0 edx bit 10"),
+	    0);
 	ck_assert_int_eq(sh("cp %s/header.good %s/header", snap, snap), 0);
 	ck_assert_int_eq(sh("printf 'garbage-garbage-garbage' | dd of=%s/state bs=1 seek=4 "
 			    "conv=notrunc 2>/dev/null",
 			    snap, ""),
 			 0);
-	snprintf(out, sizeof(out),
-		 "%s --restore %s 2>&1 </dev/null | grep -q 'its state is damaged'", bin(), snap);
-	ck_assert_int_eq(run(out), 0);
+	ck_assert_int_eq(restore_says(snap, "its state is damaged"), 0);
 	ck_assert_int_eq(
 	    sh("sed -i 's/minivmm-snapshot 2/minivmm-snapshot 99/' %s/header", snap, ""), 0);
-	snprintf(out, sizeof(out),
-		 "%s --restore %s 2>&1 </dev/null | grep -q 'made by another version'", bin(),
-		 snap);
-	ck_assert_int_eq(run(out), 0);
+	ck_assert_int_eq(restore_says(snap, "made by another version"), 0);
 	snprintf(out, sizeof(out), "%s --restore %s </dev/null 2>/dev/null", bin(), snap);
 	ck_assert_int_eq(run(out), 1);
 	slurp(path, con2, sizeof(con2));
