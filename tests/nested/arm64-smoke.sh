@@ -142,14 +142,23 @@ for m in tun vfio vfio_iommu_type1 vfio-pci-core vfio-pci; do
 	cp "$m-$KPKG.ko" "$H/$m.ko"
 done
 mknod "$H/dev/console" c 5 1
-for lib in ld-linux-aarch64.so.1 libc.so.6 libiniparser.so.1 libjansson.so.4 libfdt.so.1 \
-	libseccomp.so.2; do
-	found=""
-	for d in $LIBDIRS; do
-		[ -e "$d/$lib" ] && found="$d/$lib" && break
+# The libraries are minivmm's NEEDED entries and theirs, read off the ELF files, so that a
+# new dependency cannot leave the host without it (libz did once: exit 127 everywhere).
+needed() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
+want="ld-linux-aarch64.so.1 $(needed "$BIN")"
+while [ -n "$want" ]; do
+	next=""
+	for lib in $want; do
+		[ -e "$H/lib/$lib" ] && continue
+		found=""
+		for d in $LIBDIRS; do
+			[ -e "$d/$lib" ] && found="$d/$lib" && break
+		done
+		[ -n "$found" ] || skip "no arm64 $lib (install-deps: the :arm64 libraries)"
+		cp -L "$found" "$H/lib/$lib"
+		next="$next $(needed "$H/lib/$lib")"
 	done
-	[ -n "$found" ] || skip "no arm64 $lib (install-deps: the :arm64 libraries)"
-	cp -L "$found" "$H/lib/$lib"
+	want="$next"
 done
 cp "Image-$KPKG" "$H/guest/Image"
 cp "$W/guest.cpio.gz" "$H/guest/initrd.cpio.gz"
