@@ -72,8 +72,8 @@ struct msg {
 
 static int gone(struct vhost_user *vu, const char *what, int err)
 {
-	log_err("%s: vhost-user back end %s: %s %s; the device stops working (restart the "
-		"back end and then minivmm)",
+	log_err("%s: vhost-user back end %s: %s %s; the device's requests fail until a back "
+		"end is there again (minivmm reconnects to the socket)",
 		vu->name, vu->path, what,
 		err == EPIPE || err == 0 ? "lost the connection" : strerror(err));
 	if (vu->fd >= 0)

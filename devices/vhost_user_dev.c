@@ -11,8 +11,17 @@
  * driver's reset the back end is gone still, the start fails and the queues are taken
  * back again. The guest sees errors, minivmm goes on. Which requests the back end had
  * completed is read from the used ring, which tells them apart only when it completed
- * them in order (README says what else can happen). Reconnecting is not offered: the
- * back end's state of the rings died with it (restart the back end, then the VM). */
+ * them in order (README says what else can happen).
+ *
+ * A back end restarted on the same socket is taken back without the guest's help:
+ * while the transport answers the queues, it calls vu_start once a second, which
+ * connects anew and, when the new back end offers every feature the driver took (and,
+ * for a disk, the same configuration), hands it the rings at the transport's position.
+ * What the old one had in flight was failed at the takeover, so nothing is lost or
+ * done twice beyond what the used ring could not tell (the in-order caveat above);
+ * the in-flight log of INFLIGHT_SHMFD is not needed for that. A virtio-fs back end
+ * starts with no FUSE session: the guest's mount answers errors until it is mounted
+ * again (virtiofsd refuses requests before FUSE_INIT). */
 #include <errno.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_fs.h>
@@ -49,6 +58,9 @@ struct vu_dev {
 	struct vhost_user_ring rings[VIRTIO_PCI_MAX_QUEUES];
 	unsigned int nr_rings;
 	char name[CONFIG_NAME_MAX + 24];
+	char spec_name[sizeof(((struct vhost_user *)0)->name)];
+	char sock[sizeof(((struct vhost_user *)0)->path)];
+	int last_err; /* of the last failed reconnection, logged once per error */
 };
 
 static void vu_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data, uint32_t len)
@@ -91,10 +103,53 @@ static void vu_queue_notify(struct virtio_dev *vd, unsigned int q)
 	virtio_serve_queue(vd, q, d->fs ? fail_fs : fail_blk);
 }
 
+/* The back end went away: a new one on the same socket, if it can serve what the
+ * driver took. Logs each new reason for not connecting once (this is tried once a
+ * second). On the I/O thread, vd->lock held. */
+static int vu_reconnect(struct virtio_dev *vd, struct vu_dev *d)
+{
+	uint8_t config[sizeof(d->config)];
+	char why[512];
+	int ret = vhost_user_connect(&d->vu, d->sock, d->spec_name, why, sizeof(why));
+
+	if (ret == 0 && (vd->driver_features & ~d->vu.features)) {
+		snprintf(why, sizeof(why),
+			 "%s: the vhost-user back end now at %s lacks features %#llx that the "
+			 "guest's driver uses; start the one it had",
+			 vd->name, d->sock,
+			 (unsigned long long)(vd->driver_features & ~d->vu.features));
+		ret = -ENOTSUP;
+	}
+	if (ret == 0 && !d->fs &&
+	    (vhost_user_get_config(&d->vu, config, (uint32_t)BLK_CONFIG) < 0 ||
+	     memcmp(config, d->config, BLK_CONFIG) != 0)) {
+		snprintf(why, sizeof(why),
+			 "%s: the vhost-user back end now at %s serves another disk (its "
+			 "capacity or geometry differ); start it on the same image",
+			 vd->name, d->sock);
+		ret = -EMEDIUMTYPE;
+	}
+	if (ret < 0) {
+		vhost_user_close(&d->vu);
+		if (ret != d->last_err)
+			log_warn("%s; trying again every second", why);
+		d->last_err = ret;
+		return ret;
+	}
+	d->last_err = 0;
+	return 0;
+}
+
 static int vu_start(struct virtio_dev *vd)
 {
 	struct vu_dev *d = vd->priv;
+	int ret;
 
+	if (d->vu.fd < 0) {
+		ret = vu_reconnect(vd, d);
+		if (ret < 0)
+			return ret;
+	}
 	d->nr_rings = 0;
 	for (unsigned int i = 0; i < vd->ops->nr_queues; i++) {
 		const struct virtio_queue *q = &vd->q[i];
@@ -104,6 +159,7 @@ static int vu_start(struct virtio_dev *vd)
 		d->rings[d->nr_rings++] = (struct vhost_user_ring){
 		    .index = i,
 		    .size = q->size,
+		    .last_avail = q->vq.last_avail, /* 0, or where a takeover left it */
 		    .desc = q->desc,
 		    .avail = q->driver,
 		    .used = q->device,
@@ -131,7 +187,8 @@ static void vu_gone(struct virtio_dev *vd)
 	struct vu_dev *d = vd->priv;
 
 	log_err("%s: the vhost-user back end %s hung up (it died or was stopped): its "
-		"requests fail with I/O errors from now on; restart it and then the VM",
+		"requests fail with I/O errors until it is back; start it again on the same "
+		"socket and minivmm reconnects (within a second)",
 		vd->name, d->vu.path);
 	vhost_user_close(&d->vu);
 }
@@ -154,6 +211,7 @@ static const struct virtio_backend_ops fs_ops = {
     .config_read = vu_config_read,
     .queue_notify = vu_queue_notify,
     .io_kind = SECCOMP_THREAD_IO_VHOST,
+    .reconnects = true,
     .start = vu_start,
     .stop = vu_stop,
     .watch_fd = vu_watch_fd,
@@ -171,6 +229,7 @@ static const struct virtio_backend_ops blk_ops = {
     .config_read = vu_config_read,
     .queue_notify = vu_queue_notify,
     .io_kind = SECCOMP_THREAD_IO_VHOST,
+    .reconnects = true,
     .start = vu_start,
     .stop = vu_stop,
     .watch_fd = vu_watch_fd,
@@ -211,6 +270,9 @@ static int vu_create(struct machine *mach, const struct device_spec *spec, void 
 		free(d);
 		return ret;
 	}
+	/* For connecting again (vu_reconnect): what this connection was made with. */
+	memcpy(d->spec_name, d->vu.name, sizeof(d->spec_name));
+	memcpy(d->sock, d->vu.path, sizeof(d->sock));
 	features = d->vu.features & PASSED;
 	if (!(features & (1ULL << VIRTIO_F_VERSION_1))) {
 		machine_error(mach, "%s: the vhost-user back end %s does not offer virtio 1.0",

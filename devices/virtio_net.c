@@ -25,7 +25,9 @@
  * soon as the socket has room), and a frame that comes while one is unfinished, or
  * while the socket is full, is dropped, as on a busy wire. Received bytes are buffered
  * until a whole frame is there. passt closing the connection (it exited or was killed)
- * takes the link down as a deleted tap does.
+ * takes the link down as a deleted tap does; the receive thread then tries its socket
+ * once a second, and a passt started again there brings the link back up (the stream
+ * carries no state beyond the frame in flight, which is dropped).
  *
  * Locking: the receive thread takes vd->lock around ring accesses, like the I/O thread;
  * the passt transmit buffer is only touched under vd->lock. The receive buffers (tap
@@ -142,9 +144,9 @@ static void vnet_link_down(struct vnet *n, const char *why)
 	if (n->ps) {
 		atomic_store(&n->ps->tx_busy, false);
 		n->ps->tx_len = 0;
-		log_warn("%s: lost passt at %s (%s): link down, frames are dropped from now "
-			 "on; start passt again (passt --socket %s) and restart the VM to "
-			 "reconnect",
+		log_warn("%s: lost passt at %s (%s): link down, frames are dropped until it "
+			 "is back; start passt again (passt --socket %s) and minivmm "
+			 "reconnects within a second",
 			 n->name, n->passt_path, why, n->passt_path);
 	} else {
 		log_warn("%s: tap '%s' is gone (%s; deleted on the host?): link down, frames "
@@ -383,21 +385,57 @@ static bool vnet_buffered(const struct vnet *n)
 	return n->ps && frame_rx_peek(&n->ps->rx, &frame, &len) != 0;
 }
 
+/* passt went away: a passt started again on the same socket is taken instead (tried
+ * once a second by the receive thread, whose filter allows AF_UNIX sockets and connect
+ * for this). Both directions move to the new connection under vd->lock, a frame half
+ * sent or half received on the old one is dropped, and the guest is told its link is
+ * up. Returns whether it connected. */
+static bool passt_reconnect(struct vnet *n)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), old;
+
+	memcpy(sa.sun_path, n->passt_path, sizeof(sa.sun_path));
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	pthread_mutex_lock(&n->vd->lock);
+	old = n->fd;
+	n->fd = fd;
+	n->ps->tx_off = n->ps->tx_len = 0;
+	atomic_store(&n->ps->tx_busy, false);
+	n->ps->rx.start = n->ps->rx.end = 0;
+	n->pending = 0;
+	atomic_store(&n->link_down, false);
+	if (n->vd->status & VIRTIO_CONFIG_S_DRIVER_OK)
+		virtio_config_changed(n->vd);
+	pthread_mutex_unlock(&n->vd->lock);
+	close(old);
+	log_info("%s: passt at %s is back: link up", n->name, n->passt_path);
+	return true;
+}
+
 static void *vnet_rx_thread(void *arg)
 {
 	struct vnet *n = arg;
 	bool fd_ok = true; /* false: only the stop request and kicks are polled */
 
-	if (!machine_thread_enter(n->vd->mach, SECCOMP_THREAD_IO_NET, n->name))
+	/* passt's thread may connect to it again: the filter of socket back ends. */
+	if (!machine_thread_enter(n->vd->mach,
+				  n->ps ? SECCOMP_THREAD_IO_VHOST : SECCOMP_THREAD_IO_NET, n->name))
 		return NULL;
 	struct pollfd p[3] = {{.fd = n->stop, .events = POLLIN},
 			      {.fd = n->rx_kick, .events = POLLIN},
 			      {.fd = n->fd, .events = 0}};
 
 	for (;;) {
-		const char *gone = NULL; /* why the tap or passt is dead, if it is */
-		bool ready = false;	 /* a frame is there without reading the fd */
+		const char *gone = NULL;      /* why the tap or passt is dead, if it is */
+		bool ready = false;	      /* a frame is there without reading the fd */
+		bool retry = !fd_ok && n->ps; /* passt is gone: try it again meanwhile */
 		eventfd_t v;
+		int ret;
 
 		/* Only read while a frame can go somewhere; wait for room while a frame to
 		 * passt is half-written. POLLERR and POLLHUP come whether asked for or not
@@ -412,10 +450,16 @@ static void *vnet_rx_thread(void *arg)
 		}
 		if (fd_ok && n->ps && atomic_load(&n->ps->tx_busy))
 			p[2].events |= POLLOUT;
-		if (poll(p, fd_ok ? 3 : 2, ready ? 0 : -1) < 0 && errno != EINTR)
+		ret = poll(p, fd_ok ? 3 : 2, ready ? 0 : retry ? VIRTIO_RECONNECT_MS : -1);
+		if (ret < 0 && errno != EINTR)
 			break;
 		if (p[0].revents)
 			break;
+		if (ret == 0 && retry) {
+			fd_ok = passt_reconnect(n);
+			p[2].fd = n->fd;
+			continue;
+		}
 		if (p[1].revents)
 			eventfd_read(n->rx_kick, &v);
 		if (p[2].revents & (POLLERR | POLLHUP | POLLNVAL)) {

@@ -665,6 +665,29 @@ static void external_event(struct virtio_dev *vd, int fd)
 	pthread_mutex_unlock(&vd->lock);
 }
 
+/* A back end that went away and came back (ops->reconnects): the I/O thread, once a
+ * second while it serves the queues in the back end's stead, calls start again; when
+ * it succeeds the back end takes the rings from where they stand. Every request
+ * before each queue's last_avail was answered (with an error) by the transport, whose
+ * chains never outlive one virtio_serve_queue under vd->lock, so the rings hold no
+ * request half-served; the back end is told last_avail (SET_VRING_BASE) and serves
+ * what the driver queued since. The device no longer needs a reset; its driver never
+ * has to know beyond the errors it saw meanwhile. */
+static void try_reconnect(struct virtio_dev *vd)
+{
+	lock_serving_ctl(vd);
+	if ((vd->status & VIRTIO_CONFIG_S_DRIVER_OK) && vd->takeover && vd->ops->start(vd) == 0) {
+		__atomic_store_n(&vd->takeover, false, __ATOMIC_RELEASE);
+		vd->external_running = true;
+		vd->status &= (uint8_t)~VIRTIO_CONFIG_S_NEEDS_RESET;
+		for (unsigned int i = 0; i < vd->ops->nr_queues; i++)
+			if (vd->q[i].enabled)
+				kick(vd, i); /* the back end looks at what is waiting */
+		log_info("%s: the back end is back: it serves the queues again", vd->name);
+	}
+	pthread_mutex_unlock(&vd->lock);
+}
+
 static void *vp_thread(void *arg)
 {
 	struct virtio_dev *vd = arg;
@@ -680,6 +703,8 @@ static void *vp_thread(void *arg)
 		bool kicks = !vd->ops->start || __atomic_load_n(&vd->takeover, __ATOMIC_ACQUIRE);
 		int watch = vd->ops->watch_fd ? vd->ops->watch_fd(vd) : -1;
 		unsigned int np = 0, first_ext;
+		bool retry;
+		int ret;
 
 		pfd[np++] = (struct pollfd){.fd = vd->stop_fd, .events = POLLIN};
 		for (unsigned int i = 0; kicks && i < nq; i++)
@@ -693,11 +718,20 @@ static void *vp_thread(void *arg)
 			if (watch >= 0)
 				pfd[np++] = (struct pollfd){.fd = watch, .events = POLLIN};
 		}
-		if (poll(pfd, np, -1) < 0) {
+		/* Read without vd->lock: a stale view costs one round of waiting. */
+		retry =
+		    vd->ops->reconnects && kicks && watch < 0 &&
+		    (__atomic_load_n(&vd->status, __ATOMIC_RELAXED) & VIRTIO_CONFIG_S_DRIVER_OK);
+		ret = poll(pfd, np, retry ? VIRTIO_RECONNECT_MS : -1);
+		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err("%s: I/O thread: poll failed: %m", vd->name);
 			return NULL;
+		}
+		if (ret == 0) {
+			try_reconnect(vd);
+			continue;
 		}
 		if (pfd[0].revents)
 			return NULL;

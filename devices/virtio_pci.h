@@ -35,6 +35,7 @@ struct machine;
 struct virtio_dev;
 
 #define VIRTIO_PCI_MAX_QUEUES 8
+#define VIRTIO_RECONNECT_MS   1000  /* how often a gone back end is tried again */
 #define VIRTIO_PCI_DEVCFG_MAX 0x800 /* room for device config in the BAR */
 
 /* What a device type provides. The transport owns features common to all devices
@@ -68,7 +69,12 @@ struct virtio_backend_ops {
 	 * transport took the queues back (queue_notify then answers them). watch_fd, when
 	 * it returns >= 0, is polled by the I/O thread: readable means the back end went
 	 * away; gone is called there (without vd->lock, to say so and let go of it), and
-	 * the transport then takes the queues back. */
+	 * the transport then takes the queues back. reconnects: the back end may come
+	 * back; while the transport holds the queues of a running device (DRIVER_OK)
+	 * because watch_fd is -1, the I/O thread calls start again, with vd->lock held,
+	 * every VIRTIO_RECONNECT_MS, and once it succeeds the back end serves the rings from
+	 * where the transport left them (start connects anew itself). */
+	bool reconnects;
 	int (*start)(struct virtio_dev *vd);
 	void (*stop)(struct virtio_dev *vd);
 	int (*watch_fd)(struct virtio_dev *vd);

@@ -120,8 +120,8 @@ static const int main_only[] = {
 
 /* A vhost-user device's I/O thread: its back end's messages, with fds (vhost_user.c). */
 static const int io_vhost_only[] = {
-    SCMP_SYS(sendmsg),
-    SCMP_SYS(recvmsg),
+    SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
+    SCMP_SYS(connect), /* to a restarted back end (and socket(AF_UNIX) only) */
 };
 
 /* The control API's thread: its clients' sockets and nothing else (vmm/api.c). */
@@ -434,6 +434,8 @@ int seccomp_install(enum seccomp_mode mode, enum seccomp_thread kind)
 	if (ret == 0 && kind == SECCOMP_THREAD_IO_VHOST)
 		ret = allow_list(ctx, io_vhost_only,
 				 sizeof(io_vhost_only) / sizeof(io_vhost_only[0]));
+	if (ret == 0 && kind == SECCOMP_THREAD_IO_VHOST)
+		ret = allow_socket(ctx, 1);
 	if (ret == 0)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);

@@ -24,7 +24,9 @@ enum seccomp_thread {
 	SECCOMP_THREAD_IO,	 /* virtio queue threads: blk, console, rng */
 	SECCOMP_THREAD_IO_NET,	 /* virtio-net's queue and tap receive threads */
 	SECCOMP_THREAD_IO_VFIO,	 /* a passed-through device's INTx unmask thread */
-	SECCOMP_THREAD_IO_VHOST, /* a vhost-user device's thread: its back end's socket */
+	SECCOMP_THREAD_IO_VHOST, /* a thread whose back end is a process on a Unix socket
+				  * (vhost-user, passt's receive thread): its messages, and
+				  * connecting again when it restarts */
 	SECCOMP_THREAD_API,	 /* the control API's socket thread (started before the main
 				  * thread's filter: this one is its whole filter) */
 	SECCOMP_THREAD_MIGRATE,	 /* the migration thread: its socket and the dirty log (also

@@ -5,8 +5,11 @@
 # address (passt maps connections to the gateway to the host's 127.0.0.1): an HTTP
 # POST of 1 MiB answered with 1 MiB, checksums compared on both ends. Then passt is
 # killed: minivmm logs it once, naming the socket and the fix, keeps running, and the
-# guest sees its link go down and its traffic fail; the guest powers off and minivmm
-# exits 0. A second VM, its passt killed the same way, is stopped by SIGTERM (143).
+# guest sees its link go down and its traffic fail. passt is started again on the same
+# socket: minivmm reconnects (one log line), the guest's link comes back up and a
+# second exchange goes through with no reboot and no new lease; the guest powers off
+# and minivmm exits 0. A second VM, its passt killed the same way, is stopped by
+# SIGTERM (143).
 #
 # passt needs a host interface with an address and a default route to copy for the
 # guest (the emulated host's e1000e on QEMU's user network, 10.0.2.15/24 via 10.0.2.2),
@@ -19,7 +22,7 @@
 # sent again under new sequence numbers (seen here: 28 MiB "received" for 1 MiB sent;
 # newer passt consume in that state too). wget sends its request and reads the answer
 # on a connection it never half-closes.
-# timeout: 300
+# timeout: 420
 
 DIR=/tmp/passt          # nobody's: the socket, configs, consoles, logs
 SOCK=$DIR/passt.socket
@@ -101,6 +104,13 @@ if timeout 15 wget -q -O /dev/null "http://$gw:5000/" 2>/dev/null; then
 else
 	echo "GUEST after the kill: no connection (as expected)"
 fi
+# the host starts passt again on the same socket
+for i in $(seq 1200); do [ "$(cat /sys/class/net/eth0/carrier)" = 1 ] && break; sleep 0.1; done
+head -c 49152 /dev/urandom | base64 -w 0 >/tmp/blob2
+timeout 120 wget -q -O /tmp/reply2 --post-file /tmp/blob2 "http://$gw:5000/"
+echo "GUEST after the restart: carrier=$(cat /sys/class/net/eth0/carrier) wget exit $?"
+[ "$(head -1 /tmp/reply2 | cut -d' ' -f1)" = "$(md5sum </tmp/blob2 | cut -d' ' -f1)" ] &&
+	echo "GUEST after the restart: exchange ok"
 G
 }
 
@@ -265,6 +275,16 @@ exchange() {
 	check "and its traffic fail" \
 		console_wait "$ini" "GUEST after the kill: no connection" 60 || return 1
 	grep "GUEST after the kill" "$ini.console" | tr -d '\r' | sed 's/^/    /'
+	listener
+	start_passt || return 1
+	console_wait "$ini" "GUEST after the restart: carrier" 120
+	grep "GUEST after the restart\|is back" "$ini.console" "$DIR/vm.err" | tr -d '\r' | sed 's/^/    /'
+	check "passt started again: minivmm reconnects, link up, a second exchange" \
+		grep -q "GUEST after the restart: exchange ok" "$ini.console" &&
+		check "... said once, naming the socket" \
+			[ "$(grep -c "passt at $SOCK is back: link up" "$DIR/vm.err")" = 1 ] || return 1
+	kill "$LISTENER" 2>/dev/null
+	wait "$LISTENER"
 	wait "$VMM"
 	rc=$?
 	sed 's/^/    /' "$DIR/vm.err"

@@ -10,7 +10,12 @@
 #     I/O errors, minivmm says why and runs on; the guest's driver resets the device
 #     (unbind, bind) and its reads fail again instead of hanging; minivmm exits 0 when
 #     the guest powers off;
-#     the qcow2 one's back end then stops cleanly and the checks above run.
+#     the qcow2 one's back end then stops cleanly and the checks above run;
+#   back ends started again on the same sockets are taken back without a reboot:
+#     virtiofsd killed while the tag is unmounted and started anew, the guest mounts
+#     the tag again and reads a file the host wrote meanwhile; the killed disk's
+#     qemu-storage-daemon started anew, the guest's reads succeed again on the same
+#     device and a pattern it writes is in the image.
 # timeout: 600
 
 SHARE=/tmp/share
@@ -38,6 +43,20 @@ if mount -t virtiofs share /mnt/s; then
 	i=0
 	while [ ! -e /mnt/s/hostdone ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i + 1)); done
 	echo "GUEST sees $(ls /mnt/s | tr '\n' ' ')"
+	umount /mnt/s
+	# the host kills virtiofsd now and starts another, which writes "again": mount
+	# until the tag is served by that one
+	echo "GUEST fs unmounted"
+	i=0
+	while [ $i -lt 240 ]; do
+		if mount -t virtiofs share /mnt/s 2>/dev/null; then
+			[ -e /mnt/s/again ] && break
+			umount /mnt/s
+		fi
+		i=$((i + 1))
+		sleep 0.5
+	done
+	echo "GUEST fs again: $(cat /mnt/s/again 2>/dev/null) host64 $(md5sum </mnt/s/host64 | cut -d' ' -f1)"
 	umount /mnt/s
 fi
 # the qcow2 disk (64 MiB) takes the pattern; the raw one (32 MiB) is read until its
@@ -75,9 +94,37 @@ if [ -n "$nd" ] && ! timeout 60 dd if=/dev/$nd of=/dev/null bs=4k count=1 iflag=
 else
 	echo "GUEST after a reset: ${nd:-no disk}: no error"
 fi
+# the host starts the back end again: the same device serves again, no reset needed
+if [ -n "$nd" ]; then
+	i=0
+	until dd if=/dev/$nd of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -ge 240 ] && break
+		sleep 0.5
+	done
+	dd if=/dev/zero bs=64k count=1 2>/dev/null | tr '\000' '\315' >/tmp/pat2
+	if dd if=/tmp/pat2 of=/dev/$nd bs=64k seek=100 count=1 oflag=direct conv=fsync 2>/dev/null; then
+		echo "GUEST reconnected: $nd wrote at 6400k"
+	else
+		echo "GUEST reconnected: $nd: no"
+	fi
+fi
 echo "GUEST done"
 G
 	guest_initrd /tmp/vu-guest.sh /tmp/vu.cpio.gz
+}
+
+start_vfsd() {
+	/usr/lib/qemu/virtiofsd --socket-path="$VFS" -o source="$SHARE" -o sandbox=chroot \
+		-o cache=none -f >>/tmp/vfs.log 2>&1 &
+	VFSD=$!
+}
+
+start_kqsd() {
+	qemu-storage-daemon --blockdev driver=file,node-name=file,filename="$RAW" \
+		--export type=vhost-user-blk,id=exp,node-name=file,addr.type=unix,addr.path="$KBLK",writable=on \
+		>>/tmp/kqsd.log 2>&1 &
+	KQSD=$!
 }
 
 backends() {
@@ -88,9 +135,7 @@ backends() {
 	echo "    host64 $(md5sum <"$SHARE/host64" | cut -d' ' -f1)"
 	# virtiofsd keeps a lock file under /run/virtiofsd; the host's root is read-only.
 	[ -w /run ] || mount -t tmpfs tmpfs /run || return 1
-	/usr/lib/qemu/virtiofsd --socket-path="$VFS" -o source="$SHARE" -o sandbox=chroot \
-		-o cache=none -f >/tmp/vfs.log 2>&1 &
-	VFSD=$!
+	start_vfsd
 	qemu-img create -f qcow2 "$QCOW" 64M >/dev/null || return 1
 	qemu-storage-daemon --blockdev driver=file,node-name=file,filename="$QCOW" \
 		--blockdev driver=qcow2,node-name=qcow2,file=file \
@@ -98,10 +143,7 @@ backends() {
 		>/tmp/qsd.log 2>&1 &
 	QSD=$!
 	truncate -s 32M "$RAW"
-	qemu-storage-daemon --blockdev driver=file,node-name=file,filename="$RAW" \
-		--export type=vhost-user-blk,id=exp,node-name=file,addr.type=unix,addr.path="$KBLK",writable=on \
-		>/tmp/kqsd.log 2>&1 &
-	KQSD=$!
+	start_kqsd
 	for _ in $(seq 100); do [ -S "$VFS" ] && [ -S "$BLK" ] && [ -S "$KBLK" ] && return 0; sleep 0.1; done
 	cat /tmp/vfs.log /tmp/qsd.log /tmp/kqsd.log
 	return 1
@@ -129,6 +171,11 @@ run_guest() {
 	wait_for "GUEST fs ready" 240 || return 1
 	mv "$SHARE/host-old" "$SHARE/host-new" && rm "$SHARE/host-gone" && touch "$SHARE/hostdone" ||
 		return 1
+	wait_for "GUEST fs unmounted" 120 || return 1
+	kill -9 "$VFSD" && wait "$VFSD" 2>/dev/null
+	echo written-meanwhile >"$SHARE/again"
+	start_vfsd
+	wait_for "GUEST fs again" 180 || return 1
 	wait_for "GUEST reads 20" 240 || return 1
 	grep -a GUEST "$INI.console" | tr -d '\r' | grep -v "GUEST reads" | sed 's/^/    /'
 	grep "vhost-user" /tmp/vu.err | sed 's/^/    /'
@@ -139,6 +186,8 @@ fs_checks() {
 	g=$(grep -a "GUEST guest8" "$INI.console" | tr -d '\r' | cut -d' ' -f3)
 	echo "    host sees guest8 $(md5sum <"$SHARE/guest8" | cut -d' ' -f1), listing: $(ls "$SHARE" | tr '\n' ' ')"
 	grep -aq "GUEST host64 $(md5sum <"$SHARE/host64" | cut -d' ' -f1) 67108864" "$INI.console" &&
+		grep -aq "GUEST fs again: written-meanwhile host64 $(md5sum <"$SHARE/host64" | cut -d' ' -f1)" \
+			"$INI.console" &&
 		[ "$(md5sum <"$SHARE/guest8" | cut -d' ' -f1)" = "$g" ] &&
 		[ -e "$SHARE/renamed" ] && [ ! -e "$SHARE/renameme" ] && [ ! -e "$SHARE/deleteme" ] &&
 		grep -aq "GUEST listing .*renamed" "$INI.console" &&
@@ -152,13 +201,27 @@ killed_backend() {
 	kill -9 "$KQSD"
 	wait_for "GUEST read error" 60 || return 1
 	grep -a "GUEST read error" "$INI.console" | tr -d '\r' | sed 's/^/    /'
-	wait_for "GUEST done" 180 || return 1
-	grep -a "GUEST after a reset\|GUEST rebind" "$INI.console" | tr -d '\r' | sed 's/^/    /'
+	wait_for "GUEST after a reset" 180 || return 1
+	start_kqsd
+	wait_for "GUEST done" 240 || return 1
+	grep -a "GUEST after a reset\|GUEST rebind\|GUEST reconnected\|GUEST fs again" "$INI.console" |
+		tr -d '\r' | sed 's/^/    /'
 	wait "$VMM"
 	rc=$?
-	grep "hung up" /tmp/vu.err | sed 's/^/    /'
+	kill "$KQSD" && wait "$KQSD"
+	grep "hung up\|is back" /tmp/vu.err | sed 's/^/    /'
 	[ "$rc" = 0 ] && grep -q "hung up" /tmp/vu.err &&
 		grep -aq "GUEST after a reset: vd[a-z]*: read error" "$INI.console"
+}
+
+# Both back ends that were killed are back: minivmm said so for each, and the disk's
+# image holds what the guest wrote after its back end came back.
+reconnected() {
+	local rest
+	rest=$(dd if="$RAW" bs=64k skip=100 count=1 2>/dev/null | tr -d '\315' | wc -c)
+	echo "    bytes at 6400k of the raw image other than the pattern: $rest"
+	[ "$(grep -c "the back end is back" /tmp/vu.err)" = 2 ] &&
+		grep -aq "GUEST reconnected: vd[a-z]* wrote at 6400k" "$INI.console" && [ "$rest" = 0 ]
 }
 
 qcow_checks() {
@@ -181,5 +244,7 @@ l1() {
 		check "virtio-fs: checksums and listing, rename and delete on both sides" fs_checks &&
 		check "the block back end killed mid-I/O: the guest sees errors, minivmm exits 0" \
 			killed_backend &&
-		check "the qcow2 image is clean and holds the pattern at every offset" qcow_checks
+		check "the qcow2 image is clean and holds the pattern at every offset" qcow_checks &&
+		check "back ends started again are reconnected: the tag mounts, the disk writes" \
+			reconnected
 }
