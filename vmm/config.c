@@ -92,6 +92,8 @@ static const struct {
     {SEC_VFIO_DEV, "bind", K_BIND},
     {SEC_VFIO_DEV, "slot", K_VFIO_SLOT},
     {SEC_FS, "socket", K_FS_SOCKET},
+    {SEC_FS, "path", K_FS_PATH},
+    {SEC_FS, "sandbox", K_FS_SANDBOX},
     {SEC_FS, "tag", K_FS_TAG},
     {SEC_FS, "slot", K_FS_SLOT},
     {SEC_DISK, "vhost_user", K_VHOST_USER},

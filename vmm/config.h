@@ -109,10 +109,17 @@ struct config_net {
 	int line;
 };
 
+enum config_fs_sandbox { FS_SANDBOX_NAMESPACE, FS_SANDBOX_CHROOT, FS_SANDBOX_NONE };
+
+extern const char *const config_fs_sandbox_names[3];
+
 /* [fs.NAME]: a host folder shared by virtiofsd (vhost-user-fs) */
 struct config_fs {
 	char name[CONFIG_NAME_MAX];
-	char socket[PATH_MAX];		 /* required: virtiofsd's --socket-path */
+	char socket[PATH_MAX];		 /* virtiofsd's --socket-path; or, with path, the socket
+					  * minivmm's own virtiofsd listens on (vmm/virtiofsd.c) */
+	char path[PATH_MAX];		 /* the folder, for a virtiofsd minivmm runs; or "" */
+	enum config_fs_sandbox sandbox;	 /* that virtiofsd's --sandbox */
 	char tag[CONFIG_FS_TAG_MAX + 1]; /* what the guest mounts (mount -t virtiofs TAG);
 					  * default NAME */
 	unsigned int slot;		 /* as for disks */

@@ -11,6 +11,9 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
+
+const char *const config_fs_sandbox_names[3] = {"namespace", "chroot", "none"};
 
 #define NET_QUEUES_MAX	8
 #define IFNAME_MAX	15  /* IFNAMSIZ - 1 */
@@ -159,6 +162,23 @@ static int set_socket(struct ctx *c, const char *key, const char *v, char *dst)
 	return ret;
 }
 
+/* The folder a virtiofsd of minivmm's shares: it must be one now (virtiofsd would
+ * only say so once the guest is running). */
+static int set_fs_path(struct ctx *c, const char *v, char *dst)
+{
+	struct stat st;
+	int ret = config_set_path(c, "path", v, dst);
+
+	if (ret < 0)
+		return ret;
+	if (stat(dst, &st) < 0)
+		return config_fail(c, -EINVAL, "path %s: %s (the folder to share)", dst,
+				   strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return config_fail(c, -EINVAL, "path %s is not a folder", dst);
+	return 0;
+}
+
 static int set_tap(struct ctx *c, const char *v, char *dst)
 {
 	bool ok = *v && strlen(v) <= IFNAME_MAX && strcmp(v, ".") && strcmp(v, "..");
@@ -303,6 +323,19 @@ int config_set_device(struct ctx *c, enum key id, const char *key, const char *v
 		return 0;
 	case K_FS_SOCKET:
 		return set_socket(c, key, v, cfg->fs[c->dev].socket);
+	case K_FS_PATH:
+		return set_fs_path(c, v, cfg->fs[c->dev].path);
+	case K_FS_SANDBOX: {
+		int i = config_pick(v, config_fs_sandbox_names, 3);
+
+		if (i < 0)
+			return config_fail(c, -EINVAL,
+					   "sandbox '%s' is not valid (use namespace, chroot or "
+					   "none: virtiofsd's --sandbox)",
+					   v);
+		cfg->fs[c->dev].sandbox = (enum config_fs_sandbox)i;
+		return 0;
+	}
 	case K_VHOST_USER:
 		return set_socket(c, key, v, cfg->disks[c->dev].vhost_user);
 	case K_PASST:
@@ -473,10 +506,12 @@ int config_check_devices(struct ctx *c)
 	}
 	for (unsigned int i = 0; i < cfg->nr_fs; i++) {
 		at(c, cfg->fs[i].line, c->fs_arg[i]);
-		if (!cfg->fs[i].socket[0])
-			return config_fail(c, -EINVAL,
-					   "[fs.%s] socket is required (virtiofsd --socket-path)",
-					   cfg->fs[i].name);
+		if (!cfg->fs[i].socket[0] == !cfg->fs[i].path[0])
+			return config_fail(
+			    c, -EINVAL,
+			    "[fs.%s] needs one of socket (a virtiofsd you run: its "
+			    "--socket-path) or path (a folder: minivmm runs virtiofsd)",
+			    cfg->fs[i].name);
 	}
 	for (unsigned int i = 0; i < cfg->nr_vfio; i++) {
 		const struct config_vfio *v = &cfg->vfio[i];
@@ -573,7 +608,12 @@ void config_print_devices(const struct config *cfg, FILE *f)
 	}
 	for (unsigned int i = 0; i < cfg->nr_fs; i++) {
 		fprintf(f, "\n[fs.%s]\n", cfg->fs[i].name);
-		config_print_kv(f, "socket", cfg->fs[i].socket);
+		if (cfg->fs[i].path[0]) {
+			config_print_kv(f, "path", cfg->fs[i].path);
+			fprintf(f, "sandbox = %s\n", config_fs_sandbox_names[cfg->fs[i].sandbox]);
+		} else {
+			config_print_kv(f, "socket", cfg->fs[i].socket);
+		}
 		config_print_kv(f, "tag", cfg->fs[i].tag);
 		print_slot(f, cfg->fs[i].slot);
 	}

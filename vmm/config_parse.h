@@ -78,6 +78,8 @@ enum key {
 	K_VFIO_SLOT,
 	/* [fs.NAME], and the back ends of [disk.NAME] and [net.NAME] */
 	K_FS_SOCKET,
+	K_FS_PATH,
+	K_FS_SANDBOX,
 	K_FS_TAG,
 	K_FS_SLOT,
 	K_VHOST_USER,

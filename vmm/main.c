@@ -29,6 +29,7 @@
 #include "vmm/log.h"
 #include "vmm/migrate.h"
 #include "vmm/privdrop.h"
+#include "vmm/virtiofsd.h"
 #include "vmm/seccomp.h"
 #include "vmm/snapshot.h"
 #include "vmm/vm.h"
@@ -356,6 +357,7 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct boot_images boot;
 	struct privdrop drop;
+	struct virtiofsd fsd = {.keep = -1};
 	bool dropped = false;
 	unsigned int triples = 0; /* triple-fault restarts in a row */
 	bool rebooting = false;
@@ -489,6 +491,13 @@ int main(int argc, char **argv)
 		boot_files_close(&boot);
 		return EXIT_CONFIG;
 	}
+	/* [fs.NAME] path: virtiofsd, forked before any thread and filter exists. */
+	if (virtiofsd_start(&fsd, &cfg, drop.user ? drop.uid : (uid_t)-1,
+			    drop.user ? drop.gid : (gid_t)-1, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		boot_files_close(&boot);
+		return EXIT_HOST;
+	}
 	/* glibc reads /etc/localtime on the first time conversion (the RTC's, on a vCPU
 	 * thread, which may not open files): do it now. */
 	tzset();
@@ -496,12 +505,14 @@ int main(int argc, char **argv)
 	 * calls: its own filter is its whole filter. */
 	if (cfg.api_socket[0] &&
 	    api_open(&actx.api, cfg.api_socket, api_commands, api_nr_commands, cfg.seccomp) < 0) {
+		virtiofsd_stop(&fsd);
 		boot_files_close(&boot);
 		return EXIT_CONFIG;
 	}
 	/* Migrations are started through the API; their thread too has its own filter. */
 	if (actx.api && migrate_open(&actx.mig, cfg.seccomp) < 0) {
 		api_close(actx.api);
+		virtiofsd_stop(&fsd);
 		boot_files_close(&boot);
 		return EXIT_HOST;
 	}
@@ -515,6 +526,7 @@ int main(int argc, char **argv)
 			"without one",
 			strerror(-opt));
 		api_close(actx.api);
+		virtiofsd_stop(&fsd);
 		boot_files_close(&boot);
 		return EXIT_HOST;
 	}
@@ -648,6 +660,7 @@ int main(int argc, char **argv)
 		 code);
 	migrate_close(actx.mig);
 	api_close(actx.api);
+	virtiofsd_stop(&fsd);
 	if (console_fd > STDOUT_FILENO)
 		close(console_fd);
 	close(sfd);

@@ -73,49 +73,24 @@ static const int common[] = {
 /* The main thread (re)creates VMs: opening devices and images, memory, threads, sysfs
  * (VFIO checks and bind = auto), and runs the event loop. */
 static const int main_only[] = {
-    SCMP_SYS(open),
-    SCMP_SYS(openat),
-    SCMP_SYS(memfd_create),
-    SCMP_SYS(ftruncate),
-    SCMP_SYS(signalfd4),
-    SCMP_SYS(epoll_create1),
-    SCMP_SYS(epoll_ctl),
-    SCMP_SYS(epoll_wait),
-    SCMP_SYS(epoll_pwait),
-    SCMP_SYS(rt_sigaction),
-    SCMP_SYS(tgkill),
-    SCMP_SYS(sysinfo),
-    SCMP_SYS(prlimit64),
-    SCMP_SYS(getrlimit),
-    SCMP_SYS(readlink),
-    SCMP_SYS(readlinkat),
-    SCMP_SYS(getdents64),
-    SCMP_SYS(statx),
-    SCMP_SYS(access),
-    SCMP_SYS(faccessat),
-    SCMP_SYS(faccessat2),
-    SCMP_SYS(capget),
-    SCMP_SYS(uname),
-    SCMP_SYS(getuid),
-    SCMP_SYS(geteuid),
-    SCMP_SYS(dup),
-    SCMP_SYS(sched_getaffinity),
-    SCMP_SYS(getcwd),
-    SCMP_SYS(mlock),
+    SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(memfd_create), SCMP_SYS(ftruncate),
+    SCMP_SYS(signalfd4), SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait),
+    SCMP_SYS(epoll_pwait), SCMP_SYS(rt_sigaction), SCMP_SYS(tgkill), SCMP_SYS(sysinfo),
+    SCMP_SYS(prlimit64), SCMP_SYS(getrlimit), SCMP_SYS(readlink), SCMP_SYS(readlinkat),
+    SCMP_SYS(getdents64), SCMP_SYS(statx), SCMP_SYS(access), SCMP_SYS(faccessat),
+    SCMP_SYS(faccessat2), SCMP_SYS(capget), SCMP_SYS(uname), SCMP_SYS(getuid), SCMP_SYS(geteuid),
+    SCMP_SYS(dup), SCMP_SYS(sched_getaffinity), SCMP_SYS(getcwd), SCMP_SYS(mlock),
     SCMP_SYS(munlock),
     /* the privilege drop, after the first VM is built (privdrop.c) */
-    SCMP_SYS(chroot),
-    SCMP_SYS(chdir),
+    SCMP_SYS(chroot), SCMP_SYS(chdir),
     /* an incoming migration's stream, on the connection accepted before this filter
      * (migrate_in.c) */
-    SCMP_SYS(sendto),
-    SCMP_SYS(recvfrom),
+    SCMP_SYS(sendto), SCMP_SYS(recvfrom),
     SCMP_SYS(shutdown), /* after refusing it: the reply first, then the close */
     /* vhost-user back ends: the handshake when a VM is (re)built (devices/vhost_user.c;
      * socket() is allowed for AF_UNIX only, below) */
-    SCMP_SYS(connect),
-    SCMP_SYS(sendmsg),
-    SCMP_SYS(recvmsg),
+    SCMP_SYS(connect), SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
+    SCMP_SYS(wait4), /* at exit, for the supervisor of [fs] path's virtiofsd */
 };
 
 /* A vhost-user device's I/O thread: its back end's messages, with fds (vhost_user.c). */

@@ -355,6 +355,18 @@ static const struct {
     {K "shared_memory = off\n[fs.work]\nsocket = /run/fs.sock\n",
      "vm.ini: [vm] shared_memory = off, but [fs.work] has a vhost-user back end, which maps "
      "guest RAM; set shared_memory = auto or on"},
+    {K "[fs.w]\ntag = x\n",
+     "vm.ini:3: [fs.w] needs one of socket (a virtiofsd you run: its --socket-path) or path "
+     "(a folder: minivmm runs virtiofsd)"},
+    {K "[fs.w]\nsocket = /run/fs.sock\npath = /\n",
+     "vm.ini:3: [fs.w] needs one of socket (a virtiofsd you run: its --socket-path) or path "
+     "(a folder: minivmm runs virtiofsd)"},
+    {K "[fs.w]\npath = /nonexistent-minivmm\n",
+     "vm.ini:4: path /nonexistent-minivmm: No such file or directory (the folder to share)"},
+    {K "[fs.w]\npath = /dev/null\n", "vm.ini:4: path /dev/null is not a folder"},
+    {K "[fs.w]\npath = /\nsandbox = jail\n",
+     "vm.ini:5: sandbox 'jail' is not valid (use namespace, chroot or none: virtiofsd's "
+     "--sandbox)"},
     {K "phys_bits = 31\n", "vm.ini:3: phys_bits must be between 32 and 52"},
     {K "phys_bits = max\n", "vm.ini:3: phys_bits 'max' is not a number (use 32 to 52)"},
     {K "mmio64 = 1536M\n",

@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "devices/vhost_user.h"
+#include "vmm/config.h"
 #include "vmm/mem.h"
+#include "vmm/virtiofsd.h"
 
 #define DESC  0x1000
 #define AVAIL 0x2000
@@ -264,6 +266,61 @@ START_TEST(no_back_end)
 }
 END_TEST
 
+/* [fs] path = DIR: minivmm's own virtiofsd (QEMU 7.2's serves one connection and
+ * exits when it closes). Its socket takes a handshake; after that connection closes a
+ * second one is served too (the supervisor started virtiofsd again); a config with
+ * sandbox = none is refused for that virtiofsd with the reason; after the stop the
+ * socket and its folder are gone and no virtiofsd of ours is left. */
+START_TEST(own_virtiofsd)
+{
+	char dir[] = "/tmp/minivmm-vfs-XXXXXX", err[512], sock[108], cmd[256];
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	struct virtiofsd v;
+	struct vhost_user vu;
+
+	if (access("/usr/lib/qemu/virtiofsd", X_OK) != 0 &&
+	    access("/usr/libexec/virtiofsd", X_OK) != 0)
+		UNIT_SKIP("no virtiofsd (Debian: qemu-system-common up to 7.2, or virtiofsd)");
+	if (geteuid() != 0)
+		UNIT_SKIP("virtiofsd's chroot sandbox needs root");
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	cfg->nr_fs = 1;
+	strcpy(cfg->fs[0].name, "t");
+	strcpy(cfg->fs[0].path, dir);
+	cfg->fs[0].sandbox = FS_SANDBOX_CHROOT;
+	ck_assert_msg(virtiofsd_start(&v, cfg, (uid_t)-1, (gid_t)-1, err, sizeof(err)) == 0, "%s",
+		      err);
+	ck_assert_ptr_nonnull(strstr(cfg->fs[0].socket, "/t.sock"));
+	ck_assert_uint_lt(strlen(cfg->fs[0].socket), sizeof(sock));
+	memcpy(sock, cfg->fs[0].socket, sizeof(sock));
+	for (int round = 0; round < 2; round++) {
+		ck_assert_msg(vhost_user_connect(&vu, sock, "fs.t", err, sizeof(err)) == 0,
+			      "round %d: %s", round, err);
+		ck_assert(vu.features & (1ULL << 32)); /* VERSION_1 */
+		vhost_user_close(&vu);
+	}
+	virtiofsd_stop(&v);
+	ck_assert_int_ne(access(sock, F_OK), 0);
+	*strrchr(sock, '/') = 0;
+	ck_assert_int_ne(access(sock, F_OK), 0);
+	snprintf(cmd, sizeof(cmd), "pgrep -f '[v]irtiofsd --fd=3 -o source=%s' >/dev/null", dir);
+	ck_assert_int_ne(sh(cmd), 0);
+
+	if (access("/usr/libexec/virtiofsd", X_OK) != 0) {
+		cfg->fs[0].sandbox = FS_SANDBOX_NONE;
+		cfg->fs[0].socket[0] = 0;
+		ck_assert_int_eq(virtiofsd_start(&v, cfg, (uid_t)-1, (gid_t)-1, err, sizeof(err)),
+				 -EINVAL);
+		ck_assert_msg(strstr(err, "fs.t: sandbox = none") &&
+				  strstr(err, "has only namespace and chroot"),
+			      "%s", err);
+	}
+	rmdir(dir);
+	free(cfg);
+}
+END_TEST
+
 Suite *vhost_user_suite(void)
 {
 	Suite *s = suite_create("vhost_user");
@@ -273,6 +330,7 @@ Suite *vhost_user_suite(void)
 	tcase_add_test(tc, blk_request_through_qsd);
 	tcase_add_test(tc, no_back_end);
 	tcase_add_test(tc, hotplug_vhost_user_disk);
+	tcase_add_test(tc, own_virtiofsd);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -15,7 +15,10 @@
 #     virtiofsd killed while the tag is unmounted and started anew, the guest mounts
 #     the tag again and reads a file the host wrote meanwhile; the killed disk's
 #     qemu-storage-daemon started anew, the guest's reads succeed again on the same
-#     device and a pattern it writes is in the image.
+#     device and a pattern it writes is in the image;
+#   [fs.own] path = DIR: minivmm runs virtiofsd itself; the guest reads the host's file
+#     and writes its own there; once minivmm has exited, that virtiofsd and its socket
+#     folder are gone.
 # timeout: 600
 
 SHARE=/tmp/share
@@ -24,6 +27,7 @@ BLK=/tmp/vblk.sock
 KBLK=/tmp/kblk.sock
 QCOW=/tmp/disk.qcow2
 RAW=/tmp/disk.raw
+OWN=/tmp/own
 INI=/tmp/vu.ini
 
 guest_script() {
@@ -58,6 +62,12 @@ if mount -t virtiofs share /mnt/s; then
 	done
 	echo "GUEST fs again: $(cat /mnt/s/again 2>/dev/null) host64 $(md5sum </mnt/s/host64 | cut -d' ' -f1)"
 	umount /mnt/s
+fi
+mkdir -p /mnt/o
+if mount -t virtiofs own /mnt/o; then
+	echo "GUEST own: $(cat /mnt/o/hello)"
+	echo from-the-guest >/mnt/o/fromguest && sync
+	umount /mnt/o
 fi
 # the qcow2 disk (64 MiB) takes the pattern; the raw one (32 MiB) is read until its
 # back end is killed
@@ -166,6 +176,8 @@ run_guest() {
 	vm_ini "$INI" "initrd=/tmp/vu.cpio.gz"
 	printf '[fs.share]\nsocket = %s\n[disk.q]\nvhost_user = %s\n[disk.k]\nvhost_user = %s\n' \
 		"$VFS" "$BLK" "$KBLK" >>"$INI"
+	rm -rf "$OWN" && mkdir -p "$OWN" && echo hello-from-the-host >"$OWN/hello"
+	printf '[fs.own]\npath = %s\nsandbox = chroot\n' "$OWN" >>"$INI"
 	run_vmm 500 "$INI" 2>/tmp/vu.err &
 	VMM=$!
 	wait_for "GUEST fs ready" 240 || return 1
@@ -214,6 +226,15 @@ killed_backend() {
 		grep -aq "GUEST after a reset: vd[a-z]*: read error" "$INI.console"
 }
 
+# minivmm's own virtiofsd served [fs.own] and is gone with minivmm.
+own_fs() {
+	grep "fs: virtiofsd" /tmp/vu.err | sed 's/^/    /'
+	echo "    $OWN/fromguest: $(cat "$OWN/fromguest" 2>&1); left: $(pgrep -af "[v]irtiofsd --fd=3" | wc -l) virtiofsd, $(ls -d /tmp/minivmm-fs-* 2>/dev/null | wc -l) socket folders"
+	grep -aq "GUEST own: hello-from-the-host" "$INI.console" &&
+		[ "$(cat "$OWN/fromguest" 2>/dev/null)" = from-the-guest ] &&
+		! pgrep -f "[v]irtiofsd --fd=3" >/dev/null && ! ls -d /tmp/minivmm-fs-* >/dev/null 2>&1
+}
+
 # Both back ends that were killed are back: minivmm said so for each, and the disk's
 # image holds what the guest wrote after its back end came back.
 reconnected() {
@@ -246,5 +267,6 @@ l1() {
 			killed_backend &&
 		check "the qcow2 image is clean and holds the pattern at every offset" qcow_checks &&
 		check "back ends started again are reconnected: the tag mounts, the disk writes" \
-			reconnected
+			reconnected &&
+		check "[fs] path: minivmm's virtiofsd shares the folder, and stops with it" own_fs
 }
