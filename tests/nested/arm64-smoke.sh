@@ -21,27 +21,43 @@
 #             finds there;
 #   nvme-intx the same NVMe with the guest's MSIs off (pci=nomsi): INTx through the GIC,
 #             a level irqfd with resample (kept by minivmm until the vGIC exists); the
-#             guest reads what the nvme guest wrote and writes again.
+#             guest reads what the nvme guest wrote and writes again;
+#   nvme-iommufd  the same NVMe through the iommufd backend (/dev/iommu and the
+#             device's cdev, [vfio] backend = iommufd): the guest reads what nvme-intx
+#             wrote and writes again;
+#   e1000e    an e1000e on QEMU's user network, passed through with bind = auto
+#             (minivmm unbinds it from the emulated host's e1000e driver and gives it
+#             back at exit): the guest gets a DHCP lease through it and makes a TCP
+#             exchange (10.0.2.100:1234 answers REPLY);
+#   nonviable an edu device behind a PCI bridge, its IOMMU group shared with an
+#             e1000e that stays on its host driver: refused, exit 2, with the message
+#             naming the group mate and the fix.
 # The seccomp filters are on throughout, and shown live: in the reboot guest, with
 # seccomp = log, vCPU 0 makes a forbidden call (MINIVMM_SECCOMP_TEST=vcpu: socket(),
 # 198 on arm64), which is reported and fails with ENOSYS; at the end the same call with
 # seccomp = on gets minivmm killed by SIGSYS (status 159).
 # ARM64_SMOKE_SECCOMP=log runs the guests with denied calls reported instead of fatal.
 #
-# Kernel for both levels: Debian's own arm64 kernel package (KVM, GICv3/ITS, PCI
-# generic host, 8250 and PL011 consoles all built in), its uncompressed Image taken
-# from the .deb; busybox from busybox-static:arm64. Both are fetched once with
-# apt-get download into the cache (ARM64_KERNEL_PKG picks another kernel package).
+# Kernel for both levels: the test bed's own arm64 Image (guest-images/build-kernel.sh
+# arm64: linux-source-6.12 cross-compiled, everything built in, IOMMUFD included,
+# which Debian's arm64 kernel lacks), cached like the x86 one; busybox from
+# busybox-static:arm64, fetched once with apt-get download into the cache.
 #
 #   tests/nested/arm64-smoke.sh            (after make ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
+#   tests/nested/arm64-smoke.sh --bench N  the arm64 boot benchmark instead (make bench):
+#             N boot cycles each of minivmm and of kvmtool (cross-built from its public
+#             source by tests/bench/kvmtool.sh arm64), alternating, on the same Image,
+#             initramfs, memory and vCPU, in the same emulated host; launch to the
+#             guest's "userspace reached" line and to the VMM's exit, medians.
 # Exit 0: "userspace reached" seen and minivmm exited 0; 1: it did not; 77: skipped
 # (something missing, said why). The emulated host's console is kept in
 # $CACHE/arm64/smoke.log.
 set -eu
+BENCH=
+[ "${1:-}" = --bench ] && BENCH=${2:-5}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${MINIVMM_CACHE:-${HOME:-/root}/.cache/minivmm}/arm64
 BIN=${MINIVMM_ARM64_BIN:-$ROOT/build-arm64/minivmm}
-KPKG=${ARM64_KERNEL_PKG:-linux-image-6.12.100+deb12-arm64}
 TIMEOUT=${ARM64_SMOKE_TIMEOUT:-900}
 SECCOMP=${ARM64_SMOKE_SECCOMP:-on} # log: denied calls are reported, not fatal
 LIBDIRS="/usr/aarch64-linux-gnu/lib /usr/lib/aarch64-linux-gnu /lib/aarch64-linux-gnu"
@@ -63,23 +79,11 @@ fetch() { # PACKAGE: its .deb in the cache
 		apt-get download "$1:arm64" >/dev/null 2>&1 ||
 		skip "cannot apt-get download $1:arm64"
 }
-fetch "$KPKG"
 fetch busybox-static
-MODS="drivers/block/virtio_blk net/core/failover drivers/net/net_failover
-	drivers/net/virtio_net drivers/net/tun drivers/vfio/vfio drivers/vfio/vfio_iommu_type1
-	drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci drivers/nvme/common/nvme-auth
-	drivers/nvme/host/nvme-core drivers/nvme/host/nvme"
-if [ ! -f "Image-$KPKG" ] || [ ! -f "nvme-$KPKG.ko" ]; then
-	rm -rf kx && mkdir kx && dpkg-deb -x "$KPKG"_*_arm64.deb kx
-	# Modules in Debian's kernel (virtio-blk, virtio-net and what it needs for the
-	# guest, tun for the emulated host); busybox's insmod wants them unpacked.
-	for m in $MODS; do
-		xz -dc kx/lib/modules/*/kernel/"$m".ko.xz >"$(basename "$m")-$KPKG.ko"
-	done
-	# arm64 vmlinuz in Debian is the EFI-stub Image itself, uncompressed.
-	cp kx/boot/vmlinuz-* "Image-$KPKG.tmp" && mv "Image-$KPKG.tmp" "Image-$KPKG"
-	rm -rf kx
-fi
+KIMG=$("$ROOT/guest-images/build-kernel.sh" arm64) || {
+	echo "arm64-smoke: FAIL: the arm64 kernel did not build (see above)"
+	exit 1
+}
 if [ ! -f busybox ]; then
 	rm -rf bx && mkdir bx && dpkg-deb -x busybox-static_*_arm64.deb bx
 	cp bx/bin/busybox busybox && rm -rf bx
@@ -90,9 +94,6 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/g/bin" "$W/g/proc" "$W/g/sys" "$W/g/dev"
 cp busybox "$W/g/bin/busybox"
-for m in virtio_blk failover net_failover virtio_net nvme-auth nvme-core nvme; do
-	cp "$m-$KPKG.ko" "$W/g/$m.ko"
-done
 mknod "$W/g/dev/console" c 5 1
 cat >"$W/g/init" <<'EOS'
 #!/bin/busybox sh
@@ -103,26 +104,37 @@ echo "GUEST-FDT $smoke: $($b sha256sum /sys/firmware/fdt | $b cut -d' ' -f1)"
 echo "GUEST-CPUS $smoke: $($b grep -c ^processor /proc/cpuinfo)"
 if [ "$smoke" = virtio ]; then
 	echo "GUEST-VCON: console on $($b cat /sys/class/tty/console/active)"
-	$b insmod /virtio_blk.ko
 	$b mount -t devtmpfs dev /dev
 	echo "GUEST-BLK read: $($b dd if=/dev/vda bs=512 skip=4096 count=1 2>/dev/null | $b head -1)"
 	echo "guest-wrote-this-on-arm64" | $b dd of=/dev/vda bs=512 seek=2048 conv=fsync 2>/dev/null
 fi
 if [ "$smoke" = net ]; then
-	for m in failover net_failover virtio_net; do $b insmod /$m.ko; done
 	$b ip link set eth0 up
 	$b ip addr add 10.0.0.2/24 dev eth0
 	echo "GUEST-NET: $($b ping -c 3 -W 5 10.0.0.1 2>&1 | $b grep 'packets transmitted')"
 fi
-if [ "$smoke" = nvme ] || [ "$smoke" = nvme-intx ]; then
-	for m in nvme-auth nvme-core nvme; do $b insmod /$m.ko; done
+case "$smoke" in nvme*)
 	$b mount -t devtmpfs dev /dev
 	for _ in $($b seq 300); do [ -b /dev/nvme0n1 ] && break; $b sleep 0.1; done
-	# nvme: the script's pattern, and ours at 2048; nvme-intx: that one, ours at 6144.
+	# nvme: the script's pattern, and ours at 2048; nvme-intx: that one, ours at 6144;
+	# nvme-iommufd: that one, ours at 10240.
 	skip=4096 seek=2048
 	[ "$smoke" = nvme-intx ] && skip=2048 seek=6144
+	[ "$smoke" = nvme-iommufd ] && skip=6144 seek=10240
 	echo "GUEST-NVME $smoke read: $($b dd if=/dev/nvme0n1 bs=512 skip=$skip count=1 2>/dev/null | $b head -1)"
 	echo "guest-wrote-this-through-vfio-$smoke" | $b dd of=/dev/nvme0n1 bs=512 seek=$seek conv=fsync 2>/dev/null
+	;;
+esac
+if [ "$smoke" = e1000e ]; then
+	printf '#!/bin/busybox sh\n[ "$1" = bound ] && /bin/busybox ip addr add "$ip/${mask:-24}" dev "$interface"\nexit 0\n' >/dhcp.sh
+	$b chmod +x /dhcp.sh
+	for _ in $($b seq 100); do [ -e /sys/class/net/eth0 ] && break; $b sleep 0.1; done
+	echo "GUEST-E1000E driver: $($b basename "$($b readlink /sys/class/net/eth0/device/driver)")"
+	$b ip link set eth0 up
+	$b udhcpc -i eth0 -f -q -n -t 10 -T 2 -s /dhcp.sh >/dev/null 2>&1
+	echo "GUEST-E1000E lease: $($b ip -4 addr show eth0 | $b grep -o 'inet [0-9./]*')"
+	echo "GUEST-E1000E nc: $(echo hi | $b timeout 30 $b nc 10.0.2.100 1234)"
+	$b grep eth0 /proc/interrupts | $b sed "s/^/GUEST-IRQ $smoke: /"
 fi
 # The PCI devices' interrupts: through the ITS ("ITS-..." chip) or INTx ("GICv3").
 $b grep -E 'virtio|nvme' /proc/interrupts | $b sed "s/^/GUEST-IRQ $smoke: /"
@@ -138,14 +150,20 @@ H="$W/h"
 mkdir -p "$H/bin" "$H/lib" "$H/proc" "$H/sys" "$H/dev" "$H/tmp" "$H/guest"
 cp busybox "$H/bin/busybox"
 cp "$BIN" "$H/bin/minivmm"
-for m in tun vfio vfio_iommu_type1 vfio-pci-core vfio-pci; do
-	cp "$m-$KPKG.ko" "$H/$m.ko"
-done
+LKVM=
+if [ -n "$BENCH" ]; then
+	echo "$BENCH" >"$H/bench"
+	if LKVM=$("$ROOT/tests/bench/kvmtool.sh" arm64 2>"$W/kvmtool.why"); then
+		cp "$LKVM" "$H/bin/lkvm"
+	else
+		echo "arm64-bench: no kvmtool: $(cat "$W/kvmtool.why")"
+	fi
+fi
 mknod "$H/dev/console" c 5 1
 # The libraries are minivmm's NEEDED entries and theirs, read off the ELF files, so that a
 # new dependency cannot leave the host without it (libz did once: exit 127 everywhere).
 needed() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
-want="ld-linux-aarch64.so.1 $(needed "$BIN")"
+want="ld-linux-aarch64.so.1 $(needed "$BIN") $([ -z "$LKVM" ] || needed "$LKVM")"
 while [ -n "$want" ]; do
 	next=""
 	for lib in $want; do
@@ -160,7 +178,7 @@ while [ -n "$want" ]; do
 	done
 	want="$next"
 done
-cp "Image-$KPKG" "$H/guest/Image"
+cp "$KIMG" "$H/guest/Image"
 cp "$W/guest.cpio.gz" "$H/guest/initrd.cpio.gz"
 cat >"$H/guest/guest.ini" <<EOS
 [security]
@@ -191,6 +209,29 @@ fi
 vmm() {
 	/lib/ld-linux-aarch64.so.1 --library-path /lib /bin/minivmm "$@" </dev/null
 }
+# The benchmark: launch to "userspace reached" and to exit, each VMM in turn.
+bench_one() { # SIDE ROUND COMMAND...
+	side=$1 n=$2
+	shift 2
+	rm -f /tmp/tu
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	"$@" </dev/null 2>"/tmp/$side.err" | while IFS= read -r l; do
+		case "$l" in *"userspace reached"*) cut -d' ' -f1 /proc/uptime >/tmp/tu ;; esac
+	done
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	echo "ARM64-BENCH $side $n $t0 $(cat /tmp/tu 2>/dev/null || echo -) $t1"
+}
+if [ -f /bench ]; then
+	for n in $(seq "$(cat /bench)"); do
+		bench_one minivmm "$n" vmm /guest/guest.ini
+		[ -x /bin/lkvm ] && HOME=/tmp bench_one kvmtool "$n" \
+			/lib/ld-linux-aarch64.so.1 --library-path /lib /bin/lkvm run -k /guest/Image \
+			-i /guest/initrd.cpio.gz -m 256 -c 1 --irqchip=gicv3-its --console serial \
+			-n mode=none -p "console=ttyS0 panic=-1 loglevel=4 smoke=poweroff"
+	done
+	tail -3 /tmp/kvmtool.err 2>/dev/null | sed 's/^/ARM64-BENCH kvmtool says: /'
+	poweroff -f
+fi
 vmm --dry-run --dtb /tmp/dry.dtb /guest/guest.ini >/dev/null
 echo "ARM64-SMOKE: dry-run FDT: $(sha256sum /tmp/dry.dtb | cut -d' ' -f1)"
 run() { # NAME, then --set arguments
@@ -212,7 +253,6 @@ run virtio --set console.device=virtio --set disk.root.path=/tmp/disk.img \
 echo "ARM64-SMOKE: virtio: the disk holds" \
 	"'$(dd if=/tmp/disk.img bs=512 skip=2048 count=1 2>/dev/null | head -1)'"
 # minivmm makes tap0 (TUNSETIFF); the host side gets its address once it is there.
-insmod /tun.ko
 (
 	for _ in $(seq 200); do
 		ip link set tap0 up 2>/dev/null && ip addr add 10.0.0.1/24 dev tap0 && break
@@ -221,11 +261,8 @@ insmod /tun.ko
 ) &
 run net --set net.eth0.tap=tap0 --set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=net"
 # The NVMe: its own IOMMU group behind the SMMUv3, bound to vfio-pci by hand.
-for m in vfio vfio_iommu_type1 vfio-pci-core vfio-pci; do insmod /$m.ko; done
-nvme=""
-for d in /sys/bus/pci/devices/*; do
-	[ "$(cat "$d/class")" = 0x010802 ] && nvme=${d##*/}
-done
+nvme=0000:00:04.0
+echo "$nvme" >"/sys/bus/pci/devices/$nvme/driver/unbind" 2>/dev/null
 echo vfio-pci >"/sys/bus/pci/devices/$nvme/driver_override"
 echo "$nvme" >/sys/bus/pci/drivers_probe
 echo "ARM64-SMOKE: nvme at '$nvme', driver" \
@@ -233,6 +270,23 @@ echo "ARM64-SMOKE: nvme at '$nvme', driver" \
 run nvme --set "vfio.nvme.host=$nvme" --set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=nvme"
 run nvme-intx --set "vfio.nvme.host=$nvme" \
 	--set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=nvme-intx pci=nomsi"
+echo "ARM64-SMOKE: iommufd: $(ls /dev/iommu 2>&1), cdevs: $(ls /dev/vfio/devices 2>&1 | tr '\n' ' ')"
+run nvme-iommufd --set "vfio.nvme.host=$nvme" --set vfio.backend=iommufd \
+	--set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=nvme-iommufd"
+# The e1000e at 00:05.0, on the emulated host's e1000e driver until minivmm takes it.
+nic=0000:00:05.0
+echo "ARM64-SMOKE: e1000e at $nic on $(basename "$(readlink /sys/bus/pci/devices/$nic/driver)")"
+run e1000e --set "vfio.nic.host=$nic" --set vfio.nic.bind=auto \
+	--set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=e1000e"
+echo "ARM64-SMOKE: e1000e: back on $(basename "$(readlink /sys/bus/pci/devices/$nic/driver)")"
+# edu 01:01.0 on vfio-pci; its group mate 01:03.0 (an e1000e) stays on e1000e.
+echo vfio-pci >/sys/bus/pci/devices/0000:01:01.0/driver_override
+echo 0000:01:01.0 >/sys/bus/pci/drivers_probe
+echo "ARM64-SMOKE: group of 01:01.0: $(ls /sys/bus/pci/devices/0000:01:01.0/iommu_group/devices | tr '\n' ' ')"
+vmm --set vfio.edu.host=0000:01:01.0 /guest/guest.ini 2>&1 | grep -m1 'not viable' |
+	sed 's/^/ARM64-SMOKE: nonviable says: /'
+vmm --set vfio.edu.host=0000:01:01.0 /guest/guest.ini >/dev/null 2>&1
+echo "ARM64-SMOKE: nonviable: minivmm exit $?"
 MINIVMM_SECCOMP_TEST=vcpu vmm --set security.seccomp=on /guest/guest.ini
 echo "ARM64-SMOKE: seccomp-test: minivmm exit $?"
 poweroff -f
@@ -248,19 +302,47 @@ start=$(date +%s)
 set +e
 timeout "$TIMEOUT" qemu-system-aarch64 -M virt,virtualization=on,gic-version=3,iommu=smmuv3 \
 	-cpu max,pauth-impdef=on -accel tcg -smp 1 -m 2048 -nographic -no-reboot -nic none \
-	-drive file="$W/nvme.img",if=none,id=nv,format=raw -device nvme,drive=nv,serial=nv0 \
-	-kernel "Image-$KPKG" -initrd "$W/host.cpio.gz" \
+	-drive file="$W/nvme.img",if=none,id=nv,format=raw -device nvme,drive=nv,serial=nv0,addr=0x4 \
+	-netdev "user,id=n0,guestfwd=tcp:10.0.2.100:1234-cmd:echo REPLY" \
+	-device e1000e,netdev=n0,addr=0x5 \
+	-device pci-bridge,id=br0,chassis_nr=1,addr=0x6 -device edu,bus=br0,addr=0x1 \
+	-netdev user,id=n1 -device e1000e,netdev=n1,bus=br0,addr=0x3 \
+	-kernel "$KIMG" -initrd "$W/host.cpio.gz" \
 	-append "console=ttyAMA0 panic=-1 rdinit=/init quiet" </dev/null >"$CACHE/smoke.log" 2>&1
 qrc=$?
 set -e
 end=$(date +%s)
 L="$CACHE/smoke.log"
-for sector in 2048 6144; do
+for sector in 2048 6144 10240; do
 	echo "ARM64-SMOKE: nvme: the backing file holds at $sector" \
 		"'$(dd if="$W/nvme.img" bs=512 skip=$sector count=1 2>/dev/null | head -c 64 | tr -d '\0' | head -1)'" >>"$L"
 done
-grep -a 'ARM64-SMOKE\|GUEST-\|userspace reached\|minivmm:' "$L" || true
+grep -a 'ARM64-SMOKE\|GUEST-\|userspace reached\|minivmm:\|ARM64-BENCH' "$L" || true
 echo "arm64-smoke: emulated host ran $((end - start)) s (qemu exit $qrc); log: $L"
+if [ -n "$BENCH" ]; then
+	# Medians per side, in ms, and kvmtool's over minivmm's.
+	tr -d '\r' <"$L" | awk -v kvmtool="${LKVM:+$(basename "$(dirname "$LKVM")")}" '
+	function med(a, n,   i, j, t) {
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	$1 == "ARM64-BENCH" && $5 != "-" && NF == 6 {
+		k = $2; n[k]++; u[k, n[k]] = ($5 - $4) * 1000; e[k, n[k]] = ($6 - $4) * 1000
+	}
+	END {
+		print "| arm64, emulated host (TCG), same Image + initramfs, 256M, 1 vCPU | runs | launch to userspace (ms) | launch to exit (ms) |"
+		print "|---|---|---|---|"
+		for (k in n) {
+			for (i = 1; i <= n[k]; i++) { uu[i] = u[k, i]; ee[i] = e[k, i] }
+			mu[k] = med(uu, n[k]); me[k] = med(ee, n[k])
+			printf "| %s | %d | %.0f | %.0f |\n", k == "kvmtool" ? "kvmtool " kvmtool : k, n[k], mu[k], me[k]
+		}
+		if (("minivmm" in n) && ("kvmtool" in n))
+			printf "| minivmm / kvmtool | | %.2f | %.2f |\n", mu["minivmm"] / mu["kvmtool"], me["minivmm"] / me["kvmtool"]
+	}' | tee "$CACHE/bench.md"
+	grep -q '^| minivmm |' "$CACHE/bench.md" || exit 1
+	exit 0
+fi
 fail=0
 check() { # WHAT, then the command that must succeed
 	what=$1
@@ -304,6 +386,21 @@ check "seccomp = log: the forbidden call reported" \
 check "seccomp = log: ... and minivmm lived on" has 'vcpu 0 called socket() and lives on (returned -1)'
 check "seccomp: a forbidden call kills minivmm (SIGSYS)" \
 	has 'ARM64-SMOKE: seccomp-test: minivmm exit 159'
+check "nvme-iommufd: exit 0" has 'ARM64-SMOKE: nvme-iommufd: minivmm exit 0,'
+check "nvme-iommufd: through iommufd" has 'vfio: IOMMU backend iommufd'
+check "nvme-iommufd: the guest read the nvme-intx guest's pattern" \
+	has 'GUEST-NVME nvme-iommufd read: guest-wrote-this-through-vfio-nvme-intx'
+check "nvme-iommufd: the backing file holds its pattern" \
+	has "ARM64-SMOKE: nvme: the backing file holds at 10240 'guest-wrote-this-through-vfio-nvme-iommufd'"
+check "e1000e: exit 0" has 'ARM64-SMOKE: e1000e: minivmm exit 0,'
+check "e1000e: the guest's e1000e driver has it" has 'GUEST-E1000E driver: e1000e'
+check "e1000e: a DHCP lease through it" has 'GUEST-E1000E lease: inet 10.0.2.'
+check "e1000e: a TCP exchange" has 'GUEST-E1000E nc: REPLY'
+check "e1000e: MSI-X through the ITS" grep -aq 'GUEST-IRQ e1000e: .*ITS.*eth0' "$L"
+check "e1000e: back on the host's driver after exit" has 'ARM64-SMOKE: e1000e: back on e1000e'
+check "nonviable: exit 2" has 'ARM64-SMOKE: nonviable: minivmm exit 2'
+check "nonviable: the message names the group mate and the fix" \
+	has 'nonviable says: .*IOMMU group .* of 0000:01:01.0 is not viable: 0000:01:03.0 in the same group is bound to e1000e'
 [ "$fail" = 0 ] && echo "arm64-smoke: PASS" && exit 0
 echo "arm64-smoke: FAIL"
 exit 1
