@@ -98,7 +98,7 @@ check-nested: deps $(BUILD)/minivmm
 # when the cross toolchain or qemu-system-aarch64 is missing).
 check-arm64: deps
 	@$(MAKE) --no-print-directory ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
-		build-arm64/minivmm
+		build-arm64/minivmm build-arm64/minivmm-ctl
 	@tests/nested/arm64-smoke.sh; rc=$$?; [ $$rc = 0 ] || [ $$rc = 77 ]
 
 # Images first, so that the bad-input suite has a real kernel to try configs against.
@@ -131,7 +131,7 @@ bench: deps $(BUILD)/minivmm $(BUILD)/minivmm-ctl
 # 77, as check-arm64 does).
 bench-arm64: deps
 	@$(MAKE) --no-print-directory ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
-		build-arm64/minivmm
+		build-arm64/minivmm build-arm64/minivmm-ctl
 	@tests/nested/arm64-smoke.sh --bench 5; rc=$$?; [ $$rc = 0 ] || [ $$rc = 77 ]
 
 format:

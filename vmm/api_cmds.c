@@ -562,6 +562,16 @@ static json_t *cmd_remove_device(void *ctx, json_t *args, struct api_error *err)
 			hotplug_request_eject(hotplug_of(vm), slot_of(d));
 		return json_pack("{s:b}", "pending", 1);
 	}
+	/* No hotplug controller to ask the guest through (arm64's device tree machine):
+	 * only the user knows whether the guest let the device go. */
+	if (!force) {
+		fail(err, API_ERR_ARGS,
+		     "%s: this machine has no hotplug controller to ask the guest with; remove "
+		     "the device in the guest first (echo 1 > /sys/bus/pci/devices/BDF/remove), "
+		     "then send remove-device with force = true",
+		     name);
+		return NULL;
+	}
 	ret = finish_removal(c, d);
 	if (ret < 0)
 		fail(err, API_ERR_GENERIC, "%s: %s", name, strerror(-ret));

@@ -31,7 +31,12 @@
 #             exchange (10.0.2.100:1234 answers REPLY);
 #   nonviable an edu device behind a PCI bridge, its IOMMU group shared with an
 #             e1000e that stays on its host driver: refused, exit 2, with the message
-#             naming the group mate and the fix.
+#             naming the group mate and the fix;
+#   hotplug   no ACPI on this machine, so hotplug is the API plus a PCI rescan: a disk
+#             added through the control API (minivmm-ctl add-device) is found by the
+#             guest's rescan and read; remove-device without force is refused with the
+#             guest-side step; the guest removes it, remove-device force = true takes
+#             it away, the guest powers off, exit 0.
 # The seccomp filters are on throughout, and shown live: in the reboot guest, with
 # seccomp = log, vCPU 0 makes a forbidden call (MINIVMM_SECCOMP_TEST=vcpu: socket(),
 # 198 on arm64), which is reported and fails with ENOSYS; at the end the same call with
@@ -125,6 +130,20 @@ case "$smoke" in nvme*)
 	echo "guest-wrote-this-through-vfio-$smoke" | $b dd of=/dev/nvme0n1 bs=512 seek=$seek conv=fsync 2>/dev/null
 	;;
 esac
+if [ "$smoke" = hotplug ]; then
+	$b mount -t devtmpfs dev /dev
+	echo "GUEST-HP ready"
+	for _ in $($b seq 300); do
+		echo 1 >/sys/bus/pci/rescan
+		[ -b /dev/vda ] && break
+		$b sleep 0.2
+	done
+	echo "GUEST-HP read: $($b dd if=/dev/vda bs=512 skip=100 count=1 2>/dev/null | $b head -1)"
+	bdf=$($b basename "$($b readlink -f /sys/block/vda/device/..)")
+	echo 1 >"/sys/bus/pci/devices/$bdf/remove"
+	echo "GUEST-HP removed $bdf: $([ -e /sys/bus/pci/devices/$bdf ] && echo still there || echo gone)"
+	$b sleep 600 # until the host's shutdown request
+fi
 if [ "$smoke" = e1000e ]; then
 	printf '#!/bin/busybox sh\n[ "$1" = bound ] && /bin/busybox ip addr add "$ip/${mask:-24}" dev "$interface"\nexit 0\n' >/dhcp.sh
 	$b chmod +x /dhcp.sh
@@ -150,6 +169,9 @@ H="$W/h"
 mkdir -p "$H/bin" "$H/lib" "$H/proc" "$H/sys" "$H/dev" "$H/tmp" "$H/guest"
 cp busybox "$H/bin/busybox"
 cp "$BIN" "$H/bin/minivmm"
+CTL=$(dirname "$BIN")/minivmm-ctl
+[ -x "$CTL" ] || skip "no $CTL (make ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- build-arm64/minivmm-ctl)"
+cp "$CTL" "$H/bin/minivmm-ctl"
 LKVM=
 if [ -n "$BENCH" ]; then
 	echo "$BENCH" >"$H/bench"
@@ -163,7 +185,7 @@ mknod "$H/dev/console" c 5 1
 # The libraries are minivmm's NEEDED entries and theirs, read off the ELF files, so that a
 # new dependency cannot leave the host without it (libz did once: exit 127 everywhere).
 needed() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
-want="ld-linux-aarch64.so.1 $(needed "$BIN") $([ -z "$LKVM" ] || needed "$LKVM")"
+want="ld-linux-aarch64.so.1 $(needed "$BIN") $(needed "$CTL") $([ -z "$LKVM" ] || needed "$LKVM")"
 while [ -n "$want" ]; do
 	next=""
 	for lib in $want; do
@@ -287,6 +309,26 @@ vmm --set vfio.edu.host=0000:01:01.0 /guest/guest.ini 2>&1 | grep -m1 'not viabl
 	sed 's/^/ARM64-SMOKE: nonviable says: /'
 vmm --set vfio.edu.host=0000:01:01.0 /guest/guest.ini >/dev/null 2>&1
 echo "ARM64-SMOKE: nonviable: minivmm exit $?"
+# Hotplug through the API and a rescan in the guest.
+dd if=/dev/zero of=/tmp/hp.img bs=1M count=4 2>/dev/null
+echo "hotplugged-on-arm64" | dd of=/tmp/hp.img bs=512 seek=100 conv=notrunc 2>/dev/null
+ctl() { /lib/ld-linux-aarch64.so.1 --library-path /lib /bin/minivmm-ctl /tmp/api.sock "$@"; }
+vmm --set api.socket=/tmp/api.sock \
+	--set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=hotplug" /guest/guest.ini \
+	>/tmp/hp.out 2>&1 &
+hp=$!
+for _ in $(seq 600); do grep -q "GUEST-HP ready" /tmp/hp.out && break; sleep 0.1; done
+ctl add-device kind=disk name=hp path=/tmp/hp.img >/dev/null
+echo "ARM64-SMOKE: hotplug: add-device exit $?"
+for _ in $(seq 600); do grep -q "GUEST-HP removed" /tmp/hp.out && break; sleep 0.1; done
+ctl remove-device name=disk.hp 2>&1 | head -1 | sed 's/^/ARM64-SMOKE: hotplug: without force: /'
+ctl remove-device name=disk.hp force=true >/dev/null
+echo "ARM64-SMOKE: hotplug: remove-device force exit $?"
+ctl info | grep -c '"disk.hp"' | sed 's/^/ARM64-SMOKE: hotplug: disk.hp in info after: /'
+ctl shutdown >/dev/null
+wait $hp
+echo "ARM64-SMOKE: hotplug: minivmm exit $?"
+grep 'GUEST-HP' /tmp/hp.out
 MINIVMM_SECCOMP_TEST=vcpu vmm --set security.seccomp=on /guest/guest.ini
 echo "ARM64-SMOKE: seccomp-test: minivmm exit $?"
 poweroff -f
@@ -398,6 +440,14 @@ check "e1000e: a DHCP lease through it" has 'GUEST-E1000E lease: inet 10.0.2.'
 check "e1000e: a TCP exchange" has 'GUEST-E1000E nc: REPLY'
 check "e1000e: MSI-X through the ITS" grep -aq 'GUEST-IRQ e1000e: .*ITS.*eth0' "$L"
 check "e1000e: back on the host's driver after exit" has 'ARM64-SMOKE: e1000e: back on e1000e'
+check "hotplug: add-device answered" has 'ARM64-SMOKE: hotplug: add-device exit 0'
+check "hotplug: the guest's rescan found the disk and read it" has 'GUEST-HP read: hotplugged-on-arm64'
+check "hotplug: the guest let it go" grep -aq 'GUEST-HP removed .*: gone' "$L"
+check "hotplug: remove-device without force refused with the guest-side step" \
+	has 'hotplug: without force: .*no hotplug controller.*force = true'
+check "hotplug: remove-device force took it away" has 'ARM64-SMOKE: hotplug: remove-device force exit 0'
+check "hotplug: info no longer lists it" has 'ARM64-SMOKE: hotplug: disk.hp in info after: 0'
+check "hotplug: exit 0 after shutdown" has 'ARM64-SMOKE: hotplug: minivmm exit 0'
 check "nonviable: exit 2" has 'ARM64-SMOKE: nonviable: minivmm exit 2'
 check "nonviable: the message names the group mate and the fix" \
 	has 'nonviable says: .*IOMMU group .* of 0000:01:01.0 is not viable: 0000:01:03.0 in the same group is bound to e1000e'
