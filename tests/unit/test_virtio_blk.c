@@ -440,6 +440,9 @@ START_TEST(image_locking)
 	ck_assert_uint_eq(rd(b, b->devcfg, 8), SECTORS);
 	ck_assert_int_eq(virtio_blk_create(&b->vm, &ro, &vd), 0); /* readers share */
 	ck_assert_int_eq(virtio_blk_create(&b->vm, &rw, &vd), -EBUSY);
+	/* The second reader before the machine it was made on (its I/O thread uses it:
+	 * left to bed_destroy, ASan saw that thread start on a freed machine). */
+	virtio_dev_destroy(vd);
 	bed_destroy(b);
 	close(fd);
 	unlink(path);
