@@ -427,7 +427,7 @@ START_TEST(image_locking)
 	int fd = make_image(path);
 	struct config_disk rw = {.name = "a"}, ro = {.name = "b", .readonly = true};
 	struct bed *b;
-	struct virtio_dev *vd;
+	struct virtio_dev *vd, *reader;
 
 	strcpy(rw.path, path);
 	strcpy(ro.path, path);
@@ -438,11 +438,11 @@ START_TEST(image_locking)
 
 	b = bed_create(&ro);
 	ck_assert_uint_eq(rd(b, b->devcfg, 8), SECTORS);
-	ck_assert_int_eq(virtio_blk_create(&b->vm, &ro, &vd), 0); /* readers share */
+	ck_assert_int_eq(virtio_blk_create(&b->vm, &ro, &reader), 0); /* readers share */
 	ck_assert_int_eq(virtio_blk_create(&b->vm, &rw, &vd), -EBUSY);
 	/* The second reader before the machine it was made on (its I/O thread uses it:
 	 * left to bed_destroy, ASan saw that thread start on a freed machine). */
-	virtio_dev_destroy(vd);
+	virtio_dev_destroy(reader);
 	bed_destroy(b);
 	close(fd);
 	unlink(path);
