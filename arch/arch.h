@@ -64,10 +64,11 @@ uint32_t arch_irq_line(unsigned int gsi);
 
 /* The fixed platform devices (vmm/vm_devices.c, devices/serial.c). */
 struct arch_platform {
-	bool uart_mmio;	       /* the console 16550 is on the MMIO bus (else port I/O) */
-	uint64_t uart_base;    /* its first register */
-	unsigned int uart_irq; /* its wired GSI */
-	bool pc_devices;       /* the PC's CMOS clock, ACPI power ports and hotplug ports */
+	bool uart_mmio;		/* the console 16550 is on the MMIO bus (else port I/O) */
+	uint64_t uart_base;	/* its first register */
+	unsigned int uart_irq;	/* its wired GSI */
+	bool pc_devices;	/* the PC's CMOS clock, ACPI power ports and hotplug ports */
+	const char *iommu_hint; /* what to do when a device has no IOMMU group */
 };
 /* The arch's platform, constant for the program's life. */
 const struct arch_platform *arch_platform(void);

@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "vfio/internal.h"
 #include "vmm/log.h"
 
@@ -204,11 +205,8 @@ int vfio_host_probe(const char *root, const struct config_vfio *c, struct vfio_h
 	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/iommu_group", root, h->addr);
 	ret = vfio_link_name(path, name, sizeof(name));
 	if (ret < 0 || !name[0]) {
-		snprintf(err, errlen,
-			 "[vfio.%s] %s has no IOMMU group: the host's IOMMU is off; enable "
-			 "VT-d / AMD-Vi in the firmware and boot the host with intel_iommu=on "
-			 "(or amd_iommu=on)",
-			 c->name, h->addr);
+		snprintf(err, errlen, "[vfio.%s] %s has no IOMMU group: %s", c->name, h->addr,
+			 arch_platform()->iommu_hint);
 		return -ENODEV;
 	}
 	h->group = atoi(name);

@@ -65,6 +65,10 @@ const struct arch_platform *arch_platform(void)
 	    .uart_base = ARM64_UART_BASE,
 	    .uart_irq = ARM64_UART_SPI,
 	    .pc_devices = false,
+	    /* Seen: QEMU's virt SMMUv3 leaves functions behind a PCI bridge untranslated. */
+	    .iommu_hint = "no SMMU translates for it; check that the firmware's IORT (or the "
+			  "device tree's iommu-map) covers the device and that the host's kernel "
+			  "has its SMMU driver (arm-smmu-v3)",
 	};
 
 	return &virt;

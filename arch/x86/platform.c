@@ -48,6 +48,8 @@ const struct arch_platform *arch_platform(void)
 	    .uart_base = X86_SERIAL_COM1,
 	    .uart_irq = X86_SERIAL_COM1_IRQ,
 	    .pc_devices = true,
+	    .iommu_hint = "the host's IOMMU is off; enable VT-d / AMD-Vi in the firmware and boot "
+			  "the host with intel_iommu=on (or amd_iommu=on)",
 	};
 
 	return &pc;

@@ -53,13 +53,16 @@ if mount -t virtiofs share /mnt/s; then
 	echo "GUEST fs unmounted"
 	i=0
 	while [ $i -lt 240 ]; do
-		if mount -t virtiofs share /mnt/s 2>/dev/null; then
+		if err=$(mount -t virtiofs share /mnt/s 2>&1); then
 			[ -e /mnt/s/again ] && break
+			err="mounted, but: $(ls /mnt/s/again 2>&1); root: $(ls /mnt/s 2>&1 | head -3 | tr '\n' ' ')"
 			umount /mnt/s
 		fi
 		i=$((i + 1))
 		sleep 0.5
 	done
+	echo "GUEST fs remount: $i tries, last: ${err:-ok}; mounts: $(grep -c virtiofs /proc/mounts); ls: $(ls /mnt/s 2>&1 | head -2 | tr '\n' ' ')"
+	dmesg | grep -i -E "virtio|fuse" | tail -5 | sed 's/^/GUEST fs dmesg: /'
 	echo "GUEST fs again: $(cat /mnt/s/again 2>/dev/null) host64 $(md5sum </mnt/s/host64 | cut -d' ' -f1)"
 	umount /mnt/s
 fi
@@ -126,7 +129,7 @@ G
 
 start_vfsd() {
 	/usr/lib/qemu/virtiofsd --socket-path="$VFS" -o source="$SHARE" -o sandbox=chroot \
-		-o cache=none -f >>/tmp/vfs.log 2>&1 &
+		-o cache=none -f "$@" >>/tmp/vfs.log 2>&1 &
 	VFSD=$!
 }
 
@@ -186,8 +189,12 @@ run_guest() {
 	wait_for "GUEST fs unmounted" 120 || return 1
 	kill -9 "$VFSD" && wait "$VFSD" 2>/dev/null
 	echo written-meanwhile >"$SHARE/again"
-	start_vfsd
+	sleep 5 # the guest tries its mount while nothing serves the tag
+	echo "---- second virtiofsd" >>/tmp/vfs.log
+	start_vfsd -o log_level=debug
 	wait_for "GUEST fs again" 180 || return 1
+	grep -a "GUEST fs remount\|GUEST fs dmesg" "$INI.console" | tr -d '\r' | sed 's/^/    /'
+	sed -n '/second virtiofsd/,$p' /tmp/vfs.log | head -80 | sed 's/^/    virtiofsd: /'
 	wait_for "GUEST reads 20" 240 || return 1
 	grep -a GUEST "$INI.console" | tr -d '\r' | grep -v "GUEST reads" | sed 's/^/    /'
 	grep "vhost-user" /tmp/vu.err | sed 's/^/    /'
