@@ -61,8 +61,7 @@ if mount -t virtiofs share /mnt/s; then
 		i=$((i + 1))
 		sleep 0.5
 	done
-	echo "GUEST fs remount: $i tries, last: ${err:-ok}; mounts: $(grep -c virtiofs /proc/mounts); ls: $(ls /mnt/s 2>&1 | head -2 | tr '\n' ' ')"
-	dmesg | grep -i -E "virtio|fuse" | tail -5 | sed 's/^/GUEST fs dmesg: /'
+	echo "GUEST fs remount: $i failed tries, the last: ${err:-none}"
 	echo "GUEST fs again: $(cat /mnt/s/again 2>/dev/null) host64 $(md5sum </mnt/s/host64 | cut -d' ' -f1)"
 	umount /mnt/s
 fi
@@ -189,12 +188,13 @@ run_guest() {
 	wait_for "GUEST fs unmounted" 120 || return 1
 	kill -9 "$VFSD" && wait "$VFSD" 2>/dev/null
 	echo written-meanwhile >"$SHARE/again"
-	sleep 5 # the guest tries its mount while nothing serves the tag
-	echo "---- second virtiofsd" >>/tmp/vfs.log
-	start_vfsd -o log_level=debug
+	# Down for a while, as a crashed back end would be: the guest's mounts meanwhile
+	# fail. (Restarted at once instead, while the guest mounted and unmounted in a
+	# loop, its later mounts kept failing in 2 runs of 4: not explained yet.)
+	sleep 5
+	start_vfsd
 	wait_for "GUEST fs again" 180 || return 1
-	grep -a "GUEST fs remount\|GUEST fs dmesg" "$INI.console" | tr -d '\r' | sed 's/^/    /'
-	sed -n '/second virtiofsd/,$p' /tmp/vfs.log | head -80 | sed 's/^/    virtiofsd: /'
+	grep -a "GUEST fs remount" "$INI.console" | tr -d '\r' | sed 's/^/    /'
 	wait_for "GUEST reads 20" 240 || return 1
 	grep -a GUEST "$INI.console" | tr -d '\r' | grep -v "GUEST reads" | sed 's/^/    /'
 	grep "vhost-user" /tmp/vu.err | sed 's/^/    /'
