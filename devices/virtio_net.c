@@ -421,6 +421,7 @@ static void *vnet_rx_thread(void *arg)
 {
 	struct vnet *n = arg;
 	bool fd_ok = true; /* false: only the stop request and kicks are polled */
+	uint64_t next_try = 0;
 
 	/* passt's thread may connect to it again: the filter of socket back ends. */
 	if (!machine_thread_enter(n->vd->mach,
@@ -450,15 +451,16 @@ static void *vnet_rx_thread(void *arg)
 		}
 		if (fd_ok && n->ps && atomic_load(&n->ps->tx_busy))
 			p[2].events |= POLLOUT;
-		ret = poll(p, fd_ok ? 3 : 2, ready ? 0 : retry ? VIRTIO_RECONNECT_MS : -1);
+		ret =
+		    poll(p, fd_ok ? 3 : 2, ready ? 0 : virtio_reconnect_timeout(&next_try, retry));
 		if (ret < 0 && errno != EINTR)
 			break;
 		if (p[0].revents)
 			break;
-		if (ret == 0 && retry) {
+		if (retry && virtio_reconnect_due(&next_try)) {
 			fd_ok = passt_reconnect(n);
 			p[2].fd = n->fd;
-			continue;
+			continue; /* a kick poll saw is still there next round */
 		}
 		if (p[1].revents)
 			eventfd_read(n->rx_kick, &v);

@@ -665,6 +665,33 @@ static void external_event(struct virtio_dev *vd, int fd)
 	pthread_mutex_unlock(&vd->lock);
 }
 
+/* The retry clock is its own, not poll's timeout alone: a guest whose requests keep
+ * the thread busy (seen: a mount tried every half second) must not put the next try
+ * off for as long as it keeps them coming. */
+int virtio_reconnect_timeout(uint64_t *next, bool retrying)
+{
+	uint64_t now;
+
+	if (!retrying) {
+		*next = 0;
+		return -1;
+	}
+	now = machine_now_ns();
+	if (!*next)
+		*next = now + VIRTIO_RECONNECT_MS * 1000000ULL;
+	return *next > now ? (int)((*next - now + 999999) / 1000000) : 0;
+}
+
+bool virtio_reconnect_due(uint64_t *next)
+{
+	uint64_t now = machine_now_ns();
+
+	if (!*next || now < *next)
+		return false;
+	*next = now + VIRTIO_RECONNECT_MS * 1000000ULL;
+	return true;
+}
+
 /* A back end that went away and came back (ops->reconnects): the I/O thread, once a
  * second while it serves the queues in the back end's stead, calls start again; when
  * it succeeds the back end takes the rings from where they stand. Every request
@@ -693,6 +720,7 @@ static void *vp_thread(void *arg)
 	struct virtio_dev *vd = arg;
 	struct pollfd pfd[2 + 2 * VIRTIO_PCI_MAX_QUEUES];
 	unsigned int nq = vd->ops->nr_queues;
+	uint64_t next_try = 0;
 	eventfd_t n;
 
 	if (!machine_thread_enter(vd->mach, vd->ops->io_kind ? vd->ops->io_kind : SECCOMP_THREAD_IO,
@@ -722,19 +750,19 @@ static void *vp_thread(void *arg)
 		retry =
 		    vd->ops->reconnects && kicks && watch < 0 &&
 		    (__atomic_load_n(&vd->status, __ATOMIC_RELAXED) & VIRTIO_CONFIG_S_DRIVER_OK);
-		ret = poll(pfd, np, retry ? VIRTIO_RECONNECT_MS : -1);
+		ret = poll(pfd, np, virtio_reconnect_timeout(&next_try, retry));
 		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err("%s: I/O thread: poll failed: %m", vd->name);
 			return NULL;
 		}
-		if (ret == 0) {
-			try_reconnect(vd);
-			continue;
-		}
 		if (pfd[0].revents)
 			return NULL;
+		if (retry && virtio_reconnect_due(&next_try)) {
+			try_reconnect(vd); /* what poll saw is still there next round */
+			continue;
+		}
 		for (unsigned int k = first_ext; k < np; k++)
 			if (pfd[k].revents)
 				external_event(vd, pfd[k].fd);

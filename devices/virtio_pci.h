@@ -163,6 +163,13 @@ void virtio_dev_thaw(struct virtio_dev *vd);
 
 /* Handles one chain; returns the bytes written into its driver-writable part. */
 typedef uint32_t (*virtio_chain_fn)(struct virtio_dev *vd, unsigned int q, struct virtq_chain *c);
+/* Trying a gone back end again every VIRTIO_RECONNECT_MS, on a clock of its own (a busy
+ * thread must not put the try off): the poll timeout until the next try, or -1 when
+ * not retrying (*next, the next try's machine_now_ns, is then reset); and whether a
+ * try is due now (the one after is then scheduled). */
+int virtio_reconnect_timeout(uint64_t *next, bool retrying);
+bool virtio_reconnect_due(uint64_t *next);
+
 /* Pops every available chain of queue q, hands it to fn, returns it with fn's length
  * (bad chains with length 0) and interrupts the driver if it asked for it. For
  * ops->queue_notify. */

@@ -448,11 +448,25 @@ static void fake_passt_accept(struct fake_passt *f)
 	ck_assert_int_ge(f->conn, 0);
 }
 
+/* passt started again on the same socket. */
+static void fake_passt_relisten(struct fake_passt *f)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	unlink(f->path);
+	strcpy(sa.sun_path, f->path);
+	f->listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(f->listener, 0);
+	ck_assert_int_eq(bind(f->listener, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(f->listener, 1), 0);
+}
+
 static void fake_passt_close(struct fake_passt *f)
 {
 	if (f->conn >= 0)
 		close(f->conn);
-	close(f->listener);
+	if (f->listener >= 0)
+		close(f->listener);
 	unlink(f->path);
 	rmdir(f->dir);
 }
@@ -523,6 +537,13 @@ static void rx_buffers(struct bed *b)
 static uint16_t tx_used_idx(struct bed *b)
 {
 	return __atomic_load_n((uint16_t *)gpa(b, TX_USED + 2), __ATOMIC_ACQUIRE);
+}
+
+static void rx_kick(struct bed *b)
+{
+	wr(b, b->common + VIRTIO_PCI_COMMON_Q_SELECT, 0, 2);
+	wr(b, b->notify + rd(b, b->common + VIRTIO_PCI_COMMON_Q_NOFF, 2) * (uint64_t)b->notify_mult,
+	   0, 2);
 }
 
 static void tx_kick(struct bed *b)
@@ -778,13 +799,17 @@ END_TEST
 
 /* passt exits: the guest sees its link go down with a config interrupt, the receive
  * thread does not spin, transmitted frames are dropped, one log line names the socket
- * and how to recover, and the device still goes away cleanly. */
+ * and how to recover. passt started again on the same socket: the link comes back up
+ * within the retry second although the guest keeps notifying the receive queue all
+ * along (its kicks must not put the retry off), with one log line, and frames go both
+ * ways on the new connection. The device still goes away cleanly. */
 START_TEST(passt_gone)
 {
-	char log[] = "/tmp/minivmm-passt-log-XXXXXX", text[4096] = "";
+	char log[] = "/tmp/minivmm-passt-log-XXXXXX", text[4096] = "", buf[FRAME_STREAM_HDR + 100];
+	uint8_t got[FRAME_STREAM_HDR + 60];
 	struct fake_passt f;
 	struct bed *b;
-	int log_fd, saved_stderr, lines = 0;
+	int log_fd, saved_stderr, lines = 0, i;
 	double cpu;
 	ssize_t n;
 
@@ -800,8 +825,9 @@ START_TEST(passt_gone)
 	ck_assert_int_ge(log_fd, 0);
 	saved_stderr = dup(STDERR_FILENO);
 	ck_assert_int_ge(dup2(log_fd, STDERR_FILENO), 0);
-	close(f.conn); /* passt is killed */
-	f.conn = -1;
+	close(f.conn); /* passt is killed: no process, its socket file left behind */
+	close(f.listener);
+	f.conn = f.listener = -1;
 	nanosleep(&(struct timespec){0, 100000000}, NULL);
 	cpu = cpu_seconds();
 	nanosleep(&(struct timespec){1, 0}, NULL);
@@ -813,6 +839,24 @@ START_TEST(passt_gone)
 	tx_post(b, 0, 60, 1, false);
 	tx_kick(b);
 	tx_wait(b, 1);
+
+	rx_buffers(b);
+	fake_passt_relisten(&f);
+	for (i = 0; i < 60 && !(link_status(b) & VIRTIO_NET_S_LINK_UP); i++) {
+		rx_kick(b); /* a busy guest */
+		nanosleep(&(struct timespec){0, 50000000}, NULL);
+	}
+	ck_assert_msg(i < 60, "the link is still down 3 s after passt came back");
+	fake_passt_accept(&f);
+	n = (ssize_t)record_fill((uint8_t *)buf, 100, 21);
+	write_full(f.conn, buf, (size_t)n);
+	rx_wait(b, 1);
+	ck_assert(frame_check(gpa(b, RX_BUFS) + VNET_HDR_SIZE, 100, 21));
+	tx_post(b, 1, 60, 22, false);
+	tx_kick(b);
+	tx_wait(b, 2);
+	ck_assert(read_full(f.conn, got, sizeof(got), 2000));
+	ck_assert(frame_check(got + FRAME_STREAM_HDR, 60, 22));
 	bed_destroy(b);
 	dup2(saved_stderr, STDERR_FILENO);
 	close(saved_stderr);
@@ -826,6 +870,7 @@ START_TEST(passt_gone)
 	ck_assert_msg(lines == 1, "%d 'lost passt' lines in the log", lines);
 	ck_assert_msg(strstr(text, f.path) && strstr(text, "passt --socket"),
 		      "the log line names neither the socket nor the fix");
+	ck_assert_msg(strstr(text, "is back: link up"), "no log line for the reconnection");
 	fake_passt_close(&f);
 }
 END_TEST

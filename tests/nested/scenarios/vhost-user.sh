@@ -189,8 +189,8 @@ run_guest() {
 	kill -9 "$VFSD" && wait "$VFSD" 2>/dev/null
 	echo written-meanwhile >"$SHARE/again"
 	# Down for a while, as a crashed back end would be: the guest's mounts meanwhile
-	# fail. (Restarted at once instead, while the guest mounted and unmounted in a
-	# loop, its later mounts kept failing in 2 runs of 4: not explained yet.)
+	# fail, and its requests keep minivmm's device thread busy (they once put the
+	# reconnection off until they stopped: the retry clock is now its own).
 	sleep 5
 	start_vfsd
 	wait_for "GUEST fs again" 180 || return 1
