@@ -34,6 +34,10 @@
 #             virtio-pci driver: refused, exit 2, with the message naming the group
 #             mate and the fix (devices behind a PCI bridge would not do: QEMU's virt
 #             SMMUv3 leaves them untranslated, and minivmm says that instead);
+#   mdev      an mtty mediated device (the arm64 kernel has the sample) given by its
+#             UUID: the guest finds the mtty PCI function (4348:3253) with its BARs;
+#             the same run drops privileges ([security] user = nobody): minivmm's uid
+#             is 65534 while the guest runs, and it exits 0;
 #   hotplug   no ACPI on this machine, so hotplug is the API plus a PCI rescan: a disk
 #             added through the control API (minivmm-ctl add-device) is found by the
 #             guest's rescan and read; remove-device without force is refused with the
@@ -132,6 +136,13 @@ case "$smoke" in nvme*)
 	echo "guest-wrote-this-through-vfio-$smoke" | $b dd of=/dev/nvme0n1 bs=512 seek=$seek conv=fsync 2>/dev/null
 	;;
 esac
+if [ "$smoke" = mdev ]; then
+	for d in /sys/bus/pci/devices/*; do
+		[ "$($b cat $d/vendor)" = 0x4348 ] && [ "$($b cat $d/device)" = 0x3253 ] &&
+			echo "GUEST-MDEV mtty at ${d##*/}, BAR0 $($b head -1 $d/resource)"
+	done
+	$b sleep 2 # the host looks at minivmm's uid meanwhile
+fi
 if [ "$smoke" = hotplug ]; then
 	$b mount -t devtmpfs dev /dev
 	echo "GUEST-HP ready"
@@ -184,6 +195,9 @@ if [ -n "$BENCH" ]; then
 	fi
 fi
 mknod "$H/dev/console" c 5 1
+mkdir -p "$H/etc"
+echo "nobody:x:65534:65534:nobody:/:/bin/false" >"$H/etc/passwd"
+echo "nogroup:x:65534:" >"$H/etc/group"
 # The libraries are minivmm's NEEDED entries and theirs, read off the ELF files, so that a
 # new dependency cannot leave the host without it (libz did once: exit 127 everywhere).
 needed() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
@@ -312,6 +326,28 @@ vmm --set vfio.edu.host=$edu /guest/guest.ini 2>&1 | grep -v '^minivmm: stopped'
 	sed 's/^/ARM64-SMOKE: nonviable says: /'
 vmm --set vfio.edu.host=$edu /guest/guest.ini >/dev/null 2>&1
 echo "ARM64-SMOKE: nonviable: minivmm exit $?"
+# An mdev (mtty), with the privileges dropped to nobody once the VM is built.
+uuid=$(cat /proc/sys/kernel/random/uuid)
+echo "$uuid" >/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create
+vmm --set "vfio.tty.sysfs=/sys/bus/mdev/devices/$uuid" --set security.user=nobody \
+	--set "vm.cmdline=console=ttyS0 panic=-1 loglevel=4 smoke=mdev" /guest/guest.ini \
+	>/tmp/mdev.out 2>&1 &
+mp=$!
+uid=
+for _ in $(seq 100); do
+	if grep -q "GUEST-MDEV\|GUEST-CPUS" /tmp/mdev.out; then
+		for p in /proc/[0-9]*; do
+			case "$(tr '\0' ' ' <$p/cmdline 2>/dev/null)" in
+			*/bin/minivmm*smoke=mdev*) uid=$(awk '/^Uid:/ {print $2}' $p/status) ;;
+			esac
+		done
+		break
+	fi
+	sleep 0.1
+done
+wait $mp
+echo "ARM64-SMOKE: mdev: minivmm exit $?, uid while the guest ran: ${uid:-?}"
+grep 'GUEST-MDEV' /tmp/mdev.out
 # Hotplug through the API and a rescan in the guest.
 dd if=/dev/zero of=/tmp/hp.img bs=1M count=4 2>/dev/null
 echo "hotplugged-on-arm64" | dd of=/tmp/hp.img bs=512 seek=100 conv=notrunc 2>/dev/null
@@ -444,6 +480,9 @@ check "e1000e: a DHCP lease through it" has 'GUEST-E1000E lease: inet 10.0.2.'
 check "e1000e: a TCP exchange" has 'GUEST-E1000E nc: REPLY'
 check "e1000e: MSI-X through the ITS" grep -aq 'GUEST-IRQ e1000e: .*ITS.*eth0' "$L"
 check "e1000e: back on the host's driver after exit" has 'ARM64-SMOKE: e1000e: back on e1000e'
+check "mdev: exit 0" grep -aq 'ARM64-SMOKE: mdev: minivmm exit 0,' "$L"
+check "mdev: the guest found the mtty function" grep -aq 'GUEST-MDEV mtty at' "$L"
+check "privilege drop: minivmm ran as nobody (65534)" has 'uid while the guest ran: 65534'
 check "hotplug: add-device answered" has 'ARM64-SMOKE: hotplug: add-device exit 0'
 check "hotplug: the guest's rescan found the disk and read it" has 'GUEST-HP read: hotplugged-on-arm64'
 check "hotplug: the guest let it go" grep -aq 'GUEST-HP removed .*: gone' "$L"
