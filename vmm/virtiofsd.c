@@ -112,7 +112,11 @@ static void supervise(int keep, struct job *jobs, int n, const char *bin, bool r
 		for (int i = 0; i < n; i++)
 			if (!jobs[i].pid && jobs[i].listen_fd >= 0)
 				spawn(&jobs[i], bin, rust);
-		if (poll(&p, 1, 200) != 0)
+		int r = poll(&p, 1, 200);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != 0)
 			break; /* minivmm closed its end (or the poll failed) */
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 			for (int i = 0; i < n; i++)
