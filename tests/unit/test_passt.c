@@ -49,31 +49,8 @@ struct fake_passt {
 	int listener, conn;
 };
 
-static void fake_passt_listen(struct fake_passt *f)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-
-	/* The device writes to a socket whose peer may be gone: as main.c does. */
-	signal(SIGPIPE, SIG_IGN);
-	strcpy(f->dir, "/tmp/minivmm-passt-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/passt.socket", f->dir);
-	strcpy(sa.sun_path, f->path);
-	f->listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(f->listener, 0);
-	ck_assert_int_eq(bind(f->listener, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(f->listener, 1), 0);
-	f->conn = -1;
-}
-
-static void fake_passt_accept(struct fake_passt *f)
-{
-	f->conn = accept4(f->listener, NULL, NULL, SOCK_CLOEXEC);
-	ck_assert_int_ge(f->conn, 0);
-}
-
-/* passt started again on the same socket. */
-static void fake_passt_relisten(struct fake_passt *f)
+/* passt listening on f->path (again, when it was started again). */
+static void fake_passt_bind(struct fake_passt *f)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
@@ -83,6 +60,23 @@ static void fake_passt_relisten(struct fake_passt *f)
 	ck_assert_int_ge(f->listener, 0);
 	ck_assert_int_eq(bind(f->listener, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	ck_assert_int_eq(listen(f->listener, 1), 0);
+}
+
+static void fake_passt_listen(struct fake_passt *f)
+{
+	/* The device writes to a socket whose peer may be gone: as main.c does. */
+	signal(SIGPIPE, SIG_IGN);
+	strcpy(f->dir, "/tmp/minivmm-passt-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/passt.socket", f->dir);
+	fake_passt_bind(f);
+	f->conn = -1;
+}
+
+static void fake_passt_accept(struct fake_passt *f)
+{
+	f->conn = accept4(f->listener, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(f->conn, 0);
 }
 
 static void fake_passt_close(struct fake_passt *f)
@@ -465,7 +459,7 @@ START_TEST(passt_gone)
 	tx_wait(b, 1);
 
 	rx_buffers(b);
-	fake_passt_relisten(&f);
+	fake_passt_bind(&f);
 	for (i = 0; i < 60 && !(link_status(b) & VIRTIO_NET_S_LINK_UP); i++) {
 		rx_kick(b); /* a busy guest */
 		nanosleep(&(struct timespec){0, 50000000}, NULL);
