@@ -51,7 +51,7 @@ TEST_SRCS := $(filter-out $(if $(filter x86,$(ARCH)),,$(X86_TESTS:%=tests/unit/t
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o) \
 	$(patsubst %.c,$(BUILD)/%.o,$(filter-out $(SRCS),$(ARM64_PORTABLE)))
 
-.PHONY: bench-arm64 all check check-unit check-nested check-arm64 demo images deps clean format \
+.PHONY: arm64-bins bench-arm64 all check check-unit check-nested check-arm64 demo images deps clean format \
 	check-asan asan-bins fuzz fuzz-build fuzz-bins bench
 all: $(BUILD)/minivmm $(BUILD)/minivmm-ctl
 
@@ -90,23 +90,28 @@ check-unit: deps $(BUILD)/check_minivmm $(BUILD)/minivmm $(BUILD)/minivmm-ctl
 	@tests/include-cycles.sh --selftest
 	@tests/include-cycles.sh
 
-check-nested: deps $(BUILD)/minivmm
+# The nested scenarios include the arm64 test bed (scenario arm64: its own emulated
+# arm64 host, which runs the cross-built minivmm), so both builds come first.
+check-nested: deps $(BUILD)/minivmm arm64-bins
 	@tests/nested/run
 
 # arm64 from an x86 host: cross-builds build-arm64/minivmm, then boots arm64 guests
 # with it in an emulated arm64 host (tests/nested/arm64-smoke.sh; skips, exit 77,
-# when the cross toolchain or qemu-system-aarch64 is missing).
-check-arm64: deps
+# when the cross toolchain or qemu-system-aarch64 is missing). make check runs the
+# same as the nested scenario arm64, beside the x86 ones.
+arm64-bins: deps
 	@$(MAKE) --no-print-directory ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
 		build-arm64/minivmm build-arm64/minivmm-ctl
+
+check-arm64: arm64-bins
 	@tests/nested/arm64-smoke.sh; rc=$$?; [ $$rc = 0 ] || [ $$rc = 77 ]
 
 # Images first, so that the bad-input suite has a real kernel to try configs against.
 check: deps
 	@guest-images/build.sh >/dev/null
 	@$(MAKE) --no-print-directory check-unit
+	@$(MAKE) --no-print-directory arm64-bins
 	@tests/nested/run --from-make-check
-	@$(MAKE) --no-print-directory check-arm64
 
 images: deps
 	@guest-images/build.sh
