@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
-"""A live-migration relay that damages a device's pre-copy data on the way.
+"""A live-migration relay that damages the stream on the way.
 
 mig-relay.py LISTEN DEST: waits on the Unix socket LISTEN for one minivmm source,
 connects to the destination's Unix socket DEST and copies both ways, following the
 stream's records (vmm/migrate_wire.h) so that it can flip one bit in the middle of the
 first DEVDATA payload: what a link that corrupts data does. The destination must refuse
 it (its CRC-32 check) and the source must run on. Prints what it flipped.
+
+mig-relay.py --drop-ack LISTEN DEST: copies the stream as it is, but the link breaks
+(towards the source) just as the handover (GO) passes, so the destination's ACK never
+reaches the source: the destination runs the guest, and the source, which cannot know
+whether it does, must stop and exit 5 (README, exit codes) so that the guest never
+runs twice.
 """
 import socket
 import struct
@@ -14,7 +20,10 @@ import threading
 
 
 def main():
-    listen, dest = sys.argv[1], sys.argv[2]
+    drop_ack = sys.argv[1] == "--drop-ack"
+    listen, dest = sys.argv[1 + drop_ack], sys.argv[2 + drop_ack]
+    # Set before GO goes on: what the destination says after that is its ACK.
+    cut = threading.Event()
     srv = socket.socket(socket.AF_UNIX)
     srv.bind(listen)
     srv.listen(1)
@@ -25,12 +34,15 @@ def main():
     def replies():  # destination -> source, as they are
         while True:
             b = dst.recv(65536)
-            if not b:
+            if not b or cut.is_set():
                 break
             src.sendall(b)
+        if cut.is_set():
+            print("relay: dropped the destination's reply to the handover", flush=True)
         src.close()
 
-    threading.Thread(target=replies, daemon=True).start()
+    back = threading.Thread(target=replies, daemon=True)
+    back.start()
 
     def read(n):
         buf = bytearray()
@@ -56,9 +68,17 @@ def main():
             copy(struct.unpack("<I", n)[0])
         while True:
             h = read(16)
-            dst.sendall(h)
             tag, count, arg = struct.unpack("<IIQ", h)
-            if tag == 6 and not flipped and arg:  # DEVDATA: name, data, CRC
+            if tag == 5 and drop_ack:  # GO: the link to the source breaks now
+                cut.set()
+                dst.sendall(h)
+                print("relay: passed the handover on; the source hears no more",
+                      flush=True)
+                src.shutdown(socket.SHUT_RDWR)
+                back.join(60)  # the ACK is read (and dropped) before the link goes
+                break
+            dst.sendall(h)
+            if tag == 6 and not flipped and arg and not drop_ack:  # DEVDATA: name, data, CRC
                 name = read(count)
                 data = read(arg)
                 data[arg // 2] ^= 0x10

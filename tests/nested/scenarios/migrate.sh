@@ -15,13 +15,15 @@
 # A passed-through NVMe (hot-added; the guest writes 2 MiB on it): send-migration is
 # refused, naming it; the documented way round: remove-device (the guest ejects it),
 # migrate, add-device on the destination: the guest reads back what it wrote.
+# A handover the destination takes but whose confirmation is lost (a relay breaks the
+# link as GO passes): the source stops and exits 5, the guest runs on the destination.
 # Last, the guest stops writing and checks everything a last time; after the VM ends,
 # its disk image holds what the guest has in memory, and (l0_after) the emulated NVMe's
 # backing file what the guest wrote on it.
 # Each destination gets its own API socket, console and tap (two processes cannot
 # attach one tap): tap0 and tap1 both carry 192.0.2.1 and the same MAC, and the route
 # to the guest (192.0.2.2) follows it to the tap of the minivmm that runs it.
-# timeout: 300
+# timeout: 360
 
 GUEST_IP=192.0.2.2
 BDF=0000:00:04.0
@@ -363,6 +365,33 @@ nvme_back() {
 	echo "$wrote" | tr ' ' '\n' | grep . | tr ':' ' ' >"$OUT/nvme-sums"
 }
 
+# unconfirmed K D: migration from minivmm K to a new minivmm D through a relay
+# (tests/nested/mig-relay.py --drop-ack) that breaks the link towards the source as the
+# handover passes: D gets the guest and runs it, K never hears D's ACK, so it cannot
+# know whether the guest runs there; it must stop, saying so, and exit 5 (never two
+# copies of one guest running).
+unconfirmed() {
+	local k=$1 d=$2 rc _
+	dest "$d" tap0 "unix:/tmp/mig$d.mig" || return 1
+	rm -f /tmp/relay$d.sock
+	python3 "$MINIVMM_REPO/tests/nested/mig-relay.py" --drop-ack /tmp/relay$d.sock \
+		"/tmp/mig$d.mig" >/tmp/relay$d.out 2>&1 &
+	for _ in $(seq 50); do [ -S /tmp/relay$d.sock ] && break; sleep 0.1; done
+	ctl "$k" send-migration to="unix:/tmp/relay$d.sock" >/dev/null || return 1
+	wait_exit "${PID[$k]}" 120
+	rc=$?
+	sed 's/^/    /' /tmp/relay$d.out
+	grep "migration to unix:/tmp/relay$d.sock" "/tmp/mig$k.err" | sed 's/^minivmm: /    source: /'
+	[ "$rc" = 5 ] || { echo "    the source exited $rc, not 5"; return 1; }
+	grep -q "did not confirm it .*this side stops so that it never runs twice" "/tmp/mig$k.err" ||
+		{ echo "    the source did not say why it stopped"; return 1; }
+	grep -q "incoming migration complete in .* ms: the guest runs here" "/tmp/mig$d.err" ||
+		{ echo "    the destination did not take the guest"; return 1; }
+	ip route replace "$GUEST_IP/32" dev tap0 src 192.0.2.1
+	INI=/tmp/mig$d.ini
+	wait_console "GUEST count" 60 && still_runs "$d"
+}
+
 # The guest stops writing and checks a last time; minivmm K is shut down; the disk
 # image holds what the guest's memory file holds.
 last_check() {
@@ -411,7 +440,11 @@ steps() {
 		figures 3 &&
 		check "add-device on the destination: the guest reads its NVMe data back" nvme_back 3 6 &&
 		check "one count stream over the consoles of 1, 2, 3, 6" counts_continuous 1 2 3 6 &&
-		check "the guest's last check; the disk image holds its data" last_check 6 &&
+		check "handover unconfirmed (the link breaks as GO passes): the source stops, exit 5; the guest runs on 7" \
+			unconfirmed 6 7 &&
+		check "one count stream over the consoles of 1, 2, 3, 6, 7" counts_continuous 1 2 3 6 7 &&
+		check "on 7: memory and disk data intact, ping answers, rng reads" checks &&
+		check "the guest's last check; the disk image holds its data" last_check 7 &&
 		echo "migration figures (from the source logs):" && sed 's/^/    /' /tmp/mig-figures &&
 		cp /tmp/mig-figures "$OUT/figures"
 }
