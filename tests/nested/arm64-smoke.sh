@@ -62,7 +62,8 @@
 #             guest's "userspace reached" line and to the VMM's exit, medians.
 # Exit 0: "userspace reached" seen and minivmm exited 0; 1: it did not; 77: skipped
 # (something missing, said why). The emulated host's console is kept in
-# $CACHE/arm64/smoke.log.
+# $CACHE/arm64/smoke.log, or in $ARM64_SMOKE_LOG (the scenario runner gives each checkout
+# its own, so that two runs on one machine do not write one file).
 set -eu
 BENCH=
 [ "${1:-}" = --bench ] && BENCH=${2:-5}
@@ -99,6 +100,8 @@ if [ ! -f busybox ]; then
 	rm -rf bx && mkdir bx && dpkg-deb -x busybox-static_*_arm64.deb bx
 	cp bx/bin/busybox busybox && rm -rf bx
 fi
+
+L=${ARM64_SMOKE_LOG:-$CACHE/smoke.log}
 
 # The guest's initramfs: report, then power off or reboot (smoke= on the command line).
 W=$(mktemp -d)
@@ -390,11 +393,10 @@ timeout "$TIMEOUT" qemu-system-aarch64 -M virt,virtualization=on,gic-version=3,i
 	-device virtio-rng-pci,bus=rp1,addr=0x0.0,multifunction=on \
 	-device edu,bus=rp1,addr=0x0.1,multifunction=on \
 	-kernel "$KIMG" -initrd "$W/host.cpio.gz" \
-	-append "console=ttyAMA0 panic=-1 rdinit=/init quiet" </dev/null >"$CACHE/smoke.log" 2>&1
+	-append "console=ttyAMA0 panic=-1 rdinit=/init quiet" </dev/null >"$L" 2>&1
 qrc=$?
 set -e
 end=$(date +%s)
-L="$CACHE/smoke.log"
 for sector in 2048 6144 10240; do
 	echo "ARM64-SMOKE: nvme: the backing file holds at $sector" \
 		"'$(dd if="$W/nvme.img" bs=512 skip=$sector count=1 2>/dev/null | head -c 64 | tr -d '\0' | head -1)'" >>"$L"
