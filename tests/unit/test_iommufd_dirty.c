@@ -12,10 +12,19 @@
  * mock marks pages dirty on request (IOMMU_TEST_OP_DIRTY) as a device's DMA would.
  * Needs /dev/iommu and that kernel option: without either every test SKIPs with the
  * reason (make check-unit on a machine like CI's); the nested scenario unit-kvm runs
- * them and fails on such a skip. */
+ * them and fails on such a skip.
+ *
+ * Without the kernel, a fake backend checks the migration's use of it (vfio/pci_mig.c):
+ * which tracker a device gets, tracking on at the start, read each round, off at the
+ * end, and the fallback when it cannot start. */
+#include "devices/device.h"
 #include "tests/unit/unit.h"
+#include "vfio/internal.h"
+#include "vfio/iommu.h"
 #include "vfio/iommufd_hwpt.h"
 #include "vfio/uapi_compat.h"
+#include "vfio/vfio.h"
+#include "vmm/machine.h"
 #include "vmm/mem.h"
 
 #include <errno.h>
@@ -411,6 +420,111 @@ START_TEST(hwpt_lifecycle_100_times)
 }
 END_TEST
 
+/* ---- the migration's side, on a fake backend ---- */
+
+struct fake_backend {
+	int track_ret;	    /* what dirty_track(on) answers */
+	int on, off, reads; /* calls */
+	bool tracking;
+};
+
+/* The backend's state is opaque to vfio/: the fake's own structure stands for it. */
+static int fake_track(struct vfio_iommu *io, int device_fd, bool on)
+{
+	struct fake_backend *f = (struct fake_backend *)io;
+
+	(void)device_fd;
+	if (on && f->track_ret)
+		return f->track_ret;
+	*(on ? &f->on : &f->off) += 1;
+	f->tracking = on;
+	return 0;
+}
+
+static int fake_read(struct vfio_iommu *io, int device_fd, const struct guest_mem *mem,
+		     uint64_t **bitmaps)
+{
+	struct fake_backend *f = (struct fake_backend *)io;
+
+	(void)device_fd;
+	ck_assert(f->tracking);
+	f->reads++;
+	bitmaps[mem->nr_regions - 1][0] |= 1u << 3; /* the device wrote page 3 */
+	return 0;
+}
+
+static const struct vfio_iommu_ops fake_ops = {
+    .name = "fake", .dirty_track = fake_track, .dirty_read = fake_read};
+
+START_TEST(migration_uses_the_iommu)
+{
+	struct machine *m = calloc(1, sizeof(*m));
+	struct vfio_vm *vv = calloc(1, sizeof(*vv));
+	struct vfio_pci *vp = calloc(1, sizeof(*vp));
+	struct fake_backend f = {0};
+	uint64_t word = 0, *bm[1] = {&word};
+	const struct device_ops *ops = &vfio_pci_device_ops;
+	char buf[300];
+	bool tracked = false;
+
+	ck_assert(m && vv && vp);
+	m->mem.nr_regions = 1;
+	m->mem.regions[0] = (struct mem_region){.gpa = 0, .size = 64 * PAGE};
+	vv->iommu_ops = &fake_ops;
+	vv->iommu = (struct vfio_iommu *)&f;
+	vp->vv = vv;
+	vp->mach = m;
+	vp->fd = -1;
+	vp->mig.data_fd = -1;
+	strcpy(vp->name, "vfio.nic (0000:00:05.0)");
+	vp->mig.flags = VFIO_MIGRATION_STOP_COPY;
+
+	/* What info and the log say, in the order minivmm prefers them. */
+	snprintf(vp->mig.untracked, sizeof(vp->mig.untracked), "its IOMMU records no dirty bits");
+	ck_assert_str_eq(vfio_pci_dma_tracker(vp, buf, sizeof(buf)),
+			 "none (no device DMA logging; its IOMMU records no dirty bits)");
+	vp->mig.hwpt = 7;
+	ck_assert_str_eq(vfio_pci_dma_tracker(vp, buf, sizeof(buf)), "the IOMMU (iommufd HWPT 7)");
+	vp->mig.logging = true;
+	ck_assert_str_eq(vfio_pci_dma_tracker(vp, buf, sizeof(buf)), "the device's DMA logging");
+
+	/* The device's log will not start (no device here): the IOMMU takes over, on at the
+	 * start, read each round, off at the end. */
+	ck_assert_int_eq(ops->mig_start(vp, &tracked), 0);
+	ck_assert(tracked);
+	ck_assert_int_eq(f.on, 1);
+	ck_assert_int_eq(ops->mig_dirty(vp, &m->mem, bm), 0);
+	ck_assert_int_eq(ops->mig_dirty(vp, &m->mem, bm), 0);
+	ck_assert_int_eq(f.reads, 2);
+	ck_assert_uint_eq(word, 1u << 3);
+	ops->mig_end(vp);
+	ck_assert_int_eq(f.off, 1);
+	ck_assert(!f.tracking);
+	ops->mig_end(vp); /* a second end turns nothing off twice */
+	ck_assert_int_eq(f.off, 1);
+
+	/* The IOMMU refuses to start: untracked, the migration's safe fallback. */
+	f.track_ret = -EIO;
+	ck_assert_int_eq(ops->mig_start(vp, &tracked), 0);
+	ck_assert(!tracked);
+	ck_assert_int_eq(ops->mig_dirty(vp, &m->mem, bm), 0);
+	ck_assert_int_eq(f.reads, 2);
+	ops->mig_end(vp);
+	ck_assert_int_eq(f.off, 1);
+
+	/* No HWPT: nothing asked of the backend. */
+	f.track_ret = 0;
+	vp->mig.hwpt = 0;
+	ck_assert_int_eq(ops->mig_start(vp, &tracked), 0);
+	ck_assert(!tracked);
+	ck_assert_int_eq(f.on, 1);
+	ops->mig_end(vp);
+	free(vp);
+	free(vv);
+	free(m);
+}
+END_TEST
+
 Suite *iommufd_dirty_suite(void)
 {
 	Suite *s = suite_create("iommufd_dirty");
@@ -419,6 +533,9 @@ Suite *iommufd_dirty_suite(void)
 	tcase_add_test(tc, dirty_pages_tracked);
 	tcase_add_test(tc, untracked_device_falls_back);
 	tcase_add_test(tc, hwpt_lifecycle_100_times);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("migration");
+	tcase_add_test(tc, migration_uses_the_iommu);
 	suite_add_tcase(s, tc);
 	return s;
 }
