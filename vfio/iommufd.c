@@ -178,12 +178,18 @@ err_close:
 
 static void iommufd_dev_put(struct vfio_iommu *io, struct iommufd_dev *d)
 {
+	int ret;
+
 	if (d->tracking)
 		iommufd_hwpt_track(&io->pt, d->hwpt, false, NULL);
 	if (d->kvm_fd >= 0)
 		vfio_kvm_file(d->kvm_fd, d->fd, false);
-	close(d->fd);			    /* detaches from the HWPT or IOAS and unbinds */
-	iommufd_hwpt_put(&io->pt, d->hwpt); /* after the detach: a HWPT in use stays */
+	close(d->fd); /* detaches from the HWPT or IOAS and unbinds */
+	/* After the detach: the kernel keeps a HWPT that a device still uses. */
+	if (d->hwpt >= 0 && (ret = iommufd_hwpt_put(&io->pt, d->hwpt)) < 0)
+		log_warn("cannot destroy the IOMMU page table (HWPT %u) of a removed device: %s; "
+			 "it is kept for the next device",
+			 io->pt.pt[d->hwpt].id, strerror(-ret));
 	*d = io->devs[--io->nr_devs];
 }
 

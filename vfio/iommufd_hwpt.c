@@ -12,11 +12,11 @@
 
 #define DIRTY_PAGE 4096u /* the migration's page: a bit of its bitmaps */
 
-static void hwpt_destroy(int fd, uint32_t id)
+static int hwpt_destroy(int fd, uint32_t id)
 {
 	struct iommu_destroy d = {.size = sizeof(d), .id = id};
 
-	ioctl(fd, IOMMU_DESTROY, &d);
+	return ioctl(fd, IOMMU_DESTROY, &d) < 0 ? -errno : 0;
 }
 
 /* Why IOMMU_HWPT_ALLOC with dirty tracking failed with ret, for the log and info. */
@@ -81,19 +81,24 @@ int iommufd_hwpt_attach(struct iommufd_hwpts *s, uint32_t dev_id, iommufd_attach
 	return attach(ctx, s->ioas);
 }
 
-void iommufd_hwpt_put(struct iommufd_hwpts *s, int slot)
+int iommufd_hwpt_put(struct iommufd_hwpts *s, int slot)
 {
 	struct iommufd_hwpt *p;
+	int ret;
 
 	if (slot < 0 || slot >= IOMMUFD_MAX_HWPTS || !s->pt[slot].id)
-		return;
+		return 0;
 	p = &s->pt[slot];
 	if (--p->users > 0)
-		return;
+		return 0;
 	/* Its last device is gone: nothing holds the domain any more, and a VM that adds and
-	 * removes devices must not pile up domains (each mirrors all of guest RAM). */
-	hwpt_destroy(s->fd, p->id);
-	*p = (struct iommufd_hwpt){0};
+	 * removes devices must not pile up domains (each mirrors all of guest RAM). Should
+	 * the kernel still see a user (EBUSY), the slot keeps it for the next device to
+	 * join, or the next put to destroy. */
+	ret = hwpt_destroy(s->fd, p->id);
+	if (ret == 0)
+		*p = (struct iommufd_hwpt){0};
+	return ret;
 }
 
 static int set_tracking(const struct iommufd_hwpts *s, uint32_t id, bool on)

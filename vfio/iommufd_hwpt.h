@@ -54,8 +54,9 @@ typedef int (*iommufd_attach_fn)(void *ctx, uint32_t pt_id);
 int iommufd_hwpt_attach(struct iommufd_hwpts *s, uint32_t dev_id, iommufd_attach_fn attach,
 			void *ctx, int *slot, char *why, size_t whylen);
 /* After the device of slot was detached (its VFIO cdev closed): the HWPT loses a user
- * and is destroyed (IOMMU_DESTROY) with its last. slot -1: nothing to do. */
-void iommufd_hwpt_put(struct iommufd_hwpts *s, int slot);
+ * and is destroyed (IOMMU_DESTROY) with its last. slot -1: nothing to do. Returns 0, or
+ * the -errno of a destroy the kernel refused (the HWPT stays in s, unused). */
+int iommufd_hwpt_put(struct iommufd_hwpts *s, int slot);
 /* A user of slot wants its dirty bits (on) or no longer does. The HWPT's tracking is
  * turned on (IOMMU_HWPT_SET_DIRTY_TRACKING, which clears its dirty bits) by the first
  * user that wants it, and off when the last stops; *reader (on; may be NULL) says this

@@ -327,7 +327,7 @@ START_TEST(dirty_pages_tracked)
 	iommufd_hwpt_put(&s, slot_a);
 	ck_assert(hwpt_exists(&b, id));
 	ck_assert_int_eq(mock_attach(&c, b.ioas), 0);
-	iommufd_hwpt_put(&s, slot_c);
+	ck_assert_int_eq(iommufd_hwpt_put(&s, slot_c), 0);
 	ck_assert_uint_eq(s.pt[0].id, 0);
 	ck_assert(!hwpt_exists(&b, id));
 	fprintf(stderr, "dirty_pages_tracked: HWPT %u destroyed with its last device\n", id);
@@ -411,7 +411,7 @@ START_TEST(hwpt_lifecycle_100_times)
 		ck_assert_int_eq(iommufd_hwpt_track(&s, slot, true, NULL), 0);
 		ck_assert_int_eq(iommufd_hwpt_track(&s, slot, false, NULL), 0);
 		ck_assert_int_eq(mock_attach(&a, b.ioas), 0);
-		iommufd_hwpt_put(&s, slot);
+		ck_assert_int_eq(iommufd_hwpt_put(&s, slot), 0);
 		ck_assert(!hwpt_exists(&b, id));
 	}
 	for (int i = 0; i < IOMMUFD_MAX_HWPTS; i++)
