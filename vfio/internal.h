@@ -245,6 +245,12 @@ struct vfio_mig {
 	uint64_t bytes;	  /* device data read by this migration so far */
 	bool info_logged; /* VFIO_MIG_GET_PRECOPY_INFO's first answer logged */
 	char why[200];	  /* the last failure */
+	/* The IOMMU's dirty tracking (iommufd): the HWPT that can record the device's DMA
+	 * writes (0: none, and untracked says why), and whether it does for this
+	 * migration (used where the device's own DMA logging is not). */
+	uint32_t hwpt;
+	bool hwpt_on;
+	char untracked[200];
 };
 
 struct vfio_pci {

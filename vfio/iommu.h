@@ -12,14 +12,20 @@
  *   ... -> detach (each device) -> close.
  * attach comes before map because type1 only accepts mappings once the container has
  * a group and an IOMMU type; iommufd accepts both orders. close drops every mapping.
- * Single-threaded: only VM creation and teardown call these. */
+ * Single-threaded: only VM creation and teardown call these, but for the IOMMU's dirty
+ * tracking of a device's DMA during a live migration (the dirty_* ops; NULL in a backend
+ * that has none: the legacy one), whose dirty_read runs on the migration thread while no
+ * device comes or goes. */
 #ifndef MINIVMM_VFIO_IOMMU_H
 #define MINIVMM_VFIO_IOMMU_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct vfio_iommu; /* backend private */
 struct vfio_host;
+struct guest_mem;
 
 struct vfio_iommu_ops {
 	const char *name; /* "legacy", "iommufd": for messages */
@@ -42,6 +48,17 @@ struct vfio_iommu_ops {
 	int (*unmap)(struct vfio_iommu *io, uint64_t iova, uint64_t size);
 	/* Drops every mapping and closes. Accepts NULL. */
 	void (*close)(struct vfio_iommu *io);
+	/* The id of the page table that can record device_fd's DMA writes (an iommufd
+	 * HWPT), or 0 with the reason it has none in why. */
+	uint32_t (*dirty_hwpt)(struct vfio_iommu *io, int device_fd, char *why, size_t len);
+	/* Dirty tracking of device_fd's DMA on (from a clean state) or off: 0 or -errno. */
+	int (*dirty_track)(struct vfio_iommu *io, int device_fd, bool on);
+	/* The pages device_fd wrote since the last call (or since tracking began), ORed
+	 * into bitmaps (one per RAM region of mem, a bit per 4 KiB page; iova = gpa), and
+	 * forgotten. Devices sharing a page table: one of them reads it, the others add
+	 * nothing. 0 or -errno. */
+	int (*dirty_read)(struct vfio_iommu *io, int device_fd, const struct guest_mem *mem,
+			  uint64_t **bitmaps);
 };
 
 extern const struct vfio_iommu_ops vfio_container_ops;

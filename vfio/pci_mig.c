@@ -18,7 +18,11 @@
  * Around it we save the guest's view of the function (pci_save: config space, BARs
  * where the guest put them) and its MSI-X table, and re-arm its interrupts after the
  * load. DMA the device makes during pre-copy is logged where the device can
- * (VFIO_DEVICE_FEATURE_DMA_LOGGING_*); else the migration is told nothing tracks it. */
+ * (VFIO_DEVICE_FEATURE_DMA_LOGGING_*), else recorded by the IOMMU where the backend
+ * attached it to a dirty-tracking page table (iommufd, vfio/iommufd_hwpt.h); else the
+ * migration is told nothing tracks it. The device's own log comes first: its driver
+ * knows what it wrote, and an IOMMU page table shared with other devices would add
+ * their pages too. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/pci_regs.h>
@@ -31,6 +35,7 @@
 
 #include "devices/stream.h"
 #include "vfio/internal.h"
+#include "vfio/iommu.h"
 #include "vfio/uapi_compat.h"
 #include "vfio/vfio.h"
 #include "vmm/log.h"
@@ -117,6 +122,45 @@ static void vfio_mig_probe(struct vfio_pci *vp)
 		 m.flags & VFIO_MIGRATION_P2P ? ", p2p" : "",
 		 m.flags & VFIO_MIGRATION_PRE_COPY ? ", pre-copy" : "",
 		 vp->mig.logging ? "yes" : "no");
+}
+
+/* Which page table of the backend records the device's DMA writes, if any: asked once,
+ * when the device is made, and logged with what covers its DMA in a migration. */
+static void vfio_dma_tracker_probe(struct vfio_pci *vp)
+{
+	const struct vfio_iommu_ops *ops = vp->vv ? vp->vv->iommu_ops : NULL;
+	char buf[sizeof(vp->mig.untracked) + 96];
+
+	vp->mig.hwpt = 0;
+	if (!ops)
+		snprintf(vp->mig.untracked, sizeof(vp->mig.untracked), "no IOMMU backend");
+	else if (!ops->dirty_hwpt)
+		snprintf(vp->mig.untracked, sizeof(vp->mig.untracked),
+			 "the %s backend does not use the IOMMU's dirty tracking", ops->name);
+	else
+		vp->mig.hwpt = ops->dirty_hwpt(vp->vv->iommu, vp->fd, vp->mig.untracked,
+					       sizeof(vp->mig.untracked));
+	if (vp->fd < 0)
+		return;
+	log_info("%s: DMA dirty tracking: %s%s", vp->name,
+		 vfio_pci_dma_tracker(vp, buf, sizeof(buf)),
+		 vp->mig.logging || vp->mig.hwpt || !vp->mig.flags
+		     ? ""
+		     : "; a live migration sends all of guest RAM again at the switchover");
+}
+
+const char *vfio_pci_dma_tracker(void *state, char *buf, size_t len)
+{
+	struct vfio_pci *vp = state;
+
+	if (vp->mig.logging)
+		snprintf(buf, len, "the device's DMA logging");
+	else if (vp->mig.hwpt)
+		snprintf(buf, len, "the IOMMU (iommufd HWPT %u)", vp->mig.hwpt);
+	else
+		snprintf(buf, len, "none (%s%s)", vp->mig.flags ? "no device DMA logging; " : "",
+			 vp->mig.untracked);
+	return buf;
 }
 
 const char *vfio_pci_migration(void *state, char *buf, size_t len)
@@ -215,7 +259,19 @@ static int mig_start(void *state, bool *dma_tracked)
 	    vp->mig.logging &&
 	    feature(vp->fd, VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START, &c,
 		    sizeof(c)) == 0;
-	*dma_tracked = vp->mig.logging_on;
+	/* The IOMMU where the device does not log (or its log would not start); on now,
+	 * before round 0 reads guest RAM, so that no write after that read is missed. */
+	vp->mig.hwpt_on = false;
+	if (!vp->mig.logging_on && vp->mig.hwpt) {
+		ret = vp->vv->iommu_ops->dirty_track(vp->vv->iommu, vp->fd, true);
+		if (ret < 0)
+			log_warn("%s: cannot start the IOMMU's dirty tracking "
+				 "(IOMMU_HWPT_SET_DIRTY_TRACKING on HWPT %u: %s)",
+				 vp->name, vp->mig.hwpt, strerror(-ret));
+		vp->mig.hwpt_on = ret == 0;
+		ret = 0;
+	}
+	*dma_tracked = vp->mig.logging_on || vp->mig.hwpt_on;
 	if (vp->mig.flags & VFIO_MIGRATION_PRE_COPY)
 		ret = set_state(vp, VFIO_DEVICE_STATE_PRE_COPY);
 	if (ret < 0)
@@ -247,11 +303,14 @@ static int mig_precopy(void *state, struct device_stream *out)
 	return read_data(vp, out, true);
 }
 
-/* The device's own log of its DMA writes, per RAM region, into the bitmaps. */
+/* The device's own log of its DMA writes, per RAM region, into the bitmaps; or what its
+ * IOMMU page table recorded. */
 static int mig_dirty(void *state, const struct guest_mem *mem, uint64_t **bitmaps)
 {
 	struct vfio_pci *vp = state;
 
+	if (vp->mig.hwpt_on)
+		return vp->vv->iommu_ops->dirty_read(vp->vv->iommu, vp->fd, mem, bitmaps);
 	for (int i = 0; vp->mig.logging_on && i < mem->nr_regions; i++) {
 		uint64_t pages = mem->regions[i].size / 4096;
 		uint64_t *bm = calloc(pages / 64 + 1, 8);
@@ -293,6 +352,9 @@ static void mig_end(void *state)
 		feature(vp->fd, VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
 			NULL, 0);
 	vp->mig.logging_on = false;
+	if (vp->mig.hwpt_on)
+		vp->vv->iommu_ops->dirty_track(vp->vv->iommu, vp->fd, false);
+	vp->mig.hwpt_on = false;
 	if (vp->mig.state == VFIO_DEVICE_STATE_PRE_COPY ||
 	    vp->mig.state == VFIO_DEVICE_STATE_PRE_COPY_P2P) {
 		set_state(vp, VFIO_DEVICE_STATE_RUNNING);
@@ -458,8 +520,10 @@ static int vfio_pci_dev_create(struct machine *mach, const struct device_spec *s
 	}
 	h = &vv->hosts[spec->index];
 	ret = vfio_pci_create(vv, h, (struct vfio_pci **)state);
-	if (ret == 0)
+	if (ret == 0) {
 		vfio_mig_probe(*state);
+		vfio_dma_tracker_probe(*state);
+	}
 	return ret;
 }
 

@@ -11,11 +11,12 @@
  * Documentation/userspace-api/iommufd.rst: each call takes a structure that starts
  * with its own size, then flags and object ids, 64-bit fields aligned), not copied
  * from the headers; the static assertions pin the sizes the kernel checks. Only what
- * vfio/iommufd.c and vfio/pci_mig.c use is here. */
+ * vfio/iommufd.c, vfio/iommufd_hwpt.c and vfio/pci_mig.c use is here. */
 #ifndef MINIVMM_VFIO_UAPI_COMPAT_H
 #define MINIVMM_VFIO_UAPI_COMPAT_H
 
 #include <linux/ioctl.h>
+#include <stddef.h>
 #include <linux/types.h>
 #include <linux/vfio.h>
 
@@ -88,6 +89,69 @@ struct iommu_ioas_unmap {
 #define IOMMU_IOAS_UNMAP _IO(';', 0x86)
 #endif
 
+#ifndef IOMMU_DESTROY
+/* Destroys an object by id (here: a hardware page table whose last device left). */
+struct iommu_destroy {
+	__u32 size;
+	__u32 id;
+};
+#define IOMMU_DESTROY _IO(';', 0x80)
+#endif
+
+/* ---- iommufd hardware page tables (HWPT) and their dirty tracking: Linux 6.6 and 6.7 ---- */
+
+#ifndef IOMMU_HWPT_ALLOC
+/* Allocates an IOMMU domain (a "hardware page table") for device dev_id holding the
+ * mappings of the IOAS pt_id, which the device can then be attached to instead of the
+ * IOAS (whose automatic domain the kernel would pick otherwise). This is Linux 6.12's
+ * layout: fault_id came with 6.11 and older kernels take the shorter structure, or a
+ * longer one whose extra bytes are zero, so sending 48 bytes works from 6.7 on. */
+struct iommu_hwpt_alloc {
+	__u32 size;
+	__u32 flags; /* IOMMU_HWPT_ALLOC_* */
+	__u32 dev_id;
+	__u32 pt_id;
+	__u32 out_hwpt_id;
+	__u32 __reserved;
+	__u32 data_type; /* 0: IOMMU_HWPT_DATA_NONE, a kernel-managed page table */
+	__u32 data_len;
+	__aligned_u64 data_uptr;
+	__u32 fault_id;
+	__u32 __reserved2;
+};
+#define IOMMU_HWPT_ALLOC _IO(';', 0x89)
+#endif
+
+#ifndef IOMMU_HWPT_SET_DIRTY_TRACKING
+/* A HWPT allocated with this flag takes only devices whose IOMMU can record dirty bits
+ * in its page table entries (the allocation fails with EOPNOTSUPP otherwise, and a
+ * device that cannot is refused at attach with EINVAL). */
+#define IOMMU_HWPT_ALLOC_DIRTY_TRACKING (1 << 1)
+/* Turns the recording on (flags = ENABLE; the dirty bits are cleared first) or off. */
+#define IOMMU_HWPT_DIRTY_TRACKING_ENABLE 1
+struct iommu_hwpt_set_dirty_tracking {
+	__u32 size;
+	__u32 flags;
+	__u32 hwpt_id;
+	__u32 __reserved;
+};
+#define IOMMU_HWPT_SET_DIRTY_TRACKING _IO(';', 0x8b)
+/* Sets a bit in data for each page_size page of [iova, iova + length) written by DMA
+ * since the last call, bit 0 being the page at iova, and clears the page table's dirty
+ * bits (unless flags has NO_CLEAR). iova and length are page_size aligned. */
+struct iommu_hwpt_get_dirty_bitmap {
+	__u32 size;
+	__u32 hwpt_id;
+	__u32 flags;
+	__u32 __reserved;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 page_size;
+	__aligned_u64 data; /* user pointer to the bitmap, 64-bit words */
+};
+#define IOMMU_HWPT_GET_DIRTY_BITMAP _IO(';', 0x8c)
+#endif
+
 /* ---- VFIO device cdev (/dev/vfio/devices/vfioN): ioctl type ';', VFIO_BASE + n ---- */
 
 #ifndef VFIO_DEVICE_BIND_IOMMUFD
@@ -140,6 +204,13 @@ _Static_assert(sizeof(struct iommu_iova_range) == 16, "iommufd ABI");
 _Static_assert(sizeof(struct iommu_ioas_iova_ranges) == 32, "iommufd ABI");
 _Static_assert(sizeof(struct iommu_ioas_map) == 40, "iommufd ABI");
 _Static_assert(sizeof(struct iommu_ioas_unmap) == 24, "iommufd ABI");
+_Static_assert(sizeof(struct iommu_destroy) == 8, "iommufd ABI");
+/* Its size grew (6.7: data_*, 6.11: fault_id); the fields used are where they were. */
+_Static_assert(offsetof(struct iommu_hwpt_alloc, out_hwpt_id) == 16, "iommufd ABI");
+_Static_assert(sizeof(struct iommu_hwpt_set_dirty_tracking) == 16, "iommufd ABI");
+_Static_assert(sizeof(struct iommu_hwpt_get_dirty_bitmap) == 48, "iommufd ABI");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, data) == 40, "iommufd ABI");
+_Static_assert(IOMMU_HWPT_ALLOC_DIRTY_TRACKING == 2, "iommufd ABI");
 _Static_assert(sizeof(struct vfio_device_bind_iommufd) == 16, "VFIO cdev ABI");
 _Static_assert(sizeof(struct vfio_device_attach_iommufd_pt) == 12, "VFIO cdev ABI");
 

@@ -41,5 +41,9 @@ void vfio_host_remove(void *backend, unsigned int index);
 /* What a vfio-pci instance's host driver offers for migration ("stop-copy, p2p,
  * pre-copy; DMA logging"), into buf; NULL when it cannot migrate. For info. */
 const char *vfio_pci_migration(void *state, char *buf, size_t len);
+/* What records the guest pages a vfio-pci instance's device writes by DMA during a live
+ * migration ("the device's DMA logging", "the IOMMU (iommufd HWPT 3)", or "none (why)"),
+ * into buf; for info and the log. */
+const char *vfio_pci_dma_tracker(void *state, char *buf, size_t len);
 
 #endif

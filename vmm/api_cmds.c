@@ -111,8 +111,13 @@ static json_t *device_json(struct api_ctx *c, const struct device *d)
 	if (d->spec.ops == &vfio_pci_device_ops) {
 		char how[96];
 
+		char tracker[320];
+
 		if (vfio_pci_migration(d->state, how, sizeof(how)))
 			json_object_set_new(o, "migration", json_string(how));
+		json_object_set_new(
+		    o, "dma-tracking",
+		    json_string(vfio_pci_dma_tracker(d->state, tracker, sizeof(tracker))));
 	}
 	if (d->spec.ops->unmigratable && d->spec.ops->unmigratable(d->state))
 		json_object_set_new(o, "unmigratable",

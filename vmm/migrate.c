@@ -144,7 +144,8 @@ int migrate_start(struct migration *mig, struct vm *vm, const struct migrate_par
 		d->spec.ops->mig_start(d->state, &tracked);
 		if (!tracked) {
 			log_warn("migration: nothing logs what %s writes into guest memory by DMA "
-				 "(no VFIO DMA logging): all of guest RAM is sent again at the "
+				 "(no VFIO DMA logging, no IOMMU dirty tracking): all of guest RAM "
+				 "is sent again at the "
 				 "switchover, which makes the downtime longer",
 				 d->spec.name);
 			mig->dma_untracked = true;

@@ -187,6 +187,11 @@ static const struct seccomp_ioctl main_ioctls[] = {
     IOCTL(IOMMU_IOAS_UNMAP),
     IOCTL(VFIO_DEVICE_BIND_IOMMUFD),
     IOCTL(VFIO_DEVICE_ATTACH_IOMMUFD_PT),
+    /* ... and its dirty-tracking page tables: made at attach, destroyed with their last
+     * device, tracking on and off around a migration (iommufd_hwpt.c) */
+    IOCTL(IOMMU_HWPT_ALLOC),
+    IOCTL(IOMMU_DESTROY),
+    IOCTL(IOMMU_HWPT_SET_DIRTY_TRACKING),
     /* the passed-through device: info, regions, reset at start and teardown (pci.c) */
     IOCTL(VFIO_DEVICE_GET_INFO),
     IOCTL(VFIO_DEVICE_GET_REGION_INFO),
@@ -244,11 +249,12 @@ static const struct seccomp_ioctl io_net_ioctls[] = {
 
 /* The migration thread reads KVM's dirty page log (migrate.c), and a passed-through
  * device's pre-copy data size and DMA log (VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT;
- * vfio/pci_mig.c). */
+ * vfio/pci_mig.c) or its IOMMU page table's dirty bits (vfio/iommufd_hwpt.c). */
 static const struct seccomp_ioctl migrate_ioctls[] = {
     IOCTL(KVM_GET_DIRTY_LOG),
     IOCTL(VFIO_MIG_GET_PRECOPY_INFO),
     IOCTL(VFIO_DEVICE_FEATURE),
+    IOCTL(IOMMU_HWPT_GET_DIRTY_BITMAP),
 };
 
 /* INTx unmask on guest EOI, for drivers without an unmask eventfd (pci_irq.c). */

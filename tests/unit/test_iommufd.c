@@ -343,6 +343,14 @@ START_TEST(uapi_numbers)
 	ck_assert_uint_eq(IOMMU_IOAS_IOVA_RANGES, 0x3b84);
 	ck_assert_uint_eq(IOMMU_IOAS_MAP, 0x3b85);
 	ck_assert_uint_eq(IOMMU_IOAS_UNMAP, 0x3b86);
+	ck_assert_uint_eq(IOMMU_DESTROY, 0x3b80);
+	ck_assert_uint_eq(IOMMU_HWPT_ALLOC, 0x3b89);
+	ck_assert_uint_eq(IOMMU_HWPT_SET_DIRTY_TRACKING, 0x3b8b);
+	ck_assert_uint_eq(IOMMU_HWPT_GET_DIRTY_BITMAP, 0x3b8c);
+	ck_assert_uint_eq(IOMMU_HWPT_DIRTY_TRACKING_ENABLE, 1);
+	ck_assert_uint_eq(offsetof(struct iommu_hwpt_alloc, dev_id), 8);
+	ck_assert_uint_eq(offsetof(struct iommu_hwpt_get_dirty_bitmap, iova), 16);
+	ck_assert_uint_eq(offsetof(struct iommu_hwpt_get_dirty_bitmap, page_size), 32);
 	ck_assert_uint_eq(VFIO_DEVICE_BIND_IOMMUFD, 0x3b76);
 	ck_assert_uint_eq(VFIO_DEVICE_ATTACH_IOMMUFD_PT, 0x3b77);
 	ck_assert_uint_eq(
