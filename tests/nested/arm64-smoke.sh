@@ -91,15 +91,22 @@ fetch() { # PACKAGE: its .deb in the cache
 		apt-get download "$1:arm64" >/dev/null 2>&1 ||
 		skip "cannot apt-get download $1:arm64"
 }
+# Two runs at once (two checkouts, or CI beside a developer's run) take turns here:
+# one fetches and unpacks, the other then finds it done (they once unpacked into one
+# folder together and both failed).
+exec 9>"$CACHE/.fetch.lock"
+flock 9
 fetch busybox-static
+if [ ! -f busybox ]; then
+	bx=$(mktemp -d "$CACHE/bx.XXXXXX")
+	dpkg-deb -x busybox-static_*_arm64.deb "$bx"
+	cp "$bx/bin/busybox" busybox.new && mv busybox.new busybox && rm -rf "$bx"
+fi
+flock -u 9
 KIMG=$("$ROOT/guest-images/build-kernel.sh" arm64) || {
 	echo "arm64-smoke: FAIL: the arm64 kernel did not build (see above)"
 	exit 1
 }
-if [ ! -f busybox ]; then
-	rm -rf bx && mkdir bx && dpkg-deb -x busybox-static_*_arm64.deb bx
-	cp bx/bin/busybox busybox && rm -rf bx
-fi
 
 L=${ARM64_SMOKE_LOG:-$CACHE/smoke.log}
 
