@@ -188,6 +188,7 @@ int snapshot_state(struct vm *vm, struct device_stream *st, char *err, size_t er
 	}
 	if (ret == 0 && !(buf = calloc(1, arch_vm_state_size() + arch_vcpu_state_size())))
 		ret = -ENOMEM;
+	vm->m.last_err[0] = 0; /* the arch's own reason, where it gives one */
 	if (ret == 0 && (ret = arch_vm_save(vm, buf)) == 0)
 		record(st, SNAP_VM, buf, arch_vm_state_size(), NULL, 0);
 	for (unsigned int i = 0; buf && ret == 0 && i < vm->nr_vcpus; i++) {
@@ -198,7 +199,8 @@ int snapshot_state(struct vm *vm, struct device_stream *st, char *err, size_t er
 			record(st, SNAP_VCPU, &id, sizeof(id), buf, arch_vcpu_state_size());
 	}
 	if (ret < 0 && buf)
-		snprintf(err, errlen, "cannot read the VM's state from KVM: %s", strerror(-ret));
+		snprintf(err, errlen, "cannot read the VM's state from KVM: %s",
+			 vm->m.last_err[0] ? vm->m.last_err : strerror(-ret));
 	if (ret == 0 && recs.len)
 		stream_put(st, recs.data, recs.len);
 	free(buf);

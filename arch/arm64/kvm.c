@@ -135,6 +135,7 @@ void arch_vm_destroy(struct vm *vm)
 		close(a->its_fd);
 	if (a->gic_fd >= 0)
 		close(a->gic_fd);
+	free(a->its_restore);
 	free(a);
 	vm->arch = NULL;
 }
@@ -183,24 +184,31 @@ static int arm64_set_reg(int fd, uint64_t id, uint64_t val)
 	return ioctl(fd, KVM_SET_ONE_REG, &r) < 0 ? -errno : 0;
 }
 
+int arm64_vcpu_init_args(int vm_fd, bool pmu, bool secondary, struct kvm_vcpu_init *init)
+{
+	if (ioctl(vm_fd, KVM_ARM_PREFERRED_TARGET, init) < 0)
+		return -errno;
+	/* PSCI 0.2 gives the guest CPU_ON, SYSTEM_OFF and SYSTEM_RESET, which KVM turns into
+	 * KVM_EXIT_SYSTEM_EVENT; the secondaries wait powered off for CPU_ON. */
+	init->features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
+	if (secondary)
+		init->features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
+	if (pmu)
+		init->features[0] |= 1u << KVM_ARM_VCPU_PMU_V3;
+	return 0;
+}
+
 int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu)
 {
 	struct arch_vm *a = vm->arch;
 	struct kvm_vcpu_init init;
 	int ret;
 
-	if (ioctl(vm->m.vm_fd, KVM_ARM_PREFERRED_TARGET, &init) < 0) {
-		ret = -errno;
+	ret = arm64_vcpu_init_args(vm->m.vm_fd, a->pmu, vcpu->id != 0, &init);
+	if (ret < 0) {
 		log_err("KVM_ARM_PREFERRED_TARGET failed: %s", strerror(-ret));
 		return ret;
 	}
-	/* PSCI 0.2 gives the guest CPU_ON, SYSTEM_OFF and SYSTEM_RESET, which KVM turns into
-	 * KVM_EXIT_SYSTEM_EVENT; the secondaries wait powered off for CPU_ON. */
-	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
-	if (vcpu->id != 0)
-		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
-	if (a->pmu)
-		init.features[0] |= 1u << KVM_ARM_VCPU_PMU_V3;
 	if (ioctl(vcpu->fd, KVM_ARM_VCPU_INIT, &init) < 0) {
 		ret = -errno;
 		log_err("vcpu %u: KVM_ARM_VCPU_INIT failed: %s", vcpu->id, strerror(-ret));
