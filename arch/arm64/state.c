@@ -233,7 +233,7 @@ static int restore_regs(struct vm *vm, struct vcpu *vcpu, const struct arch_vcpu
 					 vcpu->id, reg_name(r->id, name, sizeof(name)));
 				return -EINVAL;
 			}
-			memcpy(val, r->val, sizeof(val)); /* KVM reads through a writable pointer */
+			memcpy(val, r->val, sizeof(val)); /* one_reg takes a writable buffer */
 			ret = one_reg(vcpu->fd, true, r->id, val);
 			if (ret < 0) {
 				snprintf(
