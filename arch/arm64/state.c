@@ -23,6 +23,10 @@
  *   Nothing of the saved state is skipped: a register the destination's KVM does not
  *   list, or refuses, fails the restore naming it (the CPU features line, cpufeat.c,
  *   has already refused a host whose CPU differs).
+ * Not carried: a reset that KVM has pending for a secondary between the guest's PSCI
+ * CPU_ON and that vCPU's next run (no register or attribute shows it), so a guest saved
+ * in that moment of its CPU bring-up would restore that vCPU runnable at its old
+ * registers.
  * Every vCPU must be out of KVM_RUN while this runs (KVM refuses the vGIC's attributes
  * otherwise); a restore runs before any vCPU has run (KVM takes the firmware bitmaps
  * and changed ID registers only then). */

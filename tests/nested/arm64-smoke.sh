@@ -251,7 +251,7 @@ if [ -n "$BENCH" ]; then
 	fi
 fi
 mknod "$H/dev/console" c 5 1
-echo "$STEPS" >"$H/steps"
+printf %s "$STEPS" >"$H/steps" # empty: every step
 mkdir -p "$H/etc"
 echo "nobody:x:65534:65534:nobody:/:/bin/false" >"$H/etc/passwd"
 echo "nogroup:x:65534:" >"$H/etc/group"
