@@ -51,7 +51,9 @@
 #             process: the count goes on (no second boot), sleep 1 takes 1 s, the disk
 #             reads (their interrupts) work and match what the guest has in memory; the
 #             restored guest is saved and restored again, the same; a copy of the
-#             snapshot with one byte of its state flipped is refused, exit 1.
+#             snapshot with one byte of its state flipped is refused, exit 1, and so
+#             are copies whose state says (under a CRC-32 made to match) a vGIC of
+#             another size, a vCPU MPIDR this VM has not, more registers than fit.
 #   migrate   the same guest, live-migrated while it writes to a second minivmm
 #             (--incoming unix:PATH, send-migration): the source exits 0, the counts of
 #             both consoles run 1, 2, 3... with no second boot, sleep 1 and the disk as
@@ -511,6 +513,27 @@ if want snapshot; then
 	vmm --restore /tmp/bad >/dev/null 2>/tmp/bad.err
 	echo "ARM64-SMOKE: damaged: minivmm exit $?"
 	tail -1 /tmp/bad.err | sed 's/^/ARM64-SMOKE: damaged says: /'
+	# Inconsistent states with a good CRC-32 (gzip's trailer has the same one):
+	# refused, exit 1, naming what is wrong. The first record is the VM's (the vGIC's
+	# interrupt count first), the second vCPU 0's (its MPIDR, mp_state, register count).
+	get_u32() { dd if="$1" bs=1 skip="$2" count=4 2>/dev/null | od -An -tu4 | tr -d ' '; }
+	crafted() { # WHAT OFFSET VALUE
+		rm -rf /tmp/bad && mkdir -p /tmp/bad && cp /tmp/snap2/state /tmp/snap2/config.ini /tmp/bad/
+		ln /tmp/snap2/memory /tmp/bad/memory
+		printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $(($3 & 255)) $(($3 >> 8 & 255)) \
+			$(($3 >> 16 & 255)) $(($3 >> 24 & 255)))" |
+			dd of=/tmp/bad/state bs=1 seek="$2" conv=notrunc 2>/dev/null
+		crc=$(gzip -c /tmp/bad/state | tail -c 8 | head -c 4 | od -An -tx4 | tr -d ' ')
+		sed "s/^state \([0-9]*\) .*/state \1 $crc/" /tmp/snap2/header >/tmp/bad/header
+		vmm --restore /tmp/bad >/dev/null 2>/tmp/bad.err
+		echo "ARM64-SMOKE: crafted $1: minivmm exit $?"
+		grep -v '^minivmm: stopped' /tmp/bad.err | tail -1 |
+			sed "s/^/ARM64-SMOKE: crafted $1 says: /"
+	}
+	vm_len=$(get_u32 /tmp/snap2/state 4)
+	crafted nr_irqs 8 64
+	crafted mpidr $((vm_len + 20)) $((0x80000055))
+	crafted nr_regs $((vm_len + 32)) 5000
 	rm -rf /tmp/bad /tmp/snap1 /tmp/snap2
 fi
 if want migrate; then
@@ -729,6 +752,14 @@ if want snapshot; then
 	check "snapshot: a flipped byte in the state refused, exit 1" \
 		has 'ARM64-SMOKE: damaged: minivmm exit 1'
 	check "snapshot: ... saying so" grep -aq 'damaged says: .*its state is damaged' "$L"
+	check "snapshot: a vGIC of another size refused, exit 1, saying so" grep -aq \
+		'crafted nr_irqs says: .*the saved vGIC has 64 interrupts, this VM.s has 256' "$L"
+	check "snapshot: an unknown vCPU MPIDR refused, exit 1, saying so" grep -aq \
+		'crafted mpidr says: .*vCPU 0 was saved with MPIDR 0x80000055' "$L"
+	check "snapshot: a register count beyond the bound refused, exit 1, saying so" grep -aq \
+		'crafted nr_regs says: .*the state claims 5000 registers, at most 1024 fit' "$L"
+	check "snapshot: ... all three with exit 1" \
+		test "$(grep -ac 'ARM64-SMOKE: crafted [a-z_]*: minivmm exit 1' "$L")" = 3
 fi
 if want migrate; then
 	check "migrate: the source exits 0" has 'ARM64-SMOKE: migrate: source exit 0'
