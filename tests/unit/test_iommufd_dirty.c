@@ -104,8 +104,9 @@ static uint64_t mock_page(void)
 	return (uint64_t)sysconf(_SC_PAGESIZE) / 2;
 }
 
-/* Opens /dev/iommu with an IOAS; NULL, or the reason to skip. */
-static const char *bed_open(struct bed *b)
+/* Opens /dev/iommu with an IOAS, which s (the code under test) is given; NULL, or the
+ * reason to skip. */
+static const char *bed_open(struct bed *b, struct iommufd_hwpts *s)
 {
 	struct iommu_ioas_alloc a = {.size = sizeof(a)};
 	struct test_cmd probe = {.size = sizeof(probe), .op = TEST_OP_DIRTY};
@@ -119,6 +120,7 @@ static const char *bed_open(struct bed *b)
 					 "cannot be opened (not root?)";
 	ck_assert_int_eq(ioctl(b->fd, IOMMU_IOAS_ALLOC, &a), 0);
 	b->ioas = a.out_ioas_id;
+	*s = (struct iommufd_hwpts){.fd = b->fd, .ioas = b->ioas};
 	/* A selftest command on no object: ENOTTY without the selftest, else its refusal. */
 	if (ioctl(b->fd, IOMMU_TEST_CMD, &probe) < 0 && errno == ENOTTY) {
 		close(b->fd);
@@ -282,12 +284,10 @@ START_TEST(dirty_pages_tracked)
 	uint32_t id;
 	bool reader;
 	struct bed b;
-	const char *skip = bed_open(&b);
+	const char *skip = bed_open(&b, &s);
 
 	if (skip)
 		UNIT_SKIP(skip);
-	s.fd = b.fd;
-	s.ioas = b.ioas;
 	/* Attached before guest RAM is mapped, as minivmm does at start. */
 	a = mock_dev(&b, 0);
 	ck_assert_int_eq(iommufd_hwpt_attach(&s, a.idev, mock_attach, &a, &slot_a, why, 200), 0);
@@ -367,12 +367,10 @@ START_TEST(untracked_device_falls_back)
 	char why[200] = "";
 	int slot_a, slot_n = 0;
 	struct bed b;
-	const char *skip = bed_open(&b);
+	const char *skip = bed_open(&b, &s);
 
 	if (skip)
 		UNIT_SKIP(skip);
-	s.fd = b.fd;
-	s.ioas = b.ioas;
 	bed_map(&b);
 	a = mock_dev(&b, 0);
 	ck_assert_int_eq(iommufd_hwpt_attach(&s, a.idev, mock_attach, &a, &slot_a, why, 200), 0);
@@ -415,12 +413,10 @@ START_TEST(hwpt_lifecycle_100_times)
 	char why[200];
 	int slot;
 	struct bed b;
-	const char *skip = bed_open(&b);
+	const char *skip = bed_open(&b, &s);
 
 	if (skip)
 		UNIT_SKIP(skip);
-	s.fd = b.fd;
-	s.ioas = b.ioas;
 	bed_map(&b);
 	a = mock_dev(&b, 0);
 	for (int i = 0; i < 100; i++) {
